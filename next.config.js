@@ -1,0 +1,15 @@
+/** @type {import('next').NextConfig} */
+const nextConfig = {
+  // Loaded from node_modules at run time instead of bundled: halves the server bundle, keeps tfjs-wasm's .wasm
+  // files where lib/tensor/backend.ts looks for them, and lets the optional native/GPU backends be absent.
+  serverExternalPackages: [
+    "@tensorflow/tfjs",
+    "@tensorflow/tfjs-backend-wasm",
+    "@tensorflow/tfjs-backend-webgpu",
+    "@tensorflow/tfjs-node",
+    "@tensorflow/tfjs-node-gpu",
+    "webgpu",
+  ],
+};
+
+export default nextConfig;
