@@ -138,20 +138,22 @@ export async function selectBackend(options: InitOptions = {}): Promise<BackendI
   throw new Error(`[tessera] no TensorFlow.js backend could be loaded:${describeSkipped(skipped)}`);
 }
 
-let current: Promise<BackendInfo> | undefined;
+// Kept on globalThis: Next bundles instrumentation, pages and route handlers separately, each with its own copy of
+// this module, while tfjs (an external package) and its backend are one per process.
+const state = globalThis as unknown as { tesseraBackend?: Promise<BackendInfo> };
 
 /** The process-wide backend: selected on first call, the same promise afterwards. A failed selection is retried. */
 export function initBackend(options?: InitOptions): Promise<BackendInfo> {
-  current ??= selectBackend(options).catch((err: unknown) => {
-    current = undefined;
+  state.tesseraBackend ??= selectBackend(options).catch((err: unknown) => {
+    state.tesseraBackend = undefined;
     throw err;
   });
-  return current;
+  return state.tesseraBackend;
 }
 
 /** The backend chosen so far, if selection has finished successfully. */
 export async function backendIfReady(): Promise<BackendInfo | undefined> {
-  return current?.catch(() => undefined);
+  return state.tesseraBackend?.catch(() => undefined);
 }
 
 function describeSkipped(skipped: BackendInfo["skipped"]): string {

@@ -1,0 +1,13 @@
+import { getHealth } from "@/lib/health";
+
+export const dynamic = "force-dynamic";
+export const runtime = "nodejs";
+
+/** GET /api/health: backend in use, model status, DB reachability, version. 503 while degraded. */
+export async function GET() {
+  const health = await getHealth();
+  return Response.json(health, {
+    status: health.status === "ok" ? 200 : 503,
+    headers: { "Cache-Control": "no-store" },
+  });
+}

@@ -1,0 +1,94 @@
+// `npm start`: apply the database migrations, build the app if its sources changed since the last build, and
+// serve it on PORT (default 3000). `npm run dev` does the same with Next's dev server and no build.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { migrate } from "../lib/db-migrate";
+import { parseDatabaseUrl, redact } from "../lib/db-url";
+
+const Env = z.object({
+  PORT: z.coerce
+    .number({ error: "PORT must be a number" })
+    .int("PORT must be a whole number")
+    .min(1, "PORT must be 1–65535")
+    .max(65535, "PORT must be 1–65535")
+    .default(3000),
+  HOSTNAME: z.string().min(1).default("0.0.0.0"),
+});
+
+const root = process.cwd();
+const dev = process.argv.includes("--dev");
+
+/** Inputs of `next build`: when any is newer than the last build, the build is stale. */
+const BUILD_INPUTS = ["app", "lib", "public", "instrumentation.ts", "next.config.js", "postcss.config.mjs", "package.json", "tsconfig.json"];
+
+function newestMtime(p: string): number {
+  if (!fs.existsSync(p)) return 0;
+  const stat = fs.statSync(p);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  let newest = stat.mtimeMs;
+  for (const entry of fs.readdirSync(p)) newest = Math.max(newest, newestMtime(path.join(p, entry)));
+  return newest;
+}
+
+function buildIsStale(): string | null {
+  const stamp = path.join(root, process.env.TESSERA_DIST_DIR || ".next", "BUILD_ID");
+  if (!fs.existsSync(stamp)) return "no build yet";
+  const built = fs.statSync(stamp).mtimeMs;
+  const changed = BUILD_INPUTS.find((p) => newestMtime(path.join(root, p)) > built);
+  return changed ? `${changed} changed since the last build` : null;
+}
+
+function next(args: string[]): Promise<number> {
+  const bin = path.join(root, "node_modules", ".bin", "next");
+  // Telemetry would only try to reach a host this machine cannot reach.
+  const child = spawn(bin, args, { stdio: "inherit", env: { NEXT_TELEMETRY_DISABLED: "1", ...process.env } });
+  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  process.on("SIGINT", forward);
+  process.on("SIGTERM", forward);
+  return new Promise((resolve) =>
+    child.on("exit", (code, signal) => {
+      process.off("SIGINT", forward);
+      process.off("SIGTERM", forward);
+      resolve(code ?? (signal ? 1 : 0));
+    }),
+  );
+}
+
+async function main(): Promise<number> {
+  const env = Env.safeParse(process.env);
+  if (!env.success) {
+    console.error(`[tessera] bad environment: ${env.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    return 2;
+  }
+  const target = parseDatabaseUrl(process.env.DATABASE_URL, root);
+  const where = target.provider === "sqlite" ? path.relative(root, target.file) || target.file : redact(target.url);
+  const migrated = await migrate(process.env.DATABASE_URL, root);
+  console.log(
+    `[tessera] database: ${target.provider} ${where}; ` +
+      (migrated.applied.length ? `applied ${migrated.applied.join(", ")}` : "schema up to date"),
+  );
+
+  if (dev) return next(["dev", "--port", String(env.data.PORT), "--hostname", env.data.HOSTNAME]);
+
+  const stale = buildIsStale();
+  if (stale) {
+    console.log(`[tessera] building the app (${stale})…`);
+    const code = await next(["build"]);
+    if (code !== 0) {
+      console.error("[tessera] next build failed; see the errors above.");
+      return code;
+    }
+  }
+  console.log(`[tessera] serving on http://localhost:${env.data.PORT}`);
+  return next(["start", "--port", String(env.data.PORT), "--hostname", env.data.HOSTNAME]);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`[tessera] ${(err as Error).message}`);
+    process.exit(1);
+  },
+);
