@@ -3,26 +3,15 @@
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import { initBackend } from "../lib/tensor/backend";
+import { parseFlags, runMain } from "./cli";
 
 const Flags = z.object({
   size: z.coerce.number().int().min(16).max(8192).default(1024),
   reps: z.coerce.number().int().min(1).max(100).default(5),
 });
 
-function parseFlags(argv: string[]): z.infer<typeof Flags> {
-  const raw: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const m = /^--(size|reps)(?:=(.*))?$/.exec(argv[i]);
-    if (!m) throw new Error(`unknown argument "${argv[i]}"; usage: npm run backend -- [--size N] [--reps N]`);
-    raw[m[1]] = m[2] ?? argv[++i] ?? "";
-  }
-  const parsed = Flags.safeParse(raw);
-  if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `--${i.path.join(".")}: ${i.message}`).join("; "));
-  return parsed.data;
-}
-
-async function main() {
-  const { size, reps } = parseFlags(process.argv.slice(2));
+async function main(): Promise<void> {
+  const { size, reps } = parseFlags(process.argv.slice(2), Flags, "usage: npm run backend -- [--size N] [--reps N]");
   const info = await initBackend();
   const a = tf.randomNormal([size, size]);
   const b = tf.randomNormal([size, size]);
@@ -46,7 +35,4 @@ async function main() {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(`[backend] ${(err as Error).message}`);
-  process.exit(1);
-});
+runMain("backend", main);

@@ -1,0 +1,37 @@
+// Command-line flags for the offline scripts: `--name value`, `--name=value` and bare boolean `--name`, validated
+// by a zod object schema so that a typo or a bad value stops the script with a message saying what is accepted.
+import { z } from "zod";
+
+export function parseFlags<S extends z.ZodObject>(argv: string[], schema: S, usage: string): z.infer<S> {
+  const known = new Set(Object.keys(schema.shape));
+  const raw: Record<string, string | boolean> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/.exec(argv[i]);
+    if (!m) throw new Error(`unexpected argument "${argv[i]}"\n${usage}`);
+    const key = m[1].replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    if (!known.has(key)) throw new Error(`unknown flag --${m[1]}\n${usage}`);
+    if (m[2] !== undefined) raw[key] = m[2];
+    else if (i + 1 < argv.length && !argv[i + 1].startsWith("--")) raw[key] = argv[++i];
+    else raw[key] = true;
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `--${String(i.path[0] ?? "").replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`);
+    throw new Error(`${issues.join("; ")}\n${usage}`);
+  }
+  return parsed.data;
+}
+
+/** A boolean flag: bare `--flag`, or `--flag true|false`. */
+export const flag = () =>
+  z
+    .union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")])
+    .default(false);
+
+/** Runs a script's main, printing only the message of an error (no stack) and exiting non-zero. */
+export function runMain(name: string, main: () => Promise<void>): void {
+  main().catch((err: unknown) => {
+    console.error(`[${name}] ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}
