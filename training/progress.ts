@@ -27,7 +27,12 @@ export class Progress {
 
   /** Advances by n; `extra` (e.g. "loss 0.123") is shown after the ETA. */
   tick(n = 1, extra = ""): void {
-    this.done += n;
+    this.update(this.done + n, extra);
+  }
+
+  /** Sets the absolute count (e.g. seconds elapsed of a time budget). */
+  update(done: number, extra = ""): void {
+    this.done = done;
     const now = performance.now();
     if (this.tty) {
       if (now - this.lastDraw < 100 && this.done < this.total) return;

@@ -1,0 +1,69 @@
+// The few building blocks the image tokenizers are made of. Every convolution is stride 1 with 'same' padding and
+// resolution changes use space-to-depth / depth-to-space (Shi et al. 2016, "sub-pixel convolution"): on the wasm
+// backend those are exactly the fast kernels, and their gradients stay fast with lib/tensor/gradients.ts.
+import * as tf from "@tensorflow/tfjs";
+import type { ParamStore } from "./params";
+
+export interface Conv {
+  w: tf.Variable; // [k, k, Ci, Co]
+  b: tf.Variable; // [Co]
+}
+
+/** He-normal initialised k×k conv (He et al. 2015); `gain` < 1 shrinks residual branches at the start. */
+export function createConv(store: ParamStore, name: string, k: number, ci: number, co: number, gain = 1): Conv {
+  const std = gain * Math.sqrt(2 / (k * k * ci));
+  return {
+    w: store.add(`${name}.w`, tf.randomNormal([k, k, ci, co], 0, std, "float32", store.seed())),
+    b: store.add(`${name}.b`, tf.zeros([co])),
+  };
+}
+
+export function conv(c: Conv, x: tf.Tensor4D): tf.Tensor4D {
+  return tf.add(tf.conv2d(x, c.w as tf.Tensor4D, 1, "same"), c.b);
+}
+
+export interface ResBlock {
+  conv1: Conv;
+  conv2: Conv;
+}
+
+/** Pre-activation residual block (He et al. 2016): x + conv1×1(relu(conv3×3(relu(x)))). */
+export function createResBlock(store: ParamStore, name: string, ch: number): ResBlock {
+  return { conv1: createConv(store, `${name}.conv1`, 3, ch, ch), conv2: createConv(store, `${name}.conv2`, 1, ch, ch, 0.1) };
+}
+
+export function resBlock(r: ResBlock, x: tf.Tensor4D): tf.Tensor4D {
+  return tf.add(x, conv(r.conv2, tf.relu(conv(r.conv1, tf.relu(x)))));
+}
+
+/** [B, H, W, C] → [B, H/2, W/2, 4C]: each 2×2 patch becomes one pixel's channels. */
+export function spaceToDepth(x: tf.Tensor4D): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  const r = tf.reshape(x, [b, h / 2, 2, w / 2, 2, c]); // [B, H/2, 2, W/2, 2, C]
+  const t = tf.transpose(r, [0, 1, 3, 2, 4, 5]); // [B, H/2, W/2, 2, 2, C]
+  return tf.reshape(t, [b, h / 2, w / 2, 4 * c]); // [B, H/2, W/2, 4C]
+}
+
+/** [B, H, W, 4C] → [B, 2H, 2W, C], the inverse of spaceToDepth. */
+export function depthToSpace(x: tf.Tensor4D): tf.Tensor4D {
+  const [b, h, w, c4] = x.shape;
+  const c = c4 / 4;
+  const r = tf.reshape(x, [b, h, w, 2, 2, c]); // [B, H, W, 2, 2, C]
+  const t = tf.transpose(r, [0, 1, 3, 2, 4, 5]); // [B, H, 2, W, 2, C]
+  return tf.reshape(t, [b, 2 * h, 2 * w, c]); // [B, 2H, 2W, C]
+}
+
+/** sg[x]: x forward, no gradient backward (tfjs has no stop_gradient op). */
+export const stopGradient = tf.customGrad(((x: tf.Tensor) => ({
+  value: tf.clone(x),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+})) as Parameters<typeof tf.customGrad>[0]) as <T extends tf.Tensor>(x: T) => T;
+
+/**
+ * Straight-through estimator (van den Oord et al. 2017; Bengio et al. 2013): forward `quantized`, backward the
+ * gradient flows to `continuous` unchanged, i.e. continuous + sg[quantized − continuous].
+ */
+export const straightThrough = tf.customGrad(((continuous: tf.Tensor, quantized: tf.Tensor) => ({
+  value: tf.clone(quantized),
+  gradFunc: (dy: tf.Tensor) => [tf.clone(dy), tf.zerosLike(dy)],
+})) as unknown as Parameters<typeof tf.customGrad>[0]) as <T extends tf.Tensor>(continuous: T, quantized: T) => T;

@@ -1,0 +1,97 @@
+// The image tokenizer: encoder → quantizer → decoder. The same class trains (forward, afterStep) and serves
+// (encode, decode), whichever quantizer is inside.
+import * as tf from "@tensorflow/tfjs";
+import { loadCheckpoint, type CheckpointManifest } from "./checkpoint";
+import { createDecoder, decode, type Decoder } from "./decoder";
+import { createEncoder, encode, type Encoder } from "./encoder";
+import { GumbelQuantizer } from "./gumbel-quantizer";
+import { ParamStore } from "./params";
+import type { QuantizeOptions, Quantizer } from "./quantizer";
+import { VectorQuantizer } from "./vector-quantizer";
+import { gridSize, validateVQConfig, type VQConfig } from "./vq-config";
+
+export interface VQForward {
+  /** [B, S, S, C], unclipped */
+  reconstruction: tf.Tensor4D;
+  /** Total loss: reconstruction MSE + the quantizer's weighted term. */
+  loss: tf.Scalar;
+  losses: { reconstruction: tf.Scalar } & Record<string, tf.Scalar>;
+  /** [B, h, w] int32 */
+  codes: tf.Tensor3D;
+  /** Encoder output (z_e or logits), for the quantizer's between-step update. */
+  latents: tf.Tensor4D;
+}
+
+export class VQModel {
+  readonly params: ParamStore;
+  private readonly encoder: Encoder;
+  private readonly decoder: Decoder;
+  private readonly quantizer: Quantizer;
+
+  constructor(
+    readonly config: VQConfig,
+    seed = 0,
+  ) {
+    validateVQConfig(config);
+    this.params = new ParamStore(seed);
+    this.quantizer = config.kind === "vqvae" ? new VectorQuantizer(this.params, config) : new GumbelQuantizer(this.params, config);
+    this.encoder = createEncoder(this.params, config, this.quantizer.inputDim);
+    this.decoder = createDecoder(this.params, config);
+  }
+
+  /** Loads a checkpoint folder written by the trainer (float32 or float16 weights). */
+  static load(dir: string): { model: VQModel; manifest: CheckpointManifest } {
+    const { manifest, tensors } = loadCheckpoint(dir);
+    if (manifest.kind !== "vqvae" && manifest.kind !== "dvae") throw new Error(`${dir} holds a "${manifest.kind}" checkpoint, not an image tokenizer`);
+    const model = new VQModel(manifest.config as unknown as VQConfig);
+    try {
+      model.params.load(tensors, dir);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    } finally {
+      tf.dispose([...tensors.values()]);
+    }
+    return { model, manifest };
+  }
+
+  get grid(): number {
+    return gridSize(this.config);
+  }
+
+  /** Training/evaluation pass; every returned tensor belongs to the caller. */
+  forward(images: tf.Tensor4D, options: QuantizeOptions): VQForward {
+    return tf.tidy(() => {
+      const latents = encode(this.encoder, images);
+      const q = this.quantizer.quantize(latents, options);
+      const reconstruction = decode(this.decoder, q.zQ);
+      const recon = tf.mean(tf.square(tf.sub(reconstruction, images))) as tf.Scalar;
+      return {
+        reconstruction,
+        loss: tf.add(recon, q.loss) as tf.Scalar,
+        losses: { reconstruction: recon, ...q.logs },
+        codes: q.codes,
+        latents,
+      };
+    });
+  }
+
+  /** Non-gradient updates after an optimizer step (the VQ-VAE's EMA codebook and dead-code restarts). */
+  afterStep(result: VQForward): void {
+    this.quantizer.update(result.latents, result.codes);
+  }
+
+  /** Images [B, S, S, C] in [0, 1] → codes [B, h, w] int32. */
+  encode(images: tf.Tensor4D): tf.Tensor3D {
+    return tf.tidy(() => this.quantizer.quantize(encode(this.encoder, images), { training: false }).codes);
+  }
+
+  /** Codes [B, h, w] → images [B, S, S, C] clipped to [0, 1]. */
+  decode(codes: tf.Tensor3D): tf.Tensor4D {
+    return tf.tidy(() => tf.clipByValue(decode(this.decoder, this.quantizer.embed(codes)), 0, 1) as tf.Tensor4D);
+  }
+
+  dispose(): void {
+    this.params.dispose();
+  }
+}

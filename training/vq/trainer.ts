@@ -1,0 +1,173 @@
+// The image-tokenizer training loop: Adam with warm-up + cosine LR, seeded shuffled batches, periodic validation,
+// checkpoints (model + optimizer, resumable) every N steps and on Ctrl-C, and a reconstruction sheet each time.
+// It talks to the model only through VQModel's public methods.
+import fs from "node:fs";
+import path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { BatchStream, sequentialBatches } from "../../lib/data/batches";
+import type { Shard } from "../../lib/data/shard";
+import { loadCheckpoint, saveCheckpoint } from "../../lib/model/checkpoint";
+import { VQModel } from "../../lib/model/vq-model";
+import type { VQConfig } from "../../lib/model/vq-config";
+import { imageGridPng, tensorToImages } from "../image-grid";
+import { AdamW } from "../optim/adamw";
+import { cosineAnneal, learningRate, type LrSchedule } from "../optim/schedule";
+import { Progress } from "../progress";
+
+export interface TrainVQOptions {
+  config: VQConfig;
+  train: Shard;
+  val: Shard;
+  outDir: string;
+  batchSize: number;
+  /** Stop after this many steps, or when `minutes` have passed, whichever comes first. */
+  steps: number;
+  minutes: number;
+  seed: number;
+  lr: LrSchedule;
+  checkpointEvery: number;
+  resume: boolean;
+  dataHash: string | null;
+  /** dVAE: final temperature (DALL·E anneals τ from 1 to 1/16) and KL weight after warm-up. */
+  finalTemperature: number;
+  klWeight: number;
+  log?: (line: string) => void;
+}
+
+export interface TrainVQResult {
+  model: VQModel;
+  step: number;
+  val: { mse: number; psnr: number; usage: number };
+  imagesPerSecond: number;
+}
+
+const psnr = (mse: number) => 10 * Math.log10(1 / Math.max(mse, 1e-10));
+
+/** Reconstruction MSE (clipped, as served) and codebook usage over up to `limit` validation images. */
+export function validate(model: VQModel, val: Shard, limit = 1024, batchSize = 128): { mse: number; psnr: number; usage: number } {
+  const used = new Uint8Array(model.config.codebookSize);
+  let se = 0;
+  let n = 0;
+  const capped = { ...val, count: Math.min(val.count, limit) };
+  for (const { images } of sequentialBatches(capped, batchSize)) {
+    const codes = model.encode(images);
+    const recon = model.decode(codes);
+    se += tf.tidy(() => tf.sum(tf.square(tf.sub(recon, images))).dataSync()[0]);
+    n += images.size;
+    for (const c of codes.dataSync()) used[c] = 1;
+    tf.dispose([images, codes, recon]);
+  }
+  const mse = se / n;
+  return { mse, psnr: psnr(mse), usage: used.reduce((a, b) => a + b, 0) / used.length };
+}
+
+async function reconstructionSheet(model: VQModel, val: Shard, file: string): Promise<void> {
+  const [{ images }] = [...sequentialBatches({ ...val, count: Math.min(16, val.count) }, 16)];
+  const recon = tf.tidy(() => model.decode(model.encode(images)));
+  const rows = [...(await tensorToImages(images)), ...(await tensorToImages(recon))];
+  tf.dispose([images, recon]);
+  await imageGridPng(rows, val.height, Math.min(16, val.count), file);
+}
+
+export async function trainVQ(o: TrainVQOptions): Promise<TrainVQResult> {
+  const log = o.log ?? ((line: string) => console.log(line));
+  const model = new VQModel(o.config, o.seed);
+  const params = model.params.trainable();
+  const optimizer = new AdamW(params);
+  const modelDir = path.join(o.outDir, "model");
+  const optDir = path.join(o.outDir, "optimizer");
+  let step = 0;
+  let elapsedBefore = 0;
+  if (o.resume && fs.existsSync(path.join(modelDir, "manifest.json"))) {
+    const saved = loadCheckpoint(modelDir);
+    model.params.load(saved.tensors, modelDir);
+    const opt = loadCheckpoint(optDir);
+    optimizer.restore(opt.tensors, opt.manifest.step);
+    tf.dispose([...saved.tensors.values(), ...opt.tensors.values()]);
+    step = saved.manifest.step;
+    elapsedBefore = Number(saved.manifest.extra.elapsedSeconds ?? 0);
+    log(`resumed from ${modelDir} at step ${step}`);
+  } else if (o.resume) {
+    log(`no checkpoint in ${modelDir}; starting from scratch`);
+  }
+  log(`${o.config.kind}: ${model.params.countTrainable().toLocaleString()} trainable parameters, codes ${model.grid}×${model.grid} × ${o.config.codebookSize}`);
+
+  const stream = new BatchStream(o.train, { batchSize: o.batchSize, seed: o.seed });
+  stream.skip(step);
+  const started = performance.now();
+  const budgetS = o.minutes * 60;
+  const elapsed = () => elapsedBefore + (performance.now() - started) / 1000;
+  const progressOf = () => Math.max(step / o.steps, budgetS > 0 ? elapsed() / budgetS : 0);
+  let stop = false;
+  const onSignal = () => {
+    if (stop) process.exit(130);
+    stop = true;
+    log("\ninterrupted: saving a checkpoint (Ctrl-C again to quit at once)…");
+  };
+  process.on("SIGINT", onSignal);
+
+  const checkpoint = async () => {
+    const val = validate(model, o.val);
+    const metrics = { step, valMse: val.mse, valPsnr: val.psnr, valUsage: val.usage };
+    await saveCheckpoint(modelDir, model.params.all(), { kind: o.config.kind, config: o.config, metrics, dataHash: o.dataHash, step, extra: { elapsedSeconds: elapsed(), seed: o.seed } });
+    await saveCheckpoint(optDir, optimizer.state(), { kind: "adamw-state", config: {}, step: optimizer.step });
+    await reconstructionSheet(model, o.val, path.join(o.outDir, `recon-${String(step).padStart(6, "0")}.png`));
+    fs.appendFileSync(path.join(o.outDir, "metrics.jsonl"), JSON.stringify({ ...metrics, elapsedSeconds: Math.round(elapsed()), time: new Date().toISOString() }) + "\n");
+    log(`\nstep ${step}: val PSNR ${val.psnr.toFixed(2)} dB, usage ${(val.usage * 100).toFixed(1)}% → ${modelDir}`);
+    return val;
+  };
+
+  fs.mkdirSync(o.outDir, { recursive: true });
+  const total = budgetS > 0 ? Math.round(budgetS) : o.steps;
+  const bar = new Progress(o.config.kind, total);
+  const window = new Uint32Array(o.config.codebookSize);
+  let windowSteps = 0;
+  let images = 0;
+  const loopStart = performance.now();
+  let lastVal = { mse: NaN, psnr: NaN, usage: NaN };
+  try {
+    while (!stop && step < o.steps && (budgetS <= 0 || elapsed() < budgetS)) {
+      const p = progressOf();
+      const lr = learningRate(o.lr, step, p);
+      const batch = stream.next();
+      let forward: ReturnType<VQModel["forward"]> | undefined;
+      const { value, grads } = tf.variableGrads(() => {
+        forward = model.forward(batch.images, { training: true, temperature: cosineAnneal(1, o.finalTemperature, p), klWeight: o.klWeight * Math.min(1, p / 0.2) });
+        tf.keep(forward.reconstruction);
+        tf.keep(forward.codes);
+        tf.keep(forward.latents);
+        tf.keep(forward.losses.reconstruction);
+        return forward.loss;
+      }, [...params.values()]);
+      const byName: Record<string, tf.Tensor> = {};
+      [...params.keys()].forEach((name) => (byName[name] = grads[params.get(name)!.name]));
+      optimizer.apply(byName, lr);
+      const f = forward!;
+      model.afterStep(f);
+      const mse = f.losses.reconstruction.dataSync()[0];
+      for (const c of f.codes.dataSync()) window[c]++;
+      windowSteps++;
+      const loss = value.dataSync()[0];
+      tf.dispose([value, batch.images, f.reconstruction, f.codes, f.latents, f.losses.reconstruction, ...Object.values(grads)]);
+      step++;
+      images += o.batchSize;
+      const usage = window.reduce((a, c) => a + (c > 0 ? 1 : 0), 0) / window.length;
+      if (windowSteps >= 50) {
+        window.fill(0);
+        windowSteps = 0;
+      }
+      const rate = images / ((performance.now() - loopStart) / 1000);
+      const shown = `loss ${loss.toFixed(4)} PSNR ${psnr(mse).toFixed(2)} usage ${(usage * 100).toFixed(0)}% lr ${lr.toExponential(1)} ${rate.toFixed(0)} img/s`;
+      if (budgetS > 0) bar.update(Math.min(total, Math.round(elapsed())), `step ${step} ${shown}`);
+      else bar.update(step, shown);
+      if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at step ${step}; lower --lr`);
+      if (step % o.checkpointEvery === 0) lastVal = await checkpoint();
+    }
+    bar.finish(`step ${step}`);
+    if (step % o.checkpointEvery !== 0 || Number.isNaN(lastVal.mse)) lastVal = await checkpoint();
+  } finally {
+    process.off("SIGINT", onSignal);
+  }
+  const imagesPerSecond = images / ((performance.now() - loopStart) / 1000);
+  return { model, step, val: lastVal, imagesPerSecond };
+}
