@@ -118,11 +118,16 @@ export class VectorQuantizer implements Quantizer {
     });
   }
 
-  /** Codes whose EMA count fell below the threshold take a random encoder output of this batch (plus a little noise). */
+  /**
+   * Codes whose EMA count fell below a fraction of the mean count take a random encoder output of this batch (plus
+   * a little noise). Relative to the mean, so the rule means the same at any batch size; checked every step, so a
+   * collapse early in training is undone within ~100 steps rather than ~400.
+   */
   private restartDeadCodes(z: tf.Tensor2D): void {
     const counts = this.count!.dataSync();
+    const mean = z.shape[0] / counts.length;
     const dead: number[] = [];
-    for (let k = 0; k < counts.length; k++) if (counts[k] < this.c.deadCodeThreshold) dead.push(k);
+    for (let k = 0; k < counts.length; k++) if (counts[k] < this.c.deadCodeThreshold * mean) dead.push(k);
     if (!dead.length) return;
     const n = z.shape[0];
     this.restartSeed = (Math.imul(this.restartSeed, 1664525) + 1013904223) >>> 0;

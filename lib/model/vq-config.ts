@@ -24,7 +24,10 @@ export interface VQConfig {
   /** VQ-VAE: EMA codebook updates instead of the codebook loss (van den Oord et al. 2017, appendix A.1). */
   ema: boolean;
   emaDecay: number;
-  /** VQ-VAE: a code used fewer times than this (EMA cluster size) is dead and restarted from an encoder output. */
+  /**
+   * VQ-VAE: a code whose EMA cluster size falls below this fraction of the mean cluster size is dead and is
+   * restarted from an encoder output of the current batch.
+   */
   deadCodeThreshold: number;
   /** dVAE: straight-through hard one-hot samples in the forward pass. */
   hardGumbel: boolean;
@@ -46,7 +49,7 @@ export const DEFAULT_VQ_CONFIG: Readonly<VQConfig> = Object.freeze({
   beta: 0.25,
   ema: true,
   emaDecay: 0.99,
-  deadCodeThreshold: 0.03,
+  deadCodeThreshold: 0.05,
   hardGumbel: false,
 } satisfies VQConfig);
 

@@ -22,9 +22,16 @@ export class AdamW {
     private readonly params: Map<string, tf.Variable>,
     private readonly options: AdamWOptions = DEFAULT_ADAMW,
   ) {
+    const zeros = (p: tf.Tensor) => {
+      // tf.variable keeps its initial tensor alive until that tensor is disposed.
+      const init = tf.zerosLike(p);
+      const v = tf.variable(init, false);
+      init.dispose();
+      return v;
+    };
     for (const [name, p] of params) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+      this.m.set(name, zeros(p));
+      this.v.set(name, zeros(p));
     }
   }
 

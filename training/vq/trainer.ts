@@ -167,6 +167,7 @@ export async function trainVQ(o: TrainVQOptions): Promise<TrainVQResult> {
     if (step % o.checkpointEvery !== 0 || Number.isNaN(lastVal.mse)) lastVal = await checkpoint();
   } finally {
     process.off("SIGINT", onSignal);
+    optimizer.dispose();
   }
   const imagesPerSecond = images / ((performance.now() - loopStart) / 1000);
   return { model, step, val: lastVal, imagesPerSecond };
