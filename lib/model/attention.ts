@@ -12,11 +12,15 @@ export function createLinear(store: ParamStore, name: string, nIn: number, nOut:
   return { w: store.add(`${name}.w`, tf.randomNormal([nIn, nOut], 0, std, "float32", store.seed())), b: store.add(`${name}.b`, tf.zeros([nOut])) };
 }
 
-/** x [..., in] → [..., out] through one plain 2-D matMul (the fast path on wasm). */
-export function linear(l: Linear, x: tf.Tensor): tf.Tensor {
+/**
+ * x [..., in] → [..., out] through one plain 2-D matMul (the fast path on wasm). `fused` (inference only: its
+ * gradient uses the slow transposed matMuls) adds the bias inside the matMul kernel, one op fewer per layer —
+ * generation is bound by per-op overhead, not FLOPs.
+ */
+export function linear(l: Linear, x: tf.Tensor, fused = false): tf.Tensor {
   const shape = x.shape;
-  const flat = tf.reshape(x, [-1, shape[shape.length - 1] as number]); // [N, in]
-  const y = tf.add(tf.matMul(flat, l.w as tf.Tensor2D), l.b);
+  const flat = tf.reshape(x, [-1, shape[shape.length - 1] as number]) as tf.Tensor2D; // [N, in]
+  const y = fused ? tf.fused.matMul({ a: flat, b: l.w as tf.Tensor2D, bias: l.b }) : tf.add(tf.matMul(flat, l.w as tf.Tensor2D), l.b);
   return tf.reshape(y, [...shape.slice(0, -1), l.w.shape[1] as number]); // [..., out]
 }
 
@@ -34,10 +38,12 @@ export function layerNorm(l: LayerNorm, x: tf.Tensor): tf.Tensor {
   return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), l.g), l.b);
 }
 
-/** GELU, tanh approximation (Hendrycks & Gimpel 2016); x·x·x because tf.pow is slow on wasm. */
+/**
+ * GELU, sigmoid approximation x·σ(1.702·x) (Hendrycks & Gimpel 2016, §2): three ops instead of the tanh form's
+ * nine, which matters because token-by-token generation is bound by per-op overhead.
+ */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
-  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+  return tf.mul(x, tf.sigmoid(tf.mul(x, 1.702)));
 }
 
 export interface Block {
@@ -62,10 +68,13 @@ export function createBlock(store: ParamStore, name: string, nEmbd: number, nLay
   };
 }
 
-/** Keys and values of the positions seen so far, per layer: [B, H, t, hd] each. */
+/**
+ * Keys and values of the positions seen so far, per layer. Keys are kept transposed, [B, H, hd, t], so a new
+ * token's scores are one batched matMul with no per-step transpose of the whole cache.
+ */
 export interface LayerCache {
-  k: tf.Tensor4D;
-  v: tf.Tensor4D;
+  kT: tf.Tensor4D; // [B, H, hd, t]
+  v: tf.Tensor4D; // [B, H, t, hd]
 }
 
 export interface BlockOptions {
@@ -73,37 +82,53 @@ export interface BlockOptions {
   /** Dropout rate while training (0 at inference). */
   dropout: number;
   seed: number;
-  /** Keys/values of earlier positions; the new positions attend to them and to each other causally. */
-  past?: LayerCache;
+  /** No gradients needed: use fused kernels. */
+  inference?: boolean;
 }
 
-/** x [B, L, C] → [B, L, C], plus this layer's keys/values for all positions (past included). */
+/** x [B, L, C] → [B, L, C] over a whole (causal) sequence, plus its keys/values as a cache for generation. */
 export function block(b: Block, x: tf.Tensor3D, o: BlockOptions): { y: tf.Tensor3D; cache: LayerCache } {
   const [batch, len, c] = x.shape;
   const hd = c / o.nHead;
-  const qkv = linear(b.qkv, layerNorm(b.ln1, x)); // [B, L, 3C]
+  const bh = batch * o.nHead;
+  const fused = o.inference === true;
+  const qkv = linear(b.qkv, layerNorm(b.ln1, x), fused); // [B, L, 3C]
   const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [batch, len, o.nHead, hd]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, L, hd]
-  const [q, kNew, vNew] = tf.split(qkv, 3, 2).map(heads);
-  const k = o.past ? (tf.concat([o.past.k, kNew], 2) as tf.Tensor4D) : kNew; // [B, H, t, hd]
-  const v = o.past ? (tf.concat([o.past.v, vNew], 2) as tf.Tensor4D) : vNew;
-  const t = k.shape[2];
-  const past = t - len;
+  const [q, k, v] = tf.split(qkv, 3, 2).map(heads);
+  const kT = tf.transpose(k, [0, 1, 3, 2]) as tf.Tensor4D; // [B, H, hd, L]
   // Batched matMuls over [B·H] without transpose flags (explicit transposes are faster on wasm).
-  const q3 = tf.reshape(q, [batch * o.nHead, len, hd]); // [BH, L, hd]
-  const kT = tf.transpose(tf.reshape(k, [batch * o.nHead, t, hd]), [0, 2, 1]); // [BH, hd, t]
-  const v3 = tf.reshape(v, [batch * o.nHead, t, hd]); // [BH, t, hd]
-  const scores = tf.mul(tf.matMul(q3, kT), 1 / Math.sqrt(hd)); // [BH, L, t]
-  // Query i (absolute position past + i) may see keys 0..past + i.
-  const allowed = tf.linalg.bandPart(tf.ones([len, t]), -1, past); // [L, t]
-  const masked = tf.add(scores, tf.mul(tf.sub(1, allowed), -1e9));
+  const scores = tf.mul(tf.matMul(tf.reshape(q, [bh, len, hd]), tf.reshape(kT, [bh, hd, len])), 1 / Math.sqrt(hd)); // [BH, L, L]
+  // Causal mask: position i sees positions 0..i.
+  const masked = tf.add(scores, tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([len, len]), -1, 0)), -1e9));
   let att = tf.softmax(masked, -1);
   if (o.dropout > 0) att = tf.dropout(att, o.dropout, undefined, o.seed);
-  const ctx = tf.matMul(att, v3); // [BH, L, hd]
+  const ctx = tf.matMul(att, tf.reshape(v, [bh, len, hd])); // [BH, L, hd]
   const merged = tf.reshape(tf.transpose(tf.reshape(ctx, [batch, o.nHead, len, hd]), [0, 2, 1, 3]), [batch, len, c]); // [B, L, C]
-  let attnOut = linear(b.proj, merged);
+  let attnOut = linear(b.proj, merged, fused);
   if (o.dropout > 0) attnOut = tf.dropout(attnOut, o.dropout, undefined, o.seed + 1);
   const h = tf.add(x, attnOut);
-  let mlp = linear(b.out, gelu(linear(b.fc, layerNorm(b.ln2, h))));
+  let mlp = linear(b.out, gelu(linear(b.fc, layerNorm(b.ln2, h), fused)), fused);
   if (o.dropout > 0) mlp = tf.dropout(mlp, o.dropout, undefined, o.seed + 2);
-  return { y: tf.add(h, mlp) as tf.Tensor3D, cache: { k, v } };
+  return { y: tf.add(h, mlp) as tf.Tensor3D, cache: { kT, v } };
+}
+
+/**
+ * One new position per row against the cache: x [B, C] → [B, C]. The same maths as `block`, kept 2-D and without
+ * a mask (the new position may see every earlier one), because generation is bound by per-op overhead.
+ */
+export function blockStep(b: Block, x: tf.Tensor2D, nHead: number, past: LayerCache): { y: tf.Tensor2D; cache: LayerCache } {
+  const [batch, c] = x.shape;
+  const hd = c / nHead;
+  const bh = batch * nHead;
+  const qkv = linear(b.qkv, layerNorm(b.ln1, x), true); // [B, 3C]
+  const [q, k, v] = tf.split(qkv, 3, 1); // [B, C] each
+  const kT = tf.concat([past.kT, tf.reshape(k, [batch, nHead, hd, 1])], 3) as tf.Tensor4D; // [B, H, hd, t]
+  const vAll = tf.concat([past.v, tf.reshape(v, [batch, nHead, 1, hd])], 2) as tf.Tensor4D; // [B, H, t, hd]
+  const t = kT.shape[3];
+  const scores = tf.mul(tf.matMul(tf.reshape(q, [bh, 1, hd]), tf.reshape(kT, [bh, hd, t])), 1 / Math.sqrt(hd)); // [BH, 1, t]
+  const ctx = tf.matMul(tf.softmax(scores, -1), tf.reshape(vAll, [bh, t, hd])); // [BH, 1, hd]
+  // With one position, [B, H, 1, hd] is already laid out as [B, C].
+  const h = tf.add(x, linear(b.proj, tf.reshape(ctx, [batch, c]), true));
+  const y = tf.add(h, linear(b.out, gelu(linear(b.fc, layerNorm(b.ln2, h), true)), true)) as tf.Tensor2D;
+  return { y, cache: { kT, v: vAll } };
 }

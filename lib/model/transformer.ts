@@ -3,7 +3,7 @@
 // sequence; generation runs the prompt once (prefill) and then one position at a time against a KV cache.
 import * as tf from "@tensorflow/tfjs";
 import { oneHotFloat } from "../tensor/gradients";
-import { block, createBlock, createLayerNorm, createLinear, layerNorm, linear, type Block, type LayerCache, type LayerNorm, type Linear } from "./attention";
+import { block, blockStep, createBlock, createLayerNorm, createLinear, layerNorm, linear, type Block, type LayerCache, type LayerNorm, type Linear } from "./attention";
 import { loadCheckpoint, type CheckpointManifest } from "./checkpoint";
 import { ParamStore } from "./params";
 import { imageTokens, validateTransformerConfig, type TransformerConfig } from "./transformer-config";
@@ -87,21 +87,26 @@ export class Transformer {
   /** Image codes [B, L] placed at grid positions start..start+L-1 (row-major). */
   private embedImage(codes: tf.Tensor2D, start: number): tf.Tensor3D {
     const g = this.config.imageGrid;
+    if (codes.shape[1] === 1) {
+      // One token (generation): its row and column are known here, so slice instead of computing indices.
+      const pos = tf.add(tf.slice(this.rowPos, [Math.floor(start / g), 0], [1, -1]), tf.slice(this.colPos, [start % g, 0], [1, -1])); // [1, C]
+      return tf.add(tf.gather(this.imageEmb, codes), pos) as tf.Tensor3D; // [B, 1, C]
+    }
     const idx = tf.range(start, start + codes.shape[1], 1, "int32");
     const gi = tf.scalar(g, "int32");
     const pos = tf.add(tf.gather(this.rowPos, tf.floorDiv(idx, gi)), tf.gather(this.colPos, tf.mod(idx, gi))); // [L, C]
     return tf.add(tf.gather(this.imageEmb, codes), pos) as tf.Tensor3D; // [B, L, C]
   }
 
-  private run(x: tf.Tensor3D, training: boolean, past?: KVCache): { h: tf.Tensor3D; cache: KVCache } {
+  private run(x: tf.Tensor3D, training: boolean): { h: tf.Tensor3D; cache: KVCache } {
     const cache: KVCache = [];
     let h = x;
     if (training && this.config.dropout > 0) h = tf.dropout(h, this.config.dropout, undefined, this.nextSeed()) as tf.Tensor3D;
-    this.blocks.forEach((b, i) => {
-      const out = block(b, h, { nHead: this.config.nHead, dropout: training ? this.config.dropout : 0, seed: this.nextSeed(), past: past?.[i] });
+    for (const b of this.blocks) {
+      const out = block(b, h, { nHead: this.config.nHead, dropout: training ? this.config.dropout : 0, seed: this.nextSeed(), inference: !training });
       h = out.y;
       cache.push(out.cache);
-    });
+    }
     return { h: layerNorm(this.lnF, h) as tf.Tensor3D, cache };
   }
 
@@ -138,9 +143,9 @@ export class Transformer {
     const out = tf.tidy(() => {
       const { h, cache } = this.run(this.embedText(text), false);
       const last = tf.squeeze(tf.slice(h, [0, this.config.textLen - 1, 0], [-1, 1, -1]), [1]); // [B, C]
-      return { logits: linear(this.imageHead, last) as tf.Tensor2D, k: cache.map((l) => l.k), v: cache.map((l) => l.v) };
+      return { logits: linear(this.imageHead, last, true) as tf.Tensor2D, kT: cache.map((l) => l.kT), v: cache.map((l) => l.v) };
     });
-    return { logits: out.logits, cache: out.k.map((k, i) => ({ k, v: out.v[i] })) };
+    return { logits: out.logits, cache: out.kT.map((kT, i) => ({ kT, v: out.v[i] })) };
   }
 
   /**
@@ -149,12 +154,19 @@ export class Transformer {
    */
   extend(cache: KVCache, codes: tf.Tensor1D, index: number): { logits: tf.Tensor2D; cache: KVCache } {
     const out = tf.tidy(() => {
-      const x = this.embedImage(tf.expandDims(codes, 1) as tf.Tensor2D, index); // [B, 1, C]
-      const { h, cache: next } = this.run(x, false, cache);
-      return { logits: linear(this.imageHead, tf.squeeze(h, [1])) as tf.Tensor2D, k: next.map((l) => l.k), v: next.map((l) => l.v) };
+      let h = tf.squeeze(this.embedImage(tf.expandDims(codes, 1) as tf.Tensor2D, index), [1]) as tf.Tensor2D; // [B, C]
+      const kT: tf.Tensor4D[] = [];
+      const v: tf.Tensor4D[] = [];
+      this.blocks.forEach((b, i) => {
+        const step = blockStep(b, h, this.config.nHead, cache[i]);
+        h = step.y;
+        kT.push(step.cache.kT);
+        v.push(step.cache.v);
+      });
+      return { logits: linear(this.imageHead, layerNorm(this.lnF, h), true) as tf.Tensor2D, kT, v };
     });
     disposeCache(cache);
-    return { logits: out.logits, cache: out.k.map((k, i) => ({ k, v: out.v[i] })) };
+    return { logits: out.logits, cache: out.kT.map((kT, i) => ({ kT, v: out.v[i] })) };
   }
 
   /** Without a cache: the logits of the image token after `prefix` [B, i], recomputing the whole sequence. */
@@ -189,5 +201,5 @@ export class Transformer {
 }
 
 export function disposeCache(cache: KVCache): void {
-  for (const l of cache) tf.dispose([l.k, l.v]);
+  for (const l of cache) tf.dispose([l.kT, l.v]);
 }

@@ -1,0 +1,111 @@
+// `npm run bench:models [-- --quick]`: throughput of the default models on the active backend, measured side by
+// side in one run (ratios are what matter on a shared machine): matMul ceiling, image tokenizer encode/decode/train
+// images/s, transformer generation tokens/s with and without the KV cache at batch 1 and 8, training tokens/s.
+// Prints JSON. Randomly initialised weights: speed does not depend on what the weights are.
+import * as tf from "@tensorflow/tfjs";
+import { z } from "zod";
+import { sampleImageCodes } from "../lib/model/sample";
+import { Transformer } from "../lib/model/transformer";
+import { DEFAULT_TRANSFORMER_CONFIG, imageTokens } from "../lib/model/transformer-config";
+import { DEFAULT_VQ_CONFIG } from "../lib/model/vq-config";
+import { VQModel } from "../lib/model/vq-model";
+import { initBackend } from "../lib/tensor/backend";
+import { registerFastGradients } from "../lib/tensor/gradients";
+import { flag, parseFlags, runMain } from "./cli";
+
+/** Best wall time of `reps` runs of an async function, in seconds (after one warm-up run). */
+async function best(reps: number, fn: () => Promise<void> | void): Promise<number> {
+  await fn();
+  let t = Infinity;
+  for (let i = 0; i < reps; i++) {
+    const s = performance.now();
+    await fn();
+    t = Math.min(t, (performance.now() - s) / 1000);
+  }
+  return t;
+}
+
+export async function matmulGflops(size = 1024, reps = 3): Promise<number> {
+  const a = tf.randomNormal([size, size]);
+  const b = tf.randomNormal([size, size]);
+  const t = await best(reps, async () => {
+    const c = tf.matMul(a, b);
+    await c.data();
+    c.dispose();
+  });
+  tf.dispose([a, b]);
+  return (2 * size ** 3) / t / 1e9;
+}
+
+export async function imageTokenizerThroughput(reps: number, trainSteps: number) {
+  const model = new VQModel(DEFAULT_VQ_CONFIG, 1);
+  const x = tf.randomUniform([64, 32, 32, 3]) as tf.Tensor4D;
+  const codes = model.encode(x);
+  const encode = await best(reps, () => void tf.tidy(() => model.encode(x).dataSync()));
+  const decode = await best(reps, () => void tf.tidy(() => model.decode(codes).dataSync()));
+  const params = [...model.params.trainable().values()];
+  const train = await best(trainSteps, () => {
+    const { value, grads } = tf.variableGrads(() => model.forward(x, { training: true }).loss, params);
+    value.dataSync();
+    tf.dispose([value, ...Object.values(grads)]);
+  });
+  tf.dispose([x, codes]);
+  model.dispose();
+  return { batch: 64, encodeImagesPerS: 64 / encode, decodeImagesPerS: 64 / decode, trainImagesPerS: 64 / train };
+}
+
+export async function transformerThroughput(reps: number, trainSteps: number) {
+  const c = DEFAULT_TRANSFORMER_CONFIG;
+  const model = new Transformer(c, 1);
+  const prompt = [5, 6, 7, ...Array(c.textLen - 3).fill(c.padId)];
+  const nul = [2, ...Array(c.textLen - 1).fill(c.padId)];
+  const n = imageTokens(c);
+  const gen = async (batch: number, useCache: boolean) => {
+    const t = await best(reps, async () => void (await sampleImageCodes(model, prompt, nul, { n: batch, guidance: 1, temperature: 1, seed: 1, useCache })));
+    return (batch * n) / t;
+  };
+  const generation = {
+    cacheB1: await gen(1, true),
+    cacheB8: await gen(8, true),
+    noCacheB1: await gen(1, false),
+    noCacheB8: await gen(8, false),
+  };
+  const batch = 16;
+  const text = tf.tensor2d(Array.from({ length: batch * c.textLen }, (_, i) => (i % 7) + 3), [batch, c.textLen], "int32");
+  const image = tf.tensor2d(Array.from({ length: batch * n }, (_, i) => i % c.imageVocab), [batch, n], "int32");
+  const params = [...model.params.trainable().values()];
+  const step = await best(trainSteps, () => {
+    const { value, grads } = tf.variableGrads(() => model.loss(text, image, true).loss, params);
+    value.dataSync();
+    tf.dispose([value, ...Object.values(grads)]);
+  });
+  tf.dispose([text, image]);
+  const tokensPerStep = batch * (c.textLen + n - 1);
+  model.dispose();
+  return {
+    config: { nLayer: c.nLayer, nEmbd: c.nEmbd, nHead: c.nHead, textLen: c.textLen, imageTokens: n },
+    generationTokensPerS: generation,
+    cacheSpeedupB1: generation.cacheB1 / generation.noCacheB1,
+    cacheSpeedupB8: generation.cacheB8 / generation.noCacheB8,
+    trainTokensPerS: tokensPerStep / step,
+    trainBatch: batch,
+  };
+}
+
+const Flags = z.object({ quick: flag() });
+
+runMain("bench:models", async () => {
+  const { quick } = parseFlags(process.argv.slice(2), Flags, "usage: npm run bench:models -- [--quick]");
+  const backend = await initBackend({ log: { info() {}, warn: console.warn } });
+  registerFastGradients();
+  const reps = quick ? 1 : 3;
+  const result = {
+    backend: backend.name,
+    detail: backend.detail,
+    matmul1024Gflops: await matmulGflops(1024, reps),
+    imageTokenizer: await imageTokenizerThroughput(reps, quick ? 1 : 3),
+    transformer: await transformerThroughput(reps, quick ? 1 : 2),
+    time: new Date().toISOString(),
+  };
+  console.log(JSON.stringify(result, null, 2));
+});
