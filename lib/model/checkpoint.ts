@@ -7,6 +7,7 @@ import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import { decodeHalf, encodeHalf } from "./float16";
+import type { ParamStore } from "./params";
 
 const TensorEntry = z.object({
   name: z.string(),
@@ -124,4 +125,29 @@ export function loadCheckpoint(dir: string): { manifest: CheckpointManifest; ten
     tensors.set(e.name, tf.tensor(values, e.shape, "float32"));
   }
   return { manifest, tensors };
+}
+
+/**
+ * Loads a checkpoint of one of `kinds` into a model built from its config: the model is disposed again if the
+ * weights do not fit, and the loaded tensors are always released.
+ */
+export function restoreModel<M extends { params: ParamStore; dispose(): void }>(
+  dir: string,
+  kinds: string[],
+  build: (config: Record<string, unknown>) => M,
+): { model: M; manifest: CheckpointManifest } {
+  const { manifest, tensors } = loadCheckpoint(dir);
+  try {
+    if (!kinds.includes(manifest.kind)) throw new Error(`${dir} holds a "${manifest.kind}" checkpoint, expected ${kinds.join(" or ")}`);
+    const model = build(manifest.config);
+    try {
+      model.params.load(tensors, dir);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
+    return { model, manifest };
+  } finally {
+    tf.dispose([...tensors.values()]);
+  }
 }

@@ -4,7 +4,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { oneHotFloat } from "../tensor/gradients";
 import { block, blockStep, createBlock, createLayerNorm, createLinear, layerNorm, linear, type Block, type LayerCache, type LayerNorm, type Linear } from "./attention";
-import { loadCheckpoint, type CheckpointManifest } from "./checkpoint";
+import { restoreModel, type CheckpointManifest } from "./checkpoint";
 import { ParamStore } from "./params";
 import { imageTokens, validateTransformerConfig, type TransformerConfig } from "./transformer-config";
 
@@ -57,18 +57,7 @@ export class Transformer {
   }
 
   static load(dir: string): { model: Transformer; manifest: CheckpointManifest } {
-    const { manifest, tensors } = loadCheckpoint(dir);
-    if (manifest.kind !== "transformer") throw new Error(`${dir} holds a "${manifest.kind}" checkpoint, not a transformer`);
-    const model = new Transformer(manifest.config as unknown as TransformerConfig);
-    try {
-      model.params.load(tensors, dir);
-    } catch (err) {
-      model.dispose();
-      throw err;
-    } finally {
-      tf.dispose([...tensors.values()]);
-    }
-    return { model, manifest };
+    return restoreModel(dir, ["transformer"], (config) => new Transformer(config as unknown as TransformerConfig));
   }
 
   /** Text ids [B, T] with <pad> → the position's own pad id (textVocab + t). */

@@ -1,7 +1,7 @@
 // The image tokenizer: encoder → quantizer → decoder. The same class trains (forward, afterStep) and serves
 // (encode, decode), whichever quantizer is inside.
 import * as tf from "@tensorflow/tfjs";
-import { loadCheckpoint, type CheckpointManifest } from "./checkpoint";
+import { restoreModel, type CheckpointManifest } from "./checkpoint";
 import { createDecoder, decode, type Decoder } from "./decoder";
 import { createEncoder, encode, type Encoder } from "./encoder";
 import { GumbelQuantizer } from "./gumbel-quantizer";
@@ -41,18 +41,7 @@ export class VQModel {
 
   /** Loads a checkpoint folder written by the trainer (float32 or float16 weights). */
   static load(dir: string): { model: VQModel; manifest: CheckpointManifest } {
-    const { manifest, tensors } = loadCheckpoint(dir);
-    if (manifest.kind !== "vqvae" && manifest.kind !== "dvae") throw new Error(`${dir} holds a "${manifest.kind}" checkpoint, not an image tokenizer`);
-    const model = new VQModel(manifest.config as unknown as VQConfig);
-    try {
-      model.params.load(tensors, dir);
-    } catch (err) {
-      model.dispose();
-      throw err;
-    } finally {
-      tf.dispose([...tensors.values()]);
-    }
-    return { model, manifest };
+    return restoreModel(dir, ["vqvae", "dvae"], (config) => new VQModel(config as unknown as VQConfig));
   }
 
   get grid(): number {

@@ -7,12 +7,12 @@ import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { IndexStream } from "../../lib/data/batches";
 import { mulberry32 } from "../../lib/data/rng";
-import { loadCheckpoint, saveCheckpoint } from "../../lib/model/checkpoint";
 import { Transformer } from "../../lib/model/transformer";
 import { imageTokens, type TransformerConfig } from "../../lib/model/transformer-config";
 import { AdamW, clipByGlobalNorm } from "../optim/adamw";
 import { learningRate, type LrSchedule } from "../optim/schedule";
 import { Progress } from "../progress";
+import { interruptible, resumeRun, saveRun } from "../run-state";
 
 /** Tokenised captions [count · T] and their image codes [count · h·w]. */
 export interface GptData {
@@ -81,19 +81,8 @@ export async function trainGpt(o: TrainGptOptions): Promise<{ model: Transformer
   const params = model.params.trainable();
   const optimizer = new AdamW(params, { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: o.weightDecay, decays: (name) => name.endsWith(".w") });
   const modelDir = path.join(o.outDir, "model");
-  const optDir = path.join(o.outDir, "optimizer");
-  let step = 0;
-  let elapsedBefore = 0;
-  if (o.resume && fs.existsSync(path.join(modelDir, "manifest.json"))) {
-    const saved = loadCheckpoint(modelDir);
-    model.params.load(saved.tensors, modelDir);
-    const opt = loadCheckpoint(optDir);
-    optimizer.restore(opt.tensors, opt.manifest.step);
-    tf.dispose([...saved.tensors.values(), ...opt.tensors.values()]);
-    step = saved.manifest.step;
-    elapsedBefore = Number(saved.manifest.extra.elapsedSeconds ?? 0);
-    log(`resumed from ${modelDir} at step ${step}`);
-  }
+  const { step: startStep, elapsedBefore } = resumeRun(o.outDir, model.params, optimizer, o.resume, log);
+  let step = startStep;
   log(`transformer: ${model.params.countTrainable().toLocaleString()} parameters, ${c.nLayer} layers × ${c.nEmbd}, sequence ${c.textLen} + ${n}`);
 
   const stream = new IndexStream(o.train.count, o.batchSize, o.seed);
@@ -104,23 +93,15 @@ export async function trainGpt(o: TrainGptOptions): Promise<{ model: Transformer
   const started = performance.now();
   const budgetS = o.minutes * 60;
   const elapsed = () => elapsedBefore + (performance.now() - started) / 1000;
-  let stop = false;
-  const onSignal = () => {
-    if (stop) process.exit(130);
-    stop = true;
-    log("\ninterrupted: saving a checkpoint (Ctrl-C again to quit at once)…");
-  };
-  process.on("SIGINT", onSignal);
+  const interrupt = interruptible(log);
   fs.mkdirSync(o.outDir, { recursive: true });
 
   let val = validationLoss(model, o.val);
   const checkpoint = async () => {
     val = validationLoss(model, o.val);
     const metrics = { step, valImageNats: val.imageNats, valImageBits: val.imageBits, valTextNats: val.textNats };
-    await saveCheckpoint(modelDir, model.params.all(), { kind: "transformer", config: c, metrics, dataHash: o.dataHash, step, extra: { elapsedSeconds: elapsed(), seed: o.seed } });
-    await saveCheckpoint(optDir, optimizer.state(), { kind: "adamw-state", config: {}, step: optimizer.step });
+    await saveRun(o.outDir, model.params, optimizer, { kind: "transformer", config: c, metrics, dataHash: o.dataHash, step, elapsedSeconds: elapsed(), seed: o.seed });
     if (o.sampleSheet) await o.sampleSheet(model, path.join(o.outDir, `samples-${String(step).padStart(6, "0")}.png`));
-    fs.appendFileSync(path.join(o.outDir, "metrics.jsonl"), JSON.stringify({ ...metrics, elapsedSeconds: Math.round(elapsed()), time: new Date().toISOString() }) + "\n");
     log(`\nstep ${step}: val image loss ${val.imageNats.toFixed(4)} nats (${val.imageBits.toFixed(3)} bits/token), text ${val.textNats.toFixed(3)} → ${modelDir}`);
   };
 
@@ -131,7 +112,7 @@ export async function trainGpt(o: TrainGptOptions): Promise<{ model: Transformer
   let tokens = 0;
   const paramList = [...params.values()];
   try {
-    while (!stop && step < o.steps && (budgetS <= 0 || elapsed() < budgetS)) {
+    while (!interrupt.stopped && step < o.steps && (budgetS <= 0 || elapsed() < budgetS)) {
       const progress = Math.max(step / o.steps, budgetS > 0 ? elapsed() / budgetS : 0);
       const lr = learningRate(o.lr, step, progress);
       const idx = stream.next();
@@ -171,7 +152,7 @@ export async function trainGpt(o: TrainGptOptions): Promise<{ model: Transformer
     bar.finish(`step ${step}`);
     if (step % o.checkpointEvery !== 0) await checkpoint();
   } finally {
-    process.off("SIGINT", onSignal);
+    interrupt.release();
     optimizer.dispose();
   }
   return { model, step, val, tokensPerSecond: tokens / ((performance.now() - loopStart) / 1000) };

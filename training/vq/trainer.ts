@@ -6,13 +6,13 @@ import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { BatchStream, sequentialBatches } from "../../lib/data/batches";
 import type { Shard } from "../../lib/data/shard";
-import { loadCheckpoint, saveCheckpoint } from "../../lib/model/checkpoint";
 import { VQModel } from "../../lib/model/vq-model";
 import type { VQConfig } from "../../lib/model/vq-config";
 import { imageGridPng, tensorToImages } from "../image-grid";
 import { AdamW } from "../optim/adamw";
 import { cosineAnneal, learningRate, type LrSchedule } from "../optim/schedule";
 import { Progress } from "../progress";
+import { interruptible, resumeRun, saveRun } from "../run-state";
 
 export interface TrainVQOptions {
   config: VQConfig;
@@ -75,21 +75,8 @@ export async function trainVQ(o: TrainVQOptions): Promise<TrainVQResult> {
   const params = model.params.trainable();
   const optimizer = new AdamW(params);
   const modelDir = path.join(o.outDir, "model");
-  const optDir = path.join(o.outDir, "optimizer");
-  let step = 0;
-  let elapsedBefore = 0;
-  if (o.resume && fs.existsSync(path.join(modelDir, "manifest.json"))) {
-    const saved = loadCheckpoint(modelDir);
-    model.params.load(saved.tensors, modelDir);
-    const opt = loadCheckpoint(optDir);
-    optimizer.restore(opt.tensors, opt.manifest.step);
-    tf.dispose([...saved.tensors.values(), ...opt.tensors.values()]);
-    step = saved.manifest.step;
-    elapsedBefore = Number(saved.manifest.extra.elapsedSeconds ?? 0);
-    log(`resumed from ${modelDir} at step ${step}`);
-  } else if (o.resume) {
-    log(`no checkpoint in ${modelDir}; starting from scratch`);
-  }
+  const { step: startStep, elapsedBefore } = resumeRun(o.outDir, model.params, optimizer, o.resume, log);
+  let step = startStep;
   log(`${o.config.kind}: ${model.params.countTrainable().toLocaleString()} trainable parameters, codes ${model.grid}×${model.grid} × ${o.config.codebookSize}`);
 
   const stream = new BatchStream(o.train, { batchSize: o.batchSize, seed: o.seed });
@@ -98,21 +85,13 @@ export async function trainVQ(o: TrainVQOptions): Promise<TrainVQResult> {
   const budgetS = o.minutes * 60;
   const elapsed = () => elapsedBefore + (performance.now() - started) / 1000;
   const progressOf = () => Math.max(step / o.steps, budgetS > 0 ? elapsed() / budgetS : 0);
-  let stop = false;
-  const onSignal = () => {
-    if (stop) process.exit(130);
-    stop = true;
-    log("\ninterrupted: saving a checkpoint (Ctrl-C again to quit at once)…");
-  };
-  process.on("SIGINT", onSignal);
+  const interrupt = interruptible(log);
 
   const checkpoint = async () => {
     const val = validate(model, o.val);
     const metrics = { step, valMse: val.mse, valPsnr: val.psnr, valUsage: val.usage };
-    await saveCheckpoint(modelDir, model.params.all(), { kind: o.config.kind, config: o.config, metrics, dataHash: o.dataHash, step, extra: { elapsedSeconds: elapsed(), seed: o.seed } });
-    await saveCheckpoint(optDir, optimizer.state(), { kind: "adamw-state", config: {}, step: optimizer.step });
+    await saveRun(o.outDir, model.params, optimizer, { kind: o.config.kind, config: o.config, metrics, dataHash: o.dataHash, step, elapsedSeconds: elapsed(), seed: o.seed });
     await reconstructionSheet(model, o.val, path.join(o.outDir, `recon-${String(step).padStart(6, "0")}.png`));
-    fs.appendFileSync(path.join(o.outDir, "metrics.jsonl"), JSON.stringify({ ...metrics, elapsedSeconds: Math.round(elapsed()), time: new Date().toISOString() }) + "\n");
     log(`\nstep ${step}: val PSNR ${val.psnr.toFixed(2)} dB, usage ${(val.usage * 100).toFixed(1)}% → ${modelDir}`);
     return val;
   };
@@ -126,7 +105,7 @@ export async function trainVQ(o: TrainVQOptions): Promise<TrainVQResult> {
   const loopStart = performance.now();
   let lastVal = { mse: NaN, psnr: NaN, usage: NaN };
   try {
-    while (!stop && step < o.steps && (budgetS <= 0 || elapsed() < budgetS)) {
+    while (!interrupt.stopped && step < o.steps && (budgetS <= 0 || elapsed() < budgetS)) {
       const p = progressOf();
       const lr = learningRate(o.lr, step, p);
       const batch = stream.next();
@@ -166,7 +145,7 @@ export async function trainVQ(o: TrainVQOptions): Promise<TrainVQResult> {
     bar.finish(`step ${step}`);
     if (step % o.checkpointEvery !== 0 || Number.isNaN(lastVal.mse)) lastVal = await checkpoint();
   } finally {
-    process.off("SIGINT", onSignal);
+    interrupt.release();
     optimizer.dispose();
   }
   const imagesPerSecond = images / ((performance.now() - loopStart) / 1000);
