@@ -19,6 +19,7 @@ import { parseFlags, runMain } from "./cli";
 import { encodeShard } from "./gpt/codes";
 import { validationLoss, type GptData } from "./gpt/trainer";
 import { Progress } from "./progress";
+import { flatten, nearestNeighbours } from "./gpt/retrieval";
 
 const USAGE = "usage: npm run eval:gpt -- <model folder> [--data DIR] [--limit N] [--batch N] [--json FILE]";
 const Flags = z.object({
@@ -27,19 +28,6 @@ const Flags = z.object({
   batch: z.coerce.number().int().min(1).max(64).default(8),
   json: z.string().optional(),
 });
-
-/** Index of the nearest corpus image (squared pixel error) for each query image; both [N, D] in [0, 1]. */
-export function nearestNeighbours(queries: tf.Tensor2D, corpusT: tf.Tensor2D, corpusSq: tf.Tensor1D): Int32Array {
-  return tf.tidy(() => {
-    const qq = tf.sum(tf.square(queries), 1, true); // [Q, 1]
-    const d = tf.add(tf.sub(qq, tf.mul(tf.matMul(queries, corpusT), 2)), corpusSq); // [Q, M]
-    return tf.argMin(d, 1).dataSync() as Int32Array;
-  });
-}
-
-function flatten(shard: Shard): tf.Tensor2D {
-  return tf.tidy(() => tf.div(tf.tensor2d(shard.data, [shard.count, shard.height * shard.width * shard.channels], "float32"), 255) as tf.Tensor2D);
-}
 
 runMain("eval:gpt", async () => {
   const [dir, ...rest] = process.argv.slice(2);

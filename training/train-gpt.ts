@@ -5,13 +5,10 @@
 // the transformer (float16) + tokenizer.json + the image tokenizer beside it.
 import fs from "node:fs";
 import path from "node:path";
-import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import { captionsFor, loadSplit, readCaptions, readManifest, type Split } from "../lib/data/manifest";
 import { sha256 } from "../lib/data/shard";
 import { saveCheckpoint } from "../lib/model/checkpoint";
-import { sampleImageCodes } from "../lib/model/sample";
-import type { Transformer } from "../lib/model/transformer";
 import { DEFAULT_TRANSFORMER_CONFIG, type TransformerConfig } from "../lib/model/transformer-config";
 import { VQModel } from "../lib/model/vq-model";
 import { initBackend } from "../lib/tensor/backend";
@@ -20,8 +17,8 @@ import { loadTextTokenizer, type TextTokenizer } from "../lib/text/tokenizer";
 import { flag, parseFlags, runMain } from "./cli";
 import { cachedCodes, codesKey, encodeShard } from "./gpt/codes";
 import { trainGpt, type GptData } from "./gpt/trainer";
-import { imageGridPng, tensorToImages } from "./image-grid";
 import { trainTextTokenizer } from "./train-text-tokenizer";
+import { sheetPrompts, writeSampleSheet } from "./gpt/sample-sheet";
 
 /** Named presets live here, not in the model code. */
 const PRESETS: Record<string, Partial<TransformerConfig>> = {
@@ -52,11 +49,6 @@ const Flags = z.object({
   export: z.string().optional(),
 });
 
-/** Fixed prompts for the sample sheets: the first distinct val captions. */
-export function sheetPrompts(captions: string[], count = 8): string[] {
-  return [...new Set(captions)].slice(0, count);
-}
-
 function tokenise(tok: TextTokenizer, captions: string[], textLen: number): { ids: Int32Array; truncated: number } {
   const ids = new Int32Array(captions.length * textLen);
   let truncated = 0;
@@ -66,20 +58,6 @@ function tokenise(tok: TextTokenizer, captions: string[], textLen: number): { id
     ids.set(e.ids, i * textLen);
   });
   return { ids, truncated };
-}
-
-export async function writeSampleSheet(gpt: Transformer, vq: VQModel, tok: TextTokenizer, prompts: string[], file: string): Promise<void> {
-  const nul = tok.encodeNull(gpt.config.textLen);
-  const images: Uint8Array[] = [];
-  for (const [i, prompt] of prompts.entries()) {
-    const [codes] = await sampleImageCodes(gpt, tok.encode(prompt, gpt.config.textLen).ids, nul, { n: 1, guidance: 3, temperature: 1, topK: 64, seed: i });
-    const grid = tf.tensor3d(codes, [1, vq.grid, vq.grid], "int32");
-    const pixels = vq.decode(grid);
-    images.push(...(await tensorToImages(pixels)));
-    tf.dispose([grid, pixels]);
-  }
-  await imageGridPng(images, vq.config.imageSize, prompts.length, file, 2);
-  fs.writeFileSync(file.replace(/\.png$/, ".txt"), prompts.join("\n") + "\n");
 }
 
 runMain("train:gpt", async () => {
