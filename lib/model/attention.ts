@@ -19,9 +19,9 @@ export function createLinear(store: ParamStore, name: string, nIn: number, nOut:
  */
 export function linear(l: Linear, x: tf.Tensor, fused = false): tf.Tensor {
   const shape = x.shape;
-  const flat = tf.reshape(x, [-1, shape[shape.length - 1] as number]) as tf.Tensor2D; // [N, in]
+  const flat = (shape.length === 2 ? x : tf.reshape(x, [-1, shape[shape.length - 1] as number])) as tf.Tensor2D; // [N, in]
   const y = fused ? tf.fused.matMul({ a: flat, b: l.w as tf.Tensor2D, bias: l.b }) : tf.add(tf.matMul(flat, l.w as tf.Tensor2D), l.b);
-  return tf.reshape(y, [...shape.slice(0, -1), l.w.shape[1] as number]); // [..., out]
+  return shape.length === 2 ? y : tf.reshape(y, [...shape.slice(0, -1), l.w.shape[1] as number]); // [..., out]
 }
 
 export interface LayerNorm {
@@ -33,9 +33,11 @@ export function createLayerNorm(store: ParamStore, name: string, n: number): Lay
   return { g: store.add(`${name}.g`, tf.ones([n])), b: store.add(`${name}.b`, tf.zeros([n])) };
 }
 
+/** LayerNorm (Ba et al. 2016) over the last axis, written out: fewer ops than tf.moments + divide. */
 export function layerNorm(l: LayerNorm, x: tf.Tensor): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), l.g), l.b);
+  const centred = tf.sub(x, tf.mean(x, -1, true));
+  const variance = tf.mean(tf.square(centred), -1, true);
+  return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, 1e-5))), l.g), l.b);
 }
 
 /**

@@ -35,7 +35,9 @@ export function softmax(values: number[]): number[] {
 /** Draws one token from the filtered distribution with `rand` ∈ [0, 1). */
 export function sampleToken(logits: ArrayLike<number>, f: SamplingFilter, rand: () => number): number {
   if (!(f.temperature > 0)) throw new Error(`temperature must be > 0, got ${f.temperature}`);
-  const kept = keptTokens(logits, f);
+  const filtered = (f.topK !== undefined && f.topK > 0 && f.topK < logits.length) || (f.topP !== undefined && f.topP < 1);
+  // Unfiltered: draw over all tokens in index order, skipping the sort (this runs once per token per image).
+  const kept = filtered ? keptTokens(logits, f) : Array.from({ length: logits.length }, (_, i) => i);
   const probs = softmax(kept.map((i) => logits[i] / f.temperature));
   let r = rand();
   for (let j = 0; j < kept.length; j++) {
