@@ -115,22 +115,57 @@ export function block(b: Block, x: tf.Tensor3D, o: BlockOptions): { y: tf.Tensor
 }
 
 /**
- * One new position per row against the cache: x [B, C] → [B, C]. The same maths as `block`, kept 2-D and without
- * a mask (the new position may see every earlier one), because generation is bound by per-op overhead.
+ * Inference weights as [1, in, out] views, so a decode-step linear is a single `_FusedMatMul` kernel call: the
+ * op-level API would add reshapes and a gradient wrapper around it, and token-by-token generation is bound by
+ * per-op overhead, not FLOPs. A view is rebuilt when its variable was re-assigned (e.g. weights loaded).
  */
-export function blockStep(b: Block, x: tf.Tensor2D, nHead: number, past: LayerCache): { y: tf.Tensor2D; cache: LayerCache } {
-  const [batch, c] = x.shape;
+export class DecodeWeights {
+  private readonly views = new Map<tf.Variable, { dataId: unknown; w3: tf.Tensor3D }>();
+
+  constructor(linears: Linear[]) {
+    for (const l of linears) this.view(l.w);
+  }
+
+  private view(w: tf.Variable): tf.Tensor3D {
+    const dataId = (w as unknown as { dataId: unknown }).dataId;
+    let v = this.views.get(w);
+    if (!v || v.dataId !== dataId) {
+      v?.w3.dispose();
+      v = { dataId, w3: tf.keep(tf.reshape(w, [1, w.shape[0] as number, w.shape[1] as number])) as tf.Tensor3D };
+      this.views.set(w, v);
+    }
+    return v.w3;
+  }
+
+  /** x [1, N, in] → [1, N, out] */
+  linear(l: Linear, x: tf.Tensor3D): tf.Tensor3D {
+    const attrs = { transposeA: false, transposeB: false, activation: "linear" };
+    return tf.engine().runKernel("_FusedMatMul", { a: x, b: this.view(l.w), bias: l.b }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
+  }
+
+  dispose(): void {
+    for (const v of this.views.values()) v.w3.dispose();
+    this.views.clear();
+  }
+}
+
+/**
+ * One new position per row against the cache: x [1, B, C] → [1, B, C]. The same maths as `block`, without a mask
+ * (the new position may see every earlier one) and with single-kernel linears.
+ */
+export function blockStep(b: Block, x: tf.Tensor3D, nHead: number, past: LayerCache, w: DecodeWeights): { y: tf.Tensor3D; cache: LayerCache } {
+  const [, batch, c] = x.shape;
   const hd = c / nHead;
   const bh = batch * nHead;
-  const qkv = linear(b.qkv, layerNorm(b.ln1, x), true); // [B, 3C]
-  const [q, k, v] = tf.split(qkv, 3, 1); // [B, C] each
+  const qkv = w.linear(b.qkv, layerNorm(b.ln1, x) as tf.Tensor3D); // [1, B, 3C]
+  const [q, k, v] = tf.split(qkv, 3, 2); // [1, B, C] each
   const kT = tf.concat([past.kT, tf.reshape(k, [batch, nHead, hd, 1])], 3) as tf.Tensor4D; // [B, H, hd, t]
   const vAll = tf.concat([past.v, tf.reshape(v, [batch, nHead, 1, hd])], 2) as tf.Tensor4D; // [B, H, t, hd]
   const t = kT.shape[3];
   const scores = tf.mul(tf.matMul(tf.reshape(q, [bh, 1, hd]), tf.reshape(kT, [bh, hd, t])), 1 / Math.sqrt(hd)); // [BH, 1, t]
   const ctx = tf.matMul(tf.softmax(scores, -1), tf.reshape(vAll, [bh, t, hd])); // [BH, 1, hd]
-  // With one position, [B, H, 1, hd] is already laid out as [B, C].
-  const h = tf.add(x, linear(b.proj, tf.reshape(ctx, [batch, c]), true));
-  const y = tf.add(h, linear(b.out, gelu(linear(b.fc, layerNorm(b.ln2, h), true)), true)) as tf.Tensor2D;
-  return { y, cache: { kT, v: vAll } };
+  // With one position, [B, H, 1, hd] is already laid out as [1, B, C].
+  const h = tf.add(x, w.linear(b.proj, tf.reshape(ctx, [1, batch, c]) as tf.Tensor3D));
+  const mlp = w.linear(b.out, gelu(w.linear(b.fc, layerNorm(b.ln2, h) as tf.Tensor3D)) as tf.Tensor3D);
+  return { y: tf.add(h, mlp) as tf.Tensor3D, cache: { kT, v: vAll } };
 }

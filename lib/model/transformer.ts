@@ -3,7 +3,7 @@
 // sequence; generation runs the prompt once (prefill) and then one position at a time against a KV cache.
 import * as tf from "@tensorflow/tfjs";
 import { oneHotFloat } from "../tensor/gradients";
-import { block, blockStep, createBlock, createLayerNorm, createLinear, layerNorm, linear, type Block, type LayerCache, type LayerNorm, type Linear } from "./attention";
+import { block, blockStep, DecodeWeights, createBlock, createLayerNorm, createLinear, layerNorm, linear, type Block, type LayerCache, type LayerNorm, type Linear } from "./attention";
 import { restoreModel, type CheckpointManifest } from "./checkpoint";
 import { ParamStore } from "./params";
 import { imageTokens, validateTransformerConfig, type TransformerConfig } from "./transformer-config";
@@ -35,6 +35,7 @@ export class Transformer {
   private readonly textHead: Linear;
   private readonly imageHead: Linear;
   private dropoutSeed: number;
+  private readonly decodeWeights: DecodeWeights;
 
   constructor(
     readonly config: TransformerConfig,
@@ -54,6 +55,7 @@ export class Transformer {
     this.textHead = createLinear(p, "head.text", c.nEmbd, c.textVocab + c.textLen);
     this.imageHead = createLinear(p, "head.image", c.nEmbd, c.imageVocab);
     this.dropoutSeed = p.seed();
+    this.decodeWeights = new DecodeWeights([...this.blocks.flatMap((b) => [b.qkv, b.proj, b.fc, b.out]), this.imageHead]);
   }
 
   static load(dir: string): { model: Transformer; manifest: CheckpointManifest } {
@@ -143,16 +145,17 @@ export class Transformer {
    */
   extend(cache: KVCache, codes: tf.Tensor1D, index: number): { logits: tf.Tensor2D; cache: KVCache } {
     const out = tf.tidy(() => {
-      let h = tf.squeeze(this.embedImage(tf.expandDims(codes, 1) as tf.Tensor2D, index), [1]) as tf.Tensor2D; // [B, C]
+      let h = tf.reshape(this.embedImage(tf.expandDims(codes, 1) as tf.Tensor2D, index), [1, codes.shape[0], this.config.nEmbd]) as tf.Tensor3D; // [1, B, C]
       const kT: tf.Tensor4D[] = [];
       const v: tf.Tensor4D[] = [];
       this.blocks.forEach((b, i) => {
-        const step = blockStep(b, h, this.config.nHead, cache[i]);
+        const step = blockStep(b, h, this.config.nHead, cache[i], this.decodeWeights);
         h = step.y;
         kT.push(step.cache.kT);
         v.push(step.cache.v);
       });
-      return { logits: linear(this.imageHead, layerNorm(this.lnF, h), true) as tf.Tensor2D, kT, v };
+      const logits = this.decodeWeights.linear(this.imageHead, layerNorm(this.lnF, h) as tf.Tensor3D); // [1, B, K]
+      return { logits: tf.reshape(logits, [codes.shape[0], this.config.imageVocab]) as tf.Tensor2D, kT, v };
     });
     disposeCache(cache);
     return { logits: out.logits, cache: out.kT.map((kT, i) => ({ kT, v: out.v[i] })) };
@@ -185,6 +188,7 @@ export class Transformer {
   }
 
   dispose(): void {
+    this.decodeWeights.dispose();
     this.params.dispose();
   }
 }
