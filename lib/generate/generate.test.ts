@@ -5,32 +5,13 @@ import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { trainTextTokenizer } from "../../training/train-text-tokenizer";
-import { saveCheckpoint } from "../model/checkpoint";
-import { Transformer } from "../model/transformer";
-import { DEFAULT_TRANSFORMER_CONFIG } from "../model/transformer-config";
-import { DEFAULT_VQ_CONFIG } from "../model/vq-config";
-import { VQModel } from "../model/vq-model";
 import { selectBackend } from "../tensor/backend";
 import { generateImages } from "./generate";
 import { loadModelBundle, type ModelBundle } from "./model-bundle";
+import { writeTinyModelFolder as writeModelFolder } from "./tiny-model";
 
 let dir: string;
 let bundle: ModelBundle;
-
-async function writeModelFolder(folder: string, codebookSize = 16): Promise<void> {
-  const captions = ["grinning face, noto", "red heart, twemoji", "waving hand, openmoji", "red apple, fluent", "grinning cat, noto"];
-  await trainTextTokenizer(captions, folder, { vocabSize: 64, minFrequency: 1 });
-  const vocab = JSON.parse(fs.readFileSync(path.join(folder, "tokenizer.json"), "utf8")).model.vocab as Record<string, number>;
-  const vq = new VQModel({ ...DEFAULT_VQ_CONFIG, encoderWidths: [8, 16], decoderWidths: [8, 16], outputWidth: 8, codebookSize, embedDim: 8 }, 1);
-  await saveCheckpoint(path.join(folder, "image-tokenizer"), vq.params.all(), { kind: "vqvae", config: vq.config, dtype: "float16" });
-  const gpt = new Transformer({ ...DEFAULT_TRANSFORMER_CONFIG, textVocab: Object.keys(vocab).length, textLen: 8, imageVocab: 16, imageGrid: 8, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0 }, 2);
-  const files = new Set(fs.readdirSync(folder));
-  await saveCheckpoint(folder, gpt.params.all(), { kind: "transformer", config: gpt.config, dtype: "float16", extra: { imageTokenizer: "image-tokenizer" } });
-  expect(files.has("tokenizer.json")).toBe(true);
-  vq.dispose();
-  gpt.dispose();
-}
 
 beforeAll(async () => {
   await selectBackend({ request: "wasm", log: { info() {}, warn() {} } });
