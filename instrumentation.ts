@@ -1,7 +1,16 @@
-// Next.js calls register() once when the server boots: choose the tensor backend then, so its choice is logged
-// at start-up and the first request does not pay for loading the wasm binaries.
+// Next.js calls register() once when the server boots: choose the tensor backend (its choice is logged at start-up
+// and the first request does not pay for loading the wasm binaries), start the generation service (re-queues jobs
+// a previous process left running) and warm the active model up in the background.
 export async function register() {
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
   const { initBackend } = await import("./lib/tensor/backend");
   await initBackend().catch((err: unknown) => console.error(`[tessera] ${(err as Error).message}`));
+  const { generationService } = await import("./lib/generate/service");
+  generationService()
+    .then(async ({ registry }) => {
+      const lease = await registry.acquire();
+      console.info(`[tessera] model ${lease.name} loaded and warmed up`);
+      lease.release();
+    })
+    .catch((err: unknown) => console.warn(`[tessera] generation unavailable: ${(err as Error).message}`));
 }

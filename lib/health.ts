@@ -2,6 +2,7 @@
 import { backendIfReady, initBackend } from "./tensor/backend";
 import { getDb, pingDb } from "./db";
 import { parseDatabaseUrl } from "./db-url";
+import { generationServiceIfStarted } from "./generate/service";
 import { VERSION } from "./version";
 
 export interface Health {
@@ -23,7 +24,7 @@ export async function getHealth(): Promise<Health> {
     uptimeS: Math.round(process.uptime()),
     backend,
     db,
-    model: { loaded: false, active },
+    model: { loaded: (await generationServiceIfStarted())?.registry.loadedName === active && active !== null, active },
   };
 }
 

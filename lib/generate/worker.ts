@@ -7,6 +7,7 @@ import { claimNext, complete, fail, reportProgress, type GenerationParams } from
 import type { ModelRegistry } from "./registry";
 
 export type JobEvent =
+  | { type: "status"; status: string; progress: number }
   | { type: "progress"; done: number; total: number; partial?: string[] }
   | { type: "done" }
   | { type: "failed"; error: string };

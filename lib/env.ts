@@ -1,0 +1,20 @@
+// Server settings from the environment, validated once: a bad value stops the server with a message naming it.
+import { z } from "zod";
+
+const ServerEnv = z.object({
+  /** The model folder registered as the first active version when the database has none. */
+  TESSERA_MODEL_DIR: z.string().min(1).default("models/default"),
+  /** Queued + running jobs beyond which POST /api/generations answers 429. */
+  QUEUE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(20),
+  /** Jobs generated at once by the in-process worker. */
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(8).default(1),
+  /** Stream a partial picture every this many image tokens (0: never). */
+  PARTIAL_EVERY: z.coerce.number().int().min(0).max(1024).default(8),
+});
+export type ServerEnv = z.infer<typeof ServerEnv>;
+
+export function serverEnv(env: NodeJS.ProcessEnv = process.env): ServerEnv {
+  const parsed = ServerEnv.safeParse(env);
+  if (!parsed.success) throw new Error(`bad environment: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  return parsed.data;
+}
