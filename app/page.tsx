@@ -1,4 +1,8 @@
+import { CreateForm } from "@/components/create-form";
 import { getHealth, type Health } from "@/lib/health";
+
+/** Prompts built from training labels and styles, so a first try lands on something the model has seen. */
+const EXAMPLES = ["grinning face, noto", "red heart, twemoji", "cat face, openmoji", "thumbs up, fluent"];
 
 // Rendered per request: the status card reports the live backend, database and model.
 export const dynamic = "force-dynamic";
@@ -16,6 +20,7 @@ export default async function HomePage() {
           into pixels; the picture lands in a gallery. Small enough to read, train and run on a laptop.
         </p>
       </section>
+      {health.model.active && <CreateForm examples={EXAMPLES} />}
       <StatusCard health={health} />
       {!health.model.active && (
         <p className="rounded-md border border-amber-300 bg-amber-50 p-4 text-sm text-amber-900" data-testid="no-model">

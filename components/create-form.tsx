@@ -1,0 +1,190 @@
+"use client";
+
+// The Create form: a prompt, options behind an "advanced" toggle, and a grid that fills in while image tokens
+// arrive (partial pictures over Server-Sent Events), then shows the final images.
+import { useEffect, useRef, useState } from "react";
+
+interface Options {
+  n: number;
+  guidance: number;
+  temperature: number;
+  topK: number;
+  seed: string;
+}
+
+const DEFAULTS: Options = { n: 4, guidance: 3, temperature: 1, topK: 64, seed: "" };
+
+type Phase =
+  | { kind: "idle" }
+  | { kind: "waiting"; id: string; done: number; total: number; partial: string[] }
+  | { kind: "done"; id: string; images: { id: string; url: string }[]; seed: number; timings?: Record<string, number> }
+  | { kind: "error"; message: string };
+
+async function errorMessage(res: Response): Promise<string> {
+  try {
+    const body = await res.json();
+    return body?.error?.message ?? `request failed (${res.status})`;
+  } catch {
+    return `request failed (${res.status})`;
+  }
+}
+
+export function CreateForm({ examples }: { examples: string[] }) {
+  const [prompt, setPrompt] = useState("");
+  const [options, setOptions] = useState<Options>(DEFAULTS);
+  const [advanced, setAdvanced] = useState(false);
+  const [phase, setPhase] = useState<Phase>({ kind: "idle" });
+  const source = useRef<EventSource | null>(null);
+
+  useEffect(() => () => source.current?.close(), []);
+
+  async function submit(seedOverride?: number) {
+    source.current?.close();
+    const seed = seedOverride ?? (options.seed.trim() ? Number(options.seed) : undefined);
+    const res = await fetch("/api/generations", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ prompt, n: options.n, guidance: options.guidance, temperature: options.temperature, topK: options.topK, seed }),
+    });
+    if (!res.ok) return setPhase({ kind: "error", message: await errorMessage(res) });
+    const { id } = (await res.json()) as { id: string };
+    setPhase({ kind: "waiting", id, done: 0, total: 0, partial: [] });
+    const es = new EventSource(`/api/generations/${id}/events`);
+    source.current = es;
+    es.addEventListener("progress", (ev) => {
+      const e = JSON.parse((ev as MessageEvent).data) as { done: number; total: number; partial?: string[] };
+      setPhase((p) => (p.kind === "waiting" && p.id === id ? { ...p, done: e.done, total: e.total, partial: e.partial ?? p.partial } : p));
+    });
+    es.addEventListener("failed", (ev) => {
+      es.close();
+      setPhase({ kind: "error", message: JSON.parse((ev as MessageEvent).data).error });
+    });
+    es.addEventListener("done", async () => {
+      es.close();
+      const job = await fetch(`/api/generations/${id}`);
+      if (!job.ok) return setPhase({ kind: "error", message: await errorMessage(job) });
+      const body = await job.json();
+      setPhase({ kind: "done", id, images: body.images, seed: body.seed, timings: body.timings });
+    });
+    es.onerror = () => {
+      if (es.readyState === EventSource.CLOSED) setPhase((p) => (p.kind === "waiting" ? { kind: "error", message: "lost the connection to the server" } : p));
+    };
+  }
+
+  const busy = phase.kind === "waiting";
+  const number = (key: keyof Options, label: string, min: number, max: number, step: number) => (
+    <label className="flex flex-col gap-1 text-sm">
+      <span className="text-neutral-600">{label}</span>
+      <input
+        type="number"
+        min={min}
+        max={max}
+        step={step}
+        value={options[key]}
+        data-testid={`option-${key}`}
+        onChange={(e) => setOptions({ ...options, [key]: Number(e.target.value) })}
+        className="rounded border border-neutral-300 px-2 py-1"
+      />
+    </label>
+  );
+
+  return (
+    <div className="space-y-4">
+      <form
+        className="space-y-3"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void submit();
+        }}
+      >
+        <label className="block">
+          <span className="sr-only">Prompt</span>
+          <textarea
+            value={prompt}
+            onChange={(e) => setPrompt(e.target.value)}
+            rows={2}
+            maxLength={400}
+            placeholder="e.g. grinning face, noto"
+            data-testid="prompt"
+            className="w-full rounded-md border border-neutral-300 bg-white p-3 text-base shadow-sm focus:border-tile-500 focus:outline-none"
+          />
+        </label>
+        <div className="flex flex-wrap items-center gap-2 text-sm">
+          <span className={prompt.trim().length > 200 ? "text-red-600" : "text-neutral-500"} data-testid="prompt-length">
+            {prompt.trim().length}/200
+          </span>
+          <span className="text-neutral-400">try:</span>
+          {examples.map((ex) => (
+            <button key={ex} type="button" onClick={() => setPrompt(ex)} className="rounded-full bg-neutral-100 px-3 py-1 text-neutral-700 hover:bg-neutral-200" data-testid="example">
+              {ex}
+            </button>
+          ))}
+        </div>
+        <div className="flex flex-wrap items-center gap-3">
+          <button type="submit" disabled={busy} className="rounded-md bg-tile-700 px-4 py-2 font-medium text-white hover:bg-tile-500 disabled:opacity-50" data-testid="generate">
+            {busy ? "Generating…" : "Generate"}
+          </button>
+          <button type="button" onClick={() => setAdvanced(!advanced)} className="text-sm text-tile-700 underline" aria-expanded={advanced} data-testid="advanced-toggle">
+            {advanced ? "Hide options" : "Advanced options"}
+          </button>
+        </div>
+        {advanced && (
+          <div className="grid grid-cols-2 gap-3 sm:grid-cols-5" data-testid="advanced">
+            {number("n", "Images (1–9)", 1, 9, 1)}
+            {number("guidance", "Guidance (1–10)", 1, 10, 0.5)}
+            {number("temperature", "Temperature", 0.1, 2, 0.1)}
+            {number("topK", "Top-k (0 = off)", 0, 512, 1)}
+            <label className="flex flex-col gap-1 text-sm">
+              <span className="text-neutral-600">Seed (blank = random)</span>
+              <input value={options.seed} onChange={(e) => setOptions({ ...options, seed: e.target.value })} inputMode="numeric" data-testid="option-seed" className="rounded border border-neutral-300 px-2 py-1" />
+            </label>
+          </div>
+        )}
+      </form>
+
+      {phase.kind === "error" && (
+        <p role="alert" className="rounded-md border border-red-300 bg-red-50 p-3 text-sm text-red-800" data-testid="create-error">
+          {phase.message}
+        </p>
+      )}
+      {phase.kind === "waiting" && (
+        <div className="space-y-2" data-testid="progress">
+          <div className="h-2 w-full overflow-hidden rounded bg-neutral-200">
+            <div className="h-full bg-tile-500 transition-all" style={{ width: `${phase.total ? (100 * phase.done) / phase.total : 0}%` }} />
+          </div>
+          <p className="text-sm text-neutral-600">{phase.total ? `writing image tokens: ${phase.done}/${phase.total}` : "waiting in the queue…"}</p>
+          <Grid urls={phase.partial} testId="partial-image" />
+        </div>
+      )}
+      {phase.kind === "done" && (
+        <div className="space-y-2" data-testid="result">
+          <Grid urls={phase.images.map((i) => i.url)} testId="result-image" downloads />
+          <div className="flex flex-wrap gap-3 text-sm">
+            <span className="text-neutral-500">seed {phase.seed}{phase.timings?.totalMs ? ` · ${(phase.timings.totalMs / 1000).toFixed(1)} s` : ""}</span>
+            <button type="button" className="text-tile-700 underline" onClick={() => void submit(Math.floor(Math.random() * 2 ** 31))} data-testid="new-seed">
+              Same prompt, new seed
+            </button>
+          </div>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function Grid({ urls, testId, downloads = false }: { urls: string[]; testId: string; downloads?: boolean }) {
+  return (
+    <div className="grid grid-cols-2 gap-3 sm:grid-cols-4">
+      {urls.map((url, i) => (
+        <figure key={i} className="space-y-1">
+          {/* Nearest-neighbour upscaling keeps the 32×32 pixels crisp. */}
+          <img src={url} alt={`generated image ${i + 1}`} width={128} height={128} className="w-full rounded border border-neutral-200 bg-white [image-rendering:pixelated]" data-testid={testId} />
+          {downloads && (
+            <a href={url} download={`tessera-${i + 1}.png`} className="text-xs text-tile-700 underline">
+              Download PNG
+            </a>
+          )}
+        </figure>
+      ))}
+    </div>
+  );
+}
