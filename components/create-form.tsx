@@ -17,7 +17,7 @@ const DEFAULTS: Options = { n: 4, guidance: 3, temperature: 1, topK: 64, seed: "
 type Phase =
   | { kind: "idle" }
   | { kind: "waiting"; id: string; done: number; total: number; partial: string[] }
-  | { kind: "done"; id: string; images: { id: string; url: string }[]; seed: number; timings?: Record<string, number> }
+  | { kind: "done"; id: string; images: { id: string; url: string }[]; seed: number; timings?: Record<string, number>; streamed: number }
   | { kind: "error"; message: string };
 
 async function errorMessage(res: Response): Promise<string> {
@@ -49,10 +49,12 @@ export function CreateForm({ examples }: { examples: string[] }) {
     if (!res.ok) return setPhase({ kind: "error", message: await errorMessage(res) });
     const { id } = (await res.json()) as { id: string };
     setPhase({ kind: "waiting", id, done: 0, total: 0, partial: [] });
+    let streamed = 0;
     const es = new EventSource(`/api/generations/${id}/events`);
     source.current = es;
     es.addEventListener("progress", (ev) => {
       const e = JSON.parse((ev as MessageEvent).data) as { done: number; total: number; partial?: string[] };
+      streamed = e.done;
       setPhase((p) => (p.kind === "waiting" && p.id === id ? { ...p, done: e.done, total: e.total, partial: e.partial ?? p.partial } : p));
     });
     es.addEventListener("failed", (ev) => {
@@ -64,7 +66,7 @@ export function CreateForm({ examples }: { examples: string[] }) {
       const job = await fetch(`/api/generations/${id}`);
       if (!job.ok) return setPhase({ kind: "error", message: await errorMessage(job) });
       const body = await job.json();
-      setPhase({ kind: "done", id, images: body.images, seed: body.seed, timings: body.timings });
+      setPhase({ kind: "done", id, images: body.images, seed: body.seed, timings: body.timings, streamed });
     });
     es.onerror = () => {
       if (es.readyState === EventSource.CLOSED) setPhase((p) => (p.kind === "waiting" ? { kind: "error", message: "lost the connection to the server" } : p));
@@ -160,7 +162,11 @@ export function CreateForm({ examples }: { examples: string[] }) {
         <div className="space-y-2" data-testid="result">
           <Grid urls={phase.images.map((i) => i.url)} testId="result-image" downloads />
           <div className="flex flex-wrap gap-3 text-sm">
-            <span className="text-neutral-500">seed {phase.seed}{phase.timings?.totalMs ? ` · ${(phase.timings.totalMs / 1000).toFixed(1)} s` : ""}</span>
+            <span className="text-neutral-500" data-testid="result-info">
+              seed {phase.seed}
+              {phase.timings?.totalMs ? ` · ${(phase.timings.totalMs / 1000).toFixed(1)} s` : ""}
+              {phase.streamed ? ` · ${phase.streamed} tokens streamed` : ""}
+            </span>
             <button type="button" className="text-tile-700 underline" onClick={() => void submit(Math.floor(Math.random() * 2 ** 31))} data-testid="new-seed">
               Same prompt, new seed
             </button>

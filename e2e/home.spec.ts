@@ -10,9 +10,9 @@ test("the home page shows Tessera and a live system status", async ({ page }) =>
   await expect(home.overallStatus).toHaveText("ok");
   await expect(home.backend).toContainText("wasm");
   await expect(home.database).toContainText(/sqlite, reachable \(\d+(\.\d+)? ms\)/);
-  // A fresh e2e database has no model registered: the page says so instead of showing a prompt box that cannot work.
-  await expect(home.model).toHaveText("none active");
-  await expect(home.noModelNotice).toBeVisible();
+  // A fresh database registers the shipped model (models/default) as the active version at first start.
+  await expect(home.model).toContainText("default");
+  await expect(home.noModelNotice).toHaveCount(0);
 });
 
 test("the home page fits a phone-width screen", async ({ page }) => {
@@ -35,9 +35,10 @@ test("/api/health reports backend, database, model and version as JSON", async (
     version: pkg.version,
     backend: { name: "wasm" },
     db: { reachable: true, provider: "sqlite" },
-    model: { loaded: false, active: null },
+    model: { active: "default" },
   });
   expect(body.db.latencyMs).toBeGreaterThanOrEqual(0);
+  expect(typeof body.model.loaded).toBe("boolean");
 });
 
 test("an unknown address shows the not-found page with a 404", async ({ page }) => {

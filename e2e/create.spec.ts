@@ -1,0 +1,33 @@
+// The shipped model (models/default) driven through the real app: no mock anywhere.
+import { expect, test } from "@playwright/test";
+import { CreatePage } from "./pages/create-page";
+
+test("typing a prompt shows progress, then the generated images", async ({ page }) => {
+  const create = new CreatePage(page);
+  await create.goto();
+  await create.create("red heart, twemoji", { n: 2, seed: 7 });
+  await expect(create.results).toHaveCount(2, { timeout: 60_000 });
+  // Progress arrived token by token over Server-Sent Events before the final images.
+  await expect(page.getByTestId("result-info")).toContainText("64 tokens streamed");
+  const first = create.results.first();
+  await expect(first).toHaveAttribute("src", /^\/api\/images\//);
+  // The PNG really loaded: a decoded 32×32 image.
+  expect(await first.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(32);
+});
+
+test("an empty or too long prompt gets a clear error", async ({ page }) => {
+  const create = new CreatePage(page);
+  await create.goto();
+  await create.create("   ");
+  await expect(create.error).toHaveText("the prompt is empty");
+  await create.create("a".repeat(250));
+  await expect(create.error).toHaveText("the prompt is longer than 200 characters");
+});
+
+test("an example prompt fills the prompt box", async ({ page }) => {
+  const create = new CreatePage(page);
+  await create.goto();
+  const example = create.examples.first();
+  await example.click();
+  await expect(create.prompt).toHaveValue((await example.textContent()) ?? "");
+});
