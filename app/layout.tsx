@@ -20,6 +20,12 @@ export default function RootLayout({ children }: { children: React.ReactNode }) 
             <Link href="/" className="text-lg font-semibold tracking-tight text-tile-700" data-testid="nav-home">
               Tessera
             </Link>
+            <Link href="/" className="text-sm text-neutral-700 hover:text-tile-700" data-testid="nav-create">
+              Create
+            </Link>
+            <Link href="/gallery" className="text-sm text-neutral-700 hover:text-tile-700" data-testid="nav-gallery">
+              Gallery
+            </Link>
           </nav>
         </header>
         <main className="mx-auto w-full max-w-5xl flex-1 px-4 py-8">{children}</main>

@@ -7,8 +7,9 @@ const EXAMPLES = ["grinning face, noto", "red heart, twemoji", "cat face, openmo
 // Rendered per request: the status card reports the live backend, database and model.
 export const dynamic = "force-dynamic";
 
-export default async function HomePage() {
+export default async function HomePage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const health = await getHealth();
+  const remix = (await searchParams).prompt;
   return (
     <div className="space-y-8">
       <section className="space-y-3">
@@ -20,7 +21,7 @@ export default async function HomePage() {
           into pixels; the picture lands in a gallery. Small enough to read, train and run on a laptop.
         </p>
       </section>
-      {health.model.active && <CreateForm examples={EXAMPLES} />}
+      {health.model.active && <CreateForm examples={EXAMPLES} initialPrompt={typeof remix === "string" ? remix.slice(0, 200) : ""} />}
       <StatusCard health={health} />
       {!health.model.active && (
         <p className="rounded-md border border-amber-300 bg-amber-50 p-4 text-sm text-amber-900" data-testid="no-model">

@@ -29,8 +29,8 @@ async function errorMessage(res: Response): Promise<string> {
   }
 }
 
-export function CreateForm({ examples }: { examples: string[] }) {
-  const [prompt, setPrompt] = useState("");
+export function CreateForm({ examples, initialPrompt = "" }: { examples: string[]; initialPrompt?: string }) {
+  const [prompt, setPrompt] = useState(initialPrompt);
   const [options, setOptions] = useState<Options>(DEFAULTS);
   const [advanced, setAdvanced] = useState(false);
   const [phase, setPhase] = useState<Phase>({ kind: "idle" });
@@ -167,6 +167,9 @@ export function CreateForm({ examples }: { examples: string[] }) {
               {phase.timings?.totalMs ? ` · ${(phase.timings.totalMs / 1000).toFixed(1)} s` : ""}
               {phase.streamed ? ` · ${phase.streamed} tokens streamed` : ""}
             </span>
+            <a href={`/gallery/${phase.id}`} className="text-tile-700 underline" data-testid="open-in-gallery">
+              Open in gallery
+            </a>
             <button type="button" className="text-tile-700 underline" onClick={() => void submit(Math.floor(Math.random() * 2 ** 31))} data-testid="new-seed">
               Same prompt, new seed
             </button>
