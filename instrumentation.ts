@@ -5,6 +5,8 @@ export async function register() {
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
   const { initBackend } = await import("./lib/tensor/backend");
   await initBackend().catch((err: unknown) => console.error(`[tessera] ${(err as Error).message}`));
+  // `next build` runs this too, to collect page data: no worker and no model there.
+  if (process.env.NEXT_PHASE === "phase-production-build") return;
   const { generationService } = await import("./lib/generate/service");
   generationService()
     .then(async ({ registry }) => {

@@ -45,6 +45,8 @@ export default defineConfig({
       DATABASE_URL: process.env.E2E_DATABASE_URL ?? "file:./data/e2e/tessera.db",
       NEXT_TELEMETRY_DISABLED: "1",
       TESSERA_DIST_DIR: ".next-e2e",
+      // The shipped model unless a test run names another folder.
+      TESSERA_MODEL_DIR: process.env.TESSERA_MODEL_DIR ?? "models/default",
     },
   },
 });
