@@ -7,6 +7,8 @@ export async function register() {
   await initBackend().catch((err: unknown) => console.error(`[tessera] ${(err as Error).message}`));
   // `next build` runs this too, to collect page data: no worker and no model there.
   if (process.env.NEXT_PHASE === "phase-production-build") return;
+  // Generates (and prints once) the admin token if ADMIN_TOKEN is unset and none was saved yet.
+  (await import("./lib/admin")).adminToken();
   const { generationService } = await import("./lib/generate/service");
   generationService()
     .then(async ({ registry }) => {

@@ -45,6 +45,7 @@ export default defineConfig({
       DATABASE_URL: process.env.E2E_DATABASE_URL ?? "file:./data/e2e/tessera.db",
       NEXT_TELEMETRY_DISABLED: "1",
       TESSERA_DIST_DIR: ".next-e2e",
+      ADMIN_TOKEN: process.env.E2E_ADMIN_TOKEN ?? "e2e-admin-token",
       // The shipped model unless a test run names another folder.
       TESSERA_MODEL_DIR: process.env.TESSERA_MODEL_DIR ?? "models/default",
     },

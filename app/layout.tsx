@@ -16,7 +16,7 @@ export default function RootLayout({ children }: { children: React.ReactNode }) 
     <html lang="en">
       <body className="min-h-screen flex flex-col">
         <header className="border-b border-neutral-200 bg-white">
-          <nav className="mx-auto flex max-w-5xl items-center gap-6 px-4 py-3" aria-label="Main">
+          <nav className="mx-auto flex max-w-5xl flex-wrap items-center gap-x-5 gap-y-2 px-4 py-3" aria-label="Main">
             <Link href="/" className="text-lg font-semibold tracking-tight text-tile-700" data-testid="nav-home">
               Tessera
             </Link>
@@ -25,6 +25,15 @@ export default function RootLayout({ children }: { children: React.ReactNode }) 
             </Link>
             <Link href="/gallery" className="text-sm text-neutral-700 hover:text-tile-700" data-testid="nav-gallery">
               Gallery
+            </Link>
+            <Link href="/models" className="text-sm text-neutral-700 hover:text-tile-700" data-testid="nav-models">
+              Models
+            </Link>
+            <Link href="/about" className="text-sm text-neutral-700 hover:text-tile-700" data-testid="nav-about">
+              About
+            </Link>
+            <Link href="/admin" className="ml-auto text-sm text-neutral-500 hover:text-tile-700" data-testid="nav-admin">
+              Admin
             </Link>
           </nav>
         </header>

@@ -105,7 +105,9 @@ export class GenerationWorker {
       if (lease.versionId) await this.db.generation.update({ where: { id }, data: { modelVersionId: lease.versionId } });
       this.events.emit(id, { type: "done" } satisfies JobEvent);
     } catch (err) {
-      const message = (err as Error).message;
+      const gone = !(await this.db.generation.findUnique({ where: { id }, select: { id: true } }).catch(() => null));
+      // Prisma's messages start with a blank line and run long: keep the first meaningful line.
+      const message = gone ? "deleted while it was being generated" : (err as Error).message.trim().split("\n").filter(Boolean).at(-1) ?? "generation failed";
       this.o.log?.error(`[tessera] generation ${id} failed: ${message}`);
       await fail(this.db, id, message).catch(() => {});
       this.events.emit(id, { type: "failed", error: message } satisfies JobEvent);

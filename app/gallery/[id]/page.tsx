@@ -1,6 +1,9 @@
 import type { Metadata } from "next";
 import Link from "next/link";
+import { cookies } from "next/headers";
 import { notFound } from "next/navigation";
+import { deleteGeneration } from "@/app/admin/actions";
+import { ADMIN_COOKIE, isAdminToken } from "@/lib/admin";
 import { getDb } from "@/lib/db";
 import { getGeneration } from "@/lib/gallery";
 
@@ -14,6 +17,7 @@ export async function generateMetadata({ params }: { params: Promise<{ id: strin
 export default async function GenerationPage({ params }: { params: Promise<{ id: string }> }) {
   const g = await getGeneration(getDb(), (await params).id);
   if (!g) notFound();
+  const admin = isAdminToken((await cookies()).get(ADMIN_COOKIE)?.value);
   const rows: [string, string][] = [
     ["Status", g.status + (g.error ? ` (${g.error})` : "")],
     ["Seed", String(g.seed)],
@@ -42,9 +46,23 @@ export default async function GenerationPage({ params }: { params: Promise<{ id:
           </div>
         ))}
       </dl>
-      <Link href={`/?prompt=${encodeURIComponent(g.prompt)}`} className="inline-block rounded bg-tile-700 px-4 py-2 text-white" data-testid="remix">
-        Remix this prompt
-      </Link>
+      <div className="flex flex-wrap items-center gap-3">
+        <Link href={`/?prompt=${encodeURIComponent(g.prompt)}`} className="inline-block rounded bg-tile-700 px-4 py-2 text-white" data-testid="remix">
+          Remix this prompt
+        </Link>
+        {admin ? (
+          <form action={deleteGeneration}>
+            <input type="hidden" name="id" value={g.id} />
+            <button className="rounded border border-red-400 px-4 py-2 text-red-700 hover:bg-red-50" data-testid="delete">
+              Delete
+            </button>
+          </form>
+        ) : (
+          <Link href={`/admin?next=${encodeURIComponent(`/gallery/${g.id}`)}`} className="text-sm text-neutral-500 underline" data-testid="delete-needs-admin">
+            Log in as admin to delete
+          </Link>
+        )}
+      </div>
     </div>
   );
 }

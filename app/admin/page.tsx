@@ -1,0 +1,39 @@
+import type { Metadata } from "next";
+import { cookies } from "next/headers";
+import { ADMIN_COOKIE, isAdminToken } from "@/lib/admin";
+import { login, logout } from "./actions";
+
+export const dynamic = "force-dynamic";
+export const metadata: Metadata = { title: "Admin" };
+
+const ERRORS: Record<string, string> = { token: "That token is not the admin token.", login: "That needs the admin token: log in first." };
+
+export default async function AdminPage({ searchParams }: { searchParams: Promise<Record<string, string | undefined>> }) {
+  const { error, next } = await searchParams;
+  const signedIn = isAdminToken((await cookies()).get(ADMIN_COOKIE)?.value);
+  return (
+    <div className="max-w-md space-y-4">
+      <h1 className="text-2xl font-bold">Admin</h1>
+      {error && ERRORS[error] && (
+        <p role="alert" className="rounded border border-red-300 bg-red-50 p-3 text-sm text-red-800" data-testid="admin-error">
+          {ERRORS[error]}
+        </p>
+      )}
+      {signedIn ? (
+        <form action={logout} className="space-y-2">
+          <p data-testid="admin-signed-in">You are signed in as admin.</p>
+          <button className="rounded bg-neutral-700 px-4 py-2 text-white">Log out</button>
+        </form>
+      ) : (
+        <form action={login} className="space-y-3">
+          <p className="text-sm text-neutral-600">The token is in ADMIN_TOKEN, or in data/admin-token (printed by the server at its first start).</p>
+          <input type="hidden" name="next" value={next ?? "/models"} />
+          <input name="token" type="password" required autoComplete="current-password" placeholder="Admin token" className="w-full rounded border border-neutral-300 px-3 py-2" data-testid="admin-token" />
+          <button className="rounded bg-tile-700 px-4 py-2 text-white" data-testid="admin-login">
+            Log in
+          </button>
+        </form>
+      )}
+    </div>
+  );
+}
