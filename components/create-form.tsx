@@ -38,6 +38,17 @@ export function CreateForm({ examples, initialPrompt = "" }: { examples: string[
 
   useEffect(() => () => source.current?.close(), []);
 
+  // Live token count and unseen-word warning from the model's own tokenizer, debounced.
+  const [tokenInfo, setTokenInfo] = useState<{ tokens: number; maxTokens: number; truncated: boolean; unknownWords: string[] } | null>(null);
+  useEffect(() => {
+    if (!prompt.trim()) return setTokenInfo(null);
+    const timer = setTimeout(async () => {
+      const res = await fetch("/api/tokenize", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ prompt }) }).catch(() => null);
+      if (res?.ok) setTokenInfo(await res.json());
+    }, 250);
+    return () => clearTimeout(timer);
+  }, [prompt]);
+
   async function submit(seedOverride?: number) {
     source.current?.close();
     const seed = seedOverride ?? (options.seed.trim() ? Number(options.seed) : undefined);
@@ -115,6 +126,16 @@ export function CreateForm({ examples, initialPrompt = "" }: { examples: string[
           <span className={prompt.trim().length > 200 ? "text-red-600" : "text-neutral-500"} data-testid="prompt-length">
             {prompt.trim().length}/200
           </span>
+          {tokenInfo && (
+            <span className={tokenInfo.truncated ? "text-amber-700" : "text-neutral-500"} data-testid="token-count">
+              {Math.min(tokenInfo.tokens, tokenInfo.maxTokens)}/{tokenInfo.maxTokens} tokens{tokenInfo.truncated ? " (the rest is cut)" : ""}
+            </span>
+          )}
+          {tokenInfo && tokenInfo.unknownWords.length > 0 && (
+            <span className="text-amber-700" data-testid="unknown-words">
+              never seen in training: {tokenInfo.unknownWords.join(", ")}
+            </span>
+          )}
           <span className="text-neutral-400">try:</span>
           {examples.map((ex) => (
             <button key={ex} type="button" onClick={() => setPrompt(ex)} className="rounded-full bg-neutral-100 px-3 py-1 text-neutral-700 hover:bg-neutral-200" data-testid="example">

@@ -31,3 +31,13 @@ test("an example prompt fills the prompt box", async ({ page }) => {
   await example.click();
   await expect(create.prompt).toHaveValue((await example.textContent()) ?? "");
 });
+
+test("the prompt box counts tokens and warns about words the model never saw", async ({ page }) => {
+  const create = new CreatePage(page);
+  await create.goto();
+  await create.prompt.fill("red heart, twemoji");
+  await expect(page.getByTestId("token-count")).toContainText(/^\d+\/\d+ tokens$/);
+  await expect(page.getByTestId("unknown-words")).toHaveCount(0);
+  await create.prompt.fill("red heart, zyzzyva");
+  await expect(page.getByTestId("unknown-words")).toContainText("zyzzyva");
+});

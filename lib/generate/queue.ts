@@ -65,7 +65,7 @@ export interface FinishedImage {
 export async function complete(db: Db, id: string, images: FinishedImage[], timings: Record<string, number>): Promise<void> {
   await db.$transaction([
     db.image.createMany({ data: images.map((img, index) => ({ generationId: id, index, png: new Uint8Array(img.png), width: img.width, height: img.height })) }),
-    db.generation.update({ where: { id }, data: { status: "done", progress: 1, timings, error: null, finishedAt: new Date() } }),
+    db.generation.update({ where: { id }, data: { status: "done", progress: 1, timings, finishedAt: new Date() } }),
   ]);
 }
 
