@@ -9,6 +9,8 @@ export interface Health {
   status: "ok" | "degraded";
   version: string;
   uptimeS: number;
+  /** Resident memory of the server process, MiB. */
+  rssMiB: number;
   backend: { name: string; detail: string } | { name: null; error: string };
   db: { reachable: true; provider: string; latencyMs: number } | { reachable: false; provider: string | null; error: string };
   /** The active model version registered in the database; `loaded` turns true once a model is in memory. */
@@ -22,6 +24,7 @@ export async function getHealth(): Promise<Health> {
     status: backend.name !== null && db.reachable ? "ok" : "degraded",
     version: VERSION,
     uptimeS: Math.round(process.uptime()),
+    rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
     backend,
     db,
     model: { loaded: (await generationServiceIfStarted())?.registry.loadedName === active && active !== null, active },

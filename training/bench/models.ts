@@ -1,17 +1,12 @@
-// `npm run bench:models [-- --quick]`: throughput of the default models on the active backend, measured side by
-// side in one run (ratios are what matter on a shared machine): matMul ceiling, image tokenizer encode/decode/train
-// images/s, transformer generation tokens/s with and without the KV cache at batch 1 and 8, training tokens/s.
-// Prints JSON. Randomly initialised weights: speed does not depend on what the weights are.
+// Throughput of the default models on the active backend (randomly initialised: speed does not depend on the
+// weights): matMul ceiling, image tokenizer encode/decode/train images/s, transformer generation tokens/s with and
+// without the KV cache at batch 1 and 8, training tokens/s, and achieved GFLOP/s counted from the config.
 import * as tf from "@tensorflow/tfjs";
-import { z } from "zod";
-import { sampleImageCodes } from "../lib/model/sample";
-import { Transformer } from "../lib/model/transformer";
-import { DEFAULT_TRANSFORMER_CONFIG, imageTokens } from "../lib/model/transformer-config";
-import { DEFAULT_VQ_CONFIG } from "../lib/model/vq-config";
-import { VQModel } from "../lib/model/vq-model";
-import { initBackend } from "../lib/tensor/backend";
-import { registerFastGradients } from "../lib/tensor/gradients";
-import { flag, parseFlags, runMain } from "./cli";
+import { sampleImageCodes } from "../../lib/model/sample";
+import { Transformer } from "../../lib/model/transformer";
+import { DEFAULT_TRANSFORMER_CONFIG, imageTokens, type TransformerConfig } from "../../lib/model/transformer-config";
+import { DEFAULT_VQ_CONFIG } from "../../lib/model/vq-config";
+import { VQModel } from "../../lib/model/vq-model";
 
 /** Best wall time of `reps` runs of an async function, in seconds (after one warm-up run). */
 async function best(reps: number, fn: () => Promise<void> | void): Promise<number> {
@@ -82,7 +77,15 @@ export async function transformerThroughput(reps: number, trainSteps: number) {
   tf.dispose([text, image]);
   const tokensPerStep = batch * (c.textLen + n - 1);
   model.dispose();
+  const genFlops = generationFlopsPerToken(c);
+  const trainFlops = 3 * forwardFlopsPerToken(c, c.textLen + n - 1);
   return {
+    flops: { generationPerToken: genFlops, trainingPerToken: trainFlops },
+    achievedGflops: {
+      generationB1: (genFlops * generation.cacheB1) / 1e9,
+      generationB8: (genFlops * generation.cacheB8) / 1e9,
+      training: (trainFlops * tokensPerStep) / step / 1e9,
+    },
     config: { nLayer: c.nLayer, nEmbd: c.nEmbd, nHead: c.nHead, textLen: c.textLen, imageTokens: n },
     generationTokensPerS: generation,
     cacheSpeedupB1: generation.cacheB1 / generation.noCacheB1,
@@ -92,20 +95,19 @@ export async function transformerThroughput(reps: number, trainSteps: number) {
   };
 }
 
-const Flags = z.object({ quick: flag() });
 
-runMain("bench:models", async () => {
-  const { quick } = parseFlags(process.argv.slice(2), Flags, "usage: npm run bench:models -- [--quick]");
-  const backend = await initBackend({ log: { info() {}, warn: console.warn } });
-  registerFastGradients();
-  const reps = quick ? 1 : 3;
-  const result = {
-    backend: backend.name,
-    detail: backend.detail,
-    matmul1024Gflops: await matmulGflops(1024, reps),
-    imageTokenizer: await imageTokenizerThroughput(reps, quick ? 1 : 3),
-    transformer: await transformerThroughput(reps, quick ? 1 : 2),
-    time: new Date().toISOString(),
-  };
-  console.log(JSON.stringify(result, null, 2));
-});
+/**
+ * Forward FLOPs per position of a sequence of length `seq` (multiply-adds × 2): the linear layers (12·C² per layer)
+ * and the two heads, plus causal attention (≈ 2·seq·C per layer: half the positions on average, scores and values).
+ */
+export function forwardFlopsPerToken(c: TransformerConfig, seq: number): number {
+  const linear = 2 * (12 * c.nLayer * c.nEmbd * c.nEmbd + c.nEmbd * c.imageVocab);
+  const attention = 2 * c.nLayer * seq * c.nEmbd;
+  return linear + attention;
+}
+
+/** One generated token with the KV cache, averaged over the image: attention over ~T + N/2 cached positions. */
+export function generationFlopsPerToken(c: TransformerConfig): number {
+  const ctx = c.textLen + imageTokens(c) / 2;
+  return 2 * (12 * c.nLayer * c.nEmbd * c.nEmbd + c.nEmbd * c.imageVocab) + 4 * c.nLayer * ctx * c.nEmbd;
+}

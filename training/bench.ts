@@ -1,0 +1,75 @@
+// `npm run bench [-- --quick] [--out bench/results.json] [--no-http]`: the numbers that matter, measured side by
+// side in one run on the active backend (absolute times on a shared 2-core machine are noisy; ratios measured in
+// the same run are not). Prints a table and writes JSON.
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { initBackend } from "../lib/tensor/backend";
+import { registerFastGradients } from "../lib/tensor/gradients";
+import { benchHttp } from "./bench/http";
+import { imageTokenizerThroughput, matmulGflops, transformerThroughput } from "./bench/models";
+import { flag, parseFlags, runMain } from "./cli";
+
+const Flags = z.object({
+  quick: flag(),
+  out: z.string().default(path.join("bench", "results.json")),
+  noHttp: flag(),
+});
+
+const f = (x: number, digits = 0) => x.toFixed(digits);
+
+export function formatBench(r: BenchResult): string {
+  const t = r.transformer;
+  const rows: [string, string][] = [
+    ["backend", `${r.backend} (${r.detail})`],
+    ["matMul 1024³ (ceiling)", `${f(r.matmul1024Gflops, 1)} GFLOP/s`],
+    ["image tokenizer encode / decode", `${f(r.imageTokenizer.encodeImagesPerS)} / ${f(r.imageTokenizer.decodeImagesPerS)} img/s (batch 64)`],
+    ["image tokenizer training", `${f(r.imageTokenizer.trainImagesPerS, 1)} img/s (batch 64)`],
+    ["generation, KV cache, b1 / b8", `${f(t.generationTokensPerS.cacheB1)} / ${f(t.generationTokensPerS.cacheB8)} tok/s`],
+    ["generation, no cache, b1 / b8", `${f(t.generationTokensPerS.noCacheB1)} / ${f(t.generationTokensPerS.noCacheB8)} tok/s (cache ×${f(t.cacheSpeedupB1, 1)} / ×${f(t.cacheSpeedupB8, 1)})`],
+    ["transformer training", `${f(t.trainTokensPerS)} tok/s (batch ${t.trainBatch})`],
+    [
+      "achieved GFLOP/s (of ceiling)",
+      `gen b1 ${f(t.achievedGflops.generationB1, 1)} (${f((100 * t.achievedGflops.generationB1) / r.matmul1024Gflops)} %), b8 ${f(t.achievedGflops.generationB8, 1)} (${f((100 * t.achievedGflops.generationB8) / r.matmul1024Gflops)} %), training ${f(t.achievedGflops.training, 1)} (${f((100 * t.achievedGflops.training) / r.matmul1024Gflops)} %)`,
+    ],
+  ];
+  if (r.http) {
+    for (const [k, v] of Object.entries(r.http.generation)) rows.push([`HTTP ${k.replace("images", "").replace("_clients", " image(s), clients ")}`, `p50 ${v.p50Ms} ms, p95 ${v.p95Ms} ms (${v.requests} requests)`]);
+    rows.push(["/api/health under load", `p50 ${r.http.healthUnderLoad.p50Ms} ms, p95 ${r.http.healthUnderLoad.p95Ms} ms`]);
+    rows.push(["server peak RSS (sampled)", `${r.http.peakRssMiB} MiB`]);
+  }
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n");
+}
+
+export type BenchResult = {
+  backend: string;
+  detail: string;
+  quick: boolean;
+  time: string;
+  matmul1024Gflops: number;
+  imageTokenizer: Awaited<ReturnType<typeof imageTokenizerThroughput>>;
+  transformer: Awaited<ReturnType<typeof transformerThroughput>>;
+  http: Awaited<ReturnType<typeof benchHttp>> | null;
+};
+
+runMain("bench", async () => {
+  const flags = parseFlags(process.argv.slice(2), Flags, "usage: npm run bench -- [--quick] [--out FILE] [--no-http]");
+  const backend = await initBackend({ log: { info() {}, warn: console.warn } });
+  registerFastGradients();
+  const reps = flags.quick ? 1 : 3;
+  const result: BenchResult = {
+    backend: backend.name,
+    detail: backend.detail,
+    quick: flags.quick,
+    time: new Date().toISOString(),
+    matmul1024Gflops: await matmulGflops(1024, reps),
+    imageTokenizer: await imageTokenizerThroughput(reps, flags.quick ? 1 : 3),
+    transformer: await transformerThroughput(reps, flags.quick ? 1 : 2),
+    http: flags.noHttp ? null : await benchHttp({ quick: flags.quick, log: (s) => console.error(`[bench] ${s}`) }),
+  };
+  console.log(formatBench(result));
+  fs.mkdirSync(path.dirname(flags.out), { recursive: true });
+  fs.writeFileSync(flags.out, JSON.stringify(result, null, 2) + "\n");
+  console.log(`wrote ${flags.out}`);
+});

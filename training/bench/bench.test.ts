@@ -1,0 +1,42 @@
+// `npm run bench -- --quick` end to end (it starts the real server with the shipped model): the JSON has every
+// number the README's table shows. Its speed is the benchmark's business, not this test's.
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { percentile } from "./http";
+
+const run = promisify(execFile);
+
+describe("bench", () => {
+  it("takes nearest-rank percentiles", () => {
+    expect(percentile([5, 1, 3, 2, 4], 50)).toBe(3);
+    expect(percentile([5, 1, 3, 2, 4], 95)).toBe(5);
+    expect(percentile([7], 95)).toBe(7);
+    expect(Number.isNaN(percentile([], 50))).toBe(true);
+  });
+
+  it("--quick writes results with every measured figure", { timeout: 300_000 }, async () => {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tessera-bench-")), "results.json");
+    await run(path.join("node_modules", ".bin", "tsx"), ["training/bench.ts", "--quick", "--out", out], { timeout: 280_000 });
+    const r = JSON.parse(fs.readFileSync(out, "utf8"));
+    const positive = expect.any(Number);
+    expect(r).toMatchObject({
+      backend: expect.any(String),
+      quick: true,
+      matmul1024Gflops: positive,
+      imageTokenizer: { encodeImagesPerS: positive, decodeImagesPerS: positive, trainImagesPerS: positive },
+      transformer: {
+        generationTokensPerS: { cacheB1: positive, cacheB8: positive, noCacheB1: positive, noCacheB8: positive },
+        trainTokensPerS: positive,
+        achievedGflops: { generationB1: positive, generationB8: positive, training: positive },
+      },
+      http: { healthUnderLoad: { p50Ms: positive, p95Ms: positive }, peakRssMiB: positive },
+    });
+    expect(Object.keys(r.http.generation).sort()).toEqual(["images1_clients1", "images1_clients8", "images4_clients1", "images4_clients8"]);
+    for (const v of Object.values(r.http.generation) as { p95Ms: number }[]) expect(v.p95Ms).toBeGreaterThan(0);
+    expect(r.matmul1024Gflops).toBeGreaterThan(0);
+  });
+});
