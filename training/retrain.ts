@@ -1,0 +1,50 @@
+// `npm run retrain -- [--data <folder>] [--preset tiny|default|large] [--name NAME] [--reuse-tokenizer]
+//   [--minutes-vq M] [--minutes-gpt M] [--activate]`
+// One command from data to a new model version; re-running it skips the stages whose inputs did not change and
+// resumes an interrupted training stage. Logs to runs/retrain/<name>/retrain.log as well as the terminal.
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { createDb } from "../lib/db";
+import { migrate } from "../lib/db-migrate";
+import { initBackend } from "../lib/tensor/backend";
+import { registerFastGradients } from "../lib/tensor/gradients";
+import { flag, parseFlags, runMain } from "./cli";
+import { retrain } from "./retrain/pipeline";
+
+const USAGE = "usage: npm run retrain -- [--data FOLDER] [--preset tiny|default|large] [--name NAME] [--reuse-tokenizer] [--minutes-vq M] [--minutes-gpt M] [--activate]";
+const Flags = z.object({
+  data: z.string().optional(),
+  preset: z.enum(["tiny", "default", "large"]).default("default"),
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/i, "use letters, digits, '.', '_' and '-'")
+    .default(`retrain-${new Date().toISOString().slice(0, 16).replace(/[-:T]/g, "")}`),
+  reuseTokenizer: flag(),
+  minutesVq: z.coerce.number().positive().optional(),
+  minutesGpt: z.coerce.number().positive().optional(),
+  activate: flag(),
+  runsDir: z.string().default(path.join("runs", "retrain")),
+  modelsDir: z.string().default("models"),
+});
+
+runMain("retrain", async () => {
+  const flags = parseFlags(process.argv.slice(2), Flags, USAGE);
+  const logFile = path.join(flags.runsDir, flags.name, "retrain.log");
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
+  const log = (line: string) => {
+    console.log(line);
+    fs.appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
+  };
+  log(`retrain ${flags.name}: preset ${flags.preset}, data ${flags.data ?? "emoji corpus"}; log in ${logFile}`);
+  await initBackend();
+  registerFastGradients();
+  await migrate(process.env.DATABASE_URL);
+  const db = createDb(process.env.DATABASE_URL);
+  try {
+    const r = await retrain({ ...flags, db, log });
+    log(`done: ${r.modelDir}; metrics ${JSON.stringify(r.metrics)}${r.skipped.length ? `; skipped ${r.skipped.join(", ")}` : ""}`);
+  } finally {
+    await db.$disconnect();
+  }
+});

@@ -1,0 +1,174 @@
+// The admin's retraining pipeline: data → image tokenizer (or reuse) → text tokenizer → image codes → transformer →
+// export → evaluate → register (→ activate). Each stage records a hash of its inputs in state.json: a stage whose
+// inputs did not change is skipped, and the training stages resume from their last checkpoint after an interrupt.
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { captionsFor, loadSplit, readCaptions, readManifest } from "../../lib/data/manifest";
+import type { Db } from "../../lib/db";
+import { saveCheckpoint } from "../../lib/model/checkpoint";
+import { Transformer } from "../../lib/model/transformer";
+import { DEFAULT_TRANSFORMER_CONFIG, type TransformerConfig } from "../../lib/model/transformer-config";
+import { DEFAULT_VQ_CONFIG, type VQConfig } from "../../lib/model/vq-config";
+import { VQModel } from "../../lib/model/vq-model";
+import { loadTextTokenizer } from "../../lib/text/tokenizer";
+import { buildCustom } from "../data/build-custom";
+import { buildEmoji } from "../data/build-emoji";
+import { DEFAULT_EMOJI_SPLIT } from "../data/emoji-splits";
+import { cachedCodes, encodeShard } from "../gpt/codes";
+import { sheetPrompts, writeSampleSheet } from "../gpt/sample-sheet";
+import { trainGpt, validationLoss } from "../gpt/trainer";
+import { trainTextTokenizer } from "../train-text-tokenizer";
+import { evaluateTokenizer } from "../vq/evaluate";
+import { trainVQ } from "../vq/trainer";
+import { PRESETS, type Preset } from "./presets";
+
+export interface RetrainOptions {
+  name: string;
+  /** Folder of the admin's own images + captions; undefined = the emoji corpus from npm packages. */
+  data?: string;
+  preset: Preset;
+  minutesVq?: number;
+  minutesGpt?: number;
+  reuseTokenizer: boolean;
+  activate: boolean;
+  runsDir: string;
+  modelsDir: string;
+  db: Db;
+  log: (line: string) => void;
+}
+
+type State = { stages: Record<string, { hash: string; outputs: Record<string, unknown>; seconds: number }> };
+
+const sha = (x: unknown) => createHash("sha256").update(typeof x === "string" ? x : JSON.stringify(x)).digest("hex").slice(0, 16);
+const fileHash = (file: string) => sha(fs.readFileSync(file, "utf8"));
+
+/** Hash of a folder's files (names, sizes, mtimes): cheap change detection for the admin's image folder. */
+function folderHash(dir: string): string {
+  return sha(fs.readdirSync(dir).sort().map((f) => {
+    const s = fs.statSync(path.join(dir, f));
+    return [f, s.size, Math.round(s.mtimeMs)];
+  }));
+}
+
+export async function retrain(o: RetrainOptions): Promise<{ versionId: string; modelDir: string; metrics: Record<string, number>; skipped: string[] }> {
+  const p = PRESETS[o.preset];
+  const run = path.join(o.runsDir, o.name);
+  fs.mkdirSync(run, { recursive: true });
+  const stateFile = path.join(run, "state.json");
+  const state: State = fs.existsSync(stateFile) ? JSON.parse(fs.readFileSync(stateFile, "utf8")) : { stages: {} };
+  const skipped: string[] = [];
+  const names = ["data", "image-tokenizer", "text-tokenizer", "codes", "transformer", "export", "evaluate", "register"];
+  const started = performance.now();
+
+  async function stage<T extends Record<string, unknown>>(name: string, inputs: unknown, work: () => Promise<T>): Promise<T> {
+    const hash = sha(inputs);
+    const i = names.indexOf(name) + 1;
+    const prev = state.stages[name];
+    if (prev?.hash === hash) {
+      skipped.push(name);
+      o.log(`[${i}/${names.length}] ${name}: inputs unchanged, skipped`);
+      return prev.outputs as T;
+    }
+    o.log(`[${i}/${names.length}] ${name}… (${Math.round((performance.now() - started) / 1000)} s so far)`);
+    const t0 = performance.now();
+    const outputs = await work();
+    state.stages[name] = { hash, outputs, seconds: Math.round((performance.now() - t0) / 1000) };
+    fs.writeFileSync(stateFile, JSON.stringify(state, null, 2));
+    o.log(`[${i}/${names.length}] ${name} done in ${state.stages[name].seconds} s`);
+    return outputs;
+  }
+
+  const dataDir = path.join(run, "dataset");
+  const data = await stage("data", { src: o.data ? folderHash(o.data) : "emoji", size: p.size }, async () => {
+    if (o.data) await buildCustom({ srcDir: o.data, outDir: dataDir, size: p.size, seed: 1234, log: o.log });
+    else await buildEmoji({ outDir: dataDir, sizes: [p.size], split: DEFAULT_EMOJI_SPLIT, concurrency: 8, log: o.log });
+    return { hash: sha(readManifest(dataDir).shards.map((s) => s.sha256)) };
+  });
+  const manifest = readManifest(dataDir);
+  const train = loadSplit(dataDir, "train", p.size, manifest);
+  const val = loadSplit(dataDir, "val", p.size, manifest);
+
+  const vqOut = path.join(run, "image-tokenizer");
+  const vq = await stage("image-tokenizer", { data: data.hash, reuse: o.reuseTokenizer, preset: o.preset, minutes: o.minutesVq }, async () => {
+    if (o.reuseTokenizer) {
+      const active = await o.db.modelVersion.findFirst({ where: { active: true } });
+      if (!active) throw new Error("--reuse-tokenizer: no active model version to take the image tokenizer from");
+      fs.rmSync(vqOut, { recursive: true, force: true });
+      fs.cpSync(path.join(active.path, "image-tokenizer"), vqOut, { recursive: true });
+    } else {
+      const config: VQConfig = { ...DEFAULT_VQ_CONFIG, ...p.vq.config, imageSize: p.size };
+      const r = await trainVQ({ config, train, val, outDir: path.join(run, "vq"), batchSize: p.vq.batchSize, steps: p.vq.steps, minutes: o.minutesVq ?? p.vq.minutes, seed: 1, lr: { peak: 2e-3, warmupSteps: Math.min(200, p.vq.steps / 5), floor: 0.05 }, checkpointEvery: p.vq.checkpointEvery, resume: true, dataHash: data.hash, finalTemperature: 1 / 16, klWeight: 5e-4, log: o.log });
+      await saveCheckpoint(vqOut, r.model.params.all(), { kind: config.kind, config, metrics: { valPsnr: r.val.psnr, valUsage: r.val.usage }, dataHash: data.hash, step: r.step, dtype: "float16" });
+      r.model.dispose();
+    }
+    return { hash: fileHash(path.join(vqOut, "manifest.json")) };
+  });
+
+  const textDir = path.join(run, "text-tokenizer");
+  const captions = readCaptions(dataDir);
+  const text = await stage("text-tokenizer", { data: data.hash }, async () => {
+    await trainTextTokenizer(captionsFor(captions, "train").map((c) => c.caption), textDir);
+    return { hash: fileHash(path.join(textDir, "tokenizer.json")) };
+  });
+
+  const { model: imageTokenizer } = VQModel.load(vqOut);
+  const tok = await loadTextTokenizer(textDir);
+  try {
+    const codesDir = path.join(run, "codes");
+    await stage("codes", { data: data.hash, vq: vq.hash }, async () => {
+      fs.rmSync(codesDir, { recursive: true, force: true });
+      for (const [split, shard] of [["train", train], ["val", val]] as const) cachedCodes(codesDir, vq.hash, split, () => encodeShard(imageTokenizer, shard, split));
+      return {};
+    });
+    const textLen = Math.max(8, Math.min(64, Math.ceil((JSON.parse(fs.readFileSync(path.join(textDir, "tokenizer_config.json"), "utf8")).model_max_length + 2) / 4) * 4));
+    const config: TransformerConfig = { ...DEFAULT_TRANSFORMER_CONFIG, ...p.gpt.config, textVocab: tok.vocabSize, textLen, padId: tok.padId, imageVocab: imageTokenizer.config.codebookSize, imageGrid: imageTokenizer.grid };
+    const gptData = (split: "train" | "val", shard: typeof train) => {
+      const ids = new Int32Array(shard.count * textLen);
+      captionsFor(captions, split).forEach((c, i) => ids.set(tok.encode(c.caption, textLen).ids, i * textLen));
+      return { count: shard.count, text: ids, codes: cachedCodes(path.join(run, "codes"), vq.hash, split, () => encodeShard(imageTokenizer, shard, split)) };
+    };
+    const gptRun = path.join(run, "gpt");
+    const prompts = sheetPrompts(captionsFor(captions, "val").map((c) => c.caption));
+    await stage("transformer", { data: data.hash, vq: vq.hash, text: text.hash, preset: o.preset, minutes: o.minutesGpt }, async () => {
+      const r = await trainGpt({ config, train: gptData("train", train), val: gptData("val", val), nullText: tok.encodeNull(textLen), outDir: gptRun, batchSize: p.gpt.batchSize, steps: p.gpt.steps, minutes: o.minutesGpt ?? p.gpt.minutes, seed: 1, lr: { peak: 1e-3, warmupSteps: Math.min(100, p.gpt.steps / 5), floor: 0.1 }, weightDecay: 0.01, clipNorm: 1, captionDropout: 0.1, checkpointEvery: p.gpt.checkpointEvery, valEvery: p.gpt.checkpointEvery, resume: true, dataHash: data.hash, sampleSheet: (gpt, file) => writeSampleSheet(gpt, imageTokenizer, tok, prompts, file), log: o.log });
+      r.model.dispose();
+      return { step: r.step };
+    });
+
+    const modelDir = path.join(o.modelsDir, o.name);
+    const exported = await stage("export", { vq: vq.hash, text: text.hash, gpt: state.stages.transformer.hash }, async () => {
+      const { model, manifest: m } = Transformer.load(path.join(gptRun, "model"));
+      await saveCheckpoint(modelDir, model.params.all(), { kind: "transformer", config: model.config, metrics: m.metrics, dataHash: data.hash, step: m.step, dtype: "float16", extra: { imageTokenizer: "image-tokenizer" } });
+      model.dispose();
+      for (const f of fs.readdirSync(textDir)) fs.copyFileSync(path.join(textDir, f), path.join(modelDir, f));
+      fs.rmSync(path.join(modelDir, "image-tokenizer"), { recursive: true, force: true });
+      fs.cpSync(vqOut, path.join(modelDir, "image-tokenizer"), { recursive: true });
+      const sheets = fs.readdirSync(gptRun).filter((f) => /^samples-\d+\.png$/.test(f)).sort();
+      if (sheets.length) fs.copyFileSync(path.join(gptRun, sheets[sheets.length - 1]), path.join(modelDir, "samples.png"));
+      return { hash: fileHash(path.join(modelDir, "manifest.json")) };
+    });
+
+    const metrics = await stage("evaluate", { model: exported.hash }, async () => {
+      const { model } = Transformer.load(modelDir);
+      const l = validationLoss(model, gptData("val", val), val.count);
+      model.dispose();
+      const t = evaluateTokenizer(imageTokenizer, val, "image tokenizer", "val");
+      const m = { valImageNats: l.imageNats, valImageBits: l.imageBits, valTextNats: l.textNats, tokenizerValPsnr: t.psnr, tokenizerValUsage: t.usage ?? 0 };
+      fs.writeFileSync(path.join(modelDir, "eval.json"), JSON.stringify(m, null, 2) + "\n");
+      return m;
+    });
+
+    const reg = await stage("register", { model: exported.hash, activate: o.activate }, async () => {
+      const relPath = path.relative(process.cwd(), modelDir) || modelDir;
+      const cfg = JSON.parse(fs.readFileSync(path.join(modelDir, "manifest.json"), "utf8")).config;
+      const v = await o.db.modelVersion.upsert({ where: { name: o.name }, create: { name: o.name, kind: "dalle", path: relPath, config: cfg, metrics }, update: { path: relPath, config: cfg, metrics } });
+      if (o.activate) await o.db.$transaction([o.db.modelVersion.updateMany({ data: { active: false } }), o.db.modelVersion.update({ where: { id: v.id }, data: { active: true } })]);
+      o.log(`registered model version ${o.name} (${v.id})${o.activate ? ", now active: a running server switches to it on its next request" : "; activate it on /models"}`);
+      return { versionId: v.id };
+    });
+    return { versionId: String(reg.versionId), modelDir, metrics: metrics as Record<string, number>, skipped };
+  } finally {
+    imageTokenizer.dispose();
+  }
+}
