@@ -143,12 +143,13 @@ export async function loadTextTokenizer(dir: string): Promise<TextTokenizer> {
   const fs = await import("node:fs");
   const path = await import("node:path");
   const hint = "train one with `npx tsx training/train-text-tokenizer.ts --data data/datasets/emoji --out <dir>`";
-  const abs = path.resolve(dir);
+  // turbopackIgnore: the folder is only known at run time; without it Next traces the whole project into the build.
+  const abs = path.resolve(/*turbopackIgnore: true*/ dir);
   if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) throw new Error(`no tokenizer folder ${dir}; ${hint}`);
   for (const f of ["tokenizer.json", "tokenizer_config.json", TEXT_VOCAB_FILE]) {
-    if (!fs.existsSync(path.join(abs, f))) throw new Error(`no ${f} in ${dir}; ${hint}`);
+    if (!fs.existsSync(path.join(/*turbopackIgnore: true*/ abs, f))) throw new Error(`no ${f} in ${dir}; ${hint}`);
   }
-  const read = (f: string): unknown => JSON.parse(fs.readFileSync(path.join(abs, f), "utf8"));
+  const read = (f: string): unknown => JSON.parse(fs.readFileSync(path.join(/*turbopackIgnore: true*/ abs, f), "utf8"));
   const vocab = read(TEXT_VOCAB_FILE) as TextVocab;
   if (vocab?.version !== 1 || typeof vocab.words !== "object") throw new Error(`${path.join(dir, TEXT_VOCAB_FILE)} is not a text vocabulary (version 1); ${hint}`);
   const name = path.basename(abs);
