@@ -1,0 +1,3 @@
+import { LoadingNotice } from "@/components/loading";
+
+export default LoadingNotice;
