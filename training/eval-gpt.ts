@@ -49,7 +49,7 @@ runMain("eval:gpt", async () => {
     const text = new Int32Array(shard.count * c.textLen);
     caps.forEach((r, i) => text.set(tok.encode(r.caption, c.textLen).ids, i * c.textLen));
     const g: GptData = { count: shard.count, text, codes: encodeShard(vq, shard, split) };
-    const l = validationLoss(gpt, g, shard.count);
+    const l = await validationLoss(gpt, g, shard.count);
     losses[split] = { nats: l.imageNats, bitsPerToken: l.imageBits };
   }
 

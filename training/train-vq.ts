@@ -12,6 +12,7 @@ import { initBackend } from "../lib/tensor/backend";
 import { registerFastGradients } from "../lib/tensor/gradients";
 import fs from "node:fs";
 import { flag, parseFlags, runMain } from "./cli";
+import { reconstructionSheet } from "./vq/recon-sheet";
 import { trainVQ } from "./vq/trainer";
 
 /** Named presets live here, in the training script, not in the model code. */
@@ -69,6 +70,7 @@ runMain("train:vq", async () => {
     dataHash,
     finalTemperature: flags.finalTemperature,
     klWeight: flags.klWeight,
+    sheet: reconstructionSheet,
   });
   console.log(JSON.stringify({ kind: flags.kind, steps: result.step, imagesPerSecond: Math.round(result.imagesPerSecond), valPsnr: +result.val.psnr.toFixed(2), valUsage: +result.val.usage.toFixed(3) }));
   if (flags.export) {

@@ -79,7 +79,7 @@ export class GumbelQuantizer implements Quantizer {
     });
   }
 
-  update(): void {
+  async update(): Promise<void> {
     // The dVAE's codebook is an ordinary trained embedding: nothing to do between steps.
   }
 }

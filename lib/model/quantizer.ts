@@ -29,5 +29,5 @@ export interface Quantizer {
   /** Codes [B, h, w] → decoder input [B, h, w, D]. */
   embed(codes: tf.Tensor3D): tf.Tensor4D;
   /** Updates that are not gradient steps (EMA codebook, dead-code restarts); called after each optimizer step. */
-  update(zE: tf.Tensor4D, codes: tf.Tensor3D): void;
+  update(zE: tf.Tensor4D, codes: tf.Tensor3D): Promise<void>;
 }

@@ -103,19 +103,21 @@ export class VectorQuantizer implements Quantizer {
     });
   }
 
-  update(zE: tf.Tensor4D, codes: tf.Tensor3D): void {
+  async update(zE: tf.Tensor4D, codes: tf.Tensor3D): Promise<void> {
     if (!this.count || !this.sum) return;
     const count = this.count;
     const sum = this.sum;
+    const [b, h, w, d] = zE.shape;
     tf.tidy(() => {
-      const [b, h, w, d] = zE.shape;
       const z = tf.reshape(zE, [b * h * w, d]) as tf.Tensor2D; // [N, D]
       const next = emaStep({ count: count as unknown as tf.Tensor1D, sum: sum as unknown as tf.Tensor2D }, z, tf.reshape(codes, [-1]) as tf.Tensor1D, this.c.emaDecay);
       count.assign(next.count);
       sum.assign(next.sum);
       this.embedding.assign(next.embedding);
-      this.restartDeadCodes(z);
     });
+    // An async read: the WebGPU backend cannot read synchronously in Node.
+    const counts = (await count.data()) as Float32Array;
+    tf.tidy(() => this.restartDeadCodes(tf.reshape(zE, [b * h * w, d]) as tf.Tensor2D, counts));
   }
 
   /**
@@ -123,8 +125,7 @@ export class VectorQuantizer implements Quantizer {
    * a little noise). Relative to the mean, so the rule means the same at any batch size; checked every step, so a
    * collapse early in training is undone within ~100 steps rather than ~400.
    */
-  private restartDeadCodes(z: tf.Tensor2D): void {
-    const counts = this.count!.dataSync();
+  private restartDeadCodes(z: tf.Tensor2D, counts: Float32Array): void {
     const mean = z.shape[0] / counts.length;
     const dead: number[] = [];
     for (let k = 0; k < counts.length; k++) if (counts[k] < this.c.deadCodeThreshold * mean) dead.push(k);

@@ -61,7 +61,7 @@ describe.each(["vqvae", "dvae"] as const)("%s", (kind) => {
     const x = images();
     // One EMA update, so the VQ-VAE's codebook holds data-initialised entries as a trained one would.
     const f = model.forward(x, { training: true, temperature: 1 });
-    model.afterStep(f);
+    await model.afterStep(f);
     tf.dispose([f.reconstruction, f.codes, f.latents, f.loss, ...Object.values(f.losses)]);
     const before = model.encode(x);
     const ckpt = path.join(dir, `${kind}-f16`);
@@ -79,7 +79,7 @@ describe.each(["vqvae", "dvae"] as const)("%s", (kind) => {
     copy.dispose();
   });
 
-  it("leaks no tensors in encode, decode and forward", () => {
+  it("leaks no tensors in encode, decode and forward", async () => {
     const model = new VQModel(tiny(kind), 3);
     const x = images();
     const before = tf.memory().numTensors;
@@ -88,7 +88,7 @@ describe.each(["vqvae", "dvae"] as const)("%s", (kind) => {
       model.decode(codes).dispose();
       codes.dispose();
       const f = model.forward(x, { training: true, temperature: 0.5, klWeight: 1e-3 });
-      model.afterStep(f);
+      await model.afterStep(f);
       tf.dispose([f.reconstruction, f.codes, f.latents, f.loss, ...Object.values(f.losses)]);
     }
     expect(tf.memory().numTensors).toBe(before);

@@ -66,8 +66,8 @@ export class VQModel {
   }
 
   /** Non-gradient updates after an optimizer step (the VQ-VAE's EMA codebook and dead-code restarts). */
-  afterStep(result: VQForward): void {
-    this.quantizer.update(result.latents, result.codes);
+  afterStep(result: VQForward): Promise<void> {
+    return this.quantizer.update(result.latents, result.codes);
   }
 
   /** Images [B, S, S, C] in [0, 1] → codes [B, h, w] int32. */

@@ -58,8 +58,13 @@ export function backendPlan(request: BackendRequest): BackendName[] {
 /** Resolves packages from the project root, so the paths hold under Next's bundler as well as under tsx. */
 const projectRequire = createRequire(path.join(process.cwd(), "package.json"));
 
-/** Folder holding tfjs-backend-wasm's .wasm binaries, read from node_modules (never fetched). */
+/**
+ * Folder holding tfjs-backend-wasm's .wasm binaries, read from node_modules (never fetched); TESSERA_WASM_DIR
+ * overrides it for a bundled build that carries the binaries beside itself (the GPU bundle).
+ */
 export function wasmBinaryDir(): string {
+  const override = process.env.TESSERA_WASM_DIR;
+  if (override) return path.resolve(override) + path.sep;
   return path.dirname(projectRequire.resolve("@tensorflow/tfjs-backend-wasm")) + path.sep;
 }
 

@@ -53,7 +53,7 @@ export interface ValLoss {
 }
 
 /** Mean text and image losses over up to `limit` items, without dropout. */
-export function validationLoss(model: Transformer, data: GptData, limit = 512, batchSize = 64): ValLoss {
+export async function validationLoss(model: Transformer, data: GptData, limit = 512, batchSize = 64): Promise<ValLoss> {
   const c = model.config;
   const n = imageTokens(c);
   const count = Math.min(limit, data.count);
@@ -61,12 +61,14 @@ export function validationLoss(model: Transformer, data: GptData, limit = 512, b
   let text = 0;
   for (let start = 0; start < count; start += batchSize) {
     const b = Math.min(batchSize, count - start);
-    const [t, i] = tf.tidy(() => {
+    const both = tf.tidy(() => {
       const txt = tf.tensor2d(data.text.subarray(start * c.textLen, (start + b) * c.textLen), [b, c.textLen], "int32");
       const img = tf.tensor2d(data.codes.subarray(start * n, (start + b) * n), [b, n], "int32");
       const l = model.loss(txt, img, false);
-      return [l.textLoss.dataSync()[0], l.imageLoss.dataSync()[0]];
+      return tf.stack([l.textLoss, l.imageLoss]);
     });
+    const [t, i] = await both.data();
+    both.dispose();
     text += t * b;
     image += i * b;
   }
@@ -96,9 +98,9 @@ export async function trainGpt(o: TrainGptOptions): Promise<{ model: Transformer
   const interrupt = interruptible(log);
   fs.mkdirSync(o.outDir, { recursive: true });
 
-  let val = validationLoss(model, o.val);
+  let val = await validationLoss(model, o.val);
   const checkpoint = async () => {
-    val = validationLoss(model, o.val);
+    val = await validationLoss(model, o.val);
     const metrics = { step, valImageNats: val.imageNats, valImageBits: val.imageBits, valTextNats: val.textNats };
     await saveRun(o.outDir, model.params, optimizer, { kind: "transformer", config: c, metrics, dataHash: o.dataHash, step, elapsedSeconds: elapsed(), seed: o.seed });
     if (o.sampleSheet) await o.sampleSheet(model, path.join(o.outDir, `samples-${String(step).padStart(6, "0")}.png`));
@@ -125,18 +127,20 @@ export async function trainGpt(o: TrainGptOptions): Promise<{ model: Transformer
       });
       const textT = tf.tensor2d(text, [o.batchSize, c.textLen], "int32");
       const codesT = tf.tensor2d(codes, [o.batchSize, n], "int32");
-      let imageLoss = NaN;
+      let imageLossT: tf.Scalar | undefined;
       const { value, grads } = tf.variableGrads(() => {
         const l = model.loss(textT, codesT, true);
-        imageLoss = l.imageLoss.dataSync()[0];
+        imageLossT = tf.keep(l.imageLoss);
         return l.loss;
       }, paramList);
       const byName: Record<string, tf.Tensor> = {};
       for (const [name, p] of params) byName[name] = grads[p.name];
-      const clipped = clipByGlobalNorm(byName, o.clipNorm);
+      const clipped = await clipByGlobalNorm(byName, o.clipNorm);
       optimizer.apply(clipped.grads, lr);
-      const loss = value.dataSync()[0];
-      tf.dispose([value, textT, codesT, ...Object.values(clipped.grads)]);
+      // Async reads: the WebGPU backend cannot read synchronously in Node.
+      const loss = (await value.data())[0];
+      const imageLoss = (await imageLossT!.data())[0];
+      tf.dispose([value, imageLossT!, textT, codesT, ...Object.values(clipped.grads)]);
       step++;
       tokens += o.batchSize * seqTokens;
       const rate = tokens / ((performance.now() - loopStart) / 1000);
@@ -145,7 +149,7 @@ export async function trainGpt(o: TrainGptOptions): Promise<{ model: Transformer
       if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at step ${step}; lower --lr`);
       if (step % o.checkpointEvery === 0) await checkpoint();
       else if (step % o.valEvery === 0) {
-        val = validationLoss(model, o.val);
+        val = await validationLoss(model, o.val);
         log(`\nstep ${step}: val image loss ${val.imageNats.toFixed(4)} nats`);
       }
     }

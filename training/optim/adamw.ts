@@ -81,8 +81,10 @@ export class AdamW {
 }
 
 /** Global-norm gradient clipping (Pascanu et al. 2013): scales all gradients by min(1, maxNorm / ‖g‖). */
-export function clipByGlobalNorm(grads: Record<string, tf.Tensor>, maxNorm: number): { grads: Record<string, tf.Tensor>; norm: number } {
-  const norm = tf.tidy(() => Math.sqrt(Object.values(grads).reduce((s, g) => s + (tf.sum(tf.square(g)).dataSync()[0] as number), 0)));
+export async function clipByGlobalNorm(grads: Record<string, tf.Tensor>, maxNorm: number): Promise<{ grads: Record<string, tf.Tensor>; norm: number }> {
+  const sq = tf.tidy(() => tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
+  const norm = Math.sqrt((await sq.data())[0]);
+  sq.dispose();
   if (norm <= maxNorm) return { grads, norm };
   const scale = maxNorm / norm;
   const clipped: Record<string, tf.Tensor> = {};

@@ -40,8 +40,8 @@ describe("AdamW", () => {
     copy.dispose();
   });
 
-  it("clips gradients to a global norm", () => {
-    const { grads, norm } = clipByGlobalNorm({ a: tf.tensor1d([3]), b: tf.tensor1d([4]) }, 1);
+  it("clips gradients to a global norm", async () => {
+    const { grads, norm } = await clipByGlobalNorm({ a: tf.tensor1d([3]), b: tf.tensor1d([4]) }, 1);
     expect(norm).toBeCloseTo(5, 5);
     expect(grads.a.dataSync()[0]).toBeCloseTo(0.6, 5);
     expect(grads.b.dataSync()[0]).toBeCloseTo(0.8, 5);

@@ -20,6 +20,7 @@ import { sheetPrompts, writeSampleSheet } from "../gpt/sample-sheet";
 import { trainGpt, validationLoss } from "../gpt/trainer";
 import { trainTextTokenizer } from "../train-text-tokenizer";
 import { evaluateTokenizer } from "../vq/evaluate";
+import { reconstructionSheet } from "../vq/recon-sheet";
 import { trainVQ } from "../vq/trainer";
 import { PRESETS, type Preset } from "./presets";
 
@@ -98,7 +99,7 @@ export async function retrain(o: RetrainOptions): Promise<{ versionId: string; m
       fs.cpSync(path.join(active.path, "image-tokenizer"), vqOut, { recursive: true });
     } else {
       const config: VQConfig = { ...DEFAULT_VQ_CONFIG, ...p.vq.config, imageSize: p.size };
-      const r = await trainVQ({ config, train, val, outDir: path.join(run, "vq"), batchSize: p.vq.batchSize, steps: p.vq.steps, minutes: o.minutesVq ?? p.vq.minutes, seed: 1, lr: { peak: 2e-3, warmupSteps: Math.min(200, p.vq.steps / 5), floor: 0.05 }, checkpointEvery: p.vq.checkpointEvery, resume: true, dataHash: data.hash, finalTemperature: 1 / 16, klWeight: 5e-4, log: o.log });
+      const r = await trainVQ({ config, train, val, outDir: path.join(run, "vq"), batchSize: p.vq.batchSize, steps: p.vq.steps, minutes: o.minutesVq ?? p.vq.minutes, seed: 1, lr: { peak: 2e-3, warmupSteps: Math.min(200, p.vq.steps / 5), floor: 0.05 }, checkpointEvery: p.vq.checkpointEvery, resume: true, dataHash: data.hash, finalTemperature: 1 / 16, klWeight: 5e-4, sheet: reconstructionSheet, log: o.log });
       await saveCheckpoint(vqOut, r.model.params.all(), { kind: config.kind, config, metrics: { valPsnr: r.val.psnr, valUsage: r.val.usage }, dataHash: data.hash, step: r.step, dtype: "float16" });
       r.model.dispose();
     }
@@ -151,7 +152,7 @@ export async function retrain(o: RetrainOptions): Promise<{ versionId: string; m
 
     const metrics = await stage("evaluate", { model: exported.hash }, async () => {
       const { model } = Transformer.load(modelDir);
-      const l = validationLoss(model, gptData("val", val), val.count);
+      const l = await validationLoss(model, gptData("val", val), val.count);
       model.dispose();
       const t = evaluateTokenizer(imageTokenizer, val, "image tokenizer", "val");
       const m = { valImageNats: l.imageNats, valImageBits: l.imageBits, valTextNats: l.textNats, tokenizerValPsnr: t.psnr, tokenizerValUsage: t.usage ?? 0 };

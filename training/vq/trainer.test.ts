@@ -10,6 +10,7 @@ import { readCheckpointManifest } from "../../lib/model/checkpoint";
 import { DEFAULT_VQ_CONFIG, type VQConfig } from "../../lib/model/vq-config";
 import { selectBackend } from "../../lib/tensor/backend";
 import { registerFastGradients } from "../../lib/tensor/gradients";
+import { reconstructionSheet } from "./recon-sheet";
 import { trainVQ, type TrainVQOptions } from "./trainer";
 
 let dir: string;
@@ -38,6 +39,7 @@ const options = (over: Partial<TrainVQOptions>): TrainVQOptions => ({
   dataHash: null,
   finalTemperature: 1 / 16,
   klWeight: 1e-3,
+  sheet: reconstructionSheet,
   log: () => {},
   ...over,
 });

@@ -8,7 +8,6 @@ import { BatchStream, sequentialBatches } from "../../lib/data/batches";
 import type { Shard } from "../../lib/data/shard";
 import { VQModel } from "../../lib/model/vq-model";
 import type { VQConfig } from "../../lib/model/vq-config";
-import { imageGridPng, tensorToImages } from "../image-grid";
 import { AdamW } from "../optim/adamw";
 import { cosineAnneal, learningRate, type LrSchedule } from "../optim/schedule";
 import { Progress } from "../progress";
@@ -31,6 +30,8 @@ export interface TrainVQOptions {
   /** dVAE: final temperature (DALL·E anneals τ from 1 to 1/16) and KL weight after warm-up. */
   finalTemperature: number;
   klWeight: number;
+  /** Writes a reconstruction sheet at each checkpoint (the CLI passes `reconstructionSheet`). */
+  sheet?: (model: VQModel, val: Shard, file: string) => Promise<void>;
   log?: (line: string) => void;
 }
 
@@ -44,7 +45,7 @@ export interface TrainVQResult {
 const psnr = (mse: number) => 10 * Math.log10(1 / Math.max(mse, 1e-10));
 
 /** Reconstruction MSE (clipped, as served) and codebook usage over up to `limit` validation images. */
-export function validate(model: VQModel, val: Shard, limit = 1024, batchSize = 128): { mse: number; psnr: number; usage: number } {
+export async function validate(model: VQModel, val: Shard, limit = 1024, batchSize = 128): Promise<{ mse: number; psnr: number; usage: number }> {
   const used = new Uint8Array(model.config.codebookSize);
   let se = 0;
   let n = 0;
@@ -52,21 +53,14 @@ export function validate(model: VQModel, val: Shard, limit = 1024, batchSize = 1
   for (const { images } of sequentialBatches(capped, batchSize)) {
     const codes = model.encode(images);
     const recon = model.decode(codes);
-    se += tf.tidy(() => tf.sum(tf.square(tf.sub(recon, images))).dataSync()[0]);
+    const err = tf.tidy(() => tf.sum(tf.square(tf.sub(recon, images))));
+    se += (await err.data())[0];
     n += images.size;
-    for (const c of codes.dataSync()) used[c] = 1;
-    tf.dispose([images, codes, recon]);
+    for (const c of await codes.data()) used[c] = 1;
+    tf.dispose([images, codes, recon, err]);
   }
   const mse = se / n;
   return { mse, psnr: psnr(mse), usage: used.reduce((a, b) => a + b, 0) / used.length };
-}
-
-async function reconstructionSheet(model: VQModel, val: Shard, file: string): Promise<void> {
-  const [{ images }] = [...sequentialBatches({ ...val, count: Math.min(16, val.count) }, 16)];
-  const recon = tf.tidy(() => model.decode(model.encode(images)));
-  const rows = [...(await tensorToImages(images)), ...(await tensorToImages(recon))];
-  tf.dispose([images, recon]);
-  await imageGridPng(rows, val.height, Math.min(16, val.count), file);
 }
 
 export async function trainVQ(o: TrainVQOptions): Promise<TrainVQResult> {
@@ -88,10 +82,10 @@ export async function trainVQ(o: TrainVQOptions): Promise<TrainVQResult> {
   const interrupt = interruptible(log);
 
   const checkpoint = async () => {
-    const val = validate(model, o.val);
+    const val = await validate(model, o.val);
     const metrics = { step, valMse: val.mse, valPsnr: val.psnr, valUsage: val.usage };
     await saveRun(o.outDir, model.params, optimizer, { kind: o.config.kind, config: o.config, metrics, dataHash: o.dataHash, step, elapsedSeconds: elapsed(), seed: o.seed });
-    await reconstructionSheet(model, o.val, path.join(o.outDir, `recon-${String(step).padStart(6, "0")}.png`));
+    if (o.sheet) await o.sheet(model, o.val, path.join(o.outDir, `recon-${String(step).padStart(6, "0")}.png`));
     log(`\nstep ${step}: val PSNR ${val.psnr.toFixed(2)} dB, usage ${(val.usage * 100).toFixed(1)}% → ${modelDir}`);
     return val;
   };
@@ -122,11 +116,12 @@ export async function trainVQ(o: TrainVQOptions): Promise<TrainVQResult> {
       [...params.keys()].forEach((name) => (byName[name] = grads[params.get(name)!.name]));
       optimizer.apply(byName, lr);
       const f = forward!;
-      model.afterStep(f);
-      const mse = f.losses.reconstruction.dataSync()[0];
-      for (const c of f.codes.dataSync()) window[c]++;
+      await model.afterStep(f);
+      // Async reads throughout: the WebGPU backend cannot read synchronously in Node.
+      const mse = (await f.losses.reconstruction.data())[0];
+      for (const c of await f.codes.data()) window[c]++;
       windowSteps++;
-      const loss = value.dataSync()[0];
+      const loss = (await value.data())[0];
       tf.dispose([value, batch.images, f.reconstruction, f.codes, f.latents, f.losses.reconstruction, ...Object.values(grads)]);
       step++;
       images += o.batchSize;
