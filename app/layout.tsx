@@ -9,6 +9,13 @@ export const metadata: Metadata = {
   description: "A small, honest, end-to-end DALL·E: type a prompt, watch a transformer write image tokens, see a picture.",
 };
 
+const NAV: [string, string][] = [
+  ["/", "Create"],
+  ["/gallery", "Gallery"],
+  ["/models", "Models"],
+  ["/about", "About"],
+];
+
 export const viewport: Viewport = { width: "device-width", initialScale: 1 };
 
 export default function RootLayout({ children }: { children: React.ReactNode }) {
@@ -20,18 +27,11 @@ export default function RootLayout({ children }: { children: React.ReactNode }) 
             <Link href="/" className="text-lg font-semibold tracking-tight text-tile-700" data-testid="nav-home">
               Tessera
             </Link>
-            <Link href="/" className="text-sm text-neutral-700 hover:text-tile-700" data-testid="nav-create">
-              Create
-            </Link>
-            <Link href="/gallery" className="text-sm text-neutral-700 hover:text-tile-700" data-testid="nav-gallery">
-              Gallery
-            </Link>
-            <Link href="/models" className="text-sm text-neutral-700 hover:text-tile-700" data-testid="nav-models">
-              Models
-            </Link>
-            <Link href="/about" className="text-sm text-neutral-700 hover:text-tile-700" data-testid="nav-about">
-              About
-            </Link>
+            {NAV.map(([href, label]) => (
+              <Link key={href} href={href} className="text-sm text-neutral-700 hover:text-tile-700" data-testid={`nav-${label.toLowerCase()}`}>
+                {label}
+              </Link>
+            ))}
             <Link href="/admin" className="ml-auto text-sm text-neutral-500 hover:text-tile-700" data-testid="nav-admin">
               Admin
             </Link>
