@@ -62,10 +62,11 @@ export interface FinishedImage {
   height: number;
 }
 
-export async function complete(db: Db, id: string, images: FinishedImage[], timings: Record<string, number>): Promise<void> {
+/** Stores the images and marks the job done — with the model version that actually generated it — in one transaction. */
+export async function complete(db: Db, id: string, images: FinishedImage[], timings: Record<string, number>, modelVersionId: string): Promise<void> {
   await db.$transaction([
     db.image.createMany({ data: images.map((img, index) => ({ generationId: id, index, png: new Uint8Array(img.png), width: img.width, height: img.height })) }),
-    db.generation.update({ where: { id }, data: { status: "done", progress: 1, timings, finishedAt: new Date() } }),
+    db.generation.update({ where: { id }, data: { status: "done", progress: 1, timings, modelVersionId, finishedAt: new Date() } }),
   ]);
 }
 

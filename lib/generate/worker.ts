@@ -101,8 +101,7 @@ export class GenerationWorker {
           }
         },
       });
-      await complete(this.db, id, result.images, { loadMs: Math.round(loadedMs), tokensMs: result.timingsMs.tokens, decodeMs: result.timingsMs.decode, totalMs: Math.round(performance.now() - started) });
-      if (lease.versionId) await this.db.generation.update({ where: { id }, data: { modelVersionId: lease.versionId } });
+      await complete(this.db, id, result.images, { loadMs: Math.round(loadedMs), tokensMs: result.timingsMs.tokens, decodeMs: result.timingsMs.decode, totalMs: Math.round(performance.now() - started) }, lease.versionId);
       this.events.emit(id, { type: "done" } satisfies JobEvent);
     } catch (err) {
       const gone = !(await this.db.generation.findUnique({ where: { id }, select: { id: true } }).catch(() => null));

@@ -1,6 +1,7 @@
 import { requestIsAdmin } from "@/lib/admin";
 import { jsonError } from "@/lib/api";
 import { getDb } from "@/lib/db";
+import { getGeneration } from "@/lib/gallery";
 
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";
@@ -8,10 +9,7 @@ export const runtime = "nodejs";
 /** GET /api/generations/[id]: the job, its parameters, status, timings and image URLs. */
 export async function GET(_request: Request, { params }: { params: Promise<{ id: string }> }) {
   const { id } = await params;
-  const job = await getDb().generation.findUnique({
-    where: { id },
-    include: { images: { select: { id: true, index: true, width: true, height: true }, orderBy: { index: "asc" } }, modelVersion: { select: { id: true, name: true } } },
-  });
+  const job = await getGeneration(getDb(), id);
   if (!job) return jsonError(404, `no generation with id ${id}`);
   return Response.json(
     { ...job, images: job.images.map((img) => ({ ...img, url: `/api/images/${img.id}` })) },
