@@ -3,7 +3,7 @@
 import path from "node:path";
 import { defineConfig } from "prisma/config";
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
-import { sqliteFileFromUrl } from "./lib/db-url";
+import { sqliteFileFromUrl } from "./lib/db/url";
 
 export default defineConfig({
   experimental: { adapter: true },

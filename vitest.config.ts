@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   resolve: { alias: { "@": path.resolve(import.meta.dirname) } },
   test: {
-    include: ["{app,lib,training,scripts}/**/*.test.ts"],
+    include: ["{app,lib,training,scripts,test}/**/*.test.ts"],
     environment: "node",
     // One fork at a time: tfjs backends are process-global and this machine has two cores.
     pool: "forks",

@@ -4,8 +4,8 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { migrate } from "../lib/db-migrate";
-import { parseDatabaseUrl, redact } from "../lib/db-url";
+import { migrate } from "../lib/db/migrate";
+import { parseDatabaseUrl, redact } from "../lib/db/url";
 
 const Env = z.object({
   PORT: z.coerce

@@ -5,8 +5,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { createDb } from "../lib/db";
-import { migrate } from "../lib/db-migrate";
+import { createDb } from "../lib/db/client";
+import { migrate } from "../lib/db/migrate";
 import { initBackend } from "../lib/tensor/backend";
 import { registerFastGradients } from "../lib/tensor/gradients";
 import { flag, parseFlags, runMain } from "./cli";

@@ -3,7 +3,7 @@
 import { cookies } from "next/headers";
 import { redirect } from "next/navigation";
 import { ADMIN_COOKIE, isAdminToken } from "@/lib/admin";
-import { getDb } from "@/lib/db";
+import { getDb } from "@/lib/db/client";
 
 async function requireAdmin(): Promise<void> {
   if (!isAdminToken((await cookies()).get(ADMIN_COOKIE)?.value)) redirect("/admin?error=login");

@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import { cookies } from "next/headers";
 import { activateVersion } from "@/app/admin/actions";
 import { ADMIN_COOKIE, isAdminToken } from "@/lib/admin";
-import { getDb } from "@/lib/db";
+import { getDb } from "@/lib/db/client";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Models" };

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../tensor/backend";
 import { generateImages } from "./generate";
 import { loadModelBundle, type ModelBundle } from "./model-bundle";
-import { writeTinyModelFolder as writeModelFolder } from "./tiny-model";
+import { writeTinyModelFolder as writeModelFolder } from "../../test/fixtures/tiny-model";
 
 let dir: string;
 let bundle: ModelBundle;

@@ -2,7 +2,7 @@
 // claim the oldest queued job atomically, finish it together with its images in one transaction (a job is never
 // "done" without its pictures), fail it with a reason, and on boot put back jobs a dead process left running.
 import { z } from "zod";
-import type { Db } from "../db";
+import type { Db } from "../db/client";
 
 export const GenerationParams = z.object({
   prompt: z

@@ -2,7 +2,7 @@
 // registered on first start). Loaded once and warmed up; when another version becomes active, the next request
 // loads it while the old one keeps serving, then swaps atomically; the old one is disposed once its last job ends.
 import path from "node:path";
-import type { Db } from "../db";
+import type { Db } from "../db/client";
 import { readCheckpointManifest } from "../model/checkpoint";
 import { loadModelBundle, type ModelBundle } from "./model-bundle";
 

@@ -1,7 +1,7 @@
 // The generation service of this process: one database client, one model registry, one worker. Started on first
 // use (or from instrumentation at boot): registers the shipped model if the database has none, re-queues jobs a
 // previous process left running, then starts the worker. Kept on globalThis because Next bundles routes separately.
-import { getDb, type Db } from "../db";
+import { getDb, type Db } from "../db/client";
 import { serverEnv } from "../env";
 import { recoverOnBoot } from "./queue";
 import { ensureDefaultVersion, ModelRegistry } from "./registry";

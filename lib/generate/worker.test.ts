@@ -3,12 +3,12 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb, type Db } from "../db";
-import { migrate } from "../db-migrate";
+import { createDb, type Db } from "../db/client";
+import { migrate } from "../db/migrate";
 import { selectBackend } from "../tensor/backend";
 import { enqueue, GenerationParams, QueueFullError, recoverOnBoot } from "./queue";
 import { ensureDefaultVersion, ModelRegistry } from "./registry";
-import { writeTinyModelFolder } from "./tiny-model";
+import { writeTinyModelFolder } from "../../test/fixtures/tiny-model";
 import { GenerationWorker, type JobEvent } from "./worker";
 
 let dir: string;

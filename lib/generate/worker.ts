@@ -1,7 +1,7 @@
 // The in-process worker: takes queued jobs from the database, generates with the active model, stores the images
 // with the job's completion, and publishes progress (with partial pictures) to subscribers such as an SSE route.
 import { EventEmitter } from "node:events";
-import type { Db } from "../db";
+import type { Db } from "../db/client";
 import { generateImages } from "./generate";
 import { claimNext, complete, fail, reportProgress, type GenerationParams } from "./queue";
 import type { ModelRegistry } from "./registry";

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { captionsFor, loadSplit, readCaptions, readManifest } from "../../lib/data/manifest";
-import type { Db } from "../../lib/db";
+import type { Db } from "../../lib/db/client";
 import { saveCheckpoint } from "../../lib/model/checkpoint";
 import { Transformer } from "../../lib/model/transformer";
 import { DEFAULT_TRANSFORMER_CONFIG, type TransformerConfig } from "../../lib/model/transformer-config";

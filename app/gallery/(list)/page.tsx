@@ -1,6 +1,6 @@
 import type { Metadata } from "next";
 import Link from "next/link";
-import { getDb } from "@/lib/db";
+import { getDb } from "@/lib/db/client";
 import { GalleryQuery, listGallery } from "@/lib/gallery";
 
 export const dynamic = "force-dynamic";

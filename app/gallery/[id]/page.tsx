@@ -4,7 +4,7 @@ import { cookies } from "next/headers";
 import { notFound } from "next/navigation";
 import { deleteGeneration } from "@/app/admin/actions";
 import { ADMIN_COOKIE, isAdminToken } from "@/lib/admin";
-import { getDb } from "@/lib/db";
+import { getDb } from "@/lib/db/client";
 import { getGeneration } from "@/lib/gallery";
 
 export const dynamic = "force-dynamic";

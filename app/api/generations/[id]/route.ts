@@ -1,6 +1,6 @@
 import { requestIsAdmin } from "@/lib/admin";
 import { jsonError } from "@/lib/api";
-import { getDb } from "@/lib/db";
+import { getDb } from "@/lib/db/client";
 import { getGeneration } from "@/lib/gallery";
 
 export const dynamic = "force-dynamic";

@@ -1,5 +1,5 @@
 import { jsonError } from "@/lib/api";
-import { getDb } from "@/lib/db";
+import { getDb } from "@/lib/db/client";
 
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { jsonError } from "@/lib/api";
-import { getDb } from "@/lib/db";
+import { getDb } from "@/lib/db/client";
 
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";

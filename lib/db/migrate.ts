@@ -6,7 +6,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { parseDatabaseUrl, redact, type DatabaseTarget } from "./db-url";
+import { parseDatabaseUrl, redact, type DatabaseTarget } from "./url";
 
 const run = promisify(execFile);
 

@@ -4,9 +4,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb, pingDb, type Db } from "./db";
-import { listMigrations, migrate } from "./db-migrate";
-import { parseDatabaseUrl } from "./db-url";
+import { createDb, pingDb, type Db } from "./client";
+import { listMigrations, migrate } from "./migrate";
+import { parseDatabaseUrl } from "./url";
 
 const root = process.cwd();
 

@@ -5,9 +5,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaPg } from "@prisma/adapter-pg";
-import { PrismaClient } from "./generated/prisma/client";
-import { PrismaClient as PgPrismaClient } from "./generated/prisma-pg/client";
-import { parseDatabaseUrl, type DatabaseTarget } from "./db-url";
+import { PrismaClient } from "../generated/prisma/client";
+import { PrismaClient as PgPrismaClient } from "../generated/prisma-pg/client";
+import { parseDatabaseUrl, type DatabaseTarget } from "./url";
 
 export type Db = PrismaClient;
 
