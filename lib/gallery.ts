@@ -1,6 +1,6 @@
 // Gallery queries: finished generations, newest first, paginated, searchable by prompt and filterable by model.
 import { z } from "zod";
-import type { Db } from "./db";
+import type { Db } from "./db/client";
 
 export const GalleryQuery = z.object({
   page: z.coerce.number().int().min(1).catch(1).default(1),

@@ -1,7 +1,7 @@
 // What /api/health reports, gathered in one place so the page and the route say the same thing.
 import { backendIfReady, initBackend } from "./tensor/backend";
-import { getDb, pingDb } from "./db";
-import { parseDatabaseUrl } from "./db-url";
+import { getDb, pingDb } from "./db/client";
+import { parseDatabaseUrl } from "./db/url";
 import { generationServiceIfStarted } from "./generate/service";
 import { VERSION } from "./version";
 
