@@ -1,4 +1,5 @@
 import { CreateForm } from "@/components/create-form";
+import { PROMPT_MAX } from "@/lib/generate/params";
 import { getHealth, type Health } from "@/lib/health";
 
 /** Prompts built from training labels and styles, so a first try lands on something the model has seen. */
@@ -21,7 +22,7 @@ export default async function HomePage({ searchParams }: { searchParams: Promise
           into pixels; the picture lands in a gallery. Small enough to read, train and run on a laptop.
         </p>
       </section>
-      {health.model.active && <CreateForm examples={EXAMPLES} initialPrompt={typeof remix === "string" ? remix.slice(0, 200) : ""} />}
+      {health.model.active && <CreateForm examples={EXAMPLES} initialPrompt={typeof remix === "string" ? remix.slice(0, PROMPT_MAX) : ""} />}
       <StatusCard health={health} />
       {!health.model.active && (
         <p className="rounded-md border border-amber-300 bg-amber-50 p-4 text-sm text-amber-900" data-testid="no-model">
@@ -37,8 +38,20 @@ export default async function HomePage({ searchParams }: { searchParams: Promise
 function StatusCard({ health }: { health: Health }) {
   const rows: [string, string, string][] = [
     ["status-backend", "Tensor backend", health.backend.name !== null ? `${health.backend.name} — ${health.backend.detail}` : `unavailable: ${health.backend.error}`],
-    ["status-db", "Database", health.db.reachable ? `${health.db.provider}, reachable (${health.db.latencyMs} ms)` : `unreachable: ${health.db.error}`],
-    ["status-model", "Model", health.model.active ? `${health.model.active}${health.model.loaded ? ", loaded" : ", not loaded"}` : "none active"],
+    [
+      "status-db",
+      "Database",
+      !health.db.reachable
+        ? `unreachable: ${health.db.error}`
+        : `${health.db.provider}, reachable (${health.db.latencyMs} ms)${health.db.writable ? "" : `, but not writable: ${health.db.error}`}`,
+    ],
+    [
+      "status-model",
+      "Model",
+      health.model.active
+        ? `${health.model.active}${health.model.loaded ? ", loaded" : health.model.error ? `, failed to load: ${health.model.error}` : ", not loaded"}`
+        : "none active",
+    ],
   ];
   return (
     <section className="rounded-lg border border-neutral-200 bg-white p-4 shadow-sm" aria-labelledby="status-heading">

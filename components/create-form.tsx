@@ -3,6 +3,7 @@
 // The Create form: a prompt, options behind an "advanced" toggle, and a grid that fills in while image tokens
 // arrive (partial pictures over Server-Sent Events), then shows the final images.
 import { useEffect, useRef, useState } from "react";
+import { firstIssue, GenerationParams, PROMPT_MAX } from "@/lib/generate/params";
 
 interface Options {
   n: number;
@@ -52,11 +53,11 @@ export function CreateForm({ examples, initialPrompt = "" }: { examples: string[
   async function submit(seedOverride?: number) {
     source.current?.close();
     const seed = seedOverride ?? (options.seed.trim() ? Number(options.seed) : undefined);
-    const res = await fetch("/api/generations", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ prompt, n: options.n, guidance: options.guidance, temperature: options.temperature, topK: options.topK, seed }),
-    });
+    const request = { prompt, n: options.n, guidance: options.guidance, temperature: options.temperature, topK: options.topK, seed };
+    // The API's own schema: the same limits and messages here, before a round trip.
+    const checked = GenerationParams.safeParse(request);
+    if (!checked.success) return setPhase({ kind: "error", message: firstIssue(checked.error) });
+    const res = await fetch("/api/generations", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(checked.data) });
     if (!res.ok) return setPhase({ kind: "error", message: await errorMessage(res) });
     const { id } = (await res.json()) as { id: string };
     setPhase({ kind: "waiting", id, done: 0, total: 0, partial: [] });
@@ -116,15 +117,15 @@ export function CreateForm({ examples, initialPrompt = "" }: { examples: string[
             value={prompt}
             onChange={(e) => setPrompt(e.target.value)}
             rows={2}
-            maxLength={400}
+            maxLength={PROMPT_MAX}
             placeholder="e.g. grinning face, noto"
             data-testid="prompt"
             className="w-full rounded-md border border-neutral-300 bg-white p-3 text-base shadow-sm focus:border-tile-500 focus:outline-none"
           />
         </label>
         <div className="flex flex-wrap items-center gap-2 text-sm">
-          <span className={prompt.trim().length > 200 ? "text-red-600" : "text-neutral-500"} data-testid="prompt-length">
-            {prompt.trim().length}/200
+          <span className={prompt.trim().length >= PROMPT_MAX ? "text-amber-700" : "text-neutral-500"} data-testid="prompt-length">
+            {prompt.trim().length}/{PROMPT_MAX}
           </span>
           {tokenInfo && (
             <span className={tokenInfo.truncated ? "text-amber-700" : "text-neutral-500"} data-testid="token-count">

@@ -1,11 +1,18 @@
-// Admin authentication: one shared token. ADMIN_TOKEN if set; otherwise a random token is generated at first start,
-// stored in data/admin-token (so it survives restarts) and printed once. Admins prove it with an httpOnly cookie
-// set by the login form, or an `Authorization: Bearer <token>` header on the API.
-import { randomBytes, timingSafeEqual } from "node:crypto";
+// Admin authentication. One shared token: ADMIN_TOKEN if set; otherwise a random token generated at first start,
+// stored in data/admin-token (so it survives restarts) and printed once. Logging in with it opens a session: the
+// cookie holds a random secret (never the token), the database its SHA-256 with an expiry, and logging out deletes
+// it. API clients may send `Authorization: Bearer <token>` instead. `isAdmin` is the one check every page, action
+// and route uses. Wrong tokens are throttled per client with a growing lock-out (lib/login-throttle.ts).
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { getDb, type Db } from "./db/client";
+import { adminSessionIsLive, createAdminSession, deleteAdminSession, deleteExpiredAdminSessions } from "./db/sessions";
+import { loginThrottle, type LoginThrottle } from "./login-throttle";
 
 export const ADMIN_COOKIE = "tessera_admin";
+/** A session lasts a week; logging in again opens a new one. */
+export const SESSION_MS = 7 * 24 * 60 * 60 * 1000;
 
 let cached: string | undefined;
 
@@ -22,18 +29,81 @@ export function adminToken(root = process.cwd()): string {
   return (cached = token);
 }
 
-export function isAdminToken(candidate: string | undefined | null): boolean {
+function isAdminToken(candidate: string | undefined | null): boolean {
   if (!candidate) return false;
-  const a = Buffer.from(candidate);
-  const b = Buffer.from(adminToken());
-  return a.length === b.length && timingSafeEqual(a, b);
+  // Compare digests: equal lengths for timingSafeEqual, and the token's length does not leak.
+  const a = createHash("sha256").update(candidate).digest();
+  const b = createHash("sha256").update(adminToken()).digest();
+  return timingSafeEqual(a, b);
 }
 
-/** Admin if the request carries the token as a Bearer header or in the admin cookie. */
-export function requestIsAdmin(request: Request): boolean {
-  const auth = request.headers.get("authorization");
+const hashSecret = (secret: string) => createHash("sha256").update(secret).digest("hex");
+
+/** A cookie's value from a Cookie header; never throws (a malformed escape is just not a session). */
+export function readCookie(header: string | null, name: string): string | null {
+  for (const part of (header ?? "").split(";")) {
+    const eq = part.indexOf("=");
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
+    const raw = part.slice(eq + 1).trim();
+    try {
+      return decodeURIComponent(raw);
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+/** The one admin check: a Bearer token, or the cookie of a session that is still open. */
+export async function isAdmin(headers: Headers, db: Db = getDb()): Promise<boolean> {
+  const auth = headers.get("authorization");
   if (auth?.startsWith("Bearer ") && isAdminToken(auth.slice(7).trim())) return true;
-  const cookie = request.headers.get("cookie") ?? "";
-  const match = cookie.split(";").map((c) => c.trim()).find((c) => c.startsWith(`${ADMIN_COOKIE}=`));
-  return isAdminToken(match ? decodeURIComponent(match.slice(ADMIN_COOKIE.length + 1)) : null);
+  const secret = readCookie(headers.get("cookie"), ADMIN_COOKIE);
+  if (!secret || !/^[A-Za-z0-9_-]{43}$/.test(secret)) return false;
+  return adminSessionIsLive(db, hashSecret(secret));
+}
+
+export type LoginResult =
+  | { ok: true; secret: string; expires: Date }
+  | { ok: false; reason: "token" }
+  | { ok: false; reason: "throttled"; retryAfterS: number };
+
+/** Checks a login attempt (throttled per client) and opens a session for the right token. */
+export async function logIn(token: string, clientId: string, db: Db = getDb(), throttle: LoginThrottle = loginThrottle()): Promise<LoginResult> {
+  const wait = await throttle.blockedFor(clientId);
+  if (wait > 0) return { ok: false, reason: "throttled", retryAfterS: wait };
+  if (!isAdminToken(token)) {
+    const blocked = await throttle.failed(clientId);
+    return blocked > 0 ? { ok: false, reason: "throttled", retryAfterS: blocked } : { ok: false, reason: "token" };
+  }
+  await throttle.succeeded(clientId);
+  const secret = randomBytes(32).toString("base64url");
+  const expires = new Date(Date.now() + SESSION_MS);
+  await deleteExpiredAdminSessions(db);
+  await createAdminSession(db, hashSecret(secret), expires);
+  return { ok: true, secret, expires };
+}
+
+/** Ends the session named by the request's cookie, if any. */
+export async function logOut(headers: Headers, db: Db = getDb()): Promise<void> {
+  const secret = readCookie(headers.get("cookie"), ADMIN_COOKIE);
+  if (secret) await deleteAdminSession(db, hashSecret(secret));
+}
+
+/**
+ * Where to go after logging in: a path on this site only. `//evil.example`, `/\evil.example` (browsers treat the
+ * backslash as a slash), absolute URLs and control characters all fall back, so the login page cannot be used to
+ * send an admin to a look-alike site.
+ */
+export function safeNextPath(next: unknown, fallback = "/models"): string {
+  if (typeof next !== "string" || !next.startsWith("/") || next.length > 2000) return fallback;
+  if (/^\/[/\\]/.test(next) || /[\u0000-\u001f\u007f\\]/.test(next)) return fallback;
+  try {
+    const base = "http://tessera.invalid";
+    const url = new URL(next, base);
+    if (url.origin !== base) return fallback;
+    return url.pathname + url.search + url.hash;
+  } catch {
+    return fallback;
+  }
 }

@@ -6,6 +6,10 @@ const ServerEnv = z.object({
   TESSERA_MODEL_DIR: z.string().min(1).default("models/default"),
   /** Queued + running jobs beyond which POST /api/generations answers 429. */
   QUEUE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(20),
+  /** Queued + running jobs of one client (see lib/client-id.ts) beyond which its requests answer 429. */
+  QUEUE_LIMIT_PER_CLIENT: z.coerce.number().int().min(1).max(10_000).default(4),
+  /** How long a worker's claim on a job holds without a heartbeat before another worker may take it over. */
+  JOB_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
   /** Jobs generated at once by the in-process worker. */
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(8).default(1),
   /** Stream a partial picture every this many image tokens (0: never). */

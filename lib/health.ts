@@ -1,33 +1,52 @@
-// What /api/health reports, gathered in one place so the page and the route say the same thing.
+// What /api/health reports, gathered in one place so the page and the route say the same thing. "ok" only when
+// everything a generation needs works: a tensor backend, a database that takes writes (not just reads), and an
+// active model that loaded; otherwise "degraded" with the reasons. Messages carry no absolute paths.
 import { backendIfReady, initBackend } from "./tensor/backend";
-import { getDb, pingDb } from "./db/client";
+import { getDb, pingDb, probeWrite } from "./db/client";
 import { parseDatabaseUrl } from "./db/url";
+import { findActiveModelVersion } from "./db/versions";
+import { publicMessage } from "./errors";
 import { generationServiceIfStarted } from "./generate/service";
 import { VERSION } from "./version";
 
 export interface Health {
   status: "ok" | "degraded";
+  /** Why the status is "degraded" (empty when "ok"). */
+  reasons: string[];
   version: string;
   uptimeS: number;
   /** Resident memory of the server process, MiB. */
   rssMiB: number;
   backend: { name: string; detail: string } | { name: null; error: string };
-  db: { reachable: true; provider: string; latencyMs: number } | { reachable: false; provider: string | null; error: string };
+  db:
+    | { reachable: true; writable: true; provider: string; latencyMs: number }
+    | { reachable: true; writable: false; provider: string; latencyMs: number; error: string }
+    | { reachable: false; writable: false; provider: string | null; error: string };
   /** The active model version registered in the database; `loaded` turns true once a model is in memory. */
-  model: { loaded: boolean; active: string | null };
+  model: { loaded: boolean; active: string | null; error?: string };
 }
 
 export async function getHealth(): Promise<Health> {
   const [backend, db] = await Promise.all([backendHealth(), dbHealth()]);
-  const active = db.reachable ? await activeModelName().catch(() => null) : null;
+  const active = db.reachable ? await findActiveModelVersion(getDb()).catch(() => null) : null;
+  const service = await generationServiceIfStarted();
+  const loadError = service?.registry.loadError;
+  const model: Health["model"] = { loaded: active !== null && service?.registry.loadedName === active.name, active: active?.name ?? null };
+  if (active && loadError?.versionId === active.id && !model.loaded) model.error = loadError.message;
+  const reasons: string[] = [];
+  if (backend.name === null) reasons.push(`no tensor backend: ${backend.error}`);
+  if (!db.reachable) reasons.push(`the database is unreachable: ${db.error}`);
+  else if (!db.writable) reasons.push(`the database does not accept writes: ${db.error}`);
+  if (model.error) reasons.push(`the active model ${model.active} failed to load: ${model.error}`);
   return {
-    status: backend.name !== null && db.reachable ? "ok" : "degraded",
+    status: reasons.length ? "degraded" : "ok",
+    reasons,
     version: VERSION,
     uptimeS: Math.round(process.uptime()),
     rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
     backend,
     db,
-    model: { loaded: (await generationServiceIfStarted())?.registry.loadedName === active && active !== null, active },
+    model,
   };
 }
 
@@ -36,22 +55,23 @@ async function backendHealth(): Promise<Health["backend"]> {
     const info = (await backendIfReady()) ?? (await initBackend());
     return { name: info.name, detail: info.detail };
   } catch (err) {
-    return { name: null, error: (err as Error).message };
+    return { name: null, error: publicMessage(err) };
   }
 }
 
 async function dbHealth(): Promise<Health["db"]> {
   let provider: string | null = null;
+  let latencyMs: number;
   try {
     provider = parseDatabaseUrl(process.env.DATABASE_URL).provider;
-    const latencyMs = await pingDb(getDb());
-    return { reachable: true, provider, latencyMs: Math.round(latencyMs * 10) / 10 };
+    latencyMs = Math.round((await pingDb(getDb())) * 10) / 10;
   } catch (err) {
-    return { reachable: false, provider, error: (err as Error).message.split("\n")[0] };
+    return { reachable: false, writable: false, provider, error: publicMessage(err) };
   }
-}
-
-async function activeModelName(): Promise<string | null> {
-  const active = await getDb().modelVersion.findFirst({ where: { active: true }, select: { name: true } });
-  return active?.name ?? null;
+  try {
+    await probeWrite(getDb());
+    return { reachable: true, writable: true, provider, latencyMs };
+  } catch (err) {
+    return { reachable: true, writable: false, provider, latencyMs, error: publicMessage(err) };
+  }
 }

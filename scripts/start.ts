@@ -6,6 +6,7 @@ import path from "node:path";
 import { z } from "zod";
 import { migrate } from "../lib/db/migrate";
 import { parseDatabaseUrl, redact } from "../lib/db/url";
+import { serve } from "./server";
 
 const Env = z.object({
   PORT: z.coerce
@@ -14,7 +15,10 @@ const Env = z.object({
     .min(1, "PORT must be 1–65535")
     .max(65535, "PORT must be 1–65535")
     .default(3000),
-  HOSTNAME: z.string().min(1).default("0.0.0.0"),
+  /** The address to listen on: loopback unless you choose otherwise (0.0.0.0 for every interface). */
+  HOST: z.string().min(1).default("127.0.0.1"),
+  /** "1" behind a reverse proxy that sets X-Forwarded-For / X-Forwarded-Proto; anyone could forge them otherwise. */
+  TRUST_PROXY: z.enum(["0", "1", "true", "false"], { error: "TRUST_PROXY must be 1 or 0" }).default("0"),
 });
 
 const root = process.cwd();
@@ -42,7 +46,6 @@ function buildIsStale(): string | null {
 
 function next(args: string[]): Promise<number> {
   const bin = path.join(root, "node_modules", ".bin", "next");
-  // Telemetry would only try to reach a host this machine cannot reach.
   const child = spawn(bin, args, { stdio: "inherit", env: { NEXT_TELEMETRY_DISABLED: "1", ...process.env } });
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
   process.on("SIGINT", forward);
@@ -70,7 +73,14 @@ async function main(): Promise<number> {
       (migrated.applied.length ? `applied ${migrated.applied.join(", ")}` : "schema up to date"),
   );
 
-  if (dev) return next(["dev", "--port", String(env.data.PORT), "--hostname", env.data.HOSTNAME]);
+  const options = { port: env.data.PORT, host: env.data.HOST, trustProxy: env.data.TRUST_PROXY === "1" || env.data.TRUST_PROXY === "true" };
+  // Telemetry would only try to reach a host this machine cannot reach.
+  process.env.NEXT_TELEMETRY_DISABLED ??= "1";
+  if (dev) {
+    await serve({ ...options, dev: true });
+    console.log(`[tessera] dev server on http://${env.data.HOST}:${env.data.PORT}`);
+    return new Promise<number>(() => {});
+  }
 
   const stale = buildIsStale();
   if (stale) {
@@ -81,9 +91,15 @@ async function main(): Promise<number> {
       return code;
     }
   }
-  console.log(`[tessera] serving on http://localhost:${env.data.PORT}`);
-  return next(["start", "--port", String(env.data.PORT), "--hostname", env.data.HOSTNAME]);
+  // NODE_ENV must say production before Next loads, as `next start` would set it.
+  (process.env as Record<string, string>).NODE_ENV = "production";
+  await serve({ ...options, dev: false });
+  console.log(`[tessera] serving on http://${env.data.HOST}:${env.data.PORT}`);
+  // Serve until a signal ends the process.
+  return new Promise<number>(() => {});
 }
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => process.exit(0));
 
 main().then(
   (code) => process.exit(code),

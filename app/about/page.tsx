@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 import { getDb } from "@/lib/db/client";
+import { findActiveModelVersion } from "@/lib/db/versions";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "About" };
@@ -14,7 +15,7 @@ const SOURCES = [
 ];
 
 export default async function AboutPage() {
-  const active = await getDb().modelVersion.findFirst({ where: { active: true } });
+  const active = await findActiveModelVersion(getDb());
   const config = (active?.config ?? {}) as Record<string, unknown>;
   return (
     <div className="max-w-3xl space-y-6">

@@ -1,8 +1,10 @@
 import type { Metadata } from "next";
-import { cookies } from "next/headers";
+import { headers } from "next/headers";
 import { activateVersion } from "@/app/admin/actions";
-import { ADMIN_COOKIE, isAdminToken } from "@/lib/admin";
+import { isAdmin } from "@/lib/admin";
 import { getDb } from "@/lib/db/client";
+import { listModelVersions } from "@/lib/db/versions";
+import { stripPaths } from "@/lib/errors";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Models" };
@@ -12,8 +14,8 @@ function formatMetric(v: unknown): string {
 }
 
 export default async function ModelsPage() {
-  const versions = await getDb().modelVersion.findMany({ orderBy: { createdAt: "desc" }, include: { _count: { select: { generations: true } } } });
-  const admin = isAdminToken((await cookies()).get(ADMIN_COOKIE)?.value);
+  const versions = await listModelVersions(getDb());
+  const admin = await isAdmin(await headers());
   return (
     <div className="space-y-6">
       <h1 className="text-2xl font-bold">Models</h1>
@@ -27,7 +29,7 @@ export default async function ModelsPage() {
               </h2>
               {v.active && <span className="rounded-full bg-emerald-100 px-2 py-0.5 text-xs text-emerald-800" data-testid="model-active">active</span>}
               <span className="text-xs text-neutral-500">
-                {v.kind} · {v.path} · {v._count.generations} generations · {v.createdAt.toISOString().slice(0, 10)}
+                {v.kind} · {stripPaths(v.path)} · {v._count.generations} generations · {v.createdAt.toISOString().slice(0, 10)}
               </span>
               {!v.active && admin && (
                 <form action={activateVersion}>

@@ -17,12 +17,25 @@ export function createDb(databaseUrl?: string): Db {
 }
 
 export function clientFor(target: DatabaseTarget): Db {
+  let db: Db;
   if (target.provider === "sqlite") {
     fs.mkdirSync(path.dirname(target.file), { recursive: true });
-    return new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: target.url }) });
+    db = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: target.url }) });
+  } else {
+    // Same data model, generated for the postgresql provider: its API is the SQLite client's.
+    db = new PgPrismaClient({ adapter: new PrismaPg({ connectionString: target.url }) }) as unknown as Db;
   }
-  // Same data model, generated for the postgresql provider: its API is the SQLite client's.
-  return new PgPrismaClient({ adapter: new PrismaPg({ connectionString: target.url }) }) as unknown as Db;
+  providers.set(db, target.provider);
+  return db;
+}
+
+const providers = new WeakMap<Db, DatabaseTarget["provider"]>();
+
+/** Which SQL dialect a client speaks, for the few queries (search) that are written per provider. */
+export function dbProvider(db: Db): DatabaseTarget["provider"] {
+  const provider = providers.get(db);
+  if (!provider) throw new Error("dbProvider: this client was not made by createDb()");
+  return provider;
 }
 
 const cache = globalThis as unknown as { tesseraDb?: Db };
@@ -43,4 +56,13 @@ export async function pingDb(db: Db = getDb()): Promise<number> {
   const started = performance.now();
   await db.$queryRaw`SELECT 1`;
   return performance.now() - started;
+}
+
+/**
+ * Proves the database takes writes, not only reads: an UPDATE that matches no row still needs the write lock
+ * (SQLite) or a writable transaction (PostgreSQL), so a read-only file, a locked database or a read-only replica
+ * rejects it while SELECT 1 still succeeds.
+ */
+export async function probeWrite(db: Db = getDb()): Promise<void> {
+  await db.$executeRaw`UPDATE "AdminSession" SET "expiresAt" = "expiresAt" WHERE 1 = 0`;
 }

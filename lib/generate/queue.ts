@@ -1,95 +1,55 @@
-// The generation job queue, persisted in the database so jobs survive a restart: enqueue (with a queue limit),
-// claim the oldest queued job atomically, finish it together with its images in one transaction (a job is never
-// "done" without its pictures), fail it with a reason, and on boot put back jobs a dead process left running.
-import { z } from "zod";
+// Admission to the generation queue: a global cap (QUEUE_LIMIT) so the server never promises more than it can do,
+// and a per-client cap (QUEUE_LIMIT_PER_CLIENT) so one client looping requests cannot take every slot. A refusal
+// says which cap was hit and when to come back, estimated from how long recent jobs really took.
 import type { Db } from "../db/client";
+import { countPending, countPendingForClient, createGeneration, queuePositionOfClient, recentJobSeconds } from "../db/generations";
+import type { GenerationParams } from "./params";
 
-export const GenerationParams = z.object({
-  prompt: z
-    .string({ error: "prompt is required" })
-    .transform((s) => s.trim())
-    .pipe(z.string().min(1, "the prompt is empty").max(200, "the prompt is longer than 200 characters")),
-  n: z.coerce.number().int().min(1, "n must be 1–9").max(9, "n must be 1–9").default(4),
-  guidance: z.coerce.number().min(1, "guidance must be 1–10").max(10, "guidance must be 1–10").default(3),
-  temperature: z.coerce.number().min(0.1, "temperature must be 0.1–2").max(2, "temperature must be 0.1–2").default(1),
-  topK: z.coerce.number().int().min(0, "topK must be 0–512").max(512, "topK must be 0–512").default(64),
-  seed: z.coerce.number().int().min(0).max(2 ** 31 - 1).optional(),
-});
-export type GenerationParams = z.infer<typeof GenerationParams>;
+export { GenerationParams } from "./params";
 
 export class QueueFullError extends Error {
   constructor(
+    readonly limit: "global" | "client",
     readonly pending: number,
     readonly retryAfterS: number,
   ) {
-    super(`the queue is full (${pending} jobs waiting); try again in ${retryAfterS} s`);
+    super(
+      limit === "global"
+        ? `the queue is full (${pending} jobs waiting, the server's limit QUEUE_LIMIT); try again in about ${retryAfterS} s`
+        : `you already have ${pending} jobs waiting (the per-client limit QUEUE_LIMIT_PER_CLIENT); try again in about ${retryAfterS} s, when one has finished`,
+    );
   }
 }
 
 export interface EnqueueOptions {
+  /** Queued + running jobs of all clients beyond which requests are refused. */
   limit: number;
+  /** Queued + running jobs of one client beyond which its requests are refused. */
+  perClientLimit: number;
+  /** Who asks (see lib/client-id.ts). */
+  clientId: string;
   modelVersionId: string | null;
-  /** Rough seconds per queued job, for Retry-After. */
-  secondsPerJob?: number;
+  /** Jobs generated at once: the queue drains this many times faster. */
+  concurrency?: number;
 }
+
+/** Seconds per job before any has finished: about what the shipped model takes for 4 images on 2 cores. */
+const FIRST_GUESS_S = 3;
 
 export async function enqueue(db: Db, params: GenerationParams, o: EnqueueOptions): Promise<{ id: string; seed: number }> {
-  const pending = await db.generation.count({ where: { status: { in: ["queued", "running"] } } });
-  if (pending >= o.limit) throw new QueueFullError(pending, Math.max(1, Math.ceil((o.secondsPerJob ?? 3) * pending)));
+  const [pending, mine] = await Promise.all([countPending(db), countPendingForClient(db, o.clientId)]);
+  if (mine >= o.perClientLimit || pending >= o.limit) {
+    const perJob = (await recentJobSeconds(db)) ?? FIRST_GUESS_S;
+    const concurrency = Math.max(1, o.concurrency ?? 1);
+    if (mine >= o.perClientLimit) {
+      // The client may queue again once its oldest job has finished: wait for everything ahead of it, and it.
+      const position = await queuePositionOfClient(db, o.clientId);
+      throw new QueueFullError("client", mine, Math.max(1, Math.ceil((perJob * position) / concurrency)));
+    }
+    // A slot frees when the job at the head finishes; beyond the limit each extra waiting job adds one more.
+    throw new QueueFullError("global", pending, Math.max(1, Math.ceil((perJob * (pending - o.limit + 1)) / concurrency)));
+  }
   const seed = params.seed ?? Math.floor(Math.random() * 2 ** 31);
   const { prompt, ...rest } = params;
-  const gen = await db.generation.create({ data: { prompt, params: { ...rest, seed }, seed, modelVersionId: o.modelVersionId } });
-  return { id: gen.id, seed };
-}
-
-/** Marks the oldest queued job running and returns it, or null; safe against another worker claiming it first. */
-export async function claimNext(db: Db) {
-  for (;;) {
-    const next = await db.generation.findFirst({ where: { status: "queued" }, orderBy: { createdAt: "asc" } });
-    if (!next) return null;
-    const claimed = await db.generation.updateMany({ where: { id: next.id, status: "queued" }, data: { status: "running", startedAt: new Date(), progress: 0 } });
-    if (claimed.count === 1) return { ...next, status: "running" };
-  }
-}
-
-export async function reportProgress(db: Db, id: string, progress: number): Promise<void> {
-  await db.generation.update({ where: { id }, data: { progress } });
-}
-
-export interface FinishedImage {
-  png: Buffer;
-  width: number;
-  height: number;
-}
-
-/** Stores the images and marks the job done — with the model version that actually generated it — in one transaction. */
-export async function complete(db: Db, id: string, images: FinishedImage[], timings: Record<string, number>, modelVersionId: string): Promise<void> {
-  await db.$transaction([
-    db.image.createMany({ data: images.map((img, index) => ({ generationId: id, index, png: new Uint8Array(img.png), width: img.width, height: img.height })) }),
-    db.generation.update({ where: { id }, data: { status: "done", progress: 1, timings, modelVersionId, finishedAt: new Date() } }),
-  ]);
-}
-
-export async function fail(db: Db, id: string, error: string): Promise<void> {
-  await db.generation.update({ where: { id }, data: { status: "failed", error, finishedAt: new Date() } });
-}
-
-/**
- * On boot: jobs left "running" by a process that died are queued again (their work is lost, the request is not);
- * those already retried once are failed with a reason instead, so a job that crashes the server cannot loop.
- */
-export async function recoverOnBoot(db: Db): Promise<{ requeued: number; failed: number }> {
-  const stale = await db.generation.findMany({ where: { status: "running" } });
-  let requeued = 0;
-  let failed = 0;
-  for (const job of stale) {
-    if (job.error?.startsWith("interrupted")) {
-      await fail(db, job.id, "interrupted twice by a server restart; giving up");
-      failed++;
-    } else {
-      await db.generation.update({ where: { id: job.id }, data: { status: "queued", progress: 0, startedAt: null, error: "interrupted by a server restart; re-queued" } });
-      requeued++;
-    }
-  }
-  return { requeued, failed };
+  return createGeneration(db, { prompt, params: { ...rest, seed }, seed, modelVersionId: o.modelVersionId, clientId: o.clientId });
 }

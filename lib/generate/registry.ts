@@ -3,6 +3,8 @@
 // loads it while the old one keeps serving, then swaps atomically; the old one is disposed once its last job ends.
 import path from "node:path";
 import type { Db } from "../db/client";
+import { countModelVersions, createModelVersion, findActiveModelVersion } from "../db/versions";
+import { publicMessage } from "../errors";
 import { readCheckpointManifest } from "../model/checkpoint";
 import { loadModelBundle, type ModelBundle } from "./model-bundle";
 
@@ -23,11 +25,9 @@ interface Loaded {
 
 /** Registers a shipped model folder as the active version when the database has none yet. */
 export async function ensureDefaultVersion(db: Db, dir: string, root = process.cwd()): Promise<void> {
-  if ((await db.modelVersion.count()) > 0) return;
+  if ((await countModelVersions(db)) > 0) return;
   const manifest = readCheckpointManifest(path.resolve(root, dir));
-  await db.modelVersion.create({
-    data: { name: path.basename(dir), kind: "dalle", path: dir, config: manifest.config as object, metrics: manifest.metrics as object, active: true },
-  });
+  await createModelVersion(db, { name: path.basename(dir), kind: "dalle", path: dir, config: manifest.config as object, metrics: manifest.metrics as object, active: true });
 }
 
 export class ModelRegistry {
@@ -39,16 +39,27 @@ export class ModelRegistry {
     private readonly root = process.cwd(),
   ) {}
 
+  /** Why the last attempt to load a version failed (cleared by the next successful load), for health and the API. */
+  loadError: { versionId: string; name: string; message: string } | null = null;
+
   get loadedName(): string | null {
     return this.current?.name ?? null;
   }
 
   /** The active model, loaded if needed; call release() when the job is done. */
   async acquire(): Promise<ModelLease> {
-    const active = await this.db.modelVersion.findFirst({ where: { active: true }, orderBy: { createdAt: "desc" } });
+    const active = await findActiveModelVersion(this.db);
     if (!active) throw new Error("no model version is active: train one (npm run retrain) or activate one on /models");
     if (this.current?.versionId !== active.id) {
-      this.loading ??= this.load(active.id, active.name, active.path).finally(() => (this.loading = undefined));
+      this.loading ??= this.load(active.id, active.name, active.path)
+        .then(
+          (loaded) => ((this.loadError = null), loaded),
+          (err: unknown) => {
+            this.loadError = { versionId: active.id, name: active.name, message: publicMessage(err) };
+            throw err;
+          },
+        )
+        .finally(() => (this.loading = undefined));
       const next = await this.loading;
       if (this.current?.versionId !== next.versionId) {
         const old = this.current;

@@ -3,7 +3,6 @@
 // previous process left running, then starts the worker. Kept on globalThis because Next bundles routes separately.
 import { getDb, type Db } from "../db/client";
 import { serverEnv } from "../env";
-import { recoverOnBoot } from "./queue";
 import { ensureDefaultVersion, ModelRegistry } from "./registry";
 import { GenerationWorker } from "./worker";
 
@@ -12,6 +11,8 @@ export interface GenerationService {
   registry: ModelRegistry;
   worker: GenerationWorker;
   queueLimit: number;
+  queueLimitPerClient: number;
+  concurrency: number;
 }
 
 const state = globalThis as unknown as { tesseraGeneration?: Promise<GenerationService> };
@@ -24,12 +25,16 @@ async function start(): Promise<GenerationService> {
   } catch (err) {
     console.warn(`[tessera] no model registered: ${(err as Error).message}`);
   }
-  const recovered = await recoverOnBoot(db);
-  if (recovered.requeued || recovered.failed) console.info(`[tessera] after a restart: ${recovered.requeued} job(s) re-queued, ${recovered.failed} failed`);
   const registry = new ModelRegistry(db);
-  const worker = new GenerationWorker(db, registry, { concurrency: env.WORKER_CONCURRENCY, partialEvery: env.PARTIAL_EVERY, log: console });
+  const worker = new GenerationWorker(db, registry, { concurrency: env.WORKER_CONCURRENCY, partialEvery: env.PARTIAL_EVERY, leaseMs: env.JOB_LEASE_MS, log: console });
+  // Jobs a dead process on this host left running are taken over at once; other expired leases too.
+  const recovered = await worker.sweep().catch((err: unknown) => {
+    console.error(`[tessera] cannot look for interrupted jobs yet (the worker retries): ${(err as Error).message}`);
+    return { requeued: 0, failed: 0 };
+  });
+  if (recovered.requeued || recovered.failed) console.info(`[tessera] after a restart: ${recovered.requeued} job(s) re-queued, ${recovered.failed} failed`);
   worker.start();
-  return { db, registry, worker, queueLimit: env.QUEUE_LIMIT };
+  return { db, registry, worker, queueLimit: env.QUEUE_LIMIT, queueLimitPerClient: env.QUEUE_LIMIT_PER_CLIENT, concurrency: env.WORKER_CONCURRENCY };
 }
 
 export function generationService(): Promise<GenerationService> {

@@ -1,24 +1,30 @@
 // The queue, registry and worker against a real SQLite database and a real (tiny) model folder.
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeTinyModelFolder } from "../../test/fixtures/tiny-model";
 import { createDb, type Db } from "../db/client";
+import { claimNextJob, GAVE_UP_ERROR, REQUEUED_NOTE, takeOverAbandoned } from "../db/generations";
 import { migrate } from "../db/migrate";
 import { selectBackend } from "../tensor/backend";
-import { enqueue, GenerationParams, QueueFullError, recoverOnBoot } from "./queue";
+import { enqueue, GenerationParams, QueueFullError, type EnqueueOptions } from "./queue";
 import { ensureDefaultVersion, ModelRegistry } from "./registry";
-import { writeTinyModelFolder } from "../../test/fixtures/tiny-model";
 import { GenerationWorker, type JobEvent } from "./worker";
 
 let dir: string;
+let file: string;
 let db: Db;
+const admit = (o: Partial<EnqueueOptions> = {}): EnqueueOptions => ({ limit: 10, perClientLimit: 10, clientId: "a", modelVersionId: null, ...o });
 const quiet = { info() {}, error() {} };
 
 beforeAll(async () => {
   await selectBackend({ request: "wasm", log: { info() {}, warn() {} } });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-worker-"));
-  const url = `file:${path.join(dir, "t.db")}`;
+  file = path.join(dir, "t.db");
+  const url = `file:${file}`;
   await migrate(url);
   db = createDb(url);
   await writeTinyModelFolder(path.join(dir, "m1"));
@@ -44,8 +50,21 @@ describe("generation params", () => {
     const err = (x: object) => GenerationParams.safeParse(x).error?.issues[0].message;
     expect(err({ prompt: "   " })).toBe("the prompt is empty");
     expect(err({ prompt: "x".repeat(201) })).toBe("the prompt is longer than 200 characters");
-    expect(err({ prompt: "ok", n: 10 })).toBe("n must be 1–9");
+    expect(err({ prompt: "ok", n: 10 })).toBe("n must be a whole number 1–9");
     expect(err({})).toBe("prompt is required");
+  });
+
+  it("takes JSON numbers only, a visible prompt, valid text and known fields", () => {
+    const err = (x: object) => GenerationParams.safeParse(x).error?.issues[0].message;
+    for (const n of ["4", true, [1], null, 2.5]) expect(err({ prompt: "ok", n })).toBe("n must be a whole number 1–9");
+    expect(err({ prompt: "ok", seed: null })).toBe("seed must be a whole number 0–2147483647");
+    expect(err({ prompt: "ok", seed: "0x10" })).toBe("seed must be a whole number 0–2147483647");
+    expect(err({ prompt: "ok", guidance: "3" })).toBe("guidance must be a number 1–10");
+    expect(err({ prompt: "\u200b\u200d\ufeff" })).toBe("the prompt has no visible character");
+    expect(err({ prompt: "a \ud800" })).toMatch(/not text/);
+    expect(err({ prompt: "a\u0000b" })).toMatch(/not text/);
+    expect(err({ prompt: "ok", promt: "typo" })).toBe("unknown field: promt");
+    expect(GenerationParams.parse({ prompt: "ok", seed: 0 }).seed).toBe(0);
   });
 });
 
@@ -53,8 +72,8 @@ describe("worker", () => {
   it("runs queued jobs to done with their images, reporting progress", async () => {
     const registry = new ModelRegistry(db);
     const worker = new GenerationWorker(db, registry, { concurrency: 1, partialEvery: 32, log: quiet });
-    const a = await enqueue(db, GenerationParams.parse({ prompt: "red heart", n: 2, seed: 5 }), { limit: 10, modelVersionId: null });
-    const b = await enqueue(db, GenerationParams.parse({ prompt: "grinning cat", n: 1 }), { limit: 10, modelVersionId: null });
+    const a = await enqueue(db, GenerationParams.parse({ prompt: "red heart", n: 2, seed: 5 }), admit());
+    const b = await enqueue(db, GenerationParams.parse({ prompt: "grinning cat", n: 1 }), admit());
     const events = Promise.all([waitFor(worker, a.id), waitFor(worker, b.id)]);
     worker.start();
     worker.notify();
@@ -75,19 +94,95 @@ describe("worker", () => {
 
   it("refuses new jobs beyond the queue limit with a retry delay", async () => {
     await db.generation.create({ data: { prompt: "waiting", params: {}, seed: 1 } });
-    const err = await enqueue(db, GenerationParams.parse({ prompt: "one more" }), { limit: 1, modelVersionId: null }).catch((e: unknown) => e);
+    const err = await enqueue(db, GenerationParams.parse({ prompt: "one more" }), admit({ limit: 1 })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QueueFullError);
     expect((err as QueueFullError).retryAfterS).toBeGreaterThan(0);
     await db.generation.deleteMany({ where: { prompt: "waiting" } });
   });
 
-  it("re-queues jobs a dead process left running, and gives up on the second interruption", async () => {
-    const job = await db.generation.create({ data: { prompt: "crash", params: {}, seed: 1, status: "running" } });
-    expect(await recoverOnBoot(db)).toEqual({ requeued: 1, failed: 0 });
-    expect((await db.generation.findUniqueOrThrow({ where: { id: job.id } })).status).toBe("queued");
-    await db.generation.update({ where: { id: job.id }, data: { status: "running" } });
-    expect(await recoverOnBoot(db)).toEqual({ requeued: 0, failed: 1 });
-    expect((await db.generation.findUniqueOrThrow({ where: { id: job.id } })).error).toMatch(/interrupted twice/);
+  it("takes over jobs whose lease expired or whose worker process is gone, and gives up on the second interruption", async () => {
+    const job = await db.generation.create({ data: { prompt: "crash", params: {}, seed: 1 } });
+    // A worker on another host claims it and dies: its lease runs out, then any worker takes the job over.
+    expect((await claimNextJob(db, "elsewhere:1:dead", 60_000))?.id).toBe(job.id);
+    expect(await takeOverAbandoned(db)).toEqual({ requeued: 0, failed: 0 });
+    expect(await takeOverAbandoned(db, () => false, 2, new Date(Date.now() + 61_000))).toEqual({ requeued: 1, failed: 0 });
+    expect(await db.generation.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ status: "queued", note: REQUEUED_NOTE, error: null, workerId: null });
+    // A worker of this host whose process has exited is dead at once, whatever its lease says.
+    const exited = spawnSync(process.execPath, ["-e", ""]).pid;
+    await claimNextJob(db, `${os.hostname()}:${exited}:gone`, 60_000);
+    const boot = new GenerationWorker(db, new ModelRegistry(db), { concurrency: 1, partialEvery: 0, log: quiet });
+    expect(await boot.sweep()).toEqual({ requeued: 0, failed: 1 });
+    expect(await db.generation.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ status: "failed", error: GAVE_UP_ERROR, attempts: 2 });
+    // A live worker's job is left alone.
+    const live = await db.generation.create({ data: { prompt: "alive", params: {}, seed: 1 } });
+    await claimNextJob(db, boot.id, 60_000);
+    expect(await boot.sweep()).toEqual({ requeued: 0, failed: 0 });
+    await db.generation.deleteMany({ where: { id: { in: [job.id, live.id] } } });
+  });
+
+  it("finishes a job whose worker died: another worker takes it over once the lease expires", async () => {
+    const job = await enqueue(db, GenerationParams.parse({ prompt: "red heart", n: 1, seed: 1 }), admit());
+    expect((await claimNextJob(db, "elsewhere:2:dead", 400))?.id).toBe(job.id);
+    const registry = new ModelRegistry(db);
+    const worker = new GenerationWorker(db, registry, { concurrency: 1, partialEvery: 0, leaseMs: 1000, log: quiet });
+    const events = waitFor(worker, job.id);
+    worker.start();
+    expect((await events).at(-1)).toEqual({ type: "done" });
+    await worker.stop();
+    registry.dispose();
+    const done = await db.generation.findUniqueOrThrow({ where: { id: job.id }, include: { images: true } });
+    expect(done).toMatchObject({ status: "done", note: REQUEUED_NOTE, error: null, attempts: 2, workerId: null });
+    expect(done.images).toHaveLength(1);
+  });
+
+  it("a job running while the database refuses writes ends done once writes work again, never stuck running", async () => {
+    const job = await enqueue(db, GenerationParams.parse({ prompt: "grinning cat", n: 2, seed: 3 }), admit());
+    const registry = new ModelRegistry(db);
+    const worker = new GenerationWorker(db, registry, { concurrency: 1, partialEvery: 0, leaseMs: 1500, heartbeatMs: 200, retryMs: [50, 200], log: quiet });
+    // A second connection to the same file makes every write to the queue fail, as a full disk or a read-only
+    // remount would, from the job's first token until 2.5 s later (longer than the lease).
+    const side = new Database(file);
+    let faulted = false;
+    const restored = new Promise<void>((resolve) => {
+      worker.events.on(job.id, (e: JobEvent) => {
+        if (e.type !== "progress" || faulted) return;
+        faulted = true;
+        for (const t of ["UPDATE ON Generation", "INSERT ON Image"]) {
+          side.exec(`CREATE TRIGGER "fault_${t.split(" ").at(-1)}" BEFORE ${t} BEGIN SELECT RAISE(ABORT, 'disk I/O error (injected)'); END`);
+        }
+        setTimeout(() => {
+          side.exec('DROP TRIGGER "fault_Generation"; DROP TRIGGER "fault_Image"');
+          resolve();
+        }, 2500);
+      });
+    });
+    const events = waitFor(worker, job.id);
+    worker.start();
+    await restored;
+    // (The driver adapter reports a trigger's RAISE as a constraint violation.)
+    expect(worker.lastWriteError).not.toBeNull();
+    const last = (await events).at(-1);
+    await worker.stop();
+    registry.dispose();
+    side.close();
+    expect(faulted).toBe(true);
+    expect(last).toEqual({ type: "done" });
+    const after = await db.generation.findUniqueOrThrow({ where: { id: job.id }, include: { images: true } });
+    // Finished by the worker that first claimed it, its failed writes retried: no takeover was needed.
+    expect(after).toMatchObject({ status: "done", attempts: 1, error: null, workerId: null, leaseUntil: null });
+    expect(after.images).toHaveLength(2);
+    expect(worker.lastWriteError).toBeNull();
+  });
+
+  it("caps each client's pending jobs so one client cannot take the queue, and says which cap was hit", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await enqueue(db, GenerationParams.parse({ prompt: `a ${i}` }), admit({ limit: 5, perClientLimit: 3, clientId: "fair-a" }))).id);
+    const refused = await enqueue(db, GenerationParams.parse({ prompt: "a 3" }), admit({ limit: 5, perClientLimit: 3, clientId: "fair-a" })).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(QueueFullError);
+    expect((refused as QueueFullError).limit).toBe("client");
+    expect((refused as QueueFullError).message).toMatch(/QUEUE_LIMIT_PER_CLIENT/);
+    ids.push((await enqueue(db, GenerationParams.parse({ prompt: "b 0" }), admit({ limit: 5, perClientLimit: 3, clientId: "fair-b" }))).id);
+    await db.generation.deleteMany({ where: { id: { in: ids } } });
   });
 
   it("swaps to a newly activated version and frees the old one when its last job ends", async () => {

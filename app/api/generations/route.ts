@@ -1,29 +1,35 @@
-import { jsonError } from "@/lib/api";
-import { enqueue, GenerationParams, QueueFullError } from "@/lib/generate/queue";
+import { HttpError, jsonError, route } from "@/lib/api";
+import { clientIdFrom } from "@/lib/client-id";
+import { findActiveModelVersion } from "@/lib/db/versions";
+import { firstIssue, GenerationParams } from "@/lib/generate/params";
+import { enqueue, QueueFullError } from "@/lib/generate/queue";
 import { generationService } from "@/lib/generate/service";
+import { readJsonBody } from "@/lib/http/body";
 
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";
 
 /** POST /api/generations {prompt, n?, guidance?, temperature?, topK?, seed?} → 202 {id, seed}. */
-export async function POST(request: Request) {
-  let body: unknown;
-  try {
-    body = await request.json();
-  } catch {
-    return jsonError(400, "the request body must be JSON");
-  }
-  const parsed = GenerationParams.safeParse(body);
-  if (!parsed.success) return jsonError(400, parsed.error.issues.map((i) => i.message).join("; "));
+export const POST = route(async (request: Request) => {
+  const parsed = GenerationParams.safeParse(await readJsonBody(request));
+  if (!parsed.success) return jsonError(400, firstIssue(parsed.error));
   const service = await generationService();
-  const active = await service.db.modelVersion.findFirst({ where: { active: true }, select: { id: true } });
+  const active = await findActiveModelVersion(service.db);
   if (!active) return jsonError(503, "no model is active yet: train one and activate it");
+  const broken = service.registry.loadError;
+  if (broken?.versionId === active.id) return jsonError(503, `the active model ${active.name} could not be loaded: ${broken.message}`);
   try {
-    const job = await enqueue(service.db, parsed.data, { limit: service.queueLimit, modelVersionId: active.id });
+    const job = await enqueue(service.db, parsed.data, {
+      limit: service.queueLimit,
+      perClientLimit: service.queueLimitPerClient,
+      clientId: clientIdFrom(request.headers),
+      modelVersionId: active.id,
+      concurrency: service.concurrency,
+    });
     service.worker.notify();
     return Response.json(job, { status: 202, headers: { Location: `/api/generations/${job.id}` } });
   } catch (err) {
-    if (err instanceof QueueFullError) return jsonError(429, err.message, { "Retry-After": String(err.retryAfterS) });
+    if (err instanceof QueueFullError) throw new HttpError(429, err.message, { "Retry-After": String(err.retryAfterS) });
     throw err;
   }
-}
+});

@@ -1,13 +1,14 @@
+import { route } from "@/lib/api";
 import { getHealth } from "@/lib/health";
 
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";
 
 /** GET /api/health: backend in use, model status, DB reachability, version. 503 while degraded. */
-export async function GET() {
+export const GET = route(async () => {
   const health = await getHealth();
   return Response.json(health, {
     status: health.status === "ok" ? 200 : 503,
     headers: { "Cache-Control": "no-store" },
   });
-}
+});

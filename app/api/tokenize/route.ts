@@ -1,22 +1,35 @@
 import { z } from "zod";
-import { jsonError } from "@/lib/api";
+import { jsonError, route } from "@/lib/api";
+import { findActiveModelVersion } from "@/lib/db/versions";
+import { publicMessage } from "@/lib/errors";
+import { PromptText } from "@/lib/generate/params";
 import { generationService } from "@/lib/generate/service";
+import { readJsonBody } from "@/lib/http/body";
 
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";
 
-const Body = z.object({ prompt: z.string().max(1000, "the prompt is too long to tokenise") });
+// The prompt as the Create form holds it: the same limit and checks as a generation request, except that an
+// empty prompt simply has no tokens.
+const Body = z.strictObject({ prompt: z.union([z.literal(""), PromptText], { error: "prompt must be a string of at most the prompt limit" }) }, { error: "the body must be a JSON object {prompt}" });
 
 /**
  * POST /api/tokenize {prompt} → {tokens, maxTokens, truncated, unknownWords}: the active model's own tokenizer, so
  * the Create page can show a live token count and warn about words the model never saw.
  */
-export async function POST(request: Request) {
-  const parsed = Body.safeParse(await request.json().catch(() => null));
-  if (!parsed.success) return jsonError(400, parsed.error.issues[0]?.message ?? "the body must be JSON {prompt}");
-  const { registry } = await generationService();
-  const lease = await registry.acquire().catch(() => null);
-  if (!lease) return jsonError(503, "no model is active yet");
+export const POST = route(async (request: Request) => {
+  const raw = await readJsonBody(request);
+  const parsed = Body.safeParse(raw);
+  if (!parsed.success) return jsonError(400, parsed.error.issues.at(-1)?.message ?? "the body must be a JSON object {prompt}");
+  const { db, registry } = await generationService();
+  const active = await findActiveModelVersion(db);
+  if (!active) return jsonError(503, "no model is active yet");
+  let lease;
+  try {
+    lease = await registry.acquire();
+  } catch (err) {
+    return jsonError(503, `the active model ${active.name} could not be loaded: ${publicMessage(err)}`);
+  }
   try {
     const max = lease.bundle.transformer.config.textLen;
     const e = lease.bundle.text.encode(parsed.data.prompt, max);
@@ -24,4 +37,4 @@ export async function POST(request: Request) {
   } finally {
     lease.release();
   }
-}
+});

@@ -1,11 +1,11 @@
 import type { Metadata } from "next";
 import Link from "next/link";
-import { cookies } from "next/headers";
+import { headers } from "next/headers";
 import { notFound } from "next/navigation";
 import { deleteGeneration } from "@/app/admin/actions";
-import { ADMIN_COOKIE, isAdminToken } from "@/lib/admin";
+import { isAdmin } from "@/lib/admin";
 import { getDb } from "@/lib/db/client";
-import { getGeneration } from "@/lib/gallery";
+import { getGeneration } from "@/lib/db/generations";
 
 export const dynamic = "force-dynamic";
 
@@ -17,9 +17,10 @@ export async function generateMetadata({ params }: { params: Promise<{ id: strin
 export default async function GenerationPage({ params }: { params: Promise<{ id: string }> }) {
   const g = await getGeneration(getDb(), (await params).id);
   if (!g) notFound();
-  const admin = isAdminToken((await cookies()).get(ADMIN_COOKIE)?.value);
+  const admin = await isAdmin(await headers());
   const rows: [string, string][] = [
     ["Status", g.status + (g.error ? ` (${g.error})` : "")],
+    ...(g.note ? ([["Note", g.note]] as [string, string][]) : []),
     ["Seed", String(g.seed)],
     ["Model", g.modelVersion?.name ?? "—"],
     ["Created", g.createdAt.toISOString().replace("T", " ").slice(0, 19) + " UTC"],

@@ -1,13 +1,15 @@
-import { requestIsAdmin } from "@/lib/admin";
-import { jsonError } from "@/lib/api";
+import { isAdmin } from "@/lib/admin";
+import { jsonError, route } from "@/lib/api";
 import { getDb } from "@/lib/db/client";
-import { getGeneration } from "@/lib/gallery";
+import { deleteGeneration, getGeneration } from "@/lib/db/generations";
 
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";
 
+type Ctx = { params: Promise<{ id: string }> };
+
 /** GET /api/generations/[id]: the job, its parameters, status, timings and image URLs. */
-export async function GET(_request: Request, { params }: { params: Promise<{ id: string }> }) {
+export const GET = route(async (_request: Request, { params }: Ctx) => {
   const { id } = await params;
   const job = await getGeneration(getDb(), id);
   if (!job) return jsonError(404, `no generation with id ${id}`);
@@ -15,13 +17,12 @@ export async function GET(_request: Request, { params }: { params: Promise<{ id:
     { ...job, images: job.images.map((img) => ({ ...img, url: `/api/images/${img.id}` })) },
     { headers: { "Cache-Control": "no-store" } },
   );
-}
+});
 
-/** DELETE /api/generations/[id] (admin: `Authorization: Bearer <token>`): removes the job and its images. */
-export async function DELETE(request: Request, { params }: { params: Promise<{ id: string }> }) {
-  if (!requestIsAdmin(request)) return jsonError(401, "deleting needs the admin token (Authorization: Bearer <token>)");
+/** DELETE /api/generations/[id] (admin: `Authorization: Bearer <token>` or a session): removes the job and its images. */
+export const DELETE = route(async (request: Request, { params }: Ctx) => {
+  if (!(await isAdmin(request.headers))) return jsonError(401, "deleting needs the admin token (Authorization: Bearer <token>)");
   const { id } = await params;
-  const { count } = await getDb().generation.deleteMany({ where: { id } });
-  if (!count) return jsonError(404, `no generation with id ${id}`);
+  if (!(await deleteGeneration(getDb(), id))) return jsonError(404, `no generation with id ${id}`);
   return new Response(null, { status: 204 });
-}
+});

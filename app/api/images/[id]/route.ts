@@ -1,15 +1,16 @@
-import { jsonError } from "@/lib/api";
+import { jsonError, route } from "@/lib/api";
 import { getDb } from "@/lib/db/client";
+import { getImagePng } from "@/lib/db/generations";
 
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";
 
 /** GET /api/images/[id]: the PNG, cacheable forever (an image never changes; deleting it removes the id). */
-export async function GET(_request: Request, { params }: { params: Promise<{ id: string }> }) {
+export const GET = route(async (_request: Request, { params }: { params: Promise<{ id: string }> }) => {
   const { id } = await params;
-  const image = await getDb().image.findUnique({ where: { id }, select: { png: true } });
+  const image = await getImagePng(getDb(), id);
   if (!image) return jsonError(404, `no image with id ${id}`);
   return new Response(Buffer.from(image.png), {
     headers: { "Content-Type": "image/png", "Cache-Control": "public, max-age=31536000, immutable" },
   });
-}
+});

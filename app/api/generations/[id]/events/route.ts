@@ -1,4 +1,5 @@
-import { jsonError } from "@/lib/api";
+import { jsonError, route } from "@/lib/api";
+import { getJobStatus } from "@/lib/db/generations";
 import { generationService } from "@/lib/generate/service";
 import type { JobEvent } from "@/lib/generate/worker";
 
@@ -9,10 +10,10 @@ export const runtime = "nodejs";
  * GET /api/generations/[id]/events: Server-Sent Events — `progress` (tokens done, partial PNGs as data URLs),
  * then `done` or `failed`. A job already finished answers with its final event at once.
  */
-export async function GET(request: Request, { params }: { params: Promise<{ id: string }> }) {
+export const GET = route(async (request: Request, { params }: { params: Promise<{ id: string }> }) => {
   const { id } = await params;
   const { db, worker } = await generationService();
-  const job = await db.generation.findUnique({ where: { id }, select: { status: true, error: true, progress: true } });
+  const job = await getJobStatus(db, id);
   if (!job) return jsonError(404, `no generation with id ${id}`);
   const encoder = new TextEncoder();
   let cleanup = () => {};
@@ -44,14 +45,17 @@ export async function GET(request: Request, { params }: { params: Promise<{ id: 
       request.signal.addEventListener("abort", finish);
       send({ type: "status", status: job.status, progress: job.progress });
       // The job may have finished between the first read and the subscription: look once more.
-      void db.generation.findUnique({ where: { id }, select: { status: true, error: true } }).then((now) => {
-        if (now?.status === "done") onEvent({ type: "done" });
-        else if (now?.status === "failed") onEvent({ type: "failed", error: now.error ?? "failed" });
-      });
+      getJobStatus(db, id).then(
+        (now) => {
+          if (now?.status === "done") onEvent({ type: "done" });
+          else if (now?.status === "failed") onEvent({ type: "failed", error: now.error ?? "failed" });
+        },
+        () => {}, // the database is down: the worker's own events (or the client's retry) will tell
+      );
     },
     cancel() {
       cleanup();
     },
   });
   return new Response(stream, { headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-store", Connection: "keep-alive" } });
-}
+});

@@ -1,0 +1,145 @@
+// Named queries on generation jobs and their images. A running job is always held by a lease (workerId +
+// leaseUntil): its worker renews the lease by heartbeat, and every write a worker makes to a running job is
+// conditional on still holding it, so a job taken over by another worker is never finished twice.
+import type { Db } from "./client";
+
+const PENDING = ["queued", "running"];
+
+/** Queued + running jobs, all clients together. */
+export function countPending(db: Db): Promise<number> {
+  return db.generation.count({ where: { status: { in: PENDING } } });
+}
+
+/** Queued + running jobs of one client. */
+export function countPendingForClient(db: Db, clientId: string): Promise<number> {
+  return db.generation.count({ where: { clientId, status: { in: PENDING } } });
+}
+
+/** How many pending jobs were queued no later than this client's oldest pending one (its place in the line). */
+export async function queuePositionOfClient(db: Db, clientId: string): Promise<number> {
+  const oldest = await db.generation.findFirst({ where: { clientId, status: { in: PENDING } }, orderBy: { createdAt: "asc" }, select: { createdAt: true } });
+  if (!oldest) return 0;
+  return db.generation.count({ where: { status: { in: PENDING }, createdAt: { lte: oldest.createdAt } } });
+}
+
+/** Mean seconds a job ran (claim to finish) over the last `sample` finished jobs; null before the first. */
+export async function recentJobSeconds(db: Db, sample = 20): Promise<number | null> {
+  const rows = await db.generation.findMany({
+    where: { status: "done", startedAt: { not: null }, finishedAt: { not: null } },
+    orderBy: { finishedAt: "desc" },
+    take: sample,
+    select: { startedAt: true, finishedAt: true },
+  });
+  if (rows.length === 0) return null;
+  return rows.reduce((s, r) => s + (r.finishedAt!.getTime() - r.startedAt!.getTime()), 0) / rows.length / 1000;
+}
+
+export function createGeneration(db: Db, data: { prompt: string; params: object; seed: number; modelVersionId: string | null; clientId: string }) {
+  return db.generation.create({ data, select: { id: true, seed: true } });
+}
+
+/** Marks the oldest queued job running under `workerId`'s lease and returns it, or null; safe against races. */
+export async function claimNextJob(db: Db, workerId: string, leaseMs: number) {
+  for (;;) {
+    const next = await db.generation.findFirst({ where: { status: "queued" }, orderBy: { createdAt: "asc" } });
+    if (!next) return null;
+    const now = new Date();
+    const claimed = await db.generation.updateMany({
+      where: { id: next.id, status: "queued" },
+      data: { status: "running", workerId, leaseUntil: new Date(now.getTime() + leaseMs), startedAt: now, progress: 0, attempts: { increment: 1 } },
+    });
+    if (claimed.count === 1) return { ...next, status: "running", workerId, attempts: next.attempts + 1 };
+  }
+}
+
+/** Extends the lease; false when the job is no longer this worker's (taken over, deleted or finished). */
+export async function renewLease(db: Db, id: string, workerId: string, leaseMs: number): Promise<boolean> {
+  const { count } = await db.generation.updateMany({ where: { id, workerId, status: "running" }, data: { leaseUntil: new Date(Date.now() + leaseMs) } });
+  return count === 1;
+}
+
+export async function reportProgress(db: Db, id: string, workerId: string, progress: number): Promise<void> {
+  await db.generation.updateMany({ where: { id, workerId, status: "running" }, data: { progress } });
+}
+
+export interface FinishedImage {
+  png: Buffer;
+  width: number;
+  height: number;
+}
+
+/**
+ * Stores the images and marks the job done — with the model version that generated it, and no error left over
+ * from an earlier attempt — in one transaction. False (and nothing written) when the lease is no longer held.
+ */
+export async function completeJob(db: Db, id: string, workerId: string, images: FinishedImage[], timings: Record<string, number>, modelVersionId: string): Promise<boolean> {
+  return db.$transaction(async (tx) => {
+    const { count } = await tx.generation.updateMany({
+      where: { id, workerId, status: "running" },
+      data: { status: "done", progress: 1, timings, modelVersionId, error: null, workerId: null, leaseUntil: null, finishedAt: new Date() },
+    });
+    if (count !== 1) return false;
+    await tx.image.createMany({ data: images.map((img, index) => ({ generationId: id, index, png: new Uint8Array(img.png), width: img.width, height: img.height })) });
+    return true;
+  });
+}
+
+/** Fails a job this worker holds; false when it no longer holds it. */
+export async function failJob(db: Db, id: string, workerId: string, error: string): Promise<boolean> {
+  const { count } = await db.generation.updateMany({
+    where: { id, workerId, status: "running" },
+    data: { status: "failed", error, workerId: null, leaseUntil: null, finishedAt: new Date() },
+  });
+  return count === 1;
+}
+
+export const REQUEUED_NOTE = "interrupted (its worker stopped: server restart or lost database); re-queued";
+export const GAVE_UP_ERROR = "interrupted twice (its worker stopped each time); giving up";
+
+/**
+ * Takes over running jobs whose worker is gone: those whose lease has expired (or that have none, from before
+ * leases), and those held by a worker `isDead` recognises. A job claimed `maxAttempts` times is failed instead of
+ * re-queued, so a job that crashes its server cannot loop. Each takeover is conditional on the lease it saw.
+ */
+export async function takeOverAbandoned(db: Db, isDead: (workerId: string) => boolean = () => false, maxAttempts = 2, now = new Date()) {
+  const running = await db.generation.findMany({ where: { status: "running" }, select: { id: true, workerId: true, leaseUntil: true, attempts: true } });
+  let requeued = 0;
+  let failed = 0;
+  for (const job of running) {
+    const abandoned = !job.leaseUntil || job.leaseUntil <= now || !job.workerId || isDead(job.workerId);
+    if (!abandoned) continue;
+    const held = { id: job.id, status: "running", workerId: job.workerId, leaseUntil: job.leaseUntil };
+    const giveUp = job.attempts >= maxAttempts;
+    const { count } = await db.generation.updateMany({
+      where: held,
+      data: giveUp
+        ? { status: "failed", error: GAVE_UP_ERROR, workerId: null, leaseUntil: null, finishedAt: now }
+        : { status: "queued", note: REQUEUED_NOTE, progress: 0, startedAt: null, workerId: null, leaseUntil: null },
+    });
+    if (count === 1) giveUp ? failed++ : requeued++;
+  }
+  return { requeued, failed };
+}
+
+/** Status fields the event stream needs. */
+export function getJobStatus(db: Db, id: string) {
+  return db.generation.findUnique({ where: { id }, select: { status: true, error: true, progress: true } });
+}
+
+/** One job with its image ids and model (the job API and the detail page). */
+export function getGeneration(db: Db, id: string) {
+  return db.generation.findUnique({
+    where: { id },
+    omit: { clientId: true, workerId: true, leaseUntil: true },
+    include: { images: { select: { id: true, index: true, width: true, height: true }, orderBy: { index: "asc" } }, modelVersion: { select: { id: true, name: true } } },
+  });
+}
+
+/** Deletes a job and (by cascade) its images; false for an unknown id. */
+export async function deleteGeneration(db: Db, id: string): Promise<boolean> {
+  return (await db.generation.deleteMany({ where: { id } })).count === 1;
+}
+
+export function getImagePng(db: Db, id: string) {
+  return db.image.findUnique({ where: { id }, select: { png: true } });
+}

@@ -1,0 +1,59 @@
+// The request schema of POST /api/generations, shared with the Create form (which imports it in the browser, so
+// this file imports nothing but zod): one prompt limit, one set of messages, on both sides.
+import { z } from "zod";
+
+/** Characters a prompt may hold, after trimming. */
+export const PROMPT_MAX = 200;
+
+// A prompt needs one character that shows: not only spaces, zero-width or other format characters, or marks.
+const VISIBLE = /[^\p{White_Space}\p{Cf}\p{Cc}\p{M}\p{Z}]/u;
+// Lone UTF-16 surrogates are not text (no database can store them); C0 controls other than tab and newlines
+// have no place in a prompt (PostgreSQL cannot store NUL).
+const INVALID = /\p{Cs}|[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/u;
+
+/** A prompt as typed: a string of at most PROMPT_MAX characters once trimmed, valid text. */
+export const PromptText = z
+  .string({ error: "prompt must be a string" })
+  .refine((s) => !INVALID.test(s), "the prompt contains characters that are not text (control characters or broken Unicode)")
+  .transform((s) => s.trim())
+  .pipe(
+    z
+      .string()
+      .min(1, "the prompt is empty")
+      .max(PROMPT_MAX, `the prompt is longer than ${PROMPT_MAX} characters`)
+      .refine((s) => VISIBLE.test(s), "the prompt has no visible character"),
+  );
+
+// JSON numbers only: "4", true, [4] and null are refused with the accepted range, never coerced.
+const number = (name: string, min: number, max: number, int: boolean) => {
+  const range = `${name} must be ${int ? "a whole number" : "a number"} ${min}–${max}`;
+  let n = z.number({ error: range });
+  if (int) n = n.int(range);
+  return n.min(min, range).max(max, range);
+};
+
+export const GenerationParams = z.strictObject(
+  {
+    prompt: z.unknown().refine((v) => v !== undefined, "prompt is required").pipe(PromptText),
+    n: number("n", 1, 9, true).default(4),
+    guidance: number("guidance", 1, 10, false).default(3),
+    temperature: number("temperature", 0.1, 2, false).default(1),
+    topK: number("topK", 0, 512, true).default(64),
+    /** Leave it out for a random seed; null is not "no seed" (it used to mean 0). */
+    seed: number("seed", 0, 2 ** 31 - 1, true).optional(),
+  },
+  {
+    error: (issue) =>
+      issue.code === "unrecognized_keys"
+        ? `unknown field${issue.keys.length > 1 ? "s" : ""}: ${issue.keys.join(", ")}`
+        : issue.code === "invalid_type"
+          ? "the body must be a JSON object {prompt, n?, guidance?, temperature?, topK?, seed?}"
+          : undefined,
+  },
+);
+export type GenerationParams = z.infer<typeof GenerationParams>;
+
+/** The first problem, as the API and the form both show it. */
+export function firstIssue(error: z.ZodError): string {
+  return error.issues[0]?.message ?? "invalid request";
+}

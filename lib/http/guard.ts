@@ -1,0 +1,68 @@
+// Checks made by the server entry (scripts/server.ts) before Next sees a request, for failures that happen inside
+// Next's own router or server-action handler, before any project code could answer them: a path with a malformed
+// percent-escape (Next answers 500 text/plain), and server-action posts that are cross-site, too large or not a
+// form (Next answers 500). Each becomes a 4xx in the JSON error shape, or the 400 page for page requests.
+
+/** Bytes a server-action body may have: the forms here post an id or a token. */
+export const ACTION_BODY_LIMIT = 64 * 1024;
+
+export interface Rejection {
+  status: number;
+  message: string;
+}
+
+export interface RequestHead {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+const header = (h: RequestHead["headers"], name: string): string | undefined => {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/** Every path segment must decode to text without control characters (ids, page names: never binary). */
+export function checkPath(url: string): Rejection | null {
+  const path = url.split(/[?#]/, 1)[0];
+  for (const segment of path.split("/")) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      return { status: 400, message: "the address has a malformed percent-escape" };
+    }
+    if (/[\u0000-\u001f\u007f]/.test(decoded)) return { status: 400, message: "the address contains control characters" };
+  }
+  return null;
+}
+
+/** Server actions (POST with a Next-Action header): same origin only, a form body of a known size, small. */
+export function checkServerAction(req: RequestHead): Rejection | null {
+  if (req.method !== "POST" || header(req.headers, "next-action") === undefined) return null;
+  const origin = header(req.headers, "origin");
+  const host = header(req.headers, "x-forwarded-host") ?? header(req.headers, "host");
+  if (origin !== undefined) {
+    let originHost: string | null = null;
+    try {
+      originHost = new URL(origin).host;
+    } catch {
+      // "null" (sandboxed frames, file: pages) or garbage: not this site.
+    }
+    if (!host || originHost !== host) return { status: 403, message: "cross-site form posts are refused" };
+  }
+  const length = header(req.headers, "content-length");
+  if (length === undefined || !/^\d+$/.test(length)) return { status: 411, message: "a form post needs a Content-Length" };
+  if (Number(length) > ACTION_BODY_LIMIT) return { status: 413, message: `the form is larger than ${ACTION_BODY_LIMIT / 1024} KiB` };
+  const type = (header(req.headers, "content-type") ?? "").toLowerCase();
+  const multipart = /^multipart\/form-data;\s*boundary=("?)[0-9a-z'()+_,\-./:=? ]{1,70}\1\s*$/i.test(type);
+  // Next's client posts action arguments as text/plain JSON, the no-JS form path as multipart or urlencoded.
+  if (!multipart && !/^(application\/x-www-form-urlencoded|text\/plain)(;|$)/.test(type)) {
+    return { status: 415, message: "a form post must be multipart/form-data, application/x-www-form-urlencoded or text/plain" };
+  }
+  return null;
+}
+
+export function checkRequest(req: RequestHead): Rejection | null {
+  return checkPath(req.url) ?? checkServerAction(req);
+}

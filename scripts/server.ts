@@ -1,0 +1,67 @@
+// The HTTP server `npm start` runs: Next's request handler behind a thin layer this project controls. It is the
+// earliest code that sees a request, so it (1) sends the security headers on every response, errors included,
+// (2) answers the malformed requests Next's router and action handler would turn into a 500 (lib/http/guard.ts),
+// (3) stamps each request with a hash of the client's address (lib/client-id.ts) that no client can forge, and
+// (4) binds to HOST (default 127.0.0.1: reachable from this machine only until you choose otherwise).
+import http from "node:http";
+import nextServer from "next";
+import { CLIENT_HEADER, PROTO_HEADER, clientAddress, clientIdForAddress } from "../lib/client-id";
+import { checkRequest, type Rejection } from "../lib/http/guard";
+import { securityHeaders } from "../lib/http/security-headers";
+
+export interface ServeOptions {
+  dev: boolean;
+  port: number;
+  host: string;
+  /** Trust X-Forwarded-For / X-Forwarded-Proto (only behind a reverse proxy that sets them). */
+  trustProxy: boolean;
+  dir?: string;
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function reject(req: http.IncomingMessage, res: http.ServerResponse, r: Rejection): void {
+  const wantsPage = req.method === "GET" && !req.url?.startsWith("/api/") && /text\/html/.test(req.headers.accept ?? "");
+  // The body of a refused request is not read: close the connection rather than leave it half-read.
+  res.setHeader("Connection", "close");
+  res.setHeader("Cache-Control", "no-store");
+  if (wantsPage) {
+    res.writeHead(r.status, { "Content-Type": "text/html; charset=utf-8" });
+    res.end(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Bad request · Tessera</title></head>` +
+        `<body style="font-family:system-ui;margin:3rem"><h1 data-testid="bad-request">Bad request</h1><p>${escapeHtml(r.message)}.</p>` +
+        `<p><a href="/">Back to Tessera</a></p></body></html>`,
+    );
+    return;
+  }
+  res.writeHead(r.status, { "Content-Type": "application/json" });
+  res.end(JSON.stringify({ error: { status: r.status, message: r.message } }));
+}
+
+export async function serve(o: ServeOptions): Promise<http.Server> {
+  const create = ((nextServer as unknown as { default?: typeof nextServer }).default ?? nextServer) as typeof nextServer;
+  const app = create({ dev: o.dev, dir: o.dir ?? process.cwd(), hostname: o.host, port: o.port });
+  await app.prepare();
+  const handle = app.getRequestHandler();
+  const headers = securityHeaders(o.dev);
+  const server = http.createServer((req, res) => {
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    const rejected = checkRequest({ method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers });
+    if (rejected) return reject(req, res, rejected);
+    const address = clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], o.trustProxy);
+    req.headers[CLIENT_HEADER] = clientIdForAddress(address);
+    const forwardedProto = String(req.headers["x-forwarded-proto"] ?? "").split(",")[0].trim();
+    const tls = (req.socket as { encrypted?: boolean }).encrypted === true;
+    req.headers[PROTO_HEADER] = (o.trustProxy ? forwardedProto === "https" : tls) ? "https" : "http";
+    handle(req, res).catch((err: unknown) => {
+      console.error(`[tessera] request ${req.method} ${req.url} failed: ${(err as Error).stack ?? String(err)}`);
+      if (!res.headersSent) reject(req, res, { status: 500, message: "internal error; the server log has the details" });
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  return server;
+}
