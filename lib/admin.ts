@@ -102,7 +102,9 @@ export function safeNextPath(next: unknown, fallback = "/models"): string {
     const base = "http://tessera.invalid";
     const url = new URL(next, base);
     if (url.origin !== base) return fallback;
-    return url.pathname + url.search + url.hash;
+    // Normalising can bring a `//` to the front (`/..//evil.example` → `//evil.example`): check the result again.
+    const path = url.pathname + url.search + url.hash;
+    return /^\/[/\\]/.test(path) ? fallback : path;
   } catch {
     return fallback;
   }

@@ -4,7 +4,7 @@
 import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 
 export interface ThrottleOptions {
-  /** Wrong tokens allowed per window before the lock-out. */
+  /** Wrong tokens per window: the last of them starts the lock-out. */
   attempts: number;
   windowS: number;
   /** The first lock-out; each further one in `memoryS` doubles it, up to `maxBlockS`. */
@@ -35,8 +35,7 @@ export class LoginThrottle {
   /** Records a wrong token; returns the lock-out in seconds when this one used up the allowance, else 0. */
   async failed(client: string): Promise<number> {
     try {
-      await this.failures.consume(client);
-      return 0;
+      if ((await this.failures.consume(client)).remainingPoints > 0) return 0;
     } catch (err) {
       if (!(err instanceof RateLimiterRes)) throw err;
     }

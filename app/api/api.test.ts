@@ -4,27 +4,37 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLIENT_HEADER, clientIdForAddress } from "@/lib/client-id";
 import { getDb } from "@/lib/db/client";
 import { migrate } from "@/lib/db/migrate";
 import { generationService } from "@/lib/generate/service";
+import { JSON_BODY_LIMIT } from "@/lib/http/body";
 import { writeTinyModelFolder } from "@/test/fixtures/tiny-model";
 import { selectBackend } from "@/lib/tensor/backend";
 import { GET as getEvents } from "./generations/[id]/events/route";
 import { GET as getGeneration } from "./generations/[id]/route";
 import { POST as postGeneration } from "./generations/route";
 import { GET as getImage } from "./images/[id]/route";
+import { POST as tokenize } from "./tokenize/route";
 
 let dir: string;
 const ctx = (id: string) => ({ params: Promise.resolve({ id }) });
-const post = (body: unknown) =>
-  postGeneration(new Request("http://t/api/generations", { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body), headers: { "Content-Type": "application/json" } }));
+const post = (body: unknown, client = "10.0.0.1", headers: Record<string, string> = {}) =>
+  postGeneration(
+    new Request("http://t/api/generations", {
+      method: "POST",
+      body: typeof body === "string" ? body : JSON.stringify(body),
+      headers: { "Content-Type": "application/json", [CLIENT_HEADER]: clientIdForAddress(client), ...headers },
+    }),
+  );
 
 beforeAll(async () => {
   await selectBackend({ request: "wasm", log: { info() {}, warn() {} } });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-api-"));
   process.env.DATABASE_URL = `file:${path.join(dir, "api.db")}`;
   process.env.TESSERA_MODEL_DIR = path.join(dir, "model");
-  process.env.QUEUE_LIMIT = "3";
+  process.env.QUEUE_LIMIT = "6";
+  process.env.QUEUE_LIMIT_PER_CLIENT = "2";
   process.env.PARTIAL_EVERY = "16";
   await migrate(process.env.DATABASE_URL);
   await writeTinyModelFolder(path.join(dir, "model"));
@@ -72,7 +82,12 @@ describe("API", () => {
       ["not json", "the request body must be JSON"],
       [{ prompt: "   " }, "the prompt is empty"],
       [{ prompt: "x".repeat(201) }, "the prompt is longer than 200 characters"],
-      [{ prompt: "ok", n: 0 }, "n must be 1–9"],
+      [{ prompt: "ok", n: 0 }, "n must be a whole number 1–9"],
+      [{ prompt: "ok", n: "4" }, "n must be a whole number 1–9"],
+      [{ prompt: "ok", seed: null }, "seed must be a whole number 0–2147483647"],
+      ['{"prompt":"a \\ud800"}', "the prompt contains characters that are not text (control characters or broken Unicode)"],
+      [{ prompt: "\u200b\u2060" }, "the prompt has no visible character"],
+      [[1, 2], "the body must be a JSON object {prompt, n?, guidance?, temperature?, topK?, seed?}"],
     ] as const) {
       const res = await post(body);
       expect(res.status).toBe(400);
@@ -87,13 +102,55 @@ describe("API", () => {
     }
   });
 
-  it("answers 429 with Retry-After when the queue is full", async () => {
+  it("refuses a body that is not application/json with 415, and one over the limit with 413 while reading it", async () => {
+    const plain = await post(JSON.stringify({ prompt: "ok" }), "10.0.0.1", { "Content-Type": "text/plain" });
+    expect(plain.status).toBe(415);
+    expect((await plain.json()).error.message).toMatch(/application\/json/);
+    // Declared too large: refused before reading.
+    const declared = await post(JSON.stringify({ prompt: "ok" }), "10.0.0.1", { "Content-Length": String(JSON_BODY_LIMIT + 1) });
+    expect(declared.status).toBe(413);
+    // Streamed without a length: cut off once the limit is passed, long before the end of the body.
+    let sent = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(c) {
+        sent += 16_384;
+        c.enqueue(new Uint8Array(16_384).fill(0x20));
+        if (sent > 64 * 2 ** 20) c.close();
+      },
+    });
+    const res = await postGeneration(new Request("http://t", { method: "POST", body: endless, headers: { "Content-Type": "application/json" }, duplex: "half" } as RequestInit));
+    expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({ error: { status: 413, message: `the body is larger than ${JSON_BODY_LIMIT / 1024} KiB` } });
+    expect(sent).toBeLessThan(JSON_BODY_LIMIT + 4 * 16_384);
+    const big = await tokenize(new Request("http://t", { method: "POST", body: JSON.stringify({ prompt: "x".repeat(JSON_BODY_LIMIT) }), headers: { "Content-Type": "application/json" } }));
+    expect(big.status).toBe(413);
+    // The tokenizer takes the Create form's limit, the API's.
+    const long = await tokenize(new Request("http://t", { method: "POST", body: JSON.stringify({ prompt: "x".repeat(201) }), headers: { "Content-Type": "application/json" } }));
+    expect(long.status).toBe(400);
+  });
+
+  it("one client's loop cannot starve another: a per-client cap with its own message, and Retry-After from real job times", async () => {
     const db = getDb();
-    // Jobs marked running are never claimed by the worker: they hold the queue full for the test.
-    await db.generation.createMany({ data: [1, 2, 3].map((i) => ({ prompt: `held ${i}`, params: {}, seed: i, status: "running" })) });
-    const res = await post({ prompt: "one too many" });
-    expect(res.status).toBe(429);
-    expect(Number(res.headers.get("Retry-After"))).toBeGreaterThan(0);
-    await db.generation.deleteMany({ where: { prompt: { startsWith: "held" } } });
+    const s = await generationService();
+    await s.worker.stop(); // hold the jobs in the queue for the test
+    const a: number[] = [];
+    for (let i = 0; i < 6; i++) a.push((await post({ prompt: `loop ${i}`, n: 9 }, "10.0.0.66")).status);
+    expect(a).toEqual([202, 202, 429, 429, 429, 429]);
+    const refused = await post({ prompt: "loop again", n: 9 }, "10.0.0.66");
+    expect((await refused.json()).error.message).toMatch(/you already have 2 jobs waiting.*QUEUE_LIMIT_PER_CLIENT/);
+    // The finished job of the first test took a measurable time: the estimate comes from it, not a constant.
+    expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
+    // Another client still gets in.
+    expect((await post({ prompt: "my turn" }, "10.0.0.77")).status).toBe(202);
+    expect((await post({ prompt: "my turn too" }, "10.0.0.78")).status).toBe(202);
+    // The global cap (6 pending) still holds, and says so.
+    await post({ prompt: "fill" }, "10.0.0.79");
+    await post({ prompt: "fill" }, "10.0.0.80");
+    const full = await post({ prompt: "one too many" }, "10.0.0.81");
+    expect(full.status).toBe(429);
+    expect((await full.json()).error.message).toMatch(/the queue is full \(6 jobs waiting.*QUEUE_LIMIT\)/);
+    expect(Number(full.headers.get("Retry-After"))).toBeGreaterThan(0);
+    await db.generation.deleteMany({ where: { status: "queued" } });
+    s.worker.start();
   });
 });
