@@ -14,10 +14,10 @@ import { Transformer } from "../lib/model/transformer";
 import { imageTokens } from "../lib/model/transformer-config";
 import { VQModel } from "../lib/model/vq-model";
 import { initBackend } from "../lib/tensor/backend";
-import { loadTextTokenizer } from "../lib/text/tokenizer";
+import { loadTextTokenizer, tokeniseCaptions } from "../lib/text/tokenizer";
 import { parseFlags, runMain } from "./cli";
 import { encodeShard } from "./gpt/codes";
-import { validationLoss, type GptData } from "./gpt/trainer";
+import { validationLoss, type GptData } from "./gpt/task";
 import { Progress } from "./progress";
 import { flatten, nearestNeighbours } from "./gpt/retrieval";
 
@@ -46,8 +46,7 @@ runMain("eval:gpt", async () => {
   for (const split of ["val", "test"] as const) {
     const shard = loadSplit(flags.data, split, size, data);
     const caps = captionsFor(records, split);
-    const text = new Int32Array(shard.count * c.textLen);
-    caps.forEach((r, i) => text.set(tok.encode(r.caption, c.textLen).ids, i * c.textLen));
+    const { ids: text } = tokeniseCaptions(tok, caps.map((r) => r.caption), c.textLen);
     const g: GptData = { count: shard.count, text, codes: encodeShard(vq, shard, split) };
     const l = await validationLoss(gpt, g, shard.count);
     losses[split] = { nats: l.imageNats, bitsPerToken: l.imageBits };

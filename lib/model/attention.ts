@@ -1,6 +1,7 @@
 // Pre-LayerNorm transformer block with causal multi-head self-attention and a GELU MLP (Radford et al. 2019),
 // written so one function serves training (whole sequence) and generation (new positions against a KV cache).
 import * as tf from "@tensorflow/tfjs";
+import { channelBatchedMatMul } from "../tensor/batched-matmul";
 import type { ParamStore } from "./params";
 
 export interface Linear {
@@ -17,7 +18,7 @@ export function createLinear(store: ParamStore, name: string, nIn: number, nOut:
  * gradient uses the slow transposed matMuls) adds the bias inside the matMul kernel, one op fewer per layer —
  * generation is bound by per-op overhead, not FLOPs.
  */
-export function linear(l: Linear, x: tf.Tensor, fused = false): tf.Tensor {
+export function linear(l: { w: tf.Tensor; b: tf.Tensor }, x: tf.Tensor, fused = false): tf.Tensor {
   const shape = x.shape;
   const flat = (shape.length === 2 ? x : tf.reshape(x, [-1, shape[shape.length - 1] as number])) as tf.Tensor2D; // [N, in]
   const y = fused ? tf.fused.matMul({ a: flat, b: l.w as tf.Tensor2D, bias: l.b }) : tf.add(tf.matMul(flat, l.w as tf.Tensor2D), l.b);
@@ -88,30 +89,50 @@ export interface BlockOptions {
   inference?: boolean;
 }
 
-/** x [B, L, C] → [B, L, C] over a whole (causal) sequence, plus its keys/values as a cache for generation. */
-export function block(b: Block, x: tf.Tensor3D, o: BlockOptions): { y: tf.Tensor3D; cache: LayerCache } {
+/** The columns [from, from + n) of a linear layer, as a layer of its own (a view for q, k or v of `qkv`). */
+function columns(l: Linear, from: number, n: number): { w: tf.Tensor2D; b: tf.Tensor1D } {
+  const rows = l.w.shape[0] as number;
+  return { w: tf.slice(l.w as tf.Tensor2D, [0, from], [rows, n]), b: tf.slice(l.b as tf.Tensor1D, [from], [n]) };
+}
+
+/**
+ * x [B, L, C] → [B, L, C] over a whole (causal) sequence, plus (with `withCache`) its keys/values as a cache for
+ * generation.
+ *
+ * The heads are laid out for `channelBatchedMatMul` (batch n = b·H + h on the channel axis), which is what makes
+ * attention fast on wasm: Q as [L, hd, N], K as [hd, N, L], V as [L, N, hd]. q, k and v come from column slices
+ * of the one `qkv` weight (three 2-D matMuls), so the [B, L, 3C] activation is never split.
+ */
+export function block(b: Block, x: tf.Tensor3D, o: BlockOptions & { withCache?: boolean }): { y: tf.Tensor3D; cache: LayerCache | null } {
   const [batch, len, c] = x.shape;
   const hd = c / o.nHead;
-  const bh = batch * o.nHead;
+  const n = batch * o.nHead;
   const fused = o.inference === true;
-  const qkv = linear(b.qkv, layerNorm(b.ln1, x), fused); // [B, L, 3C]
-  const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [batch, len, o.nHead, hd]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, L, hd]
-  const [q, k, v] = tf.split(qkv, 3, 2).map(heads);
-  const kT = tf.transpose(k, [0, 1, 3, 2]) as tf.Tensor4D; // [B, H, hd, L]
-  // Batched matMuls over [B·H] without transpose flags (explicit transposes are faster on wasm).
-  const scores = tf.mul(tf.matMul(tf.reshape(q, [bh, len, hd]), tf.reshape(kT, [bh, hd, len])), 1 / Math.sqrt(hd)); // [BH, L, L]
+  const h1 = layerNorm(b.ln1, x);
+  const proj = (i: number) => tf.reshape(linear(columns(b.qkv, i * c, c), h1, fused), [batch, len, o.nHead, hd]); // [B, L, H, hd]
+  // Scaling q (L·C values) instead of the scores (L·L·H values): the same 1/√hd, fewer multiplies.
+  const q = tf.reshape(tf.transpose(tf.mul(proj(0), 1 / Math.sqrt(hd)), [1, 3, 0, 2]), [len, hd, n]) as tf.Tensor3D; // [L, hd, N]
+  const k4 = tf.transpose(proj(1), [3, 0, 2, 1]); // [hd, B, H, L]
+  const v4 = tf.transpose(proj(2), [1, 0, 2, 3]); // [L, B, H, hd]
+  const scores = channelBatchedMatMul(q, tf.reshape(k4, [hd, n, len]) as tf.Tensor3D); // [L(i), N, L(j)]
   // Causal mask: position i sees positions 0..i.
-  const masked = tf.add(scores, tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([len, len]), -1, 0)), -1e9));
-  let att = tf.softmax(masked, -1);
+  const mask = tf.reshape(tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([len, len]), -1, 0)), -1e9), [len, 1, len]); // [L, 1, L]
+  let att = tf.softmax(tf.add(scores, mask), -1); // [L(i), N, L(j)]
   if (o.dropout > 0) att = tf.dropout(att, o.dropout, undefined, o.seed);
-  const ctx = tf.matMul(att, tf.reshape(v, [bh, len, hd])); // [BH, L, hd]
-  const merged = tf.reshape(tf.transpose(tf.reshape(ctx, [batch, o.nHead, len, hd]), [0, 2, 1, 3]), [batch, len, c]); // [B, L, C]
+  const ctx = channelBatchedMatMul(tf.transpose(att, [0, 2, 1]) as tf.Tensor3D, tf.reshape(v4, [len, n, hd]) as tf.Tensor3D); // [L, N, hd]
+  const merged = tf.transpose(tf.reshape(ctx, [len, batch, c]), [1, 0, 2]) as tf.Tensor3D; // [B, L, C]
   let attnOut = linear(b.proj, merged, fused);
   if (o.dropout > 0) attnOut = tf.dropout(attnOut, o.dropout, undefined, o.seed + 1);
   const h = tf.add(x, attnOut);
   let mlp = linear(b.out, gelu(linear(b.fc, layerNorm(b.ln2, h), fused)), fused);
   if (o.dropout > 0) mlp = tf.dropout(mlp, o.dropout, undefined, o.seed + 2);
-  return { y: tf.add(h, mlp) as tf.Tensor3D, cache: { kT, v } };
+  const cache = o.withCache
+    ? {
+        kT: tf.transpose(k4, [1, 2, 0, 3]) as tf.Tensor4D, // [B, H, hd, L]
+        v: tf.transpose(v4, [1, 2, 0, 3]) as tf.Tensor4D, // [B, H, L, hd]
+      }
+    : null;
+  return { y: tf.add(h, mlp) as tf.Tensor3D, cache };
 }
 
 /**

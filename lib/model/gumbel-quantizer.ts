@@ -56,7 +56,7 @@ export class GumbelQuantizer implements Quantizer {
       let y: tf.Tensor2D;
       if (options.training) {
         this.seed = (Math.imul(this.seed, 1664525) + 1013904223) >>> 0;
-        y = gumbelSoftmax(logits, options.temperature ?? 1, this.c.hardGumbel, this.seed);
+        y = gumbelSoftmax(logits, options.temperature ?? 1, this.c.hardGumbel, options.noiseSeed ?? this.seed);
       } else {
         y = oneHotFloat(codes, k) as tf.Tensor2D;
       }

@@ -8,6 +8,8 @@ export interface QuantizeOptions {
   temperature?: number;
   /** dVAE: weight of KL(q(z|x) ‖ uniform) (warmed up by the trainer). */
   klWeight?: number;
+  /** dVAE: seed of this call's Gumbel noise (a data-parallel trainer gives each replica its own); default: an internal stream. */
+  noiseSeed?: number;
 }
 
 export interface QuantizeResult {

@@ -89,16 +89,24 @@ export class Transformer {
     return tf.add(tf.gather(this.imageEmb, codes), pos) as tf.Tensor3D; // [B, L, C]
   }
 
-  private run(x: tf.Tensor3D, training: boolean): { h: tf.Tensor3D; cache: KVCache } {
+  private run(x: tf.Tensor3D, training: boolean, withCache = false): { h: tf.Tensor3D; cache: KVCache } {
     const cache: KVCache = [];
     let h = x;
     if (training && this.config.dropout > 0) h = tf.dropout(h, this.config.dropout, undefined, this.nextSeed()) as tf.Tensor3D;
     for (const b of this.blocks) {
-      const out = block(b, h, { nHead: this.config.nHead, dropout: training ? this.config.dropout : 0, seed: this.nextSeed(), inference: !training });
+      const out = block(b, h, { nHead: this.config.nHead, dropout: training ? this.config.dropout : 0, seed: this.nextSeed(), inference: !training, withCache });
       h = out.y;
-      cache.push(out.cache);
+      if (out.cache) cache.push(out.cache);
     }
     return { h: layerNorm(this.lnF, h) as tf.Tensor3D, cache };
+  }
+
+  /**
+   * Restarts the dropout stream at `seed`: a data-parallel trainer gives each replica and step its own stream, so
+   * two shards of one batch never share dropout masks and a resumed run draws the same ones again.
+   */
+  reseedDropout(seed: number): void {
+    this.dropoutSeed = (seed >>> 0) % 2147483647;
   }
 
   private nextSeed(): number {
@@ -132,7 +140,7 @@ export class Transformer {
    */
   prefill(text: tf.Tensor2D): { logits: tf.Tensor2D; cache: KVCache } {
     const out = tf.tidy(() => {
-      const { h, cache } = this.run(this.embedText(text), false);
+      const { h, cache } = this.run(this.embedText(text), false, true);
       const last = tf.squeeze(tf.slice(h, [0, this.config.textLen - 1, 0], [-1, 1, -1]), [1]); // [B, C]
       return { logits: linear(this.imageHead, last, true) as tf.Tensor2D, kT: cache.map((l) => l.kT), v: cache.map((l) => l.v) };
     });

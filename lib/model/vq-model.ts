@@ -66,7 +66,7 @@ export class VQModel {
   }
 
   /** Non-gradient updates after an optimizer step (the VQ-VAE's EMA codebook and dead-code restarts). */
-  afterStep(result: VQForward): Promise<void> {
+  afterStep(result: Pick<VQForward, "latents" | "codes">): Promise<void> {
     return this.quantizer.update(result.latents, result.codes);
   }
 

@@ -138,6 +138,18 @@ export class TextTokenizer {
   }
 }
 
+/** Captions encoded to `textLen` ids each, back to back ([count · textLen]), and how many were truncated. */
+export function tokeniseCaptions(tok: TextTokenizer, captions: readonly string[], textLen: number): { ids: Int32Array; truncated: number } {
+  const ids = new Int32Array(captions.length * textLen);
+  let truncated = 0;
+  captions.forEach((caption, i) => {
+    const e = tok.encode(caption, textLen);
+    if (e.truncated) truncated++;
+    ids.set(e.ids, i * textLen);
+  });
+  return { ids, truncated };
+}
+
 /** Loads `tokenizer.json`, `tokenizer_config.json` and `text-vocab.json` from a folder (Node only). */
 export async function loadTextTokenizer(dir: string): Promise<TextTokenizer> {
   const fs = await import("node:fs");

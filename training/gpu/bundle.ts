@@ -8,7 +8,7 @@ import path from "node:path";
 import { build } from "esbuild";
 import { z } from "zod";
 import { captionsFor, readCaptions, readManifest } from "../../lib/data/manifest";
-import { loadTextTokenizer } from "../../lib/text/tokenizer";
+import { loadTextTokenizer, tokeniseCaptions } from "../../lib/text/tokenizer";
 import { parseFlags, runMain } from "../cli";
 import { codesKey } from "../gpt/codes";
 
@@ -88,8 +88,7 @@ runMain("gpu:bundle", async () => {
   for (const split of ["train", "val"] as const) {
     const caps = captionsFor(records, split);
     counts[split] = caps.length;
-    const ids = new Int32Array(caps.length * f.textLen);
-    caps.forEach((c, i) => ids.set(tok.encode(c.caption, f.textLen).ids, i * f.textLen));
+    const { ids } = tokeniseCaptions(tok, caps.map((c) => c.caption), f.textLen);
     fs.writeFileSync(path.join(gptDir, `${split}.text.i32`), Buffer.from(ids.buffer));
     const codes = path.join("data", "codes", key, `${split}.u16`);
     if (!fs.existsSync(codes)) throw new Error(`no cached image codes ${codes}: run npm run train:gpt (it encodes them) first`);

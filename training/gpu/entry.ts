@@ -14,8 +14,10 @@ import { initBackend } from "../../lib/tensor/backend";
 import { registerFastGradients } from "../../lib/tensor/gradients";
 import { matmulGflops } from "../bench/models";
 import { flag, parseFlags, runMain } from "../cli";
-import { trainGpt } from "../gpt/trainer";
-import { trainVQ } from "../vq/trainer";
+import { createTask as createGptTask, GPT_TRAINER_DEFAULTS, gptTaskDefinition, type GptTaskOptions } from "../gpt/task";
+import type { TrainerConfig } from "../loop/config";
+import { train } from "../loop/trainer";
+import { createTask as createVqTask, VQ_TRAINER_DEFAULTS, vqTaskDefinition, type VQTaskOptions } from "../vq/task";
 
 const Flags = z.object({
   task: z.enum(["vq", "gpt", "bench"]).default("bench"),
@@ -51,28 +53,24 @@ runMain("gpu", async () => {
   registerFastGradients();
   fs.mkdirSync(f.out, { recursive: true });
   const result: Record<string, unknown> = { task: f.task, backend: backend.name, detail: backend.detail, matmul1024Gflops: await matmulGflops(1024, 3) };
+  // One replica: a GPU is one device, and the bundle carries no TypeScript loader for worker threads.
+  const trainer = (defaults: TrainerConfig, batchSize: number, checkpointEvery: number, valEvery: number): TrainerConfig => ({ ...defaults, batchSize: f.batchSize ?? batchSize, steps: f.steps, minutes: f.minutes ?? 0, checkpointEvery, valEvery, workers: 1 });
   if (f.task === "vq") {
     const manifest = readManifest(path.join(f.data, "emoji"));
     const config: VQConfig = f.large ? { ...DEFAULT_VQ_CONFIG, encoderWidths: [64, 128], decoderWidths: [96, 192], outputWidth: 48, resBlocks: 2 } : DEFAULT_VQ_CONFIG;
-    const r = await trainVQ({
+    const options: VQTaskOptions = {
       config,
+      seed: 1,
       train: loadSplit(path.join(f.data, "emoji"), "train", 32, manifest),
       val: loadSplit(path.join(f.data, "emoji"), "val", 32, manifest),
-      outDir: path.join(f.out, "vq"),
-      batchSize: f.batchSize ?? 64,
-      steps: f.steps,
-      minutes: f.minutes ?? 0,
-      seed: 1,
-      lr: { peak: 2e-3, warmupSteps: 200, floor: 0.05 },
-      checkpointEvery: 1000,
-      resume: false,
-      dataHash: null,
       finalTemperature: 1 / 16,
       klWeight: 5e-4,
-    });
-    Object.assign(result, { steps: r.step, imagesPerSecond: r.imagesPerSecond, valPsnr: r.val.psnr, valUsage: r.val.usage });
-    await exportForReturn(f.out, path.join(f.out, "vq"), config.kind, config, r.model.params, { valPsnr: r.val.psnr, valUsage: r.val.usage, steps: r.step });
-    r.model.dispose();
+    };
+    const task = await createVqTask(options, "main");
+    const r = await train(task, trainer(VQ_TRAINER_DEFAULTS, 64, 1000, 1000), { outDir: path.join(f.out, "vq"), dataHash: null, definition: vqTaskDefinition(options), backend: backend.name });
+    Object.assign(result, { steps: r.step, workers: r.workers, imagesPerSecond: r.itemsPerSecond, ...r.metrics });
+    await exportForReturn(f.out, path.join(f.out, "vq"), config.kind, config, task.params, { ...r.metrics, steps: r.step });
+    task.dispose();
   } else if (f.task === "gpt") {
     // Captions pre-tokenised and image codes pre-computed at bundle time (no tokenizer library or sharp on board).
     const meta = JSON.parse(fs.readFileSync(path.join(f.data, "gpt", "meta.json"), "utf8")) as { config: Partial<TransformerConfig>; nullText: number[]; counts: Record<string, number> };
@@ -82,10 +80,12 @@ runMain("gpu", async () => {
       return { count: meta.counts[split], text: new Int32Array(new Uint8Array(text).buffer), codes: Int32Array.from(new Uint16Array(new Uint8Array(codes).buffer)) };
     };
     const config: TransformerConfig = { ...DEFAULT_TRANSFORMER_CONFIG, ...meta.config, dropout: 0, ...(f.large ? { nLayer: 8, nHead: 8, nEmbd: 512 } : {}) };
-    const r = await trainGpt({ config, train: read("train"), val: read("val"), nullText: meta.nullText, outDir: path.join(f.out, "gpt"), batchSize: f.batchSize ?? 32, steps: f.steps, minutes: f.minutes ?? 0, seed: 1, lr: { peak: 1e-3, warmupSteps: 100, floor: 0.1 }, weightDecay: 0.01, clipNorm: 1, captionDropout: 0.1, checkpointEvery: 500, valEvery: 100, resume: false, dataHash: null });
-    Object.assign(result, { steps: r.step, tokensPerSecond: r.tokensPerSecond, valImageNats: r.val.imageNats });
-    await exportForReturn(f.out, path.join(f.out, "gpt"), "transformer", config, r.model.params, { valImageNats: r.val.imageNats, valImageBits: r.val.imageBits, steps: r.step });
-    r.model.dispose();
+    const options: GptTaskOptions = { config, seed: 1, captionDropout: 0.1, train: read("train"), val: read("val"), nullText: meta.nullText };
+    const task = await createGptTask(options, "main");
+    const r = await train(task, trainer(GPT_TRAINER_DEFAULTS, 32, 500, 100), { outDir: path.join(f.out, "gpt"), dataHash: null, definition: gptTaskDefinition(options), backend: backend.name });
+    Object.assign(result, { steps: r.step, workers: r.workers, tokensPerSecond: r.unitsPerSecond, ...r.metrics });
+    await exportForReturn(f.out, path.join(f.out, "gpt"), "transformer", config, task.params, { ...r.metrics, steps: r.step });
+    task.dispose();
   }
   result.numTensors = tf.memory().numTensors;
   fs.writeFileSync(path.join(f.out, `throughput-${f.task}.json`), JSON.stringify(result, null, 2) + "\n");

@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import * as tf from "@tensorflow/tfjs";
 import { captionsFor, loadSplit, readCaptions, readManifest } from "../../lib/data/manifest";
 import type { Db } from "../../lib/db/client";
 import { saveCheckpoint } from "../../lib/model/checkpoint";
@@ -11,17 +12,18 @@ import { Transformer } from "../../lib/model/transformer";
 import { DEFAULT_TRANSFORMER_CONFIG, type TransformerConfig } from "../../lib/model/transformer-config";
 import { DEFAULT_VQ_CONFIG, type VQConfig } from "../../lib/model/vq-config";
 import { VQModel } from "../../lib/model/vq-model";
-import { loadTextTokenizer } from "../../lib/text/tokenizer";
+import { loadTextTokenizer, tokeniseCaptions } from "../../lib/text/tokenizer";
 import { buildCustom } from "../data/build-custom";
 import { buildEmoji } from "../data/build-emoji";
 import { DEFAULT_EMOJI_SPLIT } from "../data/emoji-splits";
 import { cachedCodes, encodeShard } from "../gpt/codes";
-import { sheetPrompts, writeSampleSheet } from "../gpt/sample-sheet";
-import { trainGpt, validationLoss } from "../gpt/trainer";
+import { sheetPrompts } from "../gpt/sample-sheet";
+import { createTask as createGptTask, GPT_TRAINER_DEFAULTS, gptTaskDefinition, validationLoss, type GptData, type GptTaskOptions } from "../gpt/task";
+import { shared } from "../loop/task";
+import { train as runTraining } from "../loop/trainer";
 import { trainTextTokenizer } from "../train-text-tokenizer";
 import { evaluateTokenizer } from "../vq/evaluate";
-import { reconstructionSheet } from "../vq/recon-sheet";
-import { trainVQ } from "../vq/trainer";
+import { createTask as createVqTask, VQ_TRAINER_DEFAULTS, vqTaskDefinition, type VQTaskOptions } from "../vq/task";
 import { PRESETS, type Preset } from "./presets";
 
 export interface RetrainOptions {
@@ -36,6 +38,8 @@ export interface RetrainOptions {
   runsDir: string;
   modelsDir: string;
   db: Db;
+  /** Data-parallel replicas for both training stages (default: one per core). */
+  workers?: number | "auto";
   log: (line: string) => void;
 }
 
@@ -99,9 +103,15 @@ export async function retrain(o: RetrainOptions): Promise<{ versionId: string; m
       fs.cpSync(path.join(active.path, "image-tokenizer"), vqOut, { recursive: true });
     } else {
       const config: VQConfig = { ...DEFAULT_VQ_CONFIG, ...p.vq.config, imageSize: p.size };
-      const r = await trainVQ({ config, train, val, outDir: path.join(run, "vq"), batchSize: p.vq.batchSize, steps: p.vq.steps, minutes: o.minutesVq ?? p.vq.minutes, seed: 1, lr: { peak: 2e-3, warmupSteps: Math.min(200, p.vq.steps / 5), floor: 0.05 }, checkpointEvery: p.vq.checkpointEvery, resume: true, dataHash: data.hash, finalTemperature: 1 / 16, klWeight: 5e-4, sheet: reconstructionSheet, log: o.log });
-      await saveCheckpoint(vqOut, r.model.params.all(), { kind: config.kind, config, metrics: { valPsnr: r.val.psnr, valUsage: r.val.usage }, dataHash: data.hash, step: r.step, dtype: "float16" });
-      r.model.dispose();
+      const options: VQTaskOptions = { config, seed: 1, train: { ...train, data: shared(train.data) }, val: { ...val, data: shared(val.data) }, finalTemperature: 1 / 16, klWeight: 5e-4, sheet: true };
+      const trainer = { ...VQ_TRAINER_DEFAULTS, batchSize: p.vq.batchSize, steps: p.vq.steps, minutes: o.minutesVq ?? p.vq.minutes, warmup: Math.min(VQ_TRAINER_DEFAULTS.warmup, p.vq.steps / 5), checkpointEvery: p.vq.checkpointEvery, valEvery: p.vq.checkpointEvery, resume: true, workers: o.workers ?? VQ_TRAINER_DEFAULTS.workers };
+      const task = await createVqTask(options, "main");
+      try {
+        const r = await runTraining(task, trainer, { outDir: path.join(run, "vq"), dataHash: data.hash, definition: vqTaskDefinition(options), backend: tf.getBackend(), log: o.log });
+        await saveCheckpoint(vqOut, task.params.all(), { kind: config.kind, config, metrics: r.metrics, dataHash: data.hash, step: r.step, dtype: "float16", extra: { trainer, hyper: task.hyper } });
+      } finally {
+        task.dispose();
+      }
     }
     return { hash: fileHash(path.join(vqOut, "manifest.json")) };
   });
@@ -124,17 +134,22 @@ export async function retrain(o: RetrainOptions): Promise<{ versionId: string; m
     });
     const textLen = Math.max(8, Math.min(64, Math.ceil((JSON.parse(fs.readFileSync(path.join(textDir, "tokenizer_config.json"), "utf8")).model_max_length + 2) / 4) * 4));
     const config: TransformerConfig = { ...DEFAULT_TRANSFORMER_CONFIG, ...p.gpt.config, textVocab: tok.vocabSize, textLen, padId: tok.padId, imageVocab: imageTokenizer.config.codebookSize, imageGrid: imageTokenizer.grid };
-    const gptData = (split: "train" | "val", shard: typeof train) => {
-      const ids = new Int32Array(shard.count * textLen);
-      captionsFor(captions, split).forEach((c, i) => ids.set(tok.encode(c.caption, textLen).ids, i * textLen));
-      return { count: shard.count, text: ids, codes: cachedCodes(path.join(run, "codes"), vq.hash, split, () => encodeShard(imageTokenizer, shard, split)) };
+    const gptData = (split: "train" | "val", shard: typeof train): GptData => {
+      const { ids } = tokeniseCaptions(tok, captionsFor(captions, split).map((c) => c.caption), textLen);
+      return { count: shard.count, text: shared(ids), codes: shared(cachedCodes(path.join(run, "codes"), vq.hash, split, () => encodeShard(imageTokenizer, shard, split))) };
     };
     const gptRun = path.join(run, "gpt");
     const prompts = sheetPrompts(captionsFor(captions, "val").map((c) => c.caption));
     await stage("transformer", { data: data.hash, vq: vq.hash, text: text.hash, preset: o.preset, minutes: o.minutesGpt }, async () => {
-      const r = await trainGpt({ config, train: gptData("train", train), val: gptData("val", val), nullText: tok.encodeNull(textLen), outDir: gptRun, batchSize: p.gpt.batchSize, steps: p.gpt.steps, minutes: o.minutesGpt ?? p.gpt.minutes, seed: 1, lr: { peak: 1e-3, warmupSteps: Math.min(100, p.gpt.steps / 5), floor: 0.1 }, weightDecay: 0.01, clipNorm: 1, captionDropout: 0.1, checkpointEvery: p.gpt.checkpointEvery, valEvery: p.gpt.checkpointEvery, resume: true, dataHash: data.hash, sampleSheet: (gpt, file) => writeSampleSheet(gpt, imageTokenizer, tok, prompts, file), log: o.log });
-      r.model.dispose();
-      return { step: r.step };
+      const options: GptTaskOptions = { config, seed: 1, captionDropout: 0.1, train: gptData("train", train), val: gptData("val", val), nullText: tok.encodeNull(textLen), sheet: { imageTokenizer: vqOut, textTokenizer: textDir, prompts } };
+      const trainer = { ...GPT_TRAINER_DEFAULTS, batchSize: p.gpt.batchSize, steps: p.gpt.steps, minutes: o.minutesGpt ?? p.gpt.minutes, warmup: Math.min(GPT_TRAINER_DEFAULTS.warmup, p.gpt.steps / 5), checkpointEvery: p.gpt.checkpointEvery, valEvery: p.gpt.checkpointEvery, resume: true, workers: o.workers ?? GPT_TRAINER_DEFAULTS.workers };
+      const task = await createGptTask(options, "main");
+      try {
+        const r = await runTraining(task, trainer, { outDir: gptRun, dataHash: data.hash, definition: gptTaskDefinition(options), backend: tf.getBackend(), log: o.log });
+        return { step: r.step };
+      } finally {
+        task.dispose();
+      }
     });
 
     const modelDir = path.join(o.modelsDir, o.name);

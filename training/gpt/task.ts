@@ -1,0 +1,137 @@
+// The transformer as a training task (training/loop/task.ts): DALL·E's second stage learns p(text, image codes)
+// with the loss (1·text + 7·image)/8, captions replaced by <null> with probability `captionDropout` so that one
+// model serves both branches of classifier-free guidance (Ho & Salimans 2021). The loop does everything else.
+import * as tf from "@tensorflow/tfjs";
+import { hashString } from "../../lib/data/rng";
+import { Transformer } from "../../lib/model/transformer";
+import { imageTokens, type TransformerConfig } from "../../lib/model/transformer-config";
+import { VQModel } from "../../lib/model/vq-model";
+import { loadTextTokenizer } from "../../lib/text/tokenizer";
+import { DEFAULT_TRAINER_CONFIG, type TrainerConfig } from "../loop/config";
+import type { Batch, CreateTask, StepContext, TaskDefinition, TrainTask } from "../loop/task";
+import { writeSampleSheet } from "./sample-sheet";
+
+/** Tokenised captions [count · T] and their image codes [count · h·w]. */
+export interface GptData {
+  count: number;
+  text: Int32Array;
+  codes: Int32Array;
+}
+
+/** The loop's settings for the transformer (nanoGPT-style AdamW: β2 0.95, decay 0.01 on matrices, clip 1). */
+export const GPT_TRAINER_DEFAULTS: Readonly<TrainerConfig> = Object.freeze({
+  ...DEFAULT_TRAINER_CONFIG,
+  batchSize: 32,
+  lr: 1e-3,
+  warmup: 100,
+  lrFloor: 0.1,
+  beta2: 0.95,
+  weightDecay: 0.01,
+  clip: 1,
+  checkpointEvery: 200,
+  valEvery: 50,
+});
+
+export interface GptTaskOptions {
+  config: TransformerConfig;
+  /** Initialisation seed (the loop's seed drives the data order). */
+  seed: number;
+  /** Probability of replacing a caption by <null>. */
+  captionDropout: number;
+  train: GptData;
+  val: GptData;
+  /** Token ids of the <null> caption (length T). */
+  nullText: number[];
+  /** Validation items per evaluation. */
+  valLimit?: number;
+  /** Sample sheets at checkpoints (main thread): the image tokenizer and text tokenizer folders and the prompts. */
+  sheet?: { imageTokenizer: string; textTokenizer: string; prompts: string[] };
+}
+
+export interface ValLoss {
+  imageNats: number;
+  imageBits: number;
+  textNats: number;
+}
+
+/** Mean text and image losses over up to `limit` items, without dropout. */
+export async function validationLoss(model: Transformer, data: GptData, limit = 512, batchSize = 64): Promise<ValLoss> {
+  const c = model.config;
+  const n = imageTokens(c);
+  const count = Math.min(limit, data.count);
+  let image = 0;
+  let text = 0;
+  for (let start = 0; start < count; start += batchSize) {
+    const b = Math.min(batchSize, count - start);
+    const both = tf.tidy(() => {
+      const txt = tf.tensor2d(data.text.subarray(start * c.textLen, (start + b) * c.textLen), [b, c.textLen], "int32");
+      const img = tf.tensor2d(data.codes.subarray(start * n, (start + b) * n), [b, n], "int32");
+      const l = model.loss(txt, img, false);
+      return tf.stack([l.textLoss, l.imageLoss]);
+    });
+    const [t, i] = await both.data();
+    both.dispose();
+    text += t * b;
+    image += i * b;
+  }
+  return { imageNats: image / count, imageBits: image / count / Math.LN2, textNats: text / count };
+}
+
+/** A uniform number in [0, 1) from (seed, a, b), the same on every replica and after a resume. */
+export function hashUniform(seed: number, a: number, b: number): number {
+  return hashString(`${a}:${b}`, seed) / 4294967296;
+}
+
+export const GPT_TASK_MODULE = new URL("./task.ts", import.meta.url).href;
+
+export function gptTaskDefinition(options: GptTaskOptions): TaskDefinition<GptTaskOptions> {
+  return { module: GPT_TASK_MODULE, options };
+}
+
+export const createTask: CreateTask<GptTaskOptions> = async (o, role) => {
+  const c = o.config;
+  const n = imageTokens(c);
+  const model = new Transformer(c, o.seed);
+  let sheetTools: { vq: VQModel; tok: Awaited<ReturnType<typeof loadTextTokenizer>> } | null = null;
+  const task: TrainTask = {
+    kind: "transformer",
+    config: c,
+    hyper: { captionDropout: o.captionDropout, initSeed: o.seed, valLimit: o.valLimit ?? 512 },
+    params: model.params,
+    itemCount: o.train.count,
+    throughput: { unit: "tok", perItem: c.textLen + n - 1 },
+    decays: (name) => name.endsWith(".w"),
+    plan(items: Int32Array, step: number): Batch {
+      const text = new Int32Array(items.length * c.textLen);
+      const codes = new Int32Array(items.length * n);
+      items.forEach((item, b) => {
+        const dropped = hashUniform(o.seed ^ 0x5eed, step, b) < o.captionDropout;
+        text.set(dropped ? o.nullText : o.train.text.subarray(item * c.textLen, (item + 1) * c.textLen), b * c.textLen);
+        codes.set(o.train.codes.subarray(item * n, (item + 1) * n), b * n);
+      });
+      return { rows: items.length, arrays: { text, codes } };
+    },
+    loss(batch: Batch, ctx: StepContext) {
+      model.reseedDropout(hashString(`dropout:${ctx.step}:${ctx.replica}`, o.seed));
+      const text = tf.tensor2d(batch.arrays.text as Int32Array, [batch.rows, c.textLen], "int32");
+      const codes = tf.tensor2d(batch.arrays.codes as Int32Array, [batch.rows, n], "int32");
+      const l = model.loss(text, codes, true);
+      return { loss: l.loss, logs: { image: l.imageLoss, text: l.textLoss } };
+    },
+    async validate() {
+      const v = await validationLoss(model, o.val, o.valLimit ?? 512);
+      return { valImageNats: v.imageNats, valImageBits: v.imageBits, valTextNats: v.textNats };
+    },
+    sheet: o.sheet && role === "main"
+      ? async (file: string) => {
+          sheetTools ??= { vq: VQModel.load(o.sheet!.imageTokenizer).model, tok: await loadTextTokenizer(o.sheet!.textTokenizer) };
+          await writeSampleSheet(model, sheetTools.vq, sheetTools.tok, o.sheet!.prompts, file);
+        }
+      : undefined,
+    dispose() {
+      sheetTools?.vq.dispose();
+      model.dispose();
+    },
+  };
+  return task;
+};

@@ -1,0 +1,92 @@
+// What a model gives the training loop (training/loop/trainer.ts), as minGPT's model gives its trainer a loss: a
+// step function and little else. The loop owns the optimizer, the schedule, checkpoints, logging and the data
+// order; a task owns its model, its data and its loss. A task is rebuilt in every data-parallel worker from a
+// serialisable definition, so it must be constructible from plain data (typed arrays on SharedArrayBuffers).
+import type * as tf from "@tensorflow/tfjs";
+import type { ParamStore } from "../../lib/model/params";
+
+/** One batch as plain arrays, each holding `rows` rows back to back (row-major): what travels to a worker. */
+export interface Batch {
+  rows: number;
+  arrays: Record<string, Int32Array | Float32Array | Uint8Array>;
+}
+
+export interface StepContext {
+  step: number;
+  /** Fraction of the budget spent, in [0, 1] (by steps or by minutes, whichever is further). */
+  progress: number;
+  lr: number;
+  /** Which replica computes this shard (0 = the main thread): for per-replica random streams. */
+  replica: number;
+}
+
+export interface StepOutput {
+  /** Mean loss over the shard's rows: the loop averages shards by their row counts. */
+  loss: tf.Scalar;
+  /** Named scalars to log (means over the shard's rows). */
+  logs: Record<string, tf.Scalar>;
+  /**
+   * Tensors the task's afterStep needs for the whole batch (e.g. a VQ-VAE's encoder outputs and codes for its EMA
+   * codebook): each is concatenated along axis 0 across replicas, in row order.
+   */
+  gather?: Record<string, tf.Tensor>;
+}
+
+export interface TrainTask {
+  /** Checkpoint kind ("transformer", "vqvae", …) and the model's config, for the manifest. */
+  readonly kind: string;
+  readonly config: object;
+  /** The task's own hyper-parameters (caption dropout, KL weight, …), recorded in the manifest. */
+  readonly hyper: Record<string, unknown>;
+  readonly params: ParamStore;
+  /** Training items the loop samples batches from. */
+  readonly itemCount: number;
+  /** What one item counts as for the throughput figure, e.g. { unit: "tok", perItem: 87 } or { unit: "img", perItem: 1 }. */
+  readonly throughput: { unit: string; perItem: number };
+  /** Which trainable parameters get weight decay. */
+  decays(name: string): boolean;
+  /** Main thread: the batch for these item indices (per-row choices such as caption dropout are made here). */
+  plan(items: Int32Array, step: number): Batch;
+  /** Any replica: the loss of a batch shard. Runs inside the loop's gradient tape; leave tensors to the tape. */
+  loss(batch: Batch, ctx: StepContext): StepOutput;
+  /** Main thread, after the optimizer step: non-gradient updates (EMA codebook, dead-code restarts). */
+  afterStep?(gathered: Record<string, tf.Tensor>, ctx: StepContext): Promise<void>;
+  /** Main thread: validation metrics (lower-camel names, e.g. valImageNats). */
+  validate(): Promise<Record<string, number>>;
+  /** Main thread, at each checkpoint: a picture of progress (sample or reconstruction sheet). */
+  sheet?(file: string): Promise<void>;
+  dispose(): void;
+}
+
+/**
+ * How to build a task anywhere: a module exporting `createTask(options, role)` and its options (structured-clone
+ * safe; large arrays on SharedArrayBuffers so workers share rather than copy them).
+ */
+export interface TaskDefinition<O = unknown> {
+  module: string;
+  options: O;
+}
+
+export type Role = "main" | "worker";
+
+export type CreateTask<O> = (options: O, role: Role) => Promise<TrainTask>;
+
+/** A copy of `a` on a SharedArrayBuffer (a no-op if it already is), so a worker can read it without a copy. */
+export function shared<T extends Int32Array | Float32Array | Uint8Array>(a: T): T {
+  if (a.buffer instanceof SharedArrayBuffer) return a;
+  const Ctor = a.constructor as new (b: SharedArrayBuffer) => T;
+  const out = new Ctor(new SharedArrayBuffer(a.byteLength));
+  out.set(a as never);
+  return out;
+}
+
+/** Rows [from, to) of a batch (typed-array views, no copy). */
+export function sliceBatch(batch: Batch, from: number, to: number): Batch {
+  const arrays: Batch["arrays"] = {};
+  for (const [name, a] of Object.entries(batch.arrays)) {
+    const width = a.length / batch.rows;
+    if (!Number.isInteger(width)) throw new Error(`batch array "${name}" has ${a.length} values, not a multiple of ${batch.rows} rows`);
+    arrays[name] = a.subarray(from * width, to * width);
+  }
+  return { rows: to - from, arrays };
+}

@@ -1,0 +1,139 @@
+// The one training loop (as minGPT's trainer.py): it knows nothing of the model. A task (./task.ts) gives the
+// parameters, the batches and the loss; the loop gives the rest — data order, data-parallel gradients over
+// worker threads, AdamW with warm-up + cosine LR, global-norm clipping, a step or wall-clock budget, validation,
+// checkpoints (model + optimizer) with resume or warm start, Ctrl-C, a progress bar with ETA, a sheet hook and a
+// JSONL log of the curve (<out>/log.jsonl).
+import fs from "node:fs";
+import path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { IndexStream } from "../../lib/data/batches";
+import { AdamW } from "../optim/adamw";
+import { learningRate } from "../optim/schedule";
+import { Progress } from "../progress";
+import { interruptible, restoreRun, saveRun } from "./run-folder";
+import { resolveWorkers, type TrainerConfig } from "./config";
+import { ReplicaPool } from "./replicas";
+
+import type { StepContext, TaskDefinition, TrainTask } from "./task";
+
+export interface TrainRun {
+  outDir: string;
+  /** sha256 of the dataset manifest (recorded in every checkpoint). */
+  dataHash: string | null;
+  /** How workers rebuild the task; null trains on the main thread only. */
+  definition: TaskDefinition | null;
+  /** Backend name, for "auto" workers and the manifest. */
+  backend: string;
+  log?: (line: string) => void;
+  /** Where the progress bar goes (tests pass a sink). */
+  progressStream?: NodeJS.WriteStream;
+}
+
+export interface TrainResult {
+  step: number;
+  /** The last validation metrics. */
+  metrics: Record<string, number>;
+  /** Throughput of this process: items/s and the task's unit/s (e.g. tokens/s). */
+  itemsPerSecond: number;
+  unitsPerSecond: number;
+  workers: number;
+}
+
+/** Sum of squares of a flat gradient, for global-norm clipping (Pascanu et al. 2013). */
+function l2(g: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < g.length; i++) s += g[i] * g[i];
+  return Math.sqrt(s);
+}
+
+export async function train(task: TrainTask, config: TrainerConfig, run: TrainRun): Promise<TrainResult> {
+  const log = run.log ?? ((line: string) => console.log(line));
+  const c = config;
+  const params = task.params.trainable();
+  const optimizer = new AdamW(params, { beta1: c.beta1, beta2: c.beta2, epsilon: 1e-8, weightDecay: c.weightDecay, decays: (name) => task.decays(name) });
+  const workers = resolveWorkers(c.workers, run.backend);
+  let pool: ReplicaPool | null = null;
+  const interrupt = interruptible(log);
+  try {
+    const restored = restoreRun(run.outDir, task.params, optimizer, c, log);
+    let step = restored.step;
+    fs.mkdirSync(run.outDir, { recursive: true });
+    pool = await ReplicaPool.start(task, run.definition, workers);
+    log(`${task.kind}: ${task.params.countTrainable().toLocaleString()} parameters, batch ${c.batchSize} over ${workers} replica${workers > 1 ? "s" : ""} (${run.backend}), ${task.itemCount} training items`);
+
+    const sampler = new IndexStream(task.itemCount, c.batchSize, c.seed);
+    sampler.skip(step);
+    const started = performance.now();
+    const budgetS = c.minutes * 60;
+    const elapsed = () => restored.elapsedBefore + (performance.now() - started) / 1000;
+    const progressOf = () => Math.max(step / c.steps, budgetS > 0 ? elapsed() / budgetS : 0);
+    const logFile = path.join(run.outDir, "log.jsonl");
+    const append = (row: Record<string, unknown>) => fs.appendFileSync(logFile, JSON.stringify({ ...row, time: new Date().toISOString() }) + "\n");
+    const extra = () => ({ trainer: c, hyper: task.hyper, workers, backend: run.backend, warmStartedFrom: restored.warmStartedFrom });
+    let metrics: Record<string, number> = {};
+    const checkpoint = async () => {
+      metrics = await task.validate();
+      await saveRun(run.outDir, task.params, optimizer, { kind: task.kind, config: task.config, metrics, dataHash: run.dataHash, step, elapsedSeconds: elapsed(), extra: extra() });
+      append({ step, items: step * c.batchSize, ...metrics, checkpoint: true });
+      if (task.sheet) await task.sheet(path.join(run.outDir, `sheet-${String(step).padStart(6, "0")}.png`));
+      log(`\nstep ${step}: ${Object.entries(metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(", ")} → ${path.join(run.outDir, "model")}`);
+    };
+
+    const total = budgetS > 0 ? Math.round(budgetS) : c.steps;
+    const bar = new Progress(task.kind, total, run.progressStream);
+    const loopStart = performance.now();
+    let items = 0;
+    let lastSaved = step;
+    while (!interrupt.stopped && step < c.steps && (budgetS <= 0 || elapsed() < budgetS)) {
+      const lr = learningRate({ peak: c.lr, warmupSteps: c.warmup, floor: c.lrFloor }, step, progressOf());
+      const ctx: Omit<StepContext, "replica"> = { step, progress: progressOf(), lr };
+      const batch = task.plan(sampler.next(), step);
+      const r = await pool.gradients(batch, ctx);
+      const norm = l2(r.grads);
+      if (!Number.isFinite(r.loss) || !Number.isFinite(norm)) throw new Error(`loss became ${r.loss} (gradient norm ${norm}) at step ${step}; lower --lr`);
+      const scale = c.clip > 0 && norm > c.clip ? c.clip / norm : 1;
+      const byName: Record<string, tf.Tensor> = {};
+      let offset = 0;
+      for (const [name, v] of params) {
+        const g = r.grads.subarray(offset, offset + v.size);
+        if (scale !== 1) for (let i = 0; i < g.length; i++) g[i] *= scale;
+        byName[name] = tf.tensor(g, v.shape, "float32");
+        offset += v.size;
+      }
+      optimizer.apply(byName, lr);
+      tf.dispose(Object.values(byName));
+      try {
+        if (task.afterStep) await task.afterStep(r.gathered, { ...ctx, replica: 0 });
+      } finally {
+        tf.dispose(Object.values(r.gathered));
+      }
+      await pool.publish();
+      step++;
+      items += c.batchSize;
+      const rate = items / ((performance.now() - loopStart) / 1000);
+      const unitRate = rate * task.throughput.perItem;
+      const logs = Object.entries(r.logs).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(" ");
+      bar.update(budgetS > 0 ? Math.min(total, Math.round(elapsed())) : step, `step ${step} loss ${r.loss.toFixed(4)} ${logs} |g| ${norm.toFixed(2)} lr ${lr.toExponential(1)} ${unitRate.toFixed(0)} ${task.throughput.unit}/s`);
+      if (step % c.logEvery === 0) append({ step, items: step * c.batchSize, lr, loss: r.loss, ...r.logs, gradNorm: norm, [`${task.throughput.unit}PerSecond`]: Math.round(unitRate), elapsedSeconds: Math.round(elapsed()) });
+      const last = interrupt.stopped || step >= c.steps || (budgetS > 0 && elapsed() >= budgetS);
+      if (last) break; // the final checkpoint below validates
+      if (step % c.checkpointEvery === 0) {
+        await checkpoint();
+        lastSaved = step;
+      } else if (step % c.valEvery === 0) {
+        const val = await task.validate();
+        append({ step, items: step * c.batchSize, ...val });
+        log(`\nstep ${step}: ${Object.entries(val).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(", ")}`);
+      }
+    }
+    bar.finish(`step ${step}`);
+    if (step !== lastSaved || !fs.existsSync(path.join(run.outDir, "model", "manifest.json"))) await checkpoint();
+    else if (!Object.keys(metrics).length) metrics = await task.validate();
+    const seconds = (performance.now() - loopStart) / 1000;
+    return { step, metrics, itemsPerSecond: items / seconds, unitsPerSecond: (items * task.throughput.perItem) / seconds, workers };
+  } finally {
+    interrupt.release();
+    optimizer.dispose();
+    await pool?.close();
+  }
+}
