@@ -6,7 +6,7 @@
 import http from "node:http";
 import nextServer from "next";
 import { CLIENT_HEADER, PROTO_HEADER, clientAddress, clientIdForAddress } from "../lib/client-id";
-import { checkRequest, type Rejection } from "../lib/http/guard";
+import { checkActionBody, checkRequest, isActionCandidate, type Rejection } from "../lib/http/guard";
 import { securityHeaders } from "../lib/http/security-headers";
 
 export interface ServeOptions {
@@ -16,6 +16,41 @@ export interface ServeOptions {
   /** Trust X-Forwarded-For / X-Forwarded-Proto (only behind a reverse proxy that sets them). */
   trustProxy: boolean;
   dir?: string;
+}
+
+/**
+ * Reads exactly `length` bytes of a request body and puts them back (Readable.unshift, before the stream has
+ * ended), so Next reads the same body afterwards. Only for small bodies whose length the guard has checked.
+ */
+function peekBody(req: http.IncomingMessage, length: number): Promise<Buffer | null> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let got = 0;
+    const done = (result: Buffer | null) => {
+      req.off("readable", onReadable);
+      req.off("end", onEnd);
+      req.off("error", onEnd);
+      resolve(result);
+    };
+    const onReadable = () => {
+      let chunk: Buffer | null;
+      while (got < length && (chunk = req.read() as Buffer | null) !== null) {
+        chunks.push(chunk);
+        got += chunk.length;
+      }
+      if (got >= length) {
+        const body = Buffer.concat(chunks);
+        req.unshift(body);
+        done(body);
+      }
+    };
+    // The body ended (or broke) before its declared length: there is nothing sound to hand on.
+    const onEnd = () => done(null);
+    if (length === 0) return resolve(Buffer.alloc(0));
+    req.on("readable", onReadable);
+    req.on("end", onEnd);
+    req.on("error", onEnd);
+  });
 }
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -44,10 +79,17 @@ export async function serve(o: ServeOptions): Promise<http.Server> {
   await app.prepare();
   const handle = app.getRequestHandler();
   const headers = securityHeaders(o.dev);
-  const server = http.createServer((req, res) => {
+  const server = http.createServer(async (req, res) => {
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-    const rejected = checkRequest({ method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers });
+    const head = { method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers };
+    const rejected = checkRequest(head);
     if (rejected) return reject(req, res, rejected);
+    if (isActionCandidate(head)) {
+      // checkRequest has required a Content-Length within the action limit.
+      const body = await peekBody(req, Number(req.headers["content-length"]));
+      const bad = body === null ? { status: 400, message: "the form post ended early" } : await checkActionBody(String(req.headers["content-type"] ?? ""), body);
+      if (bad) return reject(req, res, bad);
+    }
     const address = clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], o.trustProxy);
     req.headers[CLIENT_HEADER] = clientIdForAddress(address);
     const forwardedProto = String(req.headers["x-forwarded-proto"] ?? "").split(",")[0].trim();

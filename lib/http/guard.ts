@@ -37,9 +37,19 @@ export function checkPath(url: string): Rejection | null {
   return null;
 }
 
-/** Server actions (POST with a Next-Action header): same origin only, a form body of a known size, small. */
+/**
+ * Whether Next may treat the request as a server action: any POST to a page (the no-JavaScript form path posts a
+ * multipart body that names the action inside it, without a Next-Action header), or any request with that header.
+ */
+export function isActionCandidate(req: RequestHead): boolean {
+  if (header(req.headers, "next-action") !== undefined) return true;
+  const path = req.url.split(/[?#]/, 1)[0];
+  return req.method !== "GET" && req.method !== "HEAD" && req.method !== "OPTIONS" && !path.startsWith("/api/") && !path.startsWith("/_next/");
+}
+
+/** Server actions: same origin only, a form body of a known size, small, of a type Next can decode. */
 export function checkServerAction(req: RequestHead): Rejection | null {
-  if (req.method !== "POST" || header(req.headers, "next-action") === undefined) return null;
+  if (!isActionCandidate(req)) return null;
   const origin = header(req.headers, "origin");
   const host = header(req.headers, "x-forwarded-host") ?? header(req.headers, "host");
   if (origin !== undefined) {
@@ -65,4 +75,39 @@ export function checkServerAction(req: RequestHead): Rejection | null {
 
 export function checkRequest(req: RequestHead): Rejection | null {
   return checkPath(req.url) ?? checkServerAction(req);
+}
+
+/**
+ * The body of a server action, read in full (it is small: checkServerAction capped it) before Next decodes it,
+ * because Next answers 500 to a body it cannot decode. Multipart must parse as a form, text/plain must be the
+ * JSON that Next's client sends, and both must be valid UTF-8 where they hold text.
+ */
+export async function checkActionBody(contentType: string, body: Buffer): Promise<Rejection | null> {
+  const bad = (what: string): Rejection => ({ status: 400, message: `the form post could not be read (${what})` });
+  const type = contentType.toLowerCase();
+  if (type.startsWith("multipart/form-data")) {
+    try {
+      const form = await new Response(new Uint8Array(body), { headers: { "content-type": contentType } }).formData();
+      for (const [, value] of form) if (typeof value === "string" && /\p{Cs}/u.test(value)) return bad("broken Unicode");
+    } catch {
+      return bad("malformed multipart body");
+    }
+    return null;
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(body);
+  } catch {
+    return bad("not UTF-8");
+  }
+  if (type.startsWith("text/plain")) {
+    try {
+      const value: unknown = JSON.parse(text);
+      // Next's client sends the action's arguments as a JSON array (or a string reference to one).
+      if (!Array.isArray(value)) return bad("the arguments must be a JSON array");
+    } catch {
+      return bad("not JSON");
+    }
+  }
+  return null;
 }

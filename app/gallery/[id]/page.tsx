@@ -6,16 +6,20 @@ import { deleteGeneration } from "@/app/admin/actions";
 import { isAdmin } from "@/lib/admin";
 import { getDb } from "@/lib/db/client";
 import { getGeneration } from "@/lib/db/generations";
+import { isRecordId } from "@/lib/ids";
 
 export const dynamic = "force-dynamic";
 
+// An id that cannot be a record is "not found" without a query (see lib/ids.ts).
+const find = async (id: string) => (isRecordId(id) ? getGeneration(getDb(), id) : null);
+
 export async function generateMetadata({ params }: { params: Promise<{ id: string }> }): Promise<Metadata> {
-  const g = await getGeneration(getDb(), (await params).id);
+  const g = await find((await params).id);
   return { title: g ? g.prompt : "Not found" };
 }
 
 export default async function GenerationPage({ params }: { params: Promise<{ id: string }> }) {
-  const g = await getGeneration(getDb(), (await params).id);
+  const g = await find((await params).id);
   if (!g) notFound();
   const admin = await isAdmin(await headers());
   const rows: [string, string][] = [

@@ -2,6 +2,7 @@ import { isAdmin } from "@/lib/admin";
 import { jsonError, route } from "@/lib/api";
 import { getDb } from "@/lib/db/client";
 import { deleteGeneration, getGeneration } from "@/lib/db/generations";
+import { isRecordId, shownId } from "@/lib/ids";
 
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";
@@ -11,8 +12,8 @@ type Ctx = { params: Promise<{ id: string }> };
 /** GET /api/generations/[id]: the job, its parameters, status, timings and image URLs. */
 export const GET = route(async (_request: Request, { params }: Ctx) => {
   const { id } = await params;
-  const job = await getGeneration(getDb(), id);
-  if (!job) return jsonError(404, `no generation with id ${id}`);
+  const job = isRecordId(id) ? await getGeneration(getDb(), id) : null;
+  if (!job) return jsonError(404, `no generation with id ${shownId(id)}`);
   return Response.json(
     { ...job, images: job.images.map((img) => ({ ...img, url: `/api/images/${img.id}` })) },
     { headers: { "Cache-Control": "no-store" } },
@@ -23,6 +24,6 @@ export const GET = route(async (_request: Request, { params }: Ctx) => {
 export const DELETE = route(async (request: Request, { params }: Ctx) => {
   if (!(await isAdmin(request.headers))) return jsonError(401, "deleting needs the admin token (Authorization: Bearer <token>)");
   const { id } = await params;
-  if (!(await deleteGeneration(getDb(), id))) return jsonError(404, `no generation with id ${id}`);
+  if (!isRecordId(id) || !(await deleteGeneration(getDb(), id))) return jsonError(404, `no generation with id ${shownId(id)}`);
   return new Response(null, { status: 204 });
 });

@@ -1,6 +1,7 @@
 import { jsonError, route } from "@/lib/api";
 import { getDb } from "@/lib/db/client";
 import { getImagePng } from "@/lib/db/generations";
+import { isRecordId, shownId } from "@/lib/ids";
 
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";
@@ -8,8 +9,8 @@ export const runtime = "nodejs";
 /** GET /api/images/[id]: the PNG, cacheable forever (an image never changes; deleting it removes the id). */
 export const GET = route(async (_request: Request, { params }: { params: Promise<{ id: string }> }) => {
   const { id } = await params;
-  const image = await getImagePng(getDb(), id);
-  if (!image) return jsonError(404, `no image with id ${id}`);
+  const image = isRecordId(id) ? await getImagePng(getDb(), id) : null;
+  if (!image) return jsonError(404, `no image with id ${shownId(id)}`);
   return new Response(Buffer.from(image.png), {
     headers: { "Content-Type": "image/png", "Cache-Control": "public, max-age=31536000, immutable" },
   });

@@ -1,5 +1,6 @@
 import { jsonError, route } from "@/lib/api";
 import { getJobStatus } from "@/lib/db/generations";
+import { isRecordId, shownId } from "@/lib/ids";
 import { generationService } from "@/lib/generate/service";
 import type { JobEvent } from "@/lib/generate/worker";
 
@@ -12,6 +13,7 @@ export const runtime = "nodejs";
  */
 export const GET = route(async (request: Request, { params }: { params: Promise<{ id: string }> }) => {
   const { id } = await params;
+  if (!isRecordId(id)) return jsonError(404, `no generation with id ${shownId(id)}`);
   const { db, worker } = await generationService();
   const job = await getJobStatus(db, id);
   if (!job) return jsonError(404, `no generation with id ${id}`);
