@@ -41,7 +41,7 @@ export default defineConfig({
     stderr: "pipe",
     env: {
       PORT: String(port),
-      HOSTNAME: "127.0.0.1",
+      HOST: "127.0.0.1",
       DATABASE_URL: process.env.E2E_DATABASE_URL ?? "file:./data/e2e/tessera.db",
       NEXT_TELEMETRY_DISABLED: "1",
       TESSERA_DIST_DIR: ".next-e2e",

@@ -44,3 +44,36 @@ test("the API deletes with a bearer token", async ({ request }) => {
   const res = await request.delete(`/api/generations/${id}`, { headers: { Authorization: `Bearer ${TOKEN}` } });
   expect(res.status()).toBe(204);
 });
+
+test("login sends an admin to same-origin paths only", async ({ page }) => {
+  for (const next of ["//evil.example/phish", "/\\evil.example", "https://evil.example/"]) {
+    await page.context().clearCookies();
+    await page.goto(`/admin?next=${encodeURIComponent(next)}`);
+    await page.getByTestId("admin-token").fill(TOKEN);
+    await page.getByTestId("admin-login").click();
+    await expect(page).toHaveURL(/^http:\/\/127\.0\.0\.1:\d+\/models$/);
+  }
+});
+
+test("the session cookie is not the token, and logging out revokes it", async ({ page, request }) => {
+  await page.context().clearCookies();
+  await page.goto("/admin");
+  await page.getByTestId("admin-token").fill(TOKEN);
+  await page.getByTestId("admin-login").click();
+  await expect(page).toHaveURL(/\/models$/);
+  const session = (await page.context().cookies()).find((c) => c.name === "tessera_admin");
+  expect(session?.value).toBeTruthy();
+  expect(session?.value).not.toContain(TOKEN);
+  expect(session?.httpOnly).toBe(true);
+  const cookie = `tessera_admin=${session!.value}`;
+  const created = await request.post("/api/generations", { data: { prompt: "cat face, noto", n: 1 } });
+  const { id } = await created.json();
+  await page.goto("/admin");
+  await expect(page.getByTestId("admin-signed-in")).toBeVisible();
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  // The old cookie, replayed, is no longer a session.
+  expect((await request.delete(`/api/generations/${id}`, { headers: { Cookie: cookie } })).status()).toBe(401);
+  const replay = await request.get("/admin", { headers: { Cookie: cookie } });
+  expect(await replay.text()).not.toContain("admin-signed-in");
+});

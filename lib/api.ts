@@ -38,3 +38,11 @@ export function route<A extends unknown[]>(handler: (...args: A) => Promise<Resp
     }
   };
 }
+
+/**
+ * A handler for the methods a route does not serve: 405 in the JSON error shape with an Allow header (Next's own
+ * 405 has an empty body). Export it under each method name the route lacks.
+ */
+export function methodNotAllowed(...allowed: string[]): () => Promise<Response> {
+  return async () => jsonError(405, `this address answers ${allowed.join(" and ")} only`, { Allow: allowed.join(", ") });
+}

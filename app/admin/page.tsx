@@ -10,6 +10,7 @@ const ERRORS: Record<string, string> = {
   token: "That token is not the admin token.",
   login: "That needs the admin token: log in first.",
   throttled: "Too many wrong tokens from here: wait before trying again.",
+  form: "That request was not a form this site sent.",
 };
 
 export default async function AdminPage({ searchParams }: { searchParams: Promise<Record<string, string | undefined>> }) {

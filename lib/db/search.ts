@@ -1,6 +1,7 @@
 // Prompt search for the gallery, index-backed on both databases and literal: the user's text is matched as a
 // substring, never as a pattern (`%`, `_`, `\`, quotes and FTS operators are only characters).
-// SQLite: the FTS5 trigram index "GenerationSearch" (kept by triggers, see the hardening migration).
+// SQLite: the FTS5 trigram index "GenerationSearch" of finished generations (kept by triggers, see the hardening
+// migration); page and count come from the index alone, newest first by its rowid (the order jobs finished in).
 // PostgreSQL: ILIKE '%q%' over a pg_trgm GIN index. Trigrams need 3 characters: a shorter query falls back to an
 // escaped LIKE scan, which is what any substring search of one or two characters costs.
 import { Prisma } from "../generated/prisma/client";
@@ -27,20 +28,23 @@ export function ftsPhrase(text: string): string {
 
 /** Ids of finished generations whose prompt contains `q`, newest first, one page, and how many there are in all. */
 export async function searchFinishedGenerations(db: Db, f: SearchFilter): Promise<{ ids: string[]; total: number }> {
-  const model = f.modelVersionId ? Prisma.sql`AND g."modelVersionId" = ${f.modelVersionId}` : Prisma.empty;
   const like = `%${escapeLike(f.q)}%`;
   const trigram = [...f.q].length >= 3;
+  const model = f.modelVersionId ? Prisma.sql`AND s."modelVersionId" = ${f.modelVersionId}` : Prisma.empty;
   let from: Prisma.Sql;
-  if (dbProvider(db) === "sqlite") {
-    from = trigram
-      ? Prisma.sql`FROM "GenerationSearch" s JOIN "Generation" g ON g."id" = s."id" WHERE "GenerationSearch" MATCH ${ftsPhrase(f.q)} AND g."status" = 'done' ${model}`
-      : Prisma.sql`FROM "Generation" g WHERE g."prompt" LIKE ${like} ESCAPE '\\' AND g."status" = 'done' ${model}`;
+  let order: Prisma.Sql;
+  if (dbProvider(db) === "sqlite" && trigram) {
+    from = Prisma.sql`FROM "GenerationSearch" s WHERE "GenerationSearch" MATCH ${ftsPhrase(f.q)} ${model}`;
+    order = Prisma.sql`s."rowid" DESC`;
   } else {
-    // PostgreSQL's LIKE escape character is the backslash by default; ILIKE keeps SQLite's case-insensitivity.
-    from = Prisma.sql`FROM "Generation" g WHERE g."prompt" ILIKE ${like} AND g."status" = 'done' ${model}`;
+    // SQLite's LIKE has no escape character unless told; PostgreSQL's is the backslash already. ILIKE keeps
+    // SQLite's (ASCII) case-insensitivity.
+    const match = dbProvider(db) === "sqlite" ? Prisma.sql`s."prompt" LIKE ${like} ESCAPE '\\'` : Prisma.sql`s."prompt" ILIKE ${like}`;
+    from = Prisma.sql`FROM "Generation" s WHERE ${match} AND s."status" = 'done' ${model}`;
+    order = Prisma.sql`s."createdAt" DESC, s."id" DESC`;
   }
   const [rows, counted] = await Promise.all([
-    db.$queryRaw<{ id: string }[]>`SELECT g."id" AS "id" ${from} ORDER BY g."createdAt" DESC, g."id" DESC LIMIT ${f.take} OFFSET ${f.skip}`,
+    db.$queryRaw<{ id: string }[]>`SELECT s."id" AS "id" ${from} ORDER BY ${order} LIMIT ${f.take} OFFSET ${f.skip}`,
     db.$queryRaw<{ n: number | bigint }[]>`SELECT COUNT(*) AS "n" ${from}`,
   ]);
   return { ids: rows.map((r) => r.id), total: Number(counted[0]?.n ?? 0) };

@@ -1,4 +1,4 @@
-import { HttpError, jsonError, route } from "@/lib/api";
+import { HttpError, jsonError, methodNotAllowed, route } from "@/lib/api";
 import { clientIdFrom } from "@/lib/client-id";
 import { findActiveModelVersion } from "@/lib/db/versions";
 import { firstIssue, GenerationParams } from "@/lib/generate/params";
@@ -33,3 +33,6 @@ export const POST = route(async (request: Request) => {
     throw err;
   }
 });
+
+const notAllowed = methodNotAllowed("POST");
+export { notAllowed as GET, notAllowed as PUT, notAllowed as PATCH, notAllowed as DELETE };

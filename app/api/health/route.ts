@@ -1,4 +1,4 @@
-import { route } from "@/lib/api";
+import { methodNotAllowed, route } from "@/lib/api";
 import { getHealth } from "@/lib/health";
 
 export const dynamic = "force-dynamic";
@@ -12,3 +12,6 @@ export const GET = route(async () => {
     headers: { "Cache-Control": "no-store" },
   });
 });
+
+const notAllowed = methodNotAllowed("GET");
+export { notAllowed as POST, notAllowed as PUT, notAllowed as PATCH, notAllowed as DELETE };

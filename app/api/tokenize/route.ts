@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { jsonError, route } from "@/lib/api";
+import { jsonError, methodNotAllowed, route } from "@/lib/api";
 import { findActiveModelVersion } from "@/lib/db/versions";
 import { publicMessage } from "@/lib/errors";
 import { PromptText } from "@/lib/generate/params";
@@ -38,3 +38,6 @@ export const POST = route(async (request: Request) => {
     lease.release();
   }
 });
+
+const notAllowed = methodNotAllowed("POST");
+export { notAllowed as GET, notAllowed as PUT, notAllowed as PATCH, notAllowed as DELETE };

@@ -46,19 +46,28 @@ CREATE INDEX "AdminSession_expiresAt_idx" ON "AdminSession"("expiresAt");
 -- The re-queue note moves from "error" to "note": a job that finished after a restart has no error.
 UPDATE "Generation" SET "note" = "error", "error" = NULL, "attempts" = 1 WHERE "error" LIKE 'interrupted by a server restart; re-queued%';
 
--- Gallery search: an FTS5 index of the prompts with the trigram tokenizer, so a query of 3+ characters finds any
--- substring (what the old LIKE '%q%' scan found) without reading every row. The index holds the generation's id
--- instead of relying on its implicit rowid, which VACUUM may renumber. Kept in step by triggers: a migration that
--- redefines "Generation" (DROP TABLE + RENAME, as Prisma's SQLite migrations do) drops them and must create them
--- again; lib/db/search.test.ts fails if it does not.
-CREATE VIRTUAL TABLE "GenerationSearch" USING fts5("id" UNINDEXED, "prompt", tokenize = 'trigram');
-INSERT INTO "GenerationSearch" ("id", "prompt") SELECT "id", "prompt" FROM "Generation";
-CREATE TRIGGER "Generation_search_insert" AFTER INSERT ON "Generation" BEGIN
-  INSERT INTO "GenerationSearch" ("id", "prompt") VALUES (new."id", new."prompt");
+-- Gallery search: an FTS5 index of the prompts of finished generations, with the trigram tokenizer, so a query of
+-- 3+ characters finds any substring (what the old LIKE '%q%' scan found) without reading the generations table:
+-- the page (newest first = highest rowid: rows enter when their job finishes) and the count come from the index
+-- alone. It holds the generation's id and model instead of relying on the implicit rowid, which VACUUM may
+-- renumber. Kept in step by triggers: a migration that redefines "Generation" (DROP TABLE + RENAME, as Prisma's
+-- SQLite migrations do) drops them and must create them again; lib/db/search.test.ts fails if it does not.
+CREATE VIRTUAL TABLE "GenerationSearch" USING fts5("id" UNINDEXED, "modelVersionId" UNINDEXED, "prompt", tokenize = 'trigram');
+INSERT INTO "GenerationSearch" ("id", "modelVersionId", "prompt")
+  SELECT "id", "modelVersionId", "prompt" FROM "Generation" WHERE "status" = 'done' ORDER BY "createdAt", "id";
+CREATE TRIGGER "Generation_search_insert" AFTER INSERT ON "Generation" WHEN new."status" = 'done' BEGIN
+  INSERT INTO "GenerationSearch" ("id", "modelVersionId", "prompt") VALUES (new."id", new."modelVersionId", new."prompt");
 END;
-CREATE TRIGGER "Generation_search_delete" AFTER DELETE ON "Generation" BEGIN
+CREATE TRIGGER "Generation_search_finish" AFTER UPDATE OF "status" ON "Generation" WHEN new."status" = 'done' AND old."status" <> 'done' BEGIN
+  INSERT INTO "GenerationSearch" ("id", "modelVersionId", "prompt") VALUES (new."id", new."modelVersionId", new."prompt");
+END;
+CREATE TRIGGER "Generation_search_unfinish" AFTER UPDATE OF "status" ON "Generation" WHEN old."status" = 'done' AND new."status" <> 'done' BEGIN
   DELETE FROM "GenerationSearch" WHERE "id" = old."id";
 END;
-CREATE TRIGGER "Generation_search_update" AFTER UPDATE OF "prompt" ON "Generation" BEGIN
-  UPDATE "GenerationSearch" SET "prompt" = new."prompt" WHERE "id" = old."id";
+-- Deletes scan the index's own table (the id is not indexed): fine for an admin's occasional delete.
+CREATE TRIGGER "Generation_search_delete" AFTER DELETE ON "Generation" WHEN old."status" = 'done' BEGIN
+  DELETE FROM "GenerationSearch" WHERE "id" = old."id";
+END;
+CREATE TRIGGER "Generation_search_edit" AFTER UPDATE OF "prompt", "modelVersionId" ON "Generation" WHEN new."status" = 'done' AND old."status" = 'done' BEGIN
+  UPDATE "GenerationSearch" SET "prompt" = new."prompt", "modelVersionId" = new."modelVersionId" WHERE "id" = old."id";
 END;

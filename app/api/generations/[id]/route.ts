@@ -1,5 +1,5 @@
 import { isAdmin } from "@/lib/admin";
-import { jsonError, route } from "@/lib/api";
+import { jsonError, methodNotAllowed, route } from "@/lib/api";
 import { getDb } from "@/lib/db/client";
 import { deleteGeneration, getGeneration } from "@/lib/db/generations";
 import { isRecordId, shownId } from "@/lib/ids";
@@ -27,3 +27,6 @@ export const DELETE = route(async (request: Request, { params }: Ctx) => {
   if (!isRecordId(id) || !(await deleteGeneration(getDb(), id))) return jsonError(404, `no generation with id ${shownId(id)}`);
   return new Response(null, { status: 204 });
 });
+
+const notAllowed = methodNotAllowed("GET", "DELETE");
+export { notAllowed as POST, notAllowed as PUT, notAllowed as PATCH };

@@ -1,4 +1,4 @@
-import { jsonError, route } from "@/lib/api";
+import { jsonError, methodNotAllowed, route } from "@/lib/api";
 import { getDb } from "@/lib/db/client";
 import { getImagePng } from "@/lib/db/generations";
 import { isRecordId, shownId } from "@/lib/ids";
@@ -15,3 +15,6 @@ export const GET = route(async (_request: Request, { params }: { params: Promise
     headers: { "Content-Type": "image/png", "Cache-Control": "public, max-age=31536000, immutable" },
   });
 });
+
+const notAllowed = methodNotAllowed("GET");
+export { notAllowed as POST, notAllowed as PUT, notAllowed as PATCH, notAllowed as DELETE };

@@ -1,4 +1,4 @@
-import { jsonError, route } from "@/lib/api";
+import { jsonError, methodNotAllowed, route } from "@/lib/api";
 import { getJobStatus } from "@/lib/db/generations";
 import { isRecordId, shownId } from "@/lib/ids";
 import { generationService } from "@/lib/generate/service";
@@ -61,3 +61,6 @@ export const GET = route(async (request: Request, { params }: { params: Promise<
   });
   return new Response(stream, { headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-store", Connection: "keep-alive" } });
 });
+
+const notAllowed = methodNotAllowed("GET");
+export { notAllowed as POST, notAllowed as PUT, notAllowed as PATCH, notAllowed as DELETE };

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { jsonError, route } from "@/lib/api";
+import { jsonError, methodNotAllowed, route } from "@/lib/api";
 import { getDb } from "@/lib/db/client";
 import { findModelVersionPath } from "@/lib/db/versions";
 import { isRecordId, shownId } from "@/lib/ids";
@@ -17,3 +17,6 @@ export const GET = route(async (_request: Request, { params }: { params: Promise
   if (!fs.existsSync(file)) return jsonError(404, "this model folder has no samples.png");
   return new Response(fs.readFileSync(file), { headers: { "Content-Type": "image/png", "Cache-Control": "public, max-age=300" } });
 });
+
+const notAllowed = methodNotAllowed("GET");
+export { notAllowed as POST, notAllowed as PUT, notAllowed as PATCH, notAllowed as DELETE };
