@@ -34,7 +34,7 @@ export async function listGallery(db: Db, f: GalleryFilter) {
     const where = { status: "done", ...(modelVersionId ? { modelVersionId } : {}) };
     [total, items] = await Promise.all([
       db.generation.count({ where }),
-      db.generation.findMany({ where, orderBy: [{ createdAt: "desc" }, { id: "desc" }], skip, take: f.pageSize, select: itemSelect }),
+      db.generation.findMany({ where, orderBy: { createdAt: "desc" }, skip, take: f.pageSize, select: itemSelect }),
     ]);
   }
   return { total, pages: Math.max(1, Math.ceil(total / f.pageSize)), items, models: await models };

@@ -28,24 +28,31 @@ export function ftsPhrase(text: string): string {
 
 /** Ids of finished generations whose prompt contains `q`, newest first, one page, and how many there are in all. */
 export async function searchFinishedGenerations(db: Db, f: SearchFilter): Promise<{ ids: string[]; total: number }> {
-  const like = `%${escapeLike(f.q)}%`;
-  const trigram = [...f.q].length >= 3;
+  const sqlite = dbProvider(db) === "sqlite";
   const model = f.modelVersionId ? Prisma.sql`AND s."modelVersionId" = ${f.modelVersionId}` : Prisma.empty;
-  let from: Prisma.Sql;
-  let order: Prisma.Sql;
-  if (dbProvider(db) === "sqlite" && trigram) {
-    from = Prisma.sql`FROM "GenerationSearch" s WHERE "GenerationSearch" MATCH ${ftsPhrase(f.q)} ${model}`;
-    order = Prisma.sql`s."rowid" DESC`;
-  } else {
-    // SQLite's LIKE has no escape character unless told; PostgreSQL's is the backslash already. ILIKE keeps
-    // SQLite's (ASCII) case-insensitivity.
-    const match = dbProvider(db) === "sqlite" ? Prisma.sql`s."prompt" LIKE ${like} ESCAPE '\\'` : Prisma.sql`s."prompt" ILIKE ${like}`;
-    from = Prisma.sql`FROM "Generation" s WHERE ${match} AND s."status" = 'done' ${model}`;
-    order = Prisma.sql`s."createdAt" DESC, s."id" DESC`;
+  const page = (from: Prisma.Sql, order: Prisma.Sql) =>
+    db.$queryRaw<{ id: string }[]>`SELECT s."id" AS "id" ${from} ORDER BY ${order} LIMIT ${f.take} OFFSET ${f.skip}`;
+  const count = async (from: Prisma.Sql) => Number((await db.$queryRaw<{ n: number | bigint }[]>`SELECT COUNT(*) AS "n" ${from}`)[0]?.n ?? 0);
+
+  if ([...f.q].length >= 3) {
+    // The index does the work: FTS5 alone on SQLite (newest first = highest rowid), pg_trgm's GIN on PostgreSQL.
+    const from = sqlite
+      ? Prisma.sql`FROM "GenerationSearch" s WHERE "GenerationSearch" MATCH ${ftsPhrase(f.q)} ${model}`
+      : Prisma.sql`FROM "Generation" s WHERE s."prompt" ILIKE ${`%${escapeLike(f.q)}%`} AND s."status" = 'done' ${model}`;
+    const rows = await page(from, sqlite ? Prisma.sql`s."rowid" DESC` : Prisma.sql`s."createdAt" DESC`);
+    // A first page that is not full is the whole result: no need to count.
+    const total = f.skip === 0 && rows.length < f.take ? rows.length : await count(from);
+    return { ids: rows.map((r) => r.id), total };
   }
-  const [rows, counted] = await Promise.all([
-    db.$queryRaw<{ id: string }[]>`SELECT s."id" AS "id" ${from} ORDER BY ${order} LIMIT ${f.take} OFFSET ${f.skip}`,
-    db.$queryRaw<{ n: number | bigint }[]>`SELECT COUNT(*) AS "n" ${from}`,
-  ]);
-  return { ids: rows.map((r) => r.id), total: Number(counted[0]?.n ?? 0) };
+
+  // One or two characters: no trigram to look up, so scan — the narrow (status, prompt) index rather than the
+  // table. lower() LIKE on PostgreSQL keeps the planner off the GIN index, which cannot help a pattern this short.
+  const like = `%${escapeLike(f.q)}%`;
+  const match = sqlite ? Prisma.sql`s."prompt" LIKE ${like} ESCAPE '\\'` : Prisma.sql`lower(s."prompt") LIKE lower(${like})`;
+  const from = Prisma.sql`FROM "Generation" s WHERE s."status" = 'done' AND ${match} ${model}`;
+  const total = await count(from);
+  // Few matches: find them through the prompt index and sort them; many: walk the newest first until a page is full.
+  const few = sqlite && total < 5000 ? Prisma.sql`FROM "Generation" s INDEXED BY "Generation_status_prompt_idx" WHERE s."status" = 'done' AND ${match} ${model}` : from;
+  const rows = total === 0 ? [] : await page(few, Prisma.sql`s."createdAt" DESC`);
+  return { ids: rows.map((r) => r.id), total };
 }
