@@ -24,6 +24,12 @@ export const PromptText = z
       .refine((s) => VISIBLE.test(s), "the prompt has no visible character"),
   );
 
+/** A prompt being typed (the live token count): may be empty or blank, otherwise held to the same rules. */
+export const PromptDraft = z
+  .string({ error: "prompt must be a string" })
+  .refine((s) => !INVALID.test(s), "the prompt contains characters that are not text (control characters or broken Unicode)")
+  .refine((s) => s.trim().length <= PROMPT_MAX, `the prompt is longer than ${PROMPT_MAX} characters`);
+
 // JSON numbers only: "4", true, [4] and null are refused with the accepted range, never coerced.
 const number = (name: string, min: number, max: number, int: boolean) => {
   const range = `${name} must be ${int ? "a whole number" : "a number"} ${min}–${max}`;

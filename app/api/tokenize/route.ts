@@ -2,16 +2,18 @@ import { z } from "zod";
 import { jsonError, methodNotAllowed, route } from "@/lib/api";
 import { findActiveModelVersion } from "@/lib/db/versions";
 import { publicMessage } from "@/lib/errors";
-import { PromptText } from "@/lib/generate/params";
+import { firstIssue, PromptDraft } from "@/lib/generate/params";
 import { generationService } from "@/lib/generate/service";
 import { readJsonBody } from "@/lib/http/body";
 
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";
 
-// The prompt as the Create form holds it: the same limit and checks as a generation request, except that an
-// empty prompt simply has no tokens.
-const Body = z.strictObject({ prompt: z.union([z.literal(""), PromptText], { error: "prompt must be a string of at most the prompt limit" }) }, { error: "the body must be a JSON object {prompt}" });
+// The prompt as the Create form holds it while it is typed: the generation request's limit and checks.
+const Body = z.strictObject(
+  { prompt: z.unknown().refine((v) => v !== undefined, "prompt is required").pipe(PromptDraft) },
+  { error: (issue) => (issue.code === "unrecognized_keys" ? `unknown field: ${issue.keys.join(", ")}` : issue.code === "invalid_type" ? "the body must be a JSON object {prompt}" : undefined) },
+);
 
 /**
  * POST /api/tokenize {prompt} → {tokens, maxTokens, truncated, unknownWords}: the active model's own tokenizer, so
@@ -20,7 +22,7 @@ const Body = z.strictObject({ prompt: z.union([z.literal(""), PromptText], { err
 export const POST = route(async (request: Request) => {
   const raw = await readJsonBody(request);
   const parsed = Body.safeParse(raw);
-  if (!parsed.success) return jsonError(400, parsed.error.issues.at(-1)?.message ?? "the body must be a JSON object {prompt}");
+  if (!parsed.success) return jsonError(400, firstIssue(parsed.error));
   const { db, registry } = await generationService();
   const active = await findActiveModelVersion(db);
   if (!active) return jsonError(503, "no model is active yet");
