@@ -8,12 +8,14 @@ import { initBackend } from "../lib/tensor/backend";
 import { registerFastGradients } from "../lib/tensor/gradients";
 import { benchHttp } from "./bench/http";
 import { imageTokenizerThroughput, matmulGflops, transformerThroughput } from "./bench/models";
+import { trainingThroughput } from "./bench/training";
 import { flag, parseFlags, runMain } from "./cli";
 
 const Flags = z.object({
   quick: flag(),
   out: z.string().default(path.join("bench", "results.json")),
   noHttp: flag(),
+  noTraining: flag(),
 });
 
 const f = (x: number, digits = 0) => x.toFixed(digits);
@@ -33,6 +35,13 @@ export function formatBench(r: BenchResult): string {
       `gen b1 ${f(t.achievedGflops.generationB1, 1)} (${f((100 * t.achievedGflops.generationB1) / r.matmul1024Gflops)} %), b8 ${f(t.achievedGflops.generationB8, 1)} (${f((100 * t.achievedGflops.generationB8) / r.matmul1024Gflops)} %), training ${f(t.achievedGflops.training, 1)} (${f((100 * t.achievedGflops.training) / r.matmul1024Gflops)} %)`,
     ],
   ];
+  if (r.training) {
+    const g = r.training;
+    const n = g.replicas;
+    rows.push(["matMul ceiling, 1 core / " + n + " cores", `${f(g.matmulCeilingGflops.oneCore, 1)} / ${f(g.matmulCeilingGflops.allCores, 1)} GFLOP/s`]);
+    rows.push([`GPT training loop, 1 / ${n} workers`, `${f(g.gpt.tokensPerS.one)} / ${f(g.gpt.tokensPerS.all)} tok/s (batch ${g.gpt.batch}; ×${f(g.gpt.scaling, 2)}; ${f(g.gpt.achievedGflops.all, 1)} GFLOP/s = ${f((100 * g.gpt.achievedGflops.all) / g.matmulCeilingGflops.allCores)} % of the ${n}-core ceiling)`]);
+    rows.push([`VQ-VAE training loop, 1 / ${n} workers`, `${f(g.vq.imagesPerS.one, 1)} / ${f(g.vq.imagesPerS.all, 1)} img/s (batch ${g.vq.batch}; ×${f(g.vq.scaling, 2)})`]);
+  }
   if (r.http) {
     for (const [k, v] of Object.entries(r.http.generation)) rows.push([`HTTP ${k.replace("images", "").replace("_clients", " image(s), clients ")}`, `p50 ${v.p50Ms} ms, p95 ${v.p95Ms} ms (${v.requests} requests)`]);
     rows.push(["/api/health under load", `p50 ${r.http.healthUnderLoad.p50Ms} ms, p95 ${r.http.healthUnderLoad.p95Ms} ms`]);
@@ -50,11 +59,12 @@ export type BenchResult = {
   matmul1024Gflops: number;
   imageTokenizer: Awaited<ReturnType<typeof imageTokenizerThroughput>>;
   transformer: Awaited<ReturnType<typeof transformerThroughput>>;
+  training: Awaited<ReturnType<typeof trainingThroughput>> | null;
   http: Awaited<ReturnType<typeof benchHttp>> | null;
 };
 
 runMain("bench", async () => {
-  const flags = parseFlags(process.argv.slice(2), Flags, "usage: npm run bench -- [--quick] [--out FILE] [--no-http]");
+  const flags = parseFlags(process.argv.slice(2), Flags, "usage: npm run bench -- [--quick] [--out FILE] [--no-http] [--no-training]");
   const backend = await initBackend({ log: { info() {}, warn: console.warn } });
   registerFastGradients();
   const reps = flags.quick ? 1 : 3;
@@ -66,6 +76,7 @@ runMain("bench", async () => {
     matmul1024Gflops: await matmulGflops(1024, reps),
     imageTokenizer: await imageTokenizerThroughput(reps, flags.quick ? 1 : 3),
     transformer: await transformerThroughput(reps, flags.quick ? 1 : 2),
+    training: flags.noTraining ? null : await trainingThroughput(flags.quick),
     http: flags.noHttp ? null : await benchHttp({ quick: flags.quick, log: (s) => console.error(`[bench] ${s}`) }),
   };
   console.log(formatBench(result));

@@ -22,7 +22,8 @@ import { createTask, GPT_TRAINER_DEFAULTS, gptTaskDefinition, type GptData, type
 import { TRAINER_FLAGS_USAGE, trainerConfigFrom, trainerFlags } from "./loop/config";
 import { shared } from "./loop/task";
 import { train } from "./loop/trainer";
-import { trainTextTokenizer } from "./train-text-tokenizer";
+import { addSeenWords, trainTextTokenizer } from "./train-text-tokenizer";
+import { balancedWeights, captionVariants, VARIANT_PROBS } from "./gpt/augment";
 
 /** Named presets live here, not in the model code. */
 const PRESETS: Record<string, Partial<TransformerConfig>> = {
@@ -30,7 +31,7 @@ const PRESETS: Record<string, Partial<TransformerConfig>> = {
   tiny: { nLayer: 2, nHead: 2, nEmbd: 64, dropout: 0 },
 };
 
-const USAGE = `usage: npm run train:gpt -- [--image-tokenizer DIR] [--preset default|tiny] [--dropout P] [--caption-dropout P] [--out DIR] [--export DIR] ${TRAINER_FLAGS_USAGE}`;
+const USAGE = `usage: npm run train:gpt -- [--image-tokenizer DIR] [--preset default|tiny] [--dropout P] [--caption-dropout P] [--augment true|false] [--balance true|false] [--out DIR] [--export DIR] ${TRAINER_FLAGS_USAGE}`;
 const Flags = z.object({
   imageTokenizer: z.string().default(path.join("models", "image-tokenizer")),
   data: z.string().default(path.join("data", "datasets", "emoji")),
@@ -38,6 +39,10 @@ const Flags = z.object({
   textLen: z.coerce.number().int().min(2).max(256).default(DEFAULT_TRANSFORMER_CONFIG.textLen),
   dropout: z.coerce.number().min(0).max(0.9).optional(),
   captionDropout: z.coerce.number().min(0).max(1).default(0.1),
+  /** Caption variants (label only; keywords + style) beside "<label>, <style>" (training/gpt/augment.ts). */
+  augment: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
+  /** Sample each (label family, style) equally often instead of each image. */
+  balance: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
   out: z.string().default(path.join("runs", "gpt")),
   export: z.string().optional(),
   ...trainerFlags(GPT_TRAINER_DEFAULTS),
@@ -53,8 +58,11 @@ runMain("train:gpt", async () => {
   const records = readCaptions(flags.data);
   const captions = (split: Split) => captionsFor(records, split).map((r) => r.caption);
 
+  const trainRecords = captionsFor(records, "train");
+  const variants = flags.augment ? trainRecords.map(captionVariants) : null;
   const textDir = path.join(flags.out, "text-tokenizer");
-  if (!fs.existsSync(path.join(textDir, "tokenizer.json"))) await trainTextTokenizer(captions("train"), textDir);
+  if (!fs.existsSync(path.join(textDir, "tokenizer.json"))) await trainTextTokenizer(variants ? variants.flat() : captions("train"), textDir);
+  else if (variants) addSeenWords(textDir, await loadTextTokenizer(textDir), variants.flat());
   const tok = await loadTextTokenizer(textDir);
 
   const key = codesKey(flags.imageTokenizer, flags.data);
@@ -66,6 +74,8 @@ runMain("train:gpt", async () => {
     if (truncated) console.warn(`${split}: ${truncated} captions longer than ${flags.textLen} tokens were truncated`);
     data[split] = { count: shard.count, text: shared(ids), codes: shared(codes) };
   }
+  if (variants) Object.assign(data.train, { variants: shared(tokeniseCaptions(tok, variants.flat(), flags.textLen).ids), variantProbs: VARIANT_PROBS });
+  if (flags.balance) data.train.weights = balancedWeights(trainRecords);
   const config: TransformerConfig = {
     ...DEFAULT_TRANSFORMER_CONFIG,
     ...PRESETS[flags.preset],

@@ -35,6 +35,25 @@ export interface TrainTextTokenizerResult {
   maxTokens: number;
 }
 
+/**
+ * Adds the words of `captions` that the tokenizer has not seen to its text-vocab.json (the merges stay as they are:
+ * any word still tokenises, from its letters up). For captions a run adds to an existing tokenizer, e.g. caption
+ * variants, so the Create page does not flag their words as unseen.
+ */
+export function addSeenWords(dir: string, tok: TextTokenizer, captions: readonly string[]): number {
+  const file = path.join(dir, TEXT_VOCAB_FILE);
+  const vocab = JSON.parse(fs.readFileSync(file, "utf8")) as TextVocab;
+  let added = 0;
+  for (const c of captions) {
+    for (const w of tok.encode(c, 1).unknownWords) {
+      if (vocab.words[w] === undefined) added++;
+      vocab.words[w] = (vocab.words[w] ?? 0) + 1;
+    }
+  }
+  if (added) fs.writeFileSync(file, JSON.stringify(vocab, null, 2) + "\n");
+  return added;
+}
+
 /** Classic BPE (Sennrich et al.): repeatedly fuse the most frequent adjacent pair of symbols within words. */
 function learnMerges(wordCounts: Map<string, number>, budget: number, minFrequency: number) {
   // A word is its characters, the last one carrying the end-of-word suffix.

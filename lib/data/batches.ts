@@ -77,6 +77,55 @@ export class IndexStream {
   }
 }
 
+/**
+ * Endless seeded index batches drawn with replacement in proportion to `weights` (e.g. to balance a skewed
+ * corpus); `skip(n)` replays n batches, so a resumed run draws the same ones.
+ */
+export class WeightedIndexStream {
+  private readonly rand: () => number;
+  private readonly cumulative: Float64Array;
+
+  constructor(
+    weights: ArrayLike<number>,
+    private readonly batchSize: number,
+    seed: number,
+  ) {
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
+    this.cumulative = new Float64Array(weights.length);
+    let total = 0;
+    for (let i = 0; i < weights.length; i++) {
+      const w = weights[i];
+      if (!(w >= 0) || !Number.isFinite(w)) throw new Error(`sampling weight ${i} is ${w}; weights must be finite and ≥ 0`);
+      total += w;
+      this.cumulative[i] = total;
+    }
+    if (!(total > 0)) throw new Error("sampling weights sum to 0: nothing to draw");
+    this.rand = mulberry32(seed);
+  }
+
+  next(): Int32Array {
+    const out = new Int32Array(this.batchSize);
+    const c = this.cumulative;
+    const total = c[c.length - 1];
+    for (let b = 0; b < this.batchSize; b++) {
+      const u = this.rand() * total;
+      let lo = 0;
+      let hi = c.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (c[mid] > u) hi = mid;
+        else lo = mid + 1;
+      }
+      out[b] = lo;
+    }
+    return out;
+  }
+
+  skip(n: number): void {
+    for (let i = 0; i < n; i++) this.next();
+  }
+}
+
 /** Endless shuffled image batches from a shard (see IndexStream). */
 export class BatchStream {
   private readonly indices: IndexStream;

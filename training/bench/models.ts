@@ -32,6 +32,27 @@ export async function matmulGflops(size = 1024, reps = 3): Promise<number> {
   return (2 * size ** 3) / t / 1e9;
 }
 
+/** GFLOP/s of back-to-back 1024³ matMuls for `seconds` (after one warm-up). */
+export async function timedMatmulGflops(seconds: number, size = 1024): Promise<number> {
+  const a = tf.randomNormal([size, size]);
+  const b = tf.randomNormal([size, size]);
+  const once = async () => {
+    const c = tf.matMul(a, b);
+    await c.data();
+    c.dispose();
+  };
+  await once();
+  let count = 0;
+  const start = performance.now();
+  while (performance.now() - start < seconds * 1000) {
+    await once();
+    count++;
+  }
+  const t = (performance.now() - start) / 1000;
+  tf.dispose([a, b]);
+  return (2 * size ** 3 * count) / t / 1e9;
+}
+
 export async function imageTokenizerThroughput(reps: number, trainSteps: number) {
   const model = new VQModel(DEFAULT_VQ_CONFIG, 1);
   const x = tf.randomUniform([64, 32, 32, 3]) as tf.Tensor4D;

@@ -37,6 +37,21 @@ describe("transformer task", () => {
     expect(Math.abs((await nullShare(0.5)) - 0.5)).toBeLessThan(0.03);
   });
 
+  it("reads caption variant k in the share of rows given by variantProbs", async () => {
+    const o = options(0);
+    // Variant k of every item starts with token 10 + k.
+    const variants = Int32Array.from({ length: 64 * 3 * 4 }, (_, i) => (i % 4 === 0 ? 10 + (Math.floor(i / 4) % 3) : 7));
+    const task = await createTask({ ...o, train: { ...o.train, variants, variantProbs: [0.6, 0.3, 0.1] } }, "main");
+    const seen = [0, 0, 0];
+    for (let step = 0; step < 100; step++) {
+      const text = task.plan(Int32Array.from({ length: 16 }, (_, i) => i), step).arrays.text as Int32Array;
+      for (let r = 0; r < 16; r++) seen[text[r * 4] - 10]++;
+    }
+    task.dispose();
+    const share = seen.map((n) => n / 1600);
+    [0.6, 0.3, 0.1].forEach((p, k) => expect(Math.abs(share[k] - p)).toBeLessThan(0.04));
+  });
+
   it("plans the same batch for the same step (resume, replicas)", async () => {
     const a = await createTask(options(0.3), "main");
     const items = Int32Array.from([1, 2, 3, 4, 5, 6]);

@@ -16,6 +16,11 @@ export interface GptData {
   count: number;
   text: Int32Array;
   codes: Int32Array;
+  /** Optional caption variants [count · V · T] (variant 0 = `text`), drawn per row with `variantProbs`. */
+  variants?: Int32Array;
+  variantProbs?: readonly number[];
+  /** Optional sampling weights per item (see training/gpt/augment.ts). */
+  weights?: Float32Array;
 }
 
 /** The loop's settings for the transformer (nanoGPT-style AdamW: β2 0.95, decay 0.01 on matrices, clip 1). */
@@ -96,17 +101,28 @@ export const createTask: CreateTask<GptTaskOptions> = async (o, role) => {
   const task: TrainTask = {
     kind: "transformer",
     config: c,
-    hyper: { captionDropout: o.captionDropout, initSeed: o.seed, valLimit: o.valLimit ?? 512 },
+    hyper: { captionDropout: o.captionDropout, initSeed: o.seed, valLimit: o.valLimit ?? 512, captionVariants: o.train.variantProbs ?? null, balancedSampling: !!o.train.weights },
     params: model.params,
     itemCount: o.train.count,
+    sampleWeights: o.train.weights,
     throughput: { unit: "tok", perItem: c.textLen + n - 1 },
     decays: (name) => name.endsWith(".w"),
     plan(items: Int32Array, step: number): Batch {
       const text = new Int32Array(items.length * c.textLen);
       const codes = new Int32Array(items.length * n);
+      const { variants, variantProbs } = o.train;
+      const v = variantProbs?.length ?? 1;
       items.forEach((item, b) => {
         const dropped = hashUniform(o.seed ^ 0x5eed, step, b) < o.captionDropout;
-        text.set(dropped ? o.nullText : o.train.text.subarray(item * c.textLen, (item + 1) * c.textLen), b * c.textLen);
+        let caption = o.train.text.subarray(item * c.textLen, (item + 1) * c.textLen);
+        if (variants && variantProbs) {
+          // Which variant this row reads: by a hash of (step, row), like the dropout decision.
+          let u = hashUniform(o.seed ^ 0xca9, step, b);
+          let k = 0;
+          while (k < v - 1 && u >= variantProbs[k]) u -= variantProbs[k++];
+          caption = variants.subarray((item * v + k) * c.textLen, (item * v + k + 1) * c.textLen);
+        }
+        text.set(dropped ? o.nullText : caption, b * c.textLen);
         codes.set(o.train.codes.subarray(item * n, (item + 1) * n), b * n);
       });
       return { rows: items.length, arrays: { text, codes } };

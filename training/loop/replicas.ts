@@ -17,6 +17,8 @@ type Wire = { data: Typed; shape: number[]; dtype: tf.DataType };
 
 export interface ShardResult {
   rows: number;
+  /** Milliseconds this replica spent on its shard (forward, backward, reading the gradients out). */
+  ms: number;
   loss: number;
   logs: Record<string, number>;
   gather: Record<string, Wire>;
@@ -31,6 +33,7 @@ export function layout(vars: Map<string, tf.Variable>): { names: string[]; sizes
 
 /** The loss of one shard under the gradient tape; writes d loss / d θ (trainable order) into `out`. */
 export async function shardGradients(task: TrainTask, batch: Batch, ctx: StepContext, out: Float32Array): Promise<ShardResult> {
+  const started = performance.now();
   const vars = [...task.params.trainable().values()];
   let logs: Record<string, tf.Scalar> = {};
   let gather: Record<string, tf.Tensor> = {};
@@ -49,9 +52,10 @@ export async function shardGradients(task: TrainTask, batch: Batch, ctx: StepCon
       else out.fill(0, offset, offset + v.size);
       offset += v.size;
     }
-    const result: ShardResult = { rows: batch.rows, loss: (await value.data())[0], logs: {}, gather: {} };
+    const result: ShardResult = { rows: batch.rows, ms: 0, loss: (await value.data())[0], logs: {}, gather: {} };
     for (const [k, t] of Object.entries(logs)) result.logs[k] = (await t.data())[0];
     for (const [k, t] of Object.entries(gather)) result.gather[k] = { data: (await t.data()) as Typed, shape: t.shape, dtype: t.dtype };
+    result.ms = performance.now() - started;
     return result;
   } finally {
     tf.dispose([value, ...Object.values(grads), ...Object.values(logs), ...Object.values(gather)]);
@@ -85,6 +89,8 @@ export interface PooledGradients {
   logs: Record<string, number>;
   /** The shards' `gather` tensors concatenated in row order (the caller disposes them). */
   gathered: Record<string, tf.Tensor>;
+  /** Where the time went: each replica's shard (ms), and the whole call including waiting and averaging. */
+  timing: { shardsMs: number[]; totalMs: number };
 }
 
 /** Control slots: [0] weight version, [r] last step worker r (1-based replica) finished. */
@@ -181,6 +187,7 @@ export class ReplicaPool {
   /** Gradient of the whole batch's mean loss, computed shard by shard across the replicas. */
   async gradients(batch: Batch, ctx: Omit<StepContext, "replica">): Promise<PooledGradients> {
     if (this.failure) throw this.failure;
+    const called = performance.now();
     const n = this.replicas;
     const bounds = Array.from({ length: n + 1 }, (_, r) => Math.floor((r * batch.rows) / n));
     if (bounds.some((b, r) => r > 0 && b === bounds[r - 1])) throw new Error(`batch of ${batch.rows} rows is too small for ${n} replicas`);
@@ -226,7 +233,7 @@ export class ReplicaPool {
       }
       gathered[name] = tf.tensor(data, [rows, ...parts[0].shape.slice(1)], parts[0].dtype);
     }
-    return { grads, loss, logs, gathered };
+    return { grads, loss, logs, gathered, timing: { shardsMs: results.map((r) => Math.round(r.ms)), totalMs: Math.round(performance.now() - called) } };
   }
 
   async close(): Promise<void> {

@@ -77,13 +77,21 @@ export async function saveRun(outDir: string, params: ParamStore, optimizer: Ada
   await saveCheckpoint(path.join(outDir, "optimizer"), optimizer.state(), { kind: "adamw-state", config: {}, step: optimizer.step });
 }
 
-/** The first Ctrl-C asks the loop to stop after saving; a second one quits at once. */
-export function interruptible(log: (line: string) => void): { readonly stopped: boolean; release(): void } {
-  const state = { stopped: false };
+/**
+ * The first Ctrl-C (or SIGTERM) asks the loop to stop after saving; another one, a few seconds later, quits at
+ * once. Repeats within that window are the same keypress arriving twice (the terminal signals the whole process
+ * group, and npm/tsx relay it to the child as well), so they must not cost the checkpoint.
+ */
+export function interruptible(log: (line: string) => void, repeatWindowMs = 5000): { readonly stopped: boolean; release(): void } {
+  const state = { stopped: false, at: 0 };
   const onSignal = () => {
-    if (state.stopped) process.exit(130);
+    if (state.stopped) {
+      if (performance.now() - state.at > repeatWindowMs) process.exit(130);
+      return;
+    }
     state.stopped = true;
-    log("\ninterrupted: saving a checkpoint (Ctrl-C again to quit at once)…");
+    state.at = performance.now();
+    log("\ninterrupted: saving a checkpoint after this step (Ctrl-C again in a few seconds to quit at once)…");
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);

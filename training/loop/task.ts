@@ -41,6 +41,8 @@ export interface TrainTask {
   readonly params: ParamStore;
   /** Training items the loop samples batches from. */
   readonly itemCount: number;
+  /** Optional sampling weights per item (with replacement); without them every epoch is a fresh permutation. */
+  readonly sampleWeights?: Float32Array;
   /** What one item counts as for the throughput figure, e.g. { unit: "tok", perItem: 87 } or { unit: "img", perItem: 1 }. */
   readonly throughput: { unit: string; perItem: number };
   /** Which trainable parameters get weight decay. */

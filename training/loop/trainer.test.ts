@@ -14,6 +14,7 @@ import { registerFastGradients } from "../../lib/tensor/gradients";
 import { buildShapes } from "../data/build-shapes";
 import { createTask, VQ_TRAINER_DEFAULTS, vqTaskDefinition, type VQTaskOptions } from "../vq/task";
 import type { TrainerConfig } from "./config";
+import { interruptible } from "./run-folder";
 import { train } from "./trainer";
 
 let dir: string;
@@ -107,6 +108,21 @@ describe("the training loop", () => {
     expect(dv.r.step).toBe(2);
     expect(dv.r.workers).toBe(2);
     dv.task.dispose();
+  });
+
+  it("treats a Ctrl-C that arrives twice at once (terminal + npm/tsx relay) as one: stop after saving, do not quit", () => {
+    const lines: string[] = [];
+    const i = interruptible((l) => lines.push(l));
+    try {
+      process.emit("SIGINT");
+      process.emit("SIGINT");
+      process.emit("SIGTERM");
+      // Still running (a quit would have ended this test process), and asked to stop once.
+      expect(i.stopped).toBe(true);
+      expect(lines).toHaveLength(1);
+    } finally {
+      i.release();
+    }
   });
 
   it("stops with a clear error when a resumed checkpoint does not fit the model", async () => {

@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { IndexStream } from "../../lib/data/batches";
+import { IndexStream, WeightedIndexStream } from "../../lib/data/batches";
 import { AdamW } from "../optim/adamw";
 import { learningRate } from "../optim/schedule";
 import { Progress } from "../progress";
@@ -33,7 +33,7 @@ export interface TrainResult {
   step: number;
   /** The last validation metrics. */
   metrics: Record<string, number>;
-  /** Throughput of this process: items/s and the task's unit/s (e.g. tokens/s). */
+  /** Training throughput (after the first step, without checkpoints at the end): items/s and the task's unit/s. */
   itemsPerSecond: number;
   unitsPerSecond: number;
   workers: number;
@@ -61,7 +61,7 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
     pool = await ReplicaPool.start(task, run.definition, workers);
     log(`${task.kind}: ${task.params.countTrainable().toLocaleString()} parameters, batch ${c.batchSize} over ${workers} replica${workers > 1 ? "s" : ""} (${run.backend}), ${task.itemCount} training items`);
 
-    const sampler = new IndexStream(task.itemCount, c.batchSize, c.seed);
+    const sampler = task.sampleWeights ? new WeightedIndexStream(task.sampleWeights, c.batchSize, c.seed) : new IndexStream(task.itemCount, c.batchSize, c.seed);
     sampler.skip(step);
     const started = performance.now();
     const budgetS = c.minutes * 60;
@@ -83,12 +83,20 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
     const bar = new Progress(task.kind, total, run.progressStream);
     const loopStart = performance.now();
     let items = 0;
+    // Throughput is measured from the end of the first step: it pays one-off costs (kernel set-up, warm caches).
+    let steadyStart = 0;
+    let steadyItems = 0;
+    // Per-phase milliseconds summed over the current log window: where a step's time goes.
+    const phases = { shards: [] as number[], gradients: 0, optimizer: 0, afterStep: 0, publish: 0 };
     let lastSaved = step;
     while (!interrupt.stopped && step < c.steps && (budgetS <= 0 || elapsed() < budgetS)) {
       const lr = learningRate({ peak: c.lr, warmupSteps: c.warmup, floor: c.lrFloor }, step, progressOf());
       const ctx: Omit<StepContext, "replica"> = { step, progress: progressOf(), lr };
       const batch = task.plan(sampler.next(), step);
       const r = await pool.gradients(batch, ctx);
+      let t = performance.now();
+      phases.gradients += r.timing.totalMs;
+      r.timing.shardsMs.forEach((ms, i) => (phases.shards[i] = (phases.shards[i] ?? 0) + ms));
       const norm = l2(r.grads);
       if (!Number.isFinite(r.loss) || !Number.isFinite(norm)) throw new Error(`loss became ${r.loss} (gradient norm ${norm}) at step ${step}; lower --lr`);
       const scale = c.clip > 0 && norm > c.clip ? c.clip / norm : 1;
@@ -102,19 +110,31 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
       }
       optimizer.apply(byName, lr);
       tf.dispose(Object.values(byName));
+      phases.optimizer += performance.now() - t;
+      t = performance.now();
       try {
         if (task.afterStep) await task.afterStep(r.gathered, { ...ctx, replica: 0 });
       } finally {
         tf.dispose(Object.values(r.gathered));
       }
+      phases.afterStep += performance.now() - t;
+      t = performance.now();
       await pool.publish();
+      phases.publish += performance.now() - t;
       step++;
       items += c.batchSize;
+      if (steadyStart === 0) steadyStart = performance.now();
+      else steadyItems += c.batchSize;
       const rate = items / ((performance.now() - loopStart) / 1000);
       const unitRate = rate * task.throughput.perItem;
       const logs = Object.entries(r.logs).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(" ");
       bar.update(budgetS > 0 ? Math.min(total, Math.round(elapsed())) : step, `step ${step} loss ${r.loss.toFixed(4)} ${logs} |g| ${norm.toFixed(2)} lr ${lr.toExponential(1)} ${unitRate.toFixed(0)} ${task.throughput.unit}/s`);
-      if (step % c.logEvery === 0) append({ step, items: step * c.batchSize, lr, loss: r.loss, ...r.logs, gradNorm: norm, [`${task.throughput.unit}PerSecond`]: Math.round(unitRate), elapsedSeconds: Math.round(elapsed()) });
+      if (step % c.logEvery === 0) {
+        const per = (ms: number) => Math.round(ms / c.logEvery);
+        const stepMs = { shards: phases.shards.map(per), gradients: per(phases.gradients), optimizer: per(phases.optimizer), afterStep: per(phases.afterStep), publish: per(phases.publish) };
+        append({ step, items: step * c.batchSize, lr, loss: r.loss, ...r.logs, gradNorm: norm, [`${task.throughput.unit}PerSecond`]: Math.round(unitRate), elapsedSeconds: Math.round(elapsed()), stepMs });
+        Object.assign(phases, { shards: [], gradients: 0, optimizer: 0, afterStep: 0, publish: 0 });
+      }
       const last = interrupt.stopped || step >= c.steps || (budgetS > 0 && elapsed() >= budgetS);
       if (last) break; // the final checkpoint below validates
       if (step % c.checkpointEvery === 0) {
@@ -127,10 +147,11 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
       }
     }
     bar.finish(`step ${step}`);
+    const seconds = steadyItems > 0 ? (performance.now() - steadyStart) / 1000 : (performance.now() - loopStart) / 1000;
+    const measured = steadyItems > 0 ? steadyItems : items;
     if (step !== lastSaved || !fs.existsSync(path.join(run.outDir, "model", "manifest.json"))) await checkpoint();
     else if (!Object.keys(metrics).length) metrics = await task.validate();
-    const seconds = (performance.now() - loopStart) / 1000;
-    return { step, metrics, itemsPerSecond: items / seconds, unitsPerSecond: (items * task.throughput.perItem) / seconds, workers };
+    return { step, metrics, itemsPerSecond: measured / seconds, unitsPerSecond: (measured * task.throughput.perItem) / seconds, workers };
   } finally {
     interrupt.release();
     optimizer.dispose();

@@ -1,0 +1,59 @@
+// Caption variants and balanced sampling: what the transformer is trained to read, and how often each emoji is seen.
+import { describe, expect, it } from "vitest";
+import { WeightedIndexStream } from "../../lib/data/batches";
+import type { CaptionRecord } from "../../lib/data/manifest";
+import { balancedWeights, captionVariants, labelFamily, VARIANT_PROBS } from "./augment";
+
+const rec = (index: number, label: string, style: string, tags: string[] = []): CaptionRecord => ({ split: "train", index, caption: `${label}, ${style}`, meta: { label, style, tags } });
+
+describe("caption variants", () => {
+  it("gives the caption, the label alone and keywords with the style, one per probability", () => {
+    const v = captionVariants(rec(3, "grinning face", "noto", ["happy", "smile", "face", "grin"]));
+    expect(v).toHaveLength(VARIANT_PROBS.length);
+    expect(v[0]).toBe("grinning face, noto");
+    expect(v[1]).toBe("grinning face");
+    expect(v[2]).toMatch(/^(\w+ ){2}\w+, noto$/);
+    for (const w of v[2].replace(", noto", "").split(" ")) expect(["happy", "smile", "face", "grin"]).toContain(w);
+    // The same record always gets the same keywords.
+    expect(captionVariants(rec(3, "grinning face", "noto", ["happy", "smile", "face", "grin"]))[2]).toBe(v[2]);
+    expect(VARIANT_PROBS.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 10);
+  });
+
+  it("falls back to the caption when there are no keywords", () => {
+    expect(captionVariants(rec(1, "regional indicator A", "noto"))[2]).toBe("regional indicator A, noto");
+  });
+});
+
+describe("balanced sampling", () => {
+  it("gives every (label family, style) the same total weight, so skin-tone variants stop dominating", () => {
+    const records = [
+      rec(0, "thumbs up", "noto"),
+      ...["light", "medium-light", "medium", "medium-dark", "dark"].map((t, i) => rec(1 + i, `thumbs up: ${t} skin tone`, "noto")),
+      rec(6, "red apple", "noto"),
+      rec(7, "thumbs up", "twemoji"),
+    ];
+    expect(labelFamily("thumbs up: light skin tone")).toBe("thumbs up");
+    const w = balancedWeights(records);
+    const sum = (ids: number[]) => ids.reduce((a, i) => a + w[i], 0);
+    expect(sum([0, 1, 2, 3, 4, 5])).toBeCloseTo(1, 6);
+    expect(w[6]).toBeCloseTo(1, 6);
+    expect(w[7]).toBeCloseTo(1, 6);
+    // Drawn with those weights, the six noto thumbs share a third of the draws, not three quarters.
+    const stream = new WeightedIndexStream(w, 1000, 7);
+    const draws = [...stream.next(), ...stream.next(), ...stream.next()];
+    const thumbsNoto = draws.filter((i) => i <= 5).length / draws.length;
+    expect(Math.abs(thumbsNoto - 1 / 3)).toBeLessThan(0.04);
+  });
+
+  it("replays the same draws after skip (resume) and rejects bad weights", () => {
+    const a = new WeightedIndexStream([1, 2, 3, 4], 8, 5);
+    a.next();
+    a.next();
+    const third = a.next();
+    const b = new WeightedIndexStream([1, 2, 3, 4], 8, 5);
+    b.skip(2);
+    expect(b.next()).toEqual(third);
+    expect(() => new WeightedIndexStream([0, 0], 4, 1)).toThrow(/sum to 0/);
+    expect(() => new WeightedIndexStream([1, Number.NaN], 4, 1)).toThrow(/finite/);
+  });
+});

@@ -1,0 +1,36 @@
+// What the transformer reads besides "<label>, <style>": caption variants (the label alone; a few of the emoji's
+// CLDR keywords with the style), so that "thumbs up" or "happy smile, noto" steer it too, and sampling weights
+// that balance the corpus (52 % of the emoji train split are skin-tone variants of a few hands and people: each
+// (label family, style) gets the same share, the family being the label before ":").
+import { hashString } from "../../lib/data/rng";
+import type { CaptionRecord } from "../../lib/data/manifest";
+
+/** Variant 0 is the dataset's caption; the loop draws variant v with probability VARIANT_PROBS[v]. */
+export const VARIANT_PROBS: readonly number[] = Object.freeze([0.6, 0.2, 0.2]);
+
+/** The caption variants of one record, always VARIANT_PROBS.length of them (the caption stands in where one is missing). */
+export function captionVariants(r: CaptionRecord): string[] {
+  const label = typeof r.meta.label === "string" ? r.meta.label : null;
+  const style = typeof r.meta.style === "string" ? r.meta.style : null;
+  const tags = Array.isArray(r.meta.tags) ? r.meta.tags.filter((t): t is string => typeof t === "string" && t.trim() !== "") : [];
+  const out = [r.caption, label ?? r.caption];
+  if (tags.length && style) {
+    // Up to three keywords, chosen by a hash of the record so the variant is the same every epoch.
+    const picked = [...tags].sort((a, b) => hashString(`${r.index}:${a}`) - hashString(`${r.index}:${b}`)).slice(0, 3);
+    out.push(`${picked.join(" ")}, ${style}`);
+  } else out.push(r.caption);
+  return out;
+}
+
+/** Label family (skin tone stripped): "thumbs up: light skin tone" → "thumbs up". */
+export function labelFamily(label: string): string {
+  return label.split(":")[0].trim();
+}
+
+/** Sampling weight per record: 1 / (records sharing its label family and style). */
+export function balancedWeights(records: readonly CaptionRecord[]): Float32Array {
+  const key = (r: CaptionRecord) => `${labelFamily(String(r.meta.label ?? r.caption))}|${String(r.meta.style ?? "")}`;
+  const counts = new Map<string, number>();
+  for (const r of records) counts.set(key(r), (counts.get(key(r)) ?? 0) + 1);
+  return Float32Array.from(records, (r) => 1 / counts.get(key(r))!);
+}
