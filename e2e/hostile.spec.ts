@@ -107,6 +107,11 @@ function actionPosts(actionId: string): Sent[] {
     { method: "POST", path: "/admin", headers: { "Content-Type": "text/plain;charset=UTF-8", ...origin, ...action }, body: "[]" },
     { method: "POST", path: "/admin", headers: { "Content-Type": "text/plain;charset=UTF-8", ...origin, ...action }, body: '["$@1"]' },
     { method: "POST", path: "/admin", headers: { "Content-Type": "text/plain;charset=UTF-8", ...origin, "Next-Action": "deadbeef" }, body: "[]" },
+    // React reference forms that point at parts a hand-made body does not have (Next answered 500 to them).
+    ...["$Q1", "$B1", "$F1", "$1", "$Z", "$", "$i1", "$W1", "$A1", "$K1", "$@1"].flatMap((ref): Sent[] => [
+      { method: "POST", path: "/admin", headers: { "Content-Type": "text/plain;charset=UTF-8", ...origin, ...action }, body: JSON.stringify([ref]) },
+      { method: "POST", path: "/admin", headers: { ...multipart, ...origin, ...action }, body: form({ "0": JSON.stringify([ref]), "1_token": "x" }) },
+    ]),
     { method: "POST", path: "/admin", headers: { "Content-Type": "text/plain", ...origin, ...action }, body: "[]", chunked: true },
     { method: "POST", path: "/gallery", headers: { ...multipart, ...origin }, body: form({ $ACTION_ID_deadbeef: "" }) },
     { method: "POST", path: "/", headers: { "Content-Type": "application/json", ...origin }, body: "{}" },

@@ -136,6 +136,16 @@ describe("the server entry's guard", () => {
     expect((await checkActionBody("text/plain", Buffer.from("{{{{")))?.status).toBe(400);
     expect((await checkActionBody("multipart/form-data; boundary=XYZ", Buffer.from("garbage")))?.status).toBe(400);
     expect(await checkActionBody("text/plain", Buffer.from("[]"))).toBeNull();
+    // React reference forms a form never sends (Next answers 500 when they do not resolve) are refused.
+    for (const ref of ["$Q1", "$B1", "$F1", "$1", "$Z", "$", "$i1", "$W1", "$A1"]) {
+      expect((await checkActionBody("text/plain", Buffer.from(JSON.stringify([ref])), true))?.status).toBe(400);
+      const multipart = `--XYZ\r\nContent-Disposition: form-data; name="0"\r\n\r\n${JSON.stringify([{ x: [ref] }])}\r\n--XYZ--\r\n`;
+      expect((await checkActionBody("multipart/form-data; boundary=XYZ", Buffer.from(multipart), true))?.status).toBe(400);
+    }
+    // What a form really sends: its FormData by reference, and escaped dollars.
+    const formPost = `--XYZ\r\nContent-Disposition: form-data; name="1_token"\r\n\r\nabc\r\n--XYZ\r\nContent-Disposition: form-data; name="0"\r\n\r\n["$K1"]\r\n--XYZ--\r\n`;
+    expect(await checkActionBody("multipart/form-data; boundary=XYZ", Buffer.from(formPost), true)).toBeNull();
+    expect(await checkActionBody("text/plain", Buffer.from('["$$5", null]'), true)).toBeNull();
     const ok = "--XYZ\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\nabc\r\n--XYZ--\r\n";
     expect(await checkActionBody("multipart/form-data; boundary=XYZ", Buffer.from(ok))).toBeNull();
   });

@@ -78,19 +78,51 @@ export function checkRequest(req: RequestHead): Rejection | null {
 }
 
 /**
+ * True when a decoded action argument list holds only what this app's forms send: plain JSON values, and (in a
+ * multipart body) FormData references "$K<n>". React's other reference forms ("$Q1" a Map, "$B1" a Blob, "$F1" a
+ * server reference, "$1" another chunk…) point at parts a hand-made body need not have, and Next answers 500 when
+ * they do not resolve; no form here sends them. A string starting "$$" is an escaped literal "$".
+ */
+function onlyFormReferences(value: unknown, allowFormData: boolean, depth = 0): boolean {
+  if (depth > 64) return false;
+  if (typeof value === "string") return !value.startsWith("$") || value.startsWith("$$") || (allowFormData && /^\$K\d+$/.test(value));
+  if (Array.isArray(value)) return value.every((v) => onlyFormReferences(v, allowFormData, depth + 1));
+  if (value && typeof value === "object") return Object.entries(value).every(([k, v]) => onlyFormReferences(k, false, depth + 1) && onlyFormReferences(v, allowFormData, depth + 1));
+  return true;
+}
+
+/**
  * The body of a server action, read in full (it is small: checkServerAction capped it) before Next decodes it,
  * because Next answers 500 to a body it cannot decode. Multipart must parse as a form, text/plain must be the
- * JSON that Next's client sends, and both must be valid UTF-8 where they hold text.
+ * JSON that Next's client sends, both valid text; with a Next-Action header the arguments (text/plain, or the
+ * multipart field "0") may hold no references but FormData ones.
  */
-export async function checkActionBody(contentType: string, body: Buffer): Promise<Rejection | null> {
+export async function checkActionBody(contentType: string, body: Buffer, nextAction = false): Promise<Rejection | null> {
   const bad = (what: string): Rejection => ({ status: 400, message: `the form post could not be read (${what})` });
   const type = contentType.toLowerCase();
-  if (type.startsWith("multipart/form-data")) {
+  const args = (text: string, allowFormData: boolean): Rejection | null => {
+    let value: unknown;
     try {
-      const form = await new Response(new Uint8Array(body), { headers: { "content-type": contentType } }).formData();
-      for (const [, value] of form) if (typeof value === "string" && /\p{Cs}/u.test(value)) return bad("broken Unicode");
+      value = JSON.parse(text);
+    } catch {
+      return bad("not JSON");
+    }
+    // Next's client sends the action's arguments as a JSON array.
+    if (!Array.isArray(value)) return bad("the arguments must be a JSON array");
+    return onlyFormReferences(value, allowFormData) ? null : bad("references to parts the post does not have");
+  };
+  if (type.startsWith("multipart/form-data")) {
+    let form: FormData;
+    try {
+      form = await new Response(new Uint8Array(body), { headers: { "content-type": contentType } }).formData();
     } catch {
       return bad("malformed multipart body");
+    }
+    for (const [, value] of form) if (typeof value === "string" && /\p{Cs}/u.test(value)) return bad("broken Unicode");
+    if (nextAction) {
+      const root = form.get("0");
+      if (typeof root !== "string") return bad("no arguments");
+      return args(root, true);
     }
     return null;
   }
@@ -100,14 +132,6 @@ export async function checkActionBody(contentType: string, body: Buffer): Promis
   } catch {
     return bad("not UTF-8");
   }
-  if (type.startsWith("text/plain")) {
-    try {
-      const value: unknown = JSON.parse(text);
-      // Next's client sends the action's arguments as a JSON array (or a string reference to one).
-      if (!Array.isArray(value)) return bad("the arguments must be a JSON array");
-    } catch {
-      return bad("not JSON");
-    }
-  }
+  if (type.startsWith("text/plain")) return args(text, false);
   return null;
 }
