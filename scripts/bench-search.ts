@@ -127,7 +127,7 @@ async function main() {
       const seedPg = Math.round(performance.now() - t) / 1000;
       const pdb = createDb(pgUrl);
       result.postgresql = { seedS: seedPg, ...(await time(gallery(pdb), qs)) };
-      await pdb.generation.deleteMany({ where: { id: { startsWith: "bench" } } });
+      if (!process.argv.includes("--keep")) await pdb.generation.deleteMany({ where: { id: { startsWith: "bench" } } });
       await pdb.$disconnect();
     } else {
       result.postgresql = "skipped (set TESSERA_TEST_PG_URL to a scratch database)";

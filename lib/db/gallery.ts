@@ -23,6 +23,7 @@ export async function listGallery(db: Db, f: GalleryFilter) {
   const modelVersionId = f.model || undefined;
   const models = listModelNames(db);
   let total: number;
+  let capped = false;
   let items;
   if (f.q) {
     const found = await searchFinishedGenerations(db, { q: f.q, modelVersionId, skip, take: f.pageSize });
@@ -30,6 +31,7 @@ export async function listGallery(db: Db, f: GalleryFilter) {
     const byId = new Map(rows.map((r) => [r.id, r]));
     items = found.ids.map((id) => byId.get(id)).filter((r) => r !== undefined);
     total = found.total;
+    capped = found.capped;
   } else {
     const where = { status: "done", ...(modelVersionId ? { modelVersionId } : {}) };
     [total, items] = await Promise.all([
@@ -37,5 +39,5 @@ export async function listGallery(db: Db, f: GalleryFilter) {
       db.generation.findMany({ where, orderBy: { createdAt: "desc" }, skip, take: f.pageSize, select: itemSelect }),
     ]);
   }
-  return { total, pages: Math.max(1, Math.ceil(total / f.pageSize)), items, models: await models };
+  return { total, capped, pages: Math.max(1, Math.ceil(total / f.pageSize)), items, models: await models };
 }

@@ -62,6 +62,13 @@ function exerciseSearch(getDb: () => Db) {
     expect(page.items).toHaveLength(2);
     expect(page.items[0].prompt).toBe(`late heart ${tag}`);
     expect(page.pages).toBe(Math.ceil(PROMPTS.length / 2));
+    expect(page.capped).toBe(false);
+    // Counting stops at the cap: a common word costs no more than a rare one.
+    for (const q of [tag, "he"]) {
+      const capped = await searchFinishedGenerations(db, { q, skip: 0, take: 2, countCap: 2 });
+      expect(capped).toMatchObject({ total: 2, capped: true });
+      expect(capped.ids).toHaveLength(2);
+    }
   });
 }
 

@@ -14,6 +14,15 @@ export interface SearchFilter {
   modelVersionId?: string;
   skip: number;
   take: number;
+  /** Count matches up to this many (default 1000), so a common word costs no more than a rare one. */
+  countCap?: number;
+}
+
+export interface SearchResult {
+  ids: string[];
+  /** Matches in all, or `countCap` when there are more (then `capped` is true). */
+  total: number;
+  capped: boolean;
 }
 
 /** Escapes LIKE's wildcards and the escape character itself, for `LIKE … ESCAPE '\'`. */
@@ -27,12 +36,16 @@ export function ftsPhrase(text: string): string {
 }
 
 /** Ids of finished generations whose prompt contains `q`, newest first, one page, and how many there are in all. */
-export async function searchFinishedGenerations(db: Db, f: SearchFilter): Promise<{ ids: string[]; total: number }> {
+export async function searchFinishedGenerations(db: Db, f: SearchFilter): Promise<SearchResult> {
   const sqlite = dbProvider(db) === "sqlite";
   const model = f.modelVersionId ? Prisma.sql`AND s."modelVersionId" = ${f.modelVersionId}` : Prisma.empty;
   const page = (from: Prisma.Sql, order: Prisma.Sql) =>
     db.$queryRaw<{ id: string }[]>`SELECT s."id" AS "id" ${from} ORDER BY ${order} LIMIT ${f.take} OFFSET ${f.skip}`;
-  const count = async (from: Prisma.Sql) => Number((await db.$queryRaw<{ n: number | bigint }[]>`SELECT COUNT(*) AS "n" ${from}`)[0]?.n ?? 0);
+  const cap = f.countCap ?? 1000;
+  const count = async (from: Prisma.Sql) => {
+    const n = Number((await db.$queryRaw<{ n: number | bigint }[]>`SELECT COUNT(*) AS "n" FROM (SELECT 1 ${from} LIMIT ${cap + 1}) AS "matches"`)[0]?.n ?? 0);
+    return { total: Math.min(n, cap), capped: n > cap };
+  };
 
   if ([...f.q].length >= 3) {
     // The index does the work: FTS5 alone on SQLite (newest first = highest rowid), pg_trgm's GIN on PostgreSQL.
@@ -41,8 +54,8 @@ export async function searchFinishedGenerations(db: Db, f: SearchFilter): Promis
       : Prisma.sql`FROM "Generation" s WHERE s."prompt" ILIKE ${`%${escapeLike(f.q)}%`} AND s."status" = 'done' ${model}`;
     const rows = await page(from, sqlite ? Prisma.sql`s."rowid" DESC` : Prisma.sql`s."createdAt" DESC`);
     // A first page that is not full is the whole result: no need to count.
-    const total = f.skip === 0 && rows.length < f.take ? rows.length : await count(from);
-    return { ids: rows.map((r) => r.id), total };
+    const counted = f.skip === 0 && rows.length < f.take ? { total: rows.length, capped: false } : await count(from);
+    return { ids: rows.map((r) => r.id), ...counted };
   }
 
   // One or two characters: no trigram to look up, so scan — the narrow (status, prompt) index rather than the
@@ -50,9 +63,9 @@ export async function searchFinishedGenerations(db: Db, f: SearchFilter): Promis
   const like = `%${escapeLike(f.q)}%`;
   const match = sqlite ? Prisma.sql`s."prompt" LIKE ${like} ESCAPE '\\'` : Prisma.sql`lower(s."prompt") LIKE lower(${like})`;
   const from = Prisma.sql`FROM "Generation" s WHERE s."status" = 'done' AND ${match} ${model}`;
-  const total = await count(from);
+  const counted = await count(from);
   // Few matches: find them through the prompt index and sort them; many: walk the newest first until a page is full.
-  const few = sqlite && total < 5000 ? Prisma.sql`FROM "Generation" s INDEXED BY "Generation_status_prompt_idx" WHERE s."status" = 'done' AND ${match} ${model}` : from;
-  const rows = total === 0 ? [] : await page(few, Prisma.sql`s."createdAt" DESC`);
-  return { ids: rows.map((r) => r.id), total };
+  const few = sqlite && !counted.capped ? Prisma.sql`FROM "Generation" s INDEXED BY "Generation_status_prompt_idx" WHERE s."status" = 'done' AND ${match} ${model}` : from;
+  const rows = counted.total === 0 ? [] : await page(few, Prisma.sql`s."createdAt" DESC`);
+  return { ids: rows.map((r) => r.id), ...counted };
 }

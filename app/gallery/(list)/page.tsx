@@ -9,7 +9,7 @@ export const metadata: Metadata = { title: "Gallery" };
 export default async function GalleryPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const raw = await searchParams;
   const query = GalleryQuery.parse({ page: raw.page, q: raw.q, model: raw.model });
-  const { total, pages, items, models } = await listGallery(getDb(), query);
+  const { total, capped, pages, items, models } = await listGallery(getDb(), query);
   const link = (page: number) => `/gallery?${new URLSearchParams({ ...(query.q ? { q: query.q } : {}), ...(query.model ? { model: query.model } : {}), page: String(page) })}`;
   return (
     <div className="space-y-6">
@@ -29,7 +29,9 @@ export default async function GalleryPage({ searchParams }: { searchParams: Prom
         </button>
       </form>
       <p className="text-sm text-neutral-500" data-testid="gallery-count">
-        {total} generation{total === 1 ? "" : "s"}
+        {/* A search counts up to a cap (lib/db/search.ts): beyond it, "1000+". */}
+        {total}
+        {capped ? "+" : ""} generation{total === 1 && !capped ? "" : "s"}
         {query.q ? ` matching “${query.q}”` : ""}
       </p>
       {items.length === 0 ? (
@@ -55,6 +57,7 @@ export default async function GalleryPage({ searchParams }: { searchParams: Prom
           {query.page > 1 && <Link href={link(query.page - 1)} className="text-tile-700 underline">← Newer</Link>}
           <span className="text-neutral-500">
             page {query.page} of {pages}
+            {capped ? "+" : ""}
           </span>
           {query.page < pages && <Link href={link(query.page + 1)} className="text-tile-700 underline">Older →</Link>}
         </nav>
