@@ -1,15 +1,20 @@
-// `npm run eval:gpt -- <model folder> [--data data/datasets/emoji] [--limit 200] [--json FILE]`
-// Measures the transformer: image-token loss on val and test (nats and bits per token), and on the test split's
-// held-out (label, style) prompts a retrieval accuracy — does the nearest real image (pixel space, 32×32 RGB,
-// squared error, over the whole corpus) of each generated image carry the prompt's label? — for guidance
-// s ∈ {1, 3} and temperature ∈ {0.7, 1.0}.
+// `npm run eval:gpt -- <model folder> [--prompts 48] [--images 2] [--guidance 1,1.25,1.5,2,3] [--temperature 0.3,0.7,1]
+//   [--top-k 0] [--json FILE] [--write-defaults]`
+// An eval that can see quality (training/gpt/eval-sets.ts): on two seeded, stratified prompt sets — held-out test
+// captions and in-distribution train captions — it generates `images` pictures per prompt for every sampling
+// setting of the sweep and scores each by its nearest real images (exact label and label family, @1 and @5),
+// beside the ceiling (the image tokenizer's reconstruction of the true image, scored the same way) and chance.
+// It also reports the image-token loss on val, test and a fixed train subset (memorisation), and the
+// conditioning gap on val (caption vs <null> vs a shuffled caption). The best setting by the mean of in-
+// distribution exact@1 and held-out family@1 is the recommended default; --write-defaults stores it in the model's
+// manifest (`extra.sampling`), which the server and the Create form read.
 import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
-import { captionsFor, loadSplit, readCaptions, readManifest, SPLITS, type CaptionRecord } from "../lib/data/manifest";
+import { captionsFor, loadSplit, readCaptions, readManifest, SPLITS, type CaptionRecord, type Split } from "../lib/data/manifest";
 import type { Shard } from "../lib/data/shard";
-import { sampleImageCodes } from "../lib/model/sample";
+import { sampleImageCodesBatch } from "../lib/model/sample";
 import { Transformer } from "../lib/model/transformer";
 import { imageTokens } from "../lib/model/transformer-config";
 import { VQModel } from "../lib/model/vq-model";
@@ -17,85 +22,143 @@ import { initBackend } from "../lib/tensor/backend";
 import { loadTextTokenizer, tokeniseCaptions } from "../lib/text/tokenizer";
 import { parseFlags, runMain } from "./cli";
 import { encodeShard } from "./gpt/codes";
+import { chance, labelOf, mean, score, stratifiedPrompts, styleOf, topK, zeroScores, type Scores } from "./gpt/eval-sets";
+import { flatten } from "./gpt/retrieval";
 import { validationLoss, type GptData } from "./gpt/task";
+import { updateSamplingDefaults } from "./gpt/sampling-defaults";
 import { Progress } from "./progress";
-import { flatten, nearestNeighbours } from "./gpt/retrieval";
 
-const USAGE = "usage: npm run eval:gpt -- <model folder> [--data DIR] [--limit N] [--batch N] [--json FILE]";
+const USAGE = "usage: npm run eval:gpt -- <model folder> [--data DIR] [--prompts N] [--images N] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch N] [--seed N] [--json FILE] [--write-defaults]";
+const list = (what: string) =>
+  z.string().transform((s, ctx) => {
+    const v = s.split(",").map((x) => Number(x.trim()));
+    if (!v.length || v.some((x) => !Number.isFinite(x) || x < 0)) ctx.addIssue({ code: "custom", message: `${what}: a comma-separated list of numbers ≥ 0, got "${s}"` });
+    return v;
+  });
 const Flags = z.object({
   data: z.string().default(path.join("data", "datasets", "emoji")),
-  limit: z.coerce.number().int().positive().default(200),
+  prompts: z.coerce.number().int().min(1).max(1000).default(48),
+  images: z.coerce.number().int().min(1).max(16).default(2),
+  guidance: list("--guidance").default([1, 1.25, 1.5, 2, 3]),
+  temperature: list("--temperature").default([0.3, 0.7, 1]),
+  topK: list("--top-k").default([0]),
   batch: z.coerce.number().int().min(1).max(64).default(8),
+  seed: z.coerce.number().int().min(0).default(1),
   json: z.string().optional(),
+  writeDefaults: z.enum(["true", "false"]).optional().transform((v) => v === "true"),
 });
+
+type SetName = "heldout" | "train";
 
 runMain("eval:gpt", async () => {
   const [dir, ...rest] = process.argv.slice(2);
   if (!dir || dir.startsWith("--")) throw new Error(USAGE);
-  const flags = parseFlags(rest, Flags, USAGE);
+  const flags = parseFlags(rest.map((a) => (a === "--write-defaults" ? "--write-defaults=true" : a)), Flags, USAGE);
   await initBackend();
   const { model: gpt, manifest } = Transformer.load(dir);
   const { model: vq } = VQModel.load(path.join(dir, String(manifest.extra.imageTokenizer ?? "image-tokenizer")));
   const tok = await loadTextTokenizer(dir);
   const c = gpt.config;
+  const n = imageTokens(c);
   const data = readManifest(flags.data);
   const records = readCaptions(flags.data);
   const size = vq.config.imageSize;
+  const shards = Object.fromEntries(SPLITS.map((s) => [s, loadSplit(flags.data, s, size, data)])) as Record<Split, Shard>;
+  const caps = Object.fromEntries(SPLITS.map((s) => [s, captionsFor(records, s)])) as Record<Split, CaptionRecord[]>;
+  const gptData = (split: Split, texts?: string[]): GptData => ({ count: shards[split].count, text: tokeniseCaptions(tok, texts ?? caps[split].map((r) => r.caption), c.textLen).ids, codes: encodeShard(vq, shards[split], split) });
 
-  const losses: Record<string, { nats: number; bitsPerToken: number }> = {};
-  for (const split of ["val", "test"] as const) {
-    const shard = loadSplit(flags.data, split, size, data);
-    const caps = captionsFor(records, split);
-    const { ids: text } = tokeniseCaptions(tok, caps.map((r) => r.caption), c.textLen);
-    const g: GptData = { count: shard.count, text, codes: encodeShard(vq, shard, split) };
-    const l = await validationLoss(gpt, g, shard.count);
-    losses[split] = { nats: l.imageNats, bitsPerToken: l.imageBits };
-  }
+  // Token losses: generalisation (val, test), memorisation (a fixed train subset), and how much the caption steers.
+  const limit = 512;
+  const val = gptData("val");
+  const nullCaps = caps.val.map(() => "");
+  // Half the split away: neighbours in file order are often the same emoji in another style or skin tone.
+  const shuffled = caps.val.map((_, i) => caps.val[(i + Math.floor(caps.val.length / 2)) % caps.val.length].caption);
+  const losses = {
+    val: (await validationLoss(gpt, val, limit)).imageNats,
+    test: (await validationLoss(gpt, gptData("test"), limit)).imageNats,
+    trainSubset: (await validationLoss(gpt, gptData("train"), limit)).imageNats,
+    valNullCaption: (await validationLoss(gpt, { ...val, text: tokeniseCaptions(tok, nullCaps, c.textLen).ids }, limit)).imageNats,
+    valShuffledCaption: (await validationLoss(gpt, { ...val, text: tokeniseCaptions(tok, shuffled, c.textLen).ids }, limit)).imageNats,
+  };
 
   // The retrieval pool: every image of the corpus, with its label.
-  const pool: { shard: Shard; caps: CaptionRecord[] }[] = SPLITS.map((s) => ({ shard: loadSplit(flags.data, s, size, data), caps: captionsFor(records, s) }));
-  const labels = pool.flatMap((p) => p.caps.map((r) => String(r.meta.label ?? r.caption)));
-  const corpus = tf.concat(pool.map((p) => flatten(p.shard))) as tf.Tensor2D;
+  const labels = SPLITS.flatMap((s) => caps[s].map(labelOf));
+  const corpus = tf.concat(SPLITS.map((s) => flatten(shards[s]))) as tf.Tensor2D;
   const corpusT = tf.transpose(corpus) as tf.Tensor2D; // [D, M]: transposed once, then plain matMuls
   const corpusSq = tf.sum(tf.square(corpus), 1) as tf.Tensor1D;
   corpus.dispose();
 
-  const prompts = captionsFor(records, "test").slice(0, flags.limit);
-  const nul = tok.encodeNull(c.textLen);
-  const settings = [1, 3].flatMap((guidance) => [0.7, 1.0].map((temperature) => ({ guidance, temperature })));
-  const retrieval: { guidance: number; temperature: number; accuracy: number; prompts: number }[] = [];
-  for (const s of settings) {
-    const bar = new Progress(`retrieval s=${s.guidance} T=${s.temperature}`, prompts.length);
-    let hits = 0;
-    for (let start = 0; start < prompts.length; start += flags.batch) {
-      const chunk = prompts.slice(start, start + flags.batch);
-      const images: tf.Tensor2D[] = [];
-      for (const [j, r] of chunk.entries()) {
-        const [codes] = await sampleImageCodes(gpt, tok.encode(r.caption, c.textLen).ids, nul, { n: 1, ...s, seed: start + j });
-        const grid = tf.tensor3d(codes, [1, vq.grid, vq.grid], "int32");
-        const px = vq.decode(grid);
-        images.push(tf.reshape(px, [1, -1]) as tf.Tensor2D);
-        tf.dispose([grid, px]);
-      }
-      const q = tf.concat(images) as tf.Tensor2D;
-      const nn = nearestNeighbours(q, corpusT, corpusSq);
-      chunk.forEach((r, j) => {
-        if (labels[nn[j]] === String(r.meta.label ?? r.caption)) hits++;
-      });
-      tf.dispose([q, ...images]);
-      bar.tick(chunk.length);
-    }
-    bar.finish();
-    retrieval.push({ ...s, accuracy: hits / prompts.length, prompts: prompts.length });
+  const sets: Record<SetName, { split: Split; prompts: CaptionRecord[] }> = {
+    heldout: { split: "test", prompts: stratifiedPrompts(caps.test, flags.prompts, flags.seed) },
+    train: { split: "train", prompts: stratifiedPrompts(caps.train, flags.prompts, flags.seed) },
+  };
+
+  // Ceiling: the tokenizer's reconstruction of each prompt's own image, scored like a generated one.
+  const ceiling = {} as Record<SetName, Scores>;
+  const chanceScores = {} as Record<SetName, Scores>;
+  for (const [name, set] of Object.entries(sets) as [SetName, (typeof sets)[SetName]][]) {
+    const s = zeroScores();
+    const px = shards[set.split].height * shards[set.split].width * shards[set.split].channels;
+    const images = tf.tidy(() => {
+      const raw = Float32Array.from(set.prompts.flatMap((r) => Array.from(shards[set.split].data.subarray(r.index * px, (r.index + 1) * px), (v) => v / 255)));
+      const x = tf.tensor4d(raw, [set.prompts.length, size, size, 3]);
+      return tf.reshape(vq.decode(vq.encode(x)), [set.prompts.length, -1]) as tf.Tensor2D;
+    });
+    topK(images, corpusT, corpusSq, 5).forEach((nb, i) => score(s, nb, labels, labelOf(set.prompts[i])));
+    images.dispose();
+    ceiling[name] = mean(s, set.prompts.length);
+    chanceScores[name] = chance(set.prompts, labels);
   }
+
+  const nul = tok.encodeNull(c.textLen);
+  const settings = flags.guidance.flatMap((guidance) => flags.temperature.flatMap((temperature) => flags.topK.map((k) => ({ guidance, temperature, topK: k || undefined }))));
+  const sweep: { guidance: number; temperature: number; topK: number | null; heldout: Scores; train: Scores; byStyle: Record<SetName, Record<string, Scores>> }[] = [];
+  const bar = new Progress("eval:gpt", settings.length * 2 * flags.prompts);
+  for (const setting of settings) {
+    const row = { guidance: setting.guidance, temperature: setting.temperature, topK: setting.topK ?? null, heldout: zeroScores(), train: zeroScores(), byStyle: { heldout: {}, train: {} } as Record<SetName, Record<string, Scores>> };
+    for (const [name, set] of Object.entries(sets) as [SetName, (typeof sets)[SetName]][]) {
+      const counts: Record<string, number> = {};
+      for (let start = 0; start < set.prompts.length; start += flags.batch) {
+        const chunk = set.prompts.slice(start, start + flags.batch);
+        const codes = await sampleImageCodesBatch(gpt, chunk.map((r) => tok.encode(r.caption, c.textLen).ids), nul, { n: flags.images, ...setting, seed: flags.seed * 100_003 + start });
+        const q = tf.tidy(() => tf.reshape(vq.decode(tf.tensor3d(Int32Array.from(codes.flatMap((g) => [...g])), [codes.length, vq.grid, vq.grid], "int32")), [codes.length, -1]) as tf.Tensor2D);
+        topK(q, corpusT, corpusSq, 5).forEach((nb, i) => {
+          const r = chunk[Math.floor(i / flags.images)];
+          score(row[name], nb, labels, labelOf(r));
+          const st = (row.byStyle[name][styleOf(r)] ??= zeroScores());
+          score(st, nb, labels, labelOf(r));
+          counts[styleOf(r)] = (counts[styleOf(r)] ?? 0) + 1;
+        });
+        q.dispose();
+        bar.tick(chunk.length, `s=${setting.guidance} T=${setting.temperature}`);
+      }
+      row[name] = mean(row[name], set.prompts.length * flags.images);
+      for (const [st, k] of Object.entries(counts)) row.byStyle[name][st] = mean(row.byStyle[name][st], k);
+    }
+    sweep.push(row);
+  }
+  bar.finish();
   tf.dispose([corpusT, corpusSq]);
 
-  console.log(`image-token loss: val ${losses.val.nats.toFixed(4)} nats (${losses.val.bitsPerToken.toFixed(3)} bits/token), test ${losses.test.nats.toFixed(4)} nats (${losses.test.bitsPerToken.toFixed(3)} bits/token); uniform would be ${Math.log(c.imageVocab).toFixed(3)} nats`);
-  console.log(`retrieval accuracy on ${prompts.length} held-out test prompts (nearest real image in 32×32 pixel space has the prompt's label; chance ≈ ${(1 / new Set(labels).size).toExponential(1)}):`);
-  for (const r of retrieval) console.log(`  guidance ${r.guidance}, temperature ${r.temperature}: ${(r.accuracy * 100).toFixed(1)}%`);
+  const pick = (r: (typeof sweep)[number]) => (r.train.exact1 + r.heldout.family1) / 2;
+  const best = [...sweep].sort((a, b) => pick(b) - pick(a))[0];
+  const pct = (x: number) => `${(100 * x).toFixed(1)}`.padStart(5);
+  const line = (s: Scores) => `${pct(s.exact1)} ${pct(s.exact5)} ${pct(s.family1)} ${pct(s.family5)}`;
+  console.log(`\nimage-token loss (nats): val ${losses.val.toFixed(4)}, test ${losses.test.toFixed(4)}, train subset ${losses.trainSubset.toFixed(4)}; val with <null> ${losses.valNullCaption.toFixed(4)}, with a shuffled caption ${losses.valShuffledCaption.toFixed(4)} (uniform ${Math.log(c.imageVocab).toFixed(3)})`);
+  console.log(`retrieval, % of ${flags.images} images × ${flags.prompts} prompts per set: exact@1 exact@5 family@1 family@5`);
+  console.log(`${"".padEnd(24)} ${"held-out test".padEnd(23)}   in-distribution train`);
+  console.log(`${"chance".padEnd(24)} ${line(chanceScores.heldout)}   ${line(chanceScores.train)}`);
+  console.log(`${"ceiling (VQ recon)".padEnd(24)} ${line(ceiling.heldout)}   ${line(ceiling.train)}`);
+  for (const r of sweep) console.log(`${`s ${r.guidance} T ${r.temperature}${r.topK ? ` k ${r.topK}` : ""}`.padEnd(24)} ${line(r.heldout)}   ${line(r.train)}${r === best ? "  ← best" : ""}`);
+  console.log(`per style at the best setting (family@1 held-out / exact@1 train): ${Object.keys(best.byStyle.train).sort().map((st) => `${st} ${pct(best.byStyle.heldout[st]?.family1 ?? NaN).trim()} / ${pct(best.byStyle.train[st].exact1).trim()}`).join(", ")}`);
+  const defaults = { guidance: best.guidance, temperature: best.temperature, topK: best.topK };
   const out = flags.json ?? path.join(dir, "eval-gpt.json");
-  fs.writeFileSync(out, JSON.stringify({ model: dir, step: manifest.step, imageTokens: imageTokens(c), losses, retrieval }, null, 2) + "\n");
+  fs.writeFileSync(out, JSON.stringify({ model: dir, step: manifest.step, imageTokens: n, prompts: flags.prompts, images: flags.images, seed: flags.seed, losses, chance: chanceScores, ceiling, sweep, best: defaults }, null, 2) + "\n");
   console.log(`wrote ${out}`);
+  if (flags.writeDefaults) {
+    updateSamplingDefaults(dir, defaults);
+    console.log(`sampling defaults ${JSON.stringify(defaults)} → ${path.join(dir, "manifest.json")}`);
+  }
   gpt.dispose();
   vq.dispose();
 });

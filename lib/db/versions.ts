@@ -30,6 +30,12 @@ export function createModelVersion(db: Db, data: { name: string; kind: string; p
   return db.modelVersion.create({ data });
 }
 
+/** Creates the version of this name, or updates its folder, config and metrics (retraining the same name). */
+export function upsertModelVersion(db: Db, data: { name: string; kind: string; path: string; config: object; metrics: object }) {
+  const { name, ...rest } = data;
+  return db.modelVersion.upsert({ where: { name }, create: data, update: { path: rest.path, config: rest.config, metrics: rest.metrics } });
+}
+
 /** Makes one version the only active one; false when the id is unknown (nothing changes then). */
 export async function activateModelVersion(db: Db, id: string): Promise<boolean> {
   if (!(await db.modelVersion.findUnique({ where: { id }, select: { id: true } }))) return false;

@@ -63,12 +63,14 @@ export async function benchHttp(o: { quick: boolean; modelDir?: string; log?: (s
     env: {
       ...process.env,
       PORT: String(port),
-      HOSTNAME: "127.0.0.1",
+      HOST: "127.0.0.1",
       DATABASE_URL: `file:./${dbDir}/tessera.db`,
       // The test build folder: shared with the e2e tests, never the one a running `npm start` serves.
       TESSERA_DIST_DIR: ".next-e2e",
       TESSERA_MODEL_DIR: o.modelDir ?? process.env.TESSERA_MODEL_DIR ?? "models/default",
       QUEUE_LIMIT: "1000",
+      // The bench's clients all come from one address: the per-client cap would answer them 429.
+      QUEUE_LIMIT_PER_CLIENT: "1000",
       NEXT_TELEMETRY_DISABLED: "1",
     },
   });

@@ -7,6 +7,7 @@ import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { captionsFor, loadSplit, readCaptions, readManifest } from "../../lib/data/manifest";
 import type { Db } from "../../lib/db/client";
+import { activateModelVersion, findActiveModelVersion, upsertModelVersion } from "../../lib/db/versions";
 import { saveCheckpoint } from "../../lib/model/checkpoint";
 import { Transformer } from "../../lib/model/transformer";
 import { DEFAULT_TRANSFORMER_CONFIG, type TransformerConfig } from "../../lib/model/transformer-config";
@@ -97,7 +98,7 @@ export async function retrain(o: RetrainOptions): Promise<{ versionId: string; m
   const vqOut = path.join(run, "image-tokenizer");
   const vq = await stage("image-tokenizer", { data: data.hash, reuse: o.reuseTokenizer, preset: o.preset, minutes: o.minutesVq }, async () => {
     if (o.reuseTokenizer) {
-      const active = await o.db.modelVersion.findFirst({ where: { active: true } });
+      const active = await findActiveModelVersion(o.db);
       if (!active) throw new Error("--reuse-tokenizer: no active model version to take the image tokenizer from");
       fs.rmSync(vqOut, { recursive: true, force: true });
       fs.cpSync(path.join(active.path, "image-tokenizer"), vqOut, { recursive: true });
@@ -160,7 +161,7 @@ export async function retrain(o: RetrainOptions): Promise<{ versionId: string; m
       for (const f of fs.readdirSync(textDir)) fs.copyFileSync(path.join(textDir, f), path.join(modelDir, f));
       fs.rmSync(path.join(modelDir, "image-tokenizer"), { recursive: true, force: true });
       fs.cpSync(vqOut, path.join(modelDir, "image-tokenizer"), { recursive: true });
-      const sheets = fs.readdirSync(gptRun).filter((f) => /^samples-\d+\.png$/.test(f)).sort();
+      const sheets = fs.readdirSync(gptRun).filter((f) => /^sheet-\d+\.png$/.test(f)).sort();
       if (sheets.length) fs.copyFileSync(path.join(gptRun, sheets[sheets.length - 1]), path.join(modelDir, "samples.png"));
       return { hash: fileHash(path.join(modelDir, "manifest.json")) };
     });
@@ -178,8 +179,8 @@ export async function retrain(o: RetrainOptions): Promise<{ versionId: string; m
     const reg = await stage("register", { model: exported.hash, activate: o.activate }, async () => {
       const relPath = path.relative(process.cwd(), modelDir) || modelDir;
       const cfg = JSON.parse(fs.readFileSync(path.join(modelDir, "manifest.json"), "utf8")).config;
-      const v = await o.db.modelVersion.upsert({ where: { name: o.name }, create: { name: o.name, kind: "dalle", path: relPath, config: cfg, metrics }, update: { path: relPath, config: cfg, metrics } });
-      if (o.activate) await o.db.$transaction([o.db.modelVersion.updateMany({ data: { active: false } }), o.db.modelVersion.update({ where: { id: v.id }, data: { active: true } })]);
+      const v = await upsertModelVersion(o.db, { name: o.name, kind: "dalle", path: relPath, config: cfg, metrics });
+      if (o.activate) await activateModelVersion(o.db, v.id);
       o.log(`registered model version ${o.name} (${v.id})${o.activate ? ", now active: a running server switches to it on its next request" : "; activate it on /models"}`);
       return { versionId: v.id };
     });

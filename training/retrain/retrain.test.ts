@@ -47,7 +47,7 @@ beforeAll(async () => {
   const url = `file:${path.join(dir, "db", "t.db")}`;
   await migrate(url);
   db = createDb(url);
-});
+}, 120_000);
 afterAll(async () => {
   await db?.$disconnect();
   fs.rmSync(dir, { recursive: true, force: true });
