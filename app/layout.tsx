@@ -28,7 +28,12 @@ export default function RootLayout({ children }: { children: React.ReactNode }) 
               Tessera
             </Link>
             {NAV.map(([href, label]) => (
-              <Link key={href} href={href} className="text-sm text-neutral-700 hover:text-tile-700" data-testid={`nav-${label.toLowerCase()}`}>
+              <Link
+                key={href}
+                href={href}
+                className="text-sm text-neutral-700 hover:text-tile-700"
+                data-testid={`nav-${label.toLowerCase()}`}
+              >
                 {label}
               </Link>
             ))}

@@ -18,17 +18,18 @@ export default async function HomePage({ searchParams }: { searchParams: Promise
           Tessera
         </h1>
         <p className="max-w-2xl text-neutral-700" data-testid="home-intro">
-          Type a prompt; a transformer writes a grid of image tokens one by one; a learned image tokenizer turns them
-          into pixels; the picture lands in a gallery. Small enough to read, train and run on a laptop.
+          Type a prompt; a transformer writes a grid of image tokens one by one; a learned image tokenizer turns them into pixels; the
+          picture lands in a gallery. Small enough to read, train and run on a laptop.
         </p>
       </section>
-      {health.model.active && <CreateForm examples={EXAMPLES} initialPrompt={typeof remix === "string" ? remix.slice(0, PROMPT_MAX) : ""} />}
+      {health.model.active && (
+        <CreateForm examples={EXAMPLES} initialPrompt={typeof remix === "string" ? remix.slice(0, PROMPT_MAX) : ""} />
+      )}
       <StatusCard health={health} />
       {!health.model.active && (
         <p className="rounded-md border border-amber-300 bg-amber-50 p-4 text-sm text-amber-900" data-testid="no-model">
           No model is active yet, so there is nothing to generate with. Train one with the scripts in{" "}
-          <code className="font-mono">training/</code> and activate it; the prompt box appears here once a model is
-          loaded.
+          <code className="font-mono">training/</code> and activate it; the prompt box appears here once a model is loaded.
         </p>
       )}
     </div>
@@ -37,7 +38,11 @@ export default async function HomePage({ searchParams }: { searchParams: Promise
 
 function StatusCard({ health }: { health: Health }) {
   const rows: [string, string, string][] = [
-    ["status-backend", "Tensor backend", health.backend.name !== null ? `${health.backend.name} — ${health.backend.detail}` : `unavailable: ${health.backend.error}`],
+    [
+      "status-backend",
+      "Tensor backend",
+      health.backend.name !== null ? `${health.backend.name} — ${health.backend.detail}` : `unavailable: ${health.backend.error}`,
+    ],
     [
       "status-db",
       "Database",

@@ -40,11 +40,17 @@ export function CreateForm({ examples, initialPrompt = "" }: { examples: string[
   useEffect(() => () => source.current?.close(), []);
 
   // Live token count and unseen-word warning from the model's own tokenizer, debounced.
-  const [tokenInfo, setTokenInfo] = useState<{ tokens: number; maxTokens: number; truncated: boolean; unknownWords: string[] } | null>(null);
+  const [tokenInfo, setTokenInfo] = useState<{ tokens: number; maxTokens: number; truncated: boolean; unknownWords: string[] } | null>(
+    null,
+  );
   useEffect(() => {
     if (!prompt.trim()) return setTokenInfo(null);
     const timer = setTimeout(async () => {
-      const res = await fetch("/api/tokenize", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ prompt }) }).catch(() => null);
+      const res = await fetch("/api/tokenize", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ prompt }),
+      }).catch(() => null);
       if (res?.ok) setTokenInfo(await res.json());
     }, 250);
     return () => clearTimeout(timer);
@@ -57,7 +63,11 @@ export function CreateForm({ examples, initialPrompt = "" }: { examples: string[
     // The API's own schema: the same limits and messages here, before a round trip.
     const checked = GenerationParams.safeParse(request);
     if (!checked.success) return setPhase({ kind: "error", message: firstIssue(checked.error) });
-    const res = await fetch("/api/generations", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(checked.data) });
+    const res = await fetch("/api/generations", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(checked.data),
+    });
     if (!res.ok) return setPhase({ kind: "error", message: await errorMessage(res) });
     const { id } = (await res.json()) as { id: string };
     setPhase({ kind: "waiting", id, done: 0, total: 0, partial: [] });
@@ -81,7 +91,8 @@ export function CreateForm({ examples, initialPrompt = "" }: { examples: string[
       setPhase({ kind: "done", id, images: body.images, seed: body.seed, timings: body.timings, streamed });
     });
     es.onerror = () => {
-      if (es.readyState === EventSource.CLOSED) setPhase((p) => (p.kind === "waiting" ? { kind: "error", message: "lost the connection to the server" } : p));
+      if (es.readyState === EventSource.CLOSED)
+        setPhase((p) => (p.kind === "waiting" ? { kind: "error", message: "lost the connection to the server" } : p));
     };
   }
 
@@ -129,7 +140,8 @@ export function CreateForm({ examples, initialPrompt = "" }: { examples: string[
           </span>
           {tokenInfo && (
             <span className={tokenInfo.truncated ? "text-amber-700" : "text-neutral-500"} data-testid="token-count">
-              {Math.min(tokenInfo.tokens, tokenInfo.maxTokens)}/{tokenInfo.maxTokens} tokens{tokenInfo.truncated ? " (the rest is cut)" : ""}
+              {Math.min(tokenInfo.tokens, tokenInfo.maxTokens)}/{tokenInfo.maxTokens} tokens
+              {tokenInfo.truncated ? " (the rest is cut)" : ""}
             </span>
           )}
           {tokenInfo && tokenInfo.unknownWords.length > 0 && (
@@ -139,16 +151,33 @@ export function CreateForm({ examples, initialPrompt = "" }: { examples: string[
           )}
           <span className="text-neutral-400">try:</span>
           {examples.map((ex) => (
-            <button key={ex} type="button" onClick={() => setPrompt(ex)} className="rounded-full bg-neutral-100 px-3 py-1 text-neutral-700 hover:bg-neutral-200" data-testid="example">
+            <button
+              key={ex}
+              type="button"
+              onClick={() => setPrompt(ex)}
+              className="rounded-full bg-neutral-100 px-3 py-1 text-neutral-700 hover:bg-neutral-200"
+              data-testid="example"
+            >
               {ex}
             </button>
           ))}
         </div>
         <div className="flex flex-wrap items-center gap-3">
-          <button type="submit" disabled={busy} className="rounded-md bg-tile-700 px-4 py-2 font-medium text-white hover:bg-tile-500 disabled:opacity-50" data-testid="generate">
+          <button
+            type="submit"
+            disabled={busy}
+            className="rounded-md bg-tile-700 px-4 py-2 font-medium text-white hover:bg-tile-500 disabled:opacity-50"
+            data-testid="generate"
+          >
             {busy ? "Generating…" : "Generate"}
           </button>
-          <button type="button" onClick={() => setAdvanced(!advanced)} className="text-sm text-tile-700 underline" aria-expanded={advanced} data-testid="advanced-toggle">
+          <button
+            type="button"
+            onClick={() => setAdvanced(!advanced)}
+            className="text-sm text-tile-700 underline"
+            aria-expanded={advanced}
+            data-testid="advanced-toggle"
+          >
             {advanced ? "Hide options" : "Advanced options"}
           </button>
         </div>
@@ -160,7 +189,13 @@ export function CreateForm({ examples, initialPrompt = "" }: { examples: string[
             {number("topK", "Top-k (0 = off)", 0, 512, 1)}
             <label className="flex flex-col gap-1 text-sm">
               <span className="text-neutral-600">Seed (blank = random)</span>
-              <input value={options.seed} onChange={(e) => setOptions({ ...options, seed: e.target.value })} inputMode="numeric" data-testid="option-seed" className="rounded border border-neutral-300 px-2 py-1" />
+              <input
+                value={options.seed}
+                onChange={(e) => setOptions({ ...options, seed: e.target.value })}
+                inputMode="numeric"
+                data-testid="option-seed"
+                className="rounded border border-neutral-300 px-2 py-1"
+              />
             </label>
           </div>
         )}
@@ -174,9 +209,14 @@ export function CreateForm({ examples, initialPrompt = "" }: { examples: string[
       {phase.kind === "waiting" && (
         <div className="space-y-2" data-testid="progress">
           <div className="h-2 w-full overflow-hidden rounded bg-neutral-200">
-            <div className="h-full bg-tile-500 transition-all" style={{ width: `${phase.total ? (100 * phase.done) / phase.total : 0}%` }} />
+            <div
+              className="h-full bg-tile-500 transition-all"
+              style={{ width: `${phase.total ? (100 * phase.done) / phase.total : 0}%` }}
+            />
           </div>
-          <p className="text-sm text-neutral-600">{phase.total ? `writing image tokens: ${phase.done}/${phase.total}` : "waiting in the queue…"}</p>
+          <p className="text-sm text-neutral-600">
+            {phase.total ? `writing image tokens: ${phase.done}/${phase.total}` : "waiting in the queue…"}
+          </p>
           <Grid urls={phase.partial} testId="partial-image" />
         </div>
       )}
@@ -192,7 +232,12 @@ export function CreateForm({ examples, initialPrompt = "" }: { examples: string[
             <a href={`/gallery/${phase.id}`} className="text-tile-700 underline" data-testid="open-in-gallery">
               Open in gallery
             </a>
-            <button type="button" className="text-tile-700 underline" onClick={() => void submit(Math.floor(Math.random() * 2 ** 31))} data-testid="new-seed">
+            <button
+              type="button"
+              className="text-tile-700 underline"
+              onClick={() => void submit(Math.floor(Math.random() * 2 ** 31))}
+              data-testid="new-seed"
+            >
               Same prompt, new seed
             </button>
           </div>
@@ -208,7 +253,14 @@ function Grid({ urls, testId, downloads = false }: { urls: string[]; testId: str
       {urls.map((url, i) => (
         <figure key={i} className="space-y-1">
           {/* Nearest-neighbour upscaling keeps the 32×32 pixels crisp. */}
-          <img src={url} alt={`generated image ${i + 1}`} width={128} height={128} className="w-full rounded border border-neutral-200 bg-white [image-rendering:pixelated]" data-testid={testId} />
+          <img
+            src={url}
+            alt={`generated image ${i + 1}`}
+            width={128}
+            height={128}
+            className="w-full rounded border border-neutral-200 bg-white [image-rendering:pixelated]"
+            data-testid={testId}
+          />
           {downloads && (
             <a href={url} download={`tessera-${i + 1}.png`} className="text-xs text-tile-700 underline">
               Download PNG

@@ -47,7 +47,20 @@ function send(r: Sent): Promise<Got> {
   });
 }
 
-const BAD_IDS = ["%ZZ", "%", "%E0%A4%A", "%FF", "%ED%A0%80", "%00", "a%0Ab", "..%2F..%2Fetc%2Fpasswd", "x".repeat(3000), "%F0%9F%98%80", "null", "-1"];
+const BAD_IDS = [
+  "%ZZ",
+  "%",
+  "%E0%A4%A",
+  "%FF",
+  "%ED%A0%80",
+  "%00",
+  "a%0Ab",
+  "..%2F..%2Fetc%2Fpasswd",
+  "x".repeat(3000),
+  "%F0%9F%98%80",
+  "null",
+  "-1",
+];
 const ID_ROUTES = (id: string): Sent[] => [
   { method: "GET", path: `/api/generations/${id}` },
   { method: "DELETE", path: `/api/generations/${id}` },
@@ -83,7 +96,9 @@ const BAD_BODIES: Sent[] = JSON_ROUTES.flatMap((path) => [
 const PAGES = ["/", "/gallery", "/models", "/about", "/admin", "/no-such-page"];
 const PAGE_VARIANTS: Sent[] = [
   ...PAGES.map((path) => ({ method: "GET", path, headers: { Cookie: "tessera_admin=%ZZ; other=%" } })),
-  ...["q=%25", "q=%ZZ", "q=_", "q=%00", "page=-1", "page=99999999999999", "page=abc", "model=%ED%A0%80", "q=" + "a".repeat(5000)].map((qs) => ({ method: "GET", path: `/gallery?${qs}` })),
+  ...["q=%25", "q=%ZZ", "q=_", "q=%00", "page=-1", "page=99999999999999", "page=abc", "model=%ED%A0%80", "q=" + "a".repeat(5000)].map(
+    (qs) => ({ method: "GET", path: `/gallery?${qs}` }),
+  ),
   { method: "GET", path: "/admin?next=//evil.example&error=%ZZ&retry=abc" },
   { method: "GET", path: "/?prompt=%ED%A0%80" },
   { method: "POST", path: "/api/health" },
@@ -93,24 +108,56 @@ const PAGE_VARIANTS: Sent[] = [
 function actionPosts(actionId: string): Sent[] {
   const boundary = "----sweep";
   const form = (fields: Record<string, string>) =>
-    Object.entries(fields).map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`).join("") + `--${boundary}--\r\n`;
+    Object.entries(fields)
+      .map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`)
+      .join("") + `--${boundary}--\r\n`;
   const multipart = { "Content-Type": `multipart/form-data; boundary=${boundary}` };
   const action = { "Next-Action": actionId };
   const origin = { Origin: `http://${HOST}` };
   return [
-    { method: "POST", path: "/admin", headers: { ...multipart, Origin: "http://evil.example" }, body: form({ [`$ACTION_ID_${actionId}`]: "", token: "x" }) },
-    { method: "POST", path: "/admin", headers: { ...multipart, Origin: "null" }, body: form({ [`$ACTION_ID_${actionId}`]: "", token: "x" }) },
-    { method: "POST", path: "/admin", headers: { ...multipart, ...origin }, body: form({ [`$ACTION_ID_${actionId}`]: "", token: "x".repeat(2 ** 20) }) },
+    {
+      method: "POST",
+      path: "/admin",
+      headers: { ...multipart, Origin: "http://evil.example" },
+      body: form({ [`$ACTION_ID_${actionId}`]: "", token: "x" }),
+    },
+    {
+      method: "POST",
+      path: "/admin",
+      headers: { ...multipart, Origin: "null" },
+      body: form({ [`$ACTION_ID_${actionId}`]: "", token: "x" }),
+    },
+    {
+      method: "POST",
+      path: "/admin",
+      headers: { ...multipart, ...origin },
+      body: form({ [`$ACTION_ID_${actionId}`]: "", token: "x".repeat(2 ** 20) }),
+    },
     { method: "POST", path: "/admin", headers: { ...multipart, ...origin }, body: "garbage" },
     { method: "POST", path: "/admin", headers: { ...multipart, ...origin, ...action }, body: "garbage" },
     { method: "POST", path: "/admin", headers: { "Content-Type": "text/plain;charset=UTF-8", ...origin, ...action }, body: "{{{{" },
     { method: "POST", path: "/admin", headers: { "Content-Type": "text/plain;charset=UTF-8", ...origin, ...action }, body: "[]" },
     { method: "POST", path: "/admin", headers: { "Content-Type": "text/plain;charset=UTF-8", ...origin, ...action }, body: '["$@1"]' },
-    { method: "POST", path: "/admin", headers: { "Content-Type": "text/plain;charset=UTF-8", ...origin, "Next-Action": "deadbeef" }, body: "[]" },
+    {
+      method: "POST",
+      path: "/admin",
+      headers: { "Content-Type": "text/plain;charset=UTF-8", ...origin, "Next-Action": "deadbeef" },
+      body: "[]",
+    },
     // React reference forms that point at parts a hand-made body does not have (Next answered 500 to them).
     ...["$Q1", "$B1", "$F1", "$1", "$Z", "$", "$i1", "$W1", "$A1", "$K1", "$@1"].flatMap((ref): Sent[] => [
-      { method: "POST", path: "/admin", headers: { "Content-Type": "text/plain;charset=UTF-8", ...origin, ...action }, body: JSON.stringify([ref]) },
-      { method: "POST", path: "/admin", headers: { ...multipart, ...origin, ...action }, body: form({ "0": JSON.stringify([ref]), "1_token": "x" }) },
+      {
+        method: "POST",
+        path: "/admin",
+        headers: { "Content-Type": "text/plain;charset=UTF-8", ...origin, ...action },
+        body: JSON.stringify([ref]),
+      },
+      {
+        method: "POST",
+        path: "/admin",
+        headers: { ...multipart, ...origin, ...action },
+        body: form({ "0": JSON.stringify([ref]), "1_token": "x" }),
+      },
     ]),
     { method: "POST", path: "/admin", headers: { "Content-Type": "text/plain", ...origin, ...action }, body: "[]", chunked: true },
     { method: "POST", path: "/gallery", headers: { ...multipart, ...origin }, body: form({ $ACTION_ID_deadbeef: "" }) },

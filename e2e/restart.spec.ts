@@ -28,7 +28,9 @@ function startServer(): ChildProcess {
 async function waitHealthy(timeoutMs = 120_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
-    const ok = await fetch(`${BASE}/api/health`).then((r) => r.ok).catch(() => false);
+    const ok = await fetch(`${BASE}/api/health`)
+      .then((r) => r.ok)
+      .catch(() => false);
     if (ok) return;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -51,7 +53,11 @@ test("a job running when the server is killed is re-queued and finished after a 
     await waitHealthy();
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) {
-      const res = await fetch(`${BASE}/api/generations`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ prompt: `grinning face, noto ${i}`, n: 9, guidance: 10 }) });
+      const res = await fetch(`${BASE}/api/generations`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ prompt: `grinning face, noto ${i}`, n: 9, guidance: 10 }),
+      });
       expect(res.status).toBe(202);
       ids.push((await res.json()).id);
     }

@@ -64,12 +64,15 @@ export async function isAdmin(headers: Headers, db: Db = getDb()): Promise<boole
 }
 
 export type LoginResult =
-  | { ok: true; secret: string; expires: Date }
-  | { ok: false; reason: "token" }
-  | { ok: false; reason: "throttled"; retryAfterS: number };
+  { ok: true; secret: string; expires: Date } | { ok: false; reason: "token" } | { ok: false; reason: "throttled"; retryAfterS: number };
 
 /** Checks a login attempt (throttled per client) and opens a session for the right token. */
-export async function logIn(token: string, clientId: string, db: Db = getDb(), throttle: LoginThrottle = loginThrottle()): Promise<LoginResult> {
+export async function logIn(
+  token: string,
+  clientId: string,
+  db: Db = getDb(),
+  throttle: LoginThrottle = loginThrottle(),
+): Promise<LoginResult> {
   const wait = await throttle.blockedFor(clientId);
   if (wait > 0) return { ok: false, reason: "throttled", retryAfterS: wait };
   if (!isAdminToken(token)) {

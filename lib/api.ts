@@ -18,12 +18,14 @@ export class HttpError extends Error {
   }
 }
 
-const UNAVAILABLE = /P1001|P1008|P1017|P2024|SQLITE_BUSY|SQLITE_READONLY|SQLITE_CANTOPEN|ECONNREFUSED|database is locked|readonly database|Connection terminated|timed out/i;
+const UNAVAILABLE =
+  /P1001|P1008|P1017|P2024|SQLITE_BUSY|SQLITE_READONLY|SQLITE_CANTOPEN|ECONNREFUSED|database is locked|readonly database|Connection terminated|timed out/i;
 
 export function errorResponse(err: unknown): Response {
   if (err instanceof HttpError) return jsonError(err.status, err.message, err.headers);
   const text = `${(err as { code?: string })?.code ?? ""} ${err instanceof Error ? err.message : String(err)}`;
-  if (UNAVAILABLE.test(text)) return jsonError(503, `the database is unavailable right now (${publicMessage(err)}); try again shortly`, { "Retry-After": "5" });
+  if (UNAVAILABLE.test(text))
+    return jsonError(503, `the database is unavailable right now (${publicMessage(err)}); try again shortly`, { "Retry-After": "5" });
   console.error(`[tessera] unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   return jsonError(500, "internal error; the server log has the details");
 }

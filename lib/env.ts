@@ -19,6 +19,7 @@ export type ServerEnv = z.infer<typeof ServerEnv>;
 
 export function serverEnv(env: NodeJS.ProcessEnv = process.env): ServerEnv {
   const parsed = ServerEnv.safeParse(env);
-  if (!parsed.success) throw new Error(`bad environment: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  if (!parsed.success)
+    throw new Error(`bad environment: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   return parsed.data;
 }

@@ -60,7 +60,9 @@ describe("health", () => {
     expect(h.model).toMatchObject({ active: "broken", loaded: false });
     expect(h.reasons.join(" ")).toMatch(/the active model broken failed to load/);
     expect(JSON.stringify(h)).not.toContain(dir);
-    const res = await tokenize(new Request("http://t", { method: "POST", body: JSON.stringify({ prompt: "hi" }), headers: { "Content-Type": "application/json" } }));
+    const res = await tokenize(
+      new Request("http://t", { method: "POST", body: JSON.stringify({ prompt: "hi" }), headers: { "Content-Type": "application/json" } }),
+    );
     expect(res.status).toBe(503);
     const message = (await res.json()).error.message as string;
     expect(message).toMatch(/the active model broken could not be loaded/);

@@ -14,7 +14,10 @@ import { createDb, type Db } from "../lib/db/client";
 import { listGallery } from "../lib/db/gallery";
 import { migrate } from "../lib/db/migrate";
 
-const Args = z.object({ rows: z.coerce.number().int().min(1000).max(1_000_000).default(100_000), queries: z.coerce.number().int().min(10).max(10_000).default(300) });
+const Args = z.object({
+  rows: z.coerce.number().int().min(1000).max(1_000_000).default(100_000),
+  queries: z.coerce.number().int().min(10).max(10_000).default(300),
+});
 const flag = (name: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : undefined;
@@ -63,7 +66,9 @@ async function time(run: (q: string) => Promise<unknown>, qs: { kind: string; q:
 
 async function seedSqlite(file: string): Promise<void> {
   const sqlite = new Database(file);
-  const insert = sqlite.prepare(`INSERT INTO "Generation" ("id", "prompt", "params", "seed", "status", "createdAt") VALUES (?, ?, '{}', ?, 'done', ?)`);
+  const insert = sqlite.prepare(
+    `INSERT INTO "Generation" ("id", "prompt", "params", "seed", "status", "createdAt") VALUES (?, ?, '{}', ?, 'done', ?)`,
+  );
   const start = Date.UTC(2026, 0, 1);
   sqlite.transaction(() => {
     for (let i = 0; i < args.rows; i++) insert.run(`bench${i}`, prompt(i), i, start + i * 1000);
@@ -114,7 +119,12 @@ async function main() {
     const old = (q: string) =>
       Promise.all([
         db.generation.count({ where: { status: "done", prompt: { contains: q } } }),
-        db.generation.findMany({ where: { status: "done", prompt: { contains: q } }, orderBy: { createdAt: "desc" }, take: 24, select: { id: true } }),
+        db.generation.findMany({
+          where: { status: "done", prompt: { contains: q } },
+          orderBy: { createdAt: "desc" },
+          take: 24,
+          select: { id: true },
+        }),
       ]);
     t = performance.now();
     result.sqliteUnindexedBefore = await time(old, qs.slice(0, Math.min(60, qs.length)));

@@ -8,14 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import {
-  MIGRATIONS,
-  POSTGRES_SCHEMA,
-  SNAPSHOT_SCHEMA,
-  SQLITE_SCHEMA,
-  derivePostgresSchema,
-  readText,
-} from "./prisma-schemas";
+import { MIGRATIONS, POSTGRES_SCHEMA, SNAPSHOT_SCHEMA, SQLITE_SCHEMA, derivePostgresSchema, readText } from "./prisma-schemas";
 
 const root = process.cwd();
 const name = z

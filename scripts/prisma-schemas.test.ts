@@ -17,6 +17,6 @@ describe("prisma schemas", () => {
     expect(pg).toMatch(/provider = "postgresql"/);
     expect(pg).toMatch(/lib\/generated\/prisma-pg/);
     expect(pg).not.toMatch(/"sqlite"/);
-    expect(() => derivePostgresSchema("datasource db { provider = \"mysql\" }")).toThrow(/expected the SQLite provider/);
+    expect(() => derivePostgresSchema('datasource db { provider = "mysql" }')).toThrow(/expected the SQLite provider/);
   });
 });

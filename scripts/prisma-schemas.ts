@@ -16,7 +16,11 @@ export function derivePostgresSchema(sqlite: string): string {
   const provider = /provider\s*=\s*"sqlite"/;
   const output = /output\s*=\s*"\.\.\/lib\/generated\/prisma"/;
   const url = /url\s*=\s*"file:[^"]*"/;
-  for (const [what, re] of [["provider", provider], ["output", output], ["url", url]] as const) {
+  for (const [what, re] of [
+    ["provider", provider],
+    ["output", output],
+    ["url", url],
+  ] as const) {
     if (!re.test(sqlite)) throw new Error(`${SQLITE_SCHEMA}: expected the SQLite ${what} line (${re.source})`);
   }
   return (

@@ -87,12 +87,17 @@ export async function serve(o: ServeOptions): Promise<http.Server> {
     if (isActionCandidate(head)) {
       // checkRequest has required a Content-Length within the action limit.
       const body = await peekBody(req, Number(req.headers["content-length"]));
-      const bad = body === null ? { status: 400, message: "the form post ended early" } : await checkActionBody(String(req.headers["content-type"] ?? ""), body, req.headers["next-action"] !== undefined);
+      const bad =
+        body === null
+          ? { status: 400, message: "the form post ended early" }
+          : await checkActionBody(String(req.headers["content-type"] ?? ""), body, req.headers["next-action"] !== undefined);
       if (bad) return reject(req, res, bad);
     }
     const address = clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], o.trustProxy);
     req.headers[CLIENT_HEADER] = clientIdForAddress(address);
-    const forwardedProto = String(req.headers["x-forwarded-proto"] ?? "").split(",")[0].trim();
+    const forwardedProto = String(req.headers["x-forwarded-proto"] ?? "")
+      .split(",")[0]
+      .trim();
     const tls = (req.socket as { encrypted?: boolean }).encrypted === true;
     req.headers[PROTO_HEADER] = (o.trustProxy ? forwardedProto === "https" : tls) ? "https" : "http";
     handle(req, res).catch((err: unknown) => {

@@ -28,7 +28,9 @@ async function main(): Promise<void> {
     }
     const best = Math.min(...times);
     const gflops = (2 * size ** 3) / (best / 1000) / 1e9;
-    console.log(JSON.stringify({ backend: info.name, detail: info.detail, size, reps, bestMs: +best.toFixed(2), gflops: +gflops.toFixed(2) }));
+    console.log(
+      JSON.stringify({ backend: info.name, detail: info.detail, size, reps, bestMs: +best.toFixed(2), gflops: +gflops.toFixed(2) }),
+    );
   } finally {
     a.dispose();
     b.dispose();

@@ -25,10 +25,16 @@ export function formatBench(r: BenchResult): string {
   const rows: [string, string][] = [
     ["backend", `${r.backend} (${r.detail})`],
     ["matMul 1024³ (ceiling)", `${f(r.matmul1024Gflops, 1)} GFLOP/s`],
-    ["image tokenizer encode / decode", `${f(r.imageTokenizer.encodeImagesPerS)} / ${f(r.imageTokenizer.decodeImagesPerS)} img/s (batch 64)`],
+    [
+      "image tokenizer encode / decode",
+      `${f(r.imageTokenizer.encodeImagesPerS)} / ${f(r.imageTokenizer.decodeImagesPerS)} img/s (batch 64)`,
+    ],
     ["image tokenizer training", `${f(r.imageTokenizer.trainImagesPerS, 1)} img/s (batch 64)`],
     ["generation, KV cache, b1 / b8", `${f(t.generationTokensPerS.cacheB1)} / ${f(t.generationTokensPerS.cacheB8)} tok/s`],
-    ["generation, no cache, b1 / b8", `${f(t.generationTokensPerS.noCacheB1)} / ${f(t.generationTokensPerS.noCacheB8)} tok/s (cache ×${f(t.cacheSpeedupB1, 1)} / ×${f(t.cacheSpeedupB8, 1)})`],
+    [
+      "generation, no cache, b1 / b8",
+      `${f(t.generationTokensPerS.noCacheB1)} / ${f(t.generationTokensPerS.noCacheB8)} tok/s (cache ×${f(t.cacheSpeedupB1, 1)} / ×${f(t.cacheSpeedupB8, 1)})`,
+    ],
     ["transformer training", `${f(t.trainTokensPerS)} tok/s (batch ${t.trainBatch})`],
     [
       "achieved GFLOP/s (of ceiling)",
@@ -38,12 +44,25 @@ export function formatBench(r: BenchResult): string {
   if (r.training) {
     const g = r.training;
     const n = g.replicas;
-    rows.push(["matMul ceiling, 1 core / " + n + " cores", `${f(g.matmulCeilingGflops.oneCore, 1)} / ${f(g.matmulCeilingGflops.allCores, 1)} GFLOP/s`]);
-    rows.push([`GPT training loop, 1 / ${n} workers`, `${f(g.gpt.tokensPerS.one)} / ${f(g.gpt.tokensPerS.all)} tok/s (batch ${g.gpt.batch}; ×${f(g.gpt.scaling, 2)}; ${f(g.gpt.achievedGflops.all, 1)} GFLOP/s = ${f((100 * g.gpt.achievedGflops.all) / g.matmulCeilingGflops.allCores)} % of the ${n}-core ceiling)`]);
-    rows.push([`VQ-VAE training loop, 1 / ${n} workers`, `${f(g.vq.imagesPerS.one, 1)} / ${f(g.vq.imagesPerS.all, 1)} img/s (batch ${g.vq.batch}; ×${f(g.vq.scaling, 2)})`]);
+    rows.push([
+      "matMul ceiling, 1 core / " + n + " cores",
+      `${f(g.matmulCeilingGflops.oneCore, 1)} / ${f(g.matmulCeilingGflops.allCores, 1)} GFLOP/s`,
+    ]);
+    rows.push([
+      `GPT training loop, 1 / ${n} workers`,
+      `${f(g.gpt.tokensPerS.one)} / ${f(g.gpt.tokensPerS.all)} tok/s (batch ${g.gpt.batch}; ×${f(g.gpt.scaling, 2)}; ${f(g.gpt.achievedGflops.all, 1)} GFLOP/s = ${f((100 * g.gpt.achievedGflops.all) / g.matmulCeilingGflops.allCores)} % of the ${n}-core ceiling)`,
+    ]);
+    rows.push([
+      `VQ-VAE training loop, 1 / ${n} workers`,
+      `${f(g.vq.imagesPerS.one, 1)} / ${f(g.vq.imagesPerS.all, 1)} img/s (batch ${g.vq.batch}; ×${f(g.vq.scaling, 2)})`,
+    ]);
   }
   if (r.http) {
-    for (const [k, v] of Object.entries(r.http.generation)) rows.push([`HTTP ${k.replace("images", "").replace("_clients", " image(s), clients ")}`, `p50 ${v.p50Ms} ms, p95 ${v.p95Ms} ms (${v.requests} requests)`]);
+    for (const [k, v] of Object.entries(r.http.generation))
+      rows.push([
+        `HTTP ${k.replace("images", "").replace("_clients", " image(s), clients ")}`,
+        `p50 ${v.p50Ms} ms, p95 ${v.p95Ms} ms (${v.requests} requests)`,
+      ]);
     rows.push(["/api/health under load", `p50 ${r.http.healthUnderLoad.p50Ms} ms, p95 ${r.http.healthUnderLoad.p95Ms} ms`]);
     rows.push(["server peak RSS (sampled)", `${r.http.peakRssMiB} MiB`]);
   }

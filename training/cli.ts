@@ -16,17 +16,16 @@ export function parseFlags<S extends z.ZodObject>(argv: string[], schema: S, usa
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `--${String(i.path[0] ?? "").replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`);
+    const issues = parsed.error.issues.map(
+      (i) => `--${String(i.path[0] ?? "").replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`,
+    );
     throw new Error(`${issues.join("; ")}\n${usage}`);
   }
   return parsed.data;
 }
 
 /** A boolean flag: bare `--flag`, or `--flag true|false`. */
-export const flag = () =>
-  z
-    .union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")])
-    .default(false);
+export const flag = () => z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]).default(false);
 
 /** Runs a script's main, printing only the message of an error (no stack) and exiting non-zero. */
 export function runMain(name: string, main: () => Promise<void>): void {

@@ -17,7 +17,12 @@ const USAGE =
 const Flags = z.object({
   set: z.enum(["emoji", "shapes", "all"]).default("emoji"),
   out: z.string().min(1).default(path.join("data", "datasets")),
-  seed: z.coerce.number().int().min(0).max(2 ** 31 - 1).default(DEFAULT_EMOJI_SPLIT.seed),
+  seed: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .default(DEFAULT_EMOJI_SPLIT.seed),
   sizes: z
     .string()
     .default("32,64")
@@ -39,10 +44,18 @@ runMain("data", async () => {
     if (!flags.preview || !exists) {
       const started = performance.now();
       if (set === "emoji") {
-        await buildEmoji({ outDir: dir, sizes: flags.sizes, split: { ...DEFAULT_EMOJI_SPLIT, seed: flags.seed }, concurrency: flags.concurrency, limitPerSet: flags.limit });
+        await buildEmoji({
+          outDir: dir,
+          sizes: flags.sizes,
+          split: { ...DEFAULT_EMOJI_SPLIT, seed: flags.seed },
+          concurrency: flags.concurrency,
+          limitPerSet: flags.limit,
+        });
       } else {
         const scale = flags.limit ? flags.limit / DEFAULT_SHAPES_COUNTS.train : 1;
-        const counts = Object.fromEntries(SPLITS.map((s) => [s, Math.max(1, Math.round(DEFAULT_SHAPES_COUNTS[s] * Math.min(1, scale)))])) as typeof DEFAULT_SHAPES_COUNTS;
+        const counts = Object.fromEntries(
+          SPLITS.map((s) => [s, Math.max(1, Math.round(DEFAULT_SHAPES_COUNTS[s] * Math.min(1, scale)))]),
+        ) as typeof DEFAULT_SHAPES_COUNTS;
         buildShapes({ outDir: dir, seed: flags.seed, counts });
       }
       console.log(`${set}: built in ${((performance.now() - started) / 1000).toFixed(1)} s`);

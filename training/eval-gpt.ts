@@ -28,11 +28,13 @@ import { validationLoss, type GptData } from "./gpt/task";
 import { updateSamplingDefaults } from "./gpt/sampling-defaults";
 import { Progress } from "./progress";
 
-const USAGE = "usage: npm run eval:gpt -- <model folder> [--data DIR] [--prompts N] [--images N] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch N] [--seed N] [--json FILE] [--write-defaults]";
+const USAGE =
+  "usage: npm run eval:gpt -- <model folder> [--data DIR] [--prompts N] [--images N] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch N] [--seed N] [--json FILE] [--write-defaults]";
 const list = (what: string) =>
   z.string().transform((s, ctx) => {
     const v = s.split(",").map((x) => Number(x.trim()));
-    if (!v.length || v.some((x) => !Number.isFinite(x) || x < 0)) ctx.addIssue({ code: "custom", message: `${what}: a comma-separated list of numbers ≥ 0, got "${s}"` });
+    if (!v.length || v.some((x) => !Number.isFinite(x) || x < 0))
+      ctx.addIssue({ code: "custom", message: `${what}: a comma-separated list of numbers ≥ 0, got "${s}"` });
     return v;
   });
 const Flags = z.object({
@@ -45,7 +47,10 @@ const Flags = z.object({
   batch: z.coerce.number().int().min(1).max(64).default(8),
   seed: z.coerce.number().int().min(0).default(1),
   json: z.string().optional(),
-  writeDefaults: z.enum(["true", "false"]).optional().transform((v) => v === "true"),
+  writeDefaults: z
+    .enum(["true", "false"])
+    .optional()
+    .transform((v) => v === "true"),
 });
 
 type SetName = "heldout" | "train";
@@ -53,7 +58,11 @@ type SetName = "heldout" | "train";
 runMain("eval:gpt", async () => {
   const [dir, ...rest] = process.argv.slice(2);
   if (!dir || dir.startsWith("--")) throw new Error(USAGE);
-  const flags = parseFlags(rest.map((a) => (a === "--write-defaults" ? "--write-defaults=true" : a)), Flags, USAGE);
+  const flags = parseFlags(
+    rest.map((a) => (a === "--write-defaults" ? "--write-defaults=true" : a)),
+    Flags,
+    USAGE,
+  );
   await initBackend();
   const { model: gpt, manifest } = Transformer.load(dir);
   const { model: vq } = VQModel.load(path.join(dir, String(manifest.extra.imageTokenizer ?? "image-tokenizer")));
@@ -65,7 +74,11 @@ runMain("eval:gpt", async () => {
   const size = vq.config.imageSize;
   const shards = Object.fromEntries(SPLITS.map((s) => [s, loadSplit(flags.data, s, size, data)])) as Record<Split, Shard>;
   const caps = Object.fromEntries(SPLITS.map((s) => [s, captionsFor(records, s)])) as Record<Split, CaptionRecord[]>;
-  const gptData = (split: Split, texts?: string[]): GptData => ({ count: shards[split].count, text: tokeniseCaptions(tok, texts ?? caps[split].map((r) => r.caption), c.textLen).ids, codes: encodeShard(vq, shards[split], split) });
+  const gptData = (split: Split, texts?: string[]): GptData => ({
+    count: shards[split].count,
+    text: tokeniseCaptions(tok, texts ?? caps[split].map((r) => r.caption), c.textLen).ids,
+    codes: encodeShard(vq, shards[split], split),
+  });
 
   // Token losses: generalisation (val, test), memorisation (a fixed train subset), and how much the caption steers.
   const limit = 512;
@@ -100,7 +113,9 @@ runMain("eval:gpt", async () => {
     const s = zeroScores();
     const px = shards[set.split].height * shards[set.split].width * shards[set.split].channels;
     const images = tf.tidy(() => {
-      const raw = Float32Array.from(set.prompts.flatMap((r) => Array.from(shards[set.split].data.subarray(r.index * px, (r.index + 1) * px), (v) => v / 255)));
+      const raw = Float32Array.from(
+        set.prompts.flatMap((r) => Array.from(shards[set.split].data.subarray(r.index * px, (r.index + 1) * px), (v) => v / 255)),
+      );
       const x = tf.tensor4d(raw, [set.prompts.length, size, size, 3]);
       return tf.reshape(vq.decode(vq.encode(x)), [set.prompts.length, -1]) as tf.Tensor2D;
     });
@@ -111,17 +126,44 @@ runMain("eval:gpt", async () => {
   }
 
   const nul = tok.encodeNull(c.textLen);
-  const settings = flags.guidance.flatMap((guidance) => flags.temperature.flatMap((temperature) => flags.topK.map((k) => ({ guidance, temperature, topK: k || undefined }))));
-  const sweep: { guidance: number; temperature: number; topK: number | null; heldout: Scores; train: Scores; byStyle: Record<SetName, Record<string, Scores>> }[] = [];
+  const settings = flags.guidance.flatMap((guidance) =>
+    flags.temperature.flatMap((temperature) => flags.topK.map((k) => ({ guidance, temperature, topK: k || undefined }))),
+  );
+  const sweep: {
+    guidance: number;
+    temperature: number;
+    topK: number | null;
+    heldout: Scores;
+    train: Scores;
+    byStyle: Record<SetName, Record<string, Scores>>;
+  }[] = [];
   const bar = new Progress("eval:gpt", settings.length * 2 * flags.prompts);
   for (const setting of settings) {
-    const row = { guidance: setting.guidance, temperature: setting.temperature, topK: setting.topK ?? null, heldout: zeroScores(), train: zeroScores(), byStyle: { heldout: {}, train: {} } as Record<SetName, Record<string, Scores>> };
+    const row = {
+      guidance: setting.guidance,
+      temperature: setting.temperature,
+      topK: setting.topK ?? null,
+      heldout: zeroScores(),
+      train: zeroScores(),
+      byStyle: { heldout: {}, train: {} } as Record<SetName, Record<string, Scores>>,
+    };
     for (const [name, set] of Object.entries(sets) as [SetName, (typeof sets)[SetName]][]) {
       const counts: Record<string, number> = {};
       for (let start = 0; start < set.prompts.length; start += flags.batch) {
         const chunk = set.prompts.slice(start, start + flags.batch);
-        const codes = await sampleImageCodesBatch(gpt, chunk.map((r) => tok.encode(r.caption, c.textLen).ids), nul, { n: flags.images, ...setting, seed: flags.seed * 100_003 + start });
-        const q = tf.tidy(() => tf.reshape(vq.decode(tf.tensor3d(Int32Array.from(codes.flatMap((g) => [...g])), [codes.length, vq.grid, vq.grid], "int32")), [codes.length, -1]) as tf.Tensor2D);
+        const codes = await sampleImageCodesBatch(
+          gpt,
+          chunk.map((r) => tok.encode(r.caption, c.textLen).ids),
+          nul,
+          { n: flags.images, ...setting, seed: flags.seed * 100_003 + start },
+        );
+        const q = tf.tidy(
+          () =>
+            tf.reshape(vq.decode(tf.tensor3d(Int32Array.from(codes.flatMap((g) => [...g])), [codes.length, vq.grid, vq.grid], "int32")), [
+              codes.length,
+              -1,
+            ]) as tf.Tensor2D,
+        );
         topK(q, corpusT, corpusSq, 5).forEach((nb, i) => {
           const r = chunk[Math.floor(i / flags.images)];
           score(row[name], nb, labels, labelOf(r));
@@ -144,16 +186,45 @@ runMain("eval:gpt", async () => {
   const best = [...sweep].sort((a, b) => pick(b) - pick(a))[0];
   const pct = (x: number) => `${(100 * x).toFixed(1)}`.padStart(5);
   const line = (s: Scores) => `${pct(s.exact1)} ${pct(s.exact5)} ${pct(s.family1)} ${pct(s.family5)}`;
-  console.log(`\nimage-token loss (nats): val ${losses.val.toFixed(4)}, test ${losses.test.toFixed(4)}, train subset ${losses.trainSubset.toFixed(4)}; val with <null> ${losses.valNullCaption.toFixed(4)}, with a shuffled caption ${losses.valShuffledCaption.toFixed(4)} (uniform ${Math.log(c.imageVocab).toFixed(3)})`);
+  console.log(
+    `\nimage-token loss (nats): val ${losses.val.toFixed(4)}, test ${losses.test.toFixed(4)}, train subset ${losses.trainSubset.toFixed(4)}; val with <null> ${losses.valNullCaption.toFixed(4)}, with a shuffled caption ${losses.valShuffledCaption.toFixed(4)} (uniform ${Math.log(c.imageVocab).toFixed(3)})`,
+  );
   console.log(`retrieval, % of ${flags.images} images × ${flags.prompts} prompts per set: exact@1 exact@5 family@1 family@5`);
   console.log(`${"".padEnd(24)} ${"held-out test".padEnd(23)}   in-distribution train`);
   console.log(`${"chance".padEnd(24)} ${line(chanceScores.heldout)}   ${line(chanceScores.train)}`);
   console.log(`${"ceiling (VQ recon)".padEnd(24)} ${line(ceiling.heldout)}   ${line(ceiling.train)}`);
-  for (const r of sweep) console.log(`${`s ${r.guidance} T ${r.temperature}${r.topK ? ` k ${r.topK}` : ""}`.padEnd(24)} ${line(r.heldout)}   ${line(r.train)}${r === best ? "  ← best" : ""}`);
-  console.log(`per style at the best setting (family@1 held-out / exact@1 train): ${Object.keys(best.byStyle.train).sort().map((st) => `${st} ${pct(best.byStyle.heldout[st]?.family1 ?? NaN).trim()} / ${pct(best.byStyle.train[st].exact1).trim()}`).join(", ")}`);
+  for (const r of sweep)
+    console.log(
+      `${`s ${r.guidance} T ${r.temperature}${r.topK ? ` k ${r.topK}` : ""}`.padEnd(24)} ${line(r.heldout)}   ${line(r.train)}${r === best ? "  ← best" : ""}`,
+    );
+  console.log(
+    `per style at the best setting (family@1 held-out / exact@1 train): ${Object.keys(best.byStyle.train)
+      .sort()
+      .map((st) => `${st} ${pct(best.byStyle.heldout[st]?.family1 ?? NaN).trim()} / ${pct(best.byStyle.train[st].exact1).trim()}`)
+      .join(", ")}`,
+  );
   const defaults = { guidance: best.guidance, temperature: best.temperature, topK: best.topK };
   const out = flags.json ?? path.join(dir, "eval-gpt.json");
-  fs.writeFileSync(out, JSON.stringify({ model: dir, step: manifest.step, imageTokens: n, prompts: flags.prompts, images: flags.images, seed: flags.seed, losses, chance: chanceScores, ceiling, sweep, best: defaults }, null, 2) + "\n");
+  fs.writeFileSync(
+    out,
+    JSON.stringify(
+      {
+        model: dir,
+        step: manifest.step,
+        imageTokens: n,
+        prompts: flags.prompts,
+        images: flags.images,
+        seed: flags.seed,
+        losses,
+        chance: chanceScores,
+        ceiling,
+        sweep,
+        best: defaults,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
   console.log(`wrote ${out}`);
   if (flags.writeDefaults) {
     updateSamplingDefaults(dir, defaults);

@@ -16,8 +16,16 @@ beforeAll(async () => {
 
 describe("retrieval", () => {
   it("finds the nearest corpus row by squared error", () => {
-    const corpus = tf.tensor2d([[0, 0, 0], [1, 1, 1], [0.5, 0, 1]]);
-    const q = tf.tensor2d([[0.9, 1, 0.8], [0.1, 0, 0.2], [0.5, 0.1, 0.9]]);
+    const corpus = tf.tensor2d([
+      [0, 0, 0],
+      [1, 1, 1],
+      [0.5, 0, 1],
+    ]);
+    const q = tf.tensor2d([
+      [0.9, 1, 0.8],
+      [0.1, 0, 0.2],
+      [0.5, 0.1, 0.9],
+    ]);
     const nn = nearestNeighbours(q, tf.transpose(corpus) as tf.Tensor2D, tf.sum(tf.square(corpus), 1) as tf.Tensor1D);
     expect([...nn]).toEqual([1, 0, 2]);
   });
@@ -28,7 +36,10 @@ describe("retrieval", () => {
 
 describe("tokenizer evaluation", () => {
   it("scores a split and formats a table", () => {
-    const model = new VQModel({ ...DEFAULT_VQ_CONFIG, encoderWidths: [8, 16], decoderWidths: [8, 16], outputWidth: 8, codebookSize: 16, embedDim: 8 }, 1);
+    const model = new VQModel(
+      { ...DEFAULT_VQ_CONFIG, encoderWidths: [8, 16], decoderWidths: [8, 16], outputWidth: 8, codebookSize: 16, embedDim: 8 },
+      1,
+    );
     const data = new Uint8Array(5 * 32 * 32 * 3).map((_, i) => (i * 37) % 256);
     const row = evaluateTokenizer(model, { count: 5, height: 32, width: 32, channels: 3, data }, "tiny", "val", 2);
     expect(row.mse).toBeGreaterThan(0);

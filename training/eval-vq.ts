@@ -32,7 +32,8 @@ runMain("eval:vq", async () => {
   const size = model.config.imageSize;
   const splits = { val: loadSplit(flags.data, "val", size, data), test: loadSplit(flags.data, "test", size, data) };
   const rows: EvalRow[] = [];
-  for (const split of ["val", "test"] as const) rows.push(evaluateTokenizer(model, splits[split], `${manifest.kind} ${model.grid}×${model.grid}×${model.config.codebookSize}`, split));
+  for (const split of ["val", "test"] as const)
+    rows.push(evaluateTokenizer(model, splits[split], `${manifest.kind} ${model.grid}×${model.grid}×${model.config.codebookSize}`, split));
   if (flags.pca.length) {
     const started = performance.now();
     const pca = fitPca(loadSplit(flags.data, "train", size, data), Math.max(...flags.pca));
@@ -40,13 +41,25 @@ runMain("eval:vq", async () => {
     for (const k of flags.pca) {
       for (const split of ["val", "test"] as const) {
         const m = evaluatePca(pca, splits[split], k);
-        rows.push({ model: `PCA k=${k}`, split, mse: m.mse, psnr: m.psnr, ssim: m.ssim, usage: null, perplexity: null, bitsPerImage: null });
+        rows.push({
+          model: `PCA k=${k}`,
+          split,
+          mse: m.mse,
+          psnr: m.psnr,
+          ssim: m.ssim,
+          usage: null,
+          perplexity: null,
+          bitsPerImage: null,
+        });
       }
     }
   }
   console.log(formatTable(rows));
   const out = flags.json ?? path.join(dir, "eval.json");
-  fs.writeFileSync(out, JSON.stringify({ checkpoint: dir, kind: manifest.kind, step: manifest.step, data: flags.data, rows }, null, 2) + "\n");
+  fs.writeFileSync(
+    out,
+    JSON.stringify({ checkpoint: dir, kind: manifest.kind, step: manifest.step, data: flags.data, rows }, null, 2) + "\n",
+  );
   console.log(`wrote ${out}`);
   model.dispose();
 });

@@ -11,13 +11,19 @@ export async function imageGridPng(images: Uint8Array[], size: number, cols: num
   const cell = size * scale + gap;
   const tiles = await Promise.all(
     images.map(async (img, k) => ({
-      input: await sharp(Buffer.from(img), { raw: { width: size, height: size, channels: 3 } }).resize(size * scale, size * scale, { kernel: "nearest" }).png().toBuffer(),
+      input: await sharp(Buffer.from(img), { raw: { width: size, height: size, channels: 3 } })
+        .resize(size * scale, size * scale, { kernel: "nearest" })
+        .png()
+        .toBuffer(),
       left: (k % cols) * cell + gap,
       top: Math.floor(k / cols) * cell + gap,
     })),
   );
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  await sharp({ create: { width: cols * cell + gap, height: rows * cell + gap, channels: 3, background: "#ffffff" } }).composite(tiles).png().toFile(file);
+  await sharp({ create: { width: cols * cell + gap, height: rows * cell + gap, channels: 3, background: "#ffffff" } })
+    .composite(tiles)
+    .png()
+    .toFile(file);
 }
 
 /** [B, H, W, 3] float tensor in [0, 1] → B uint8 HWC images. */

@@ -36,8 +36,16 @@ runMain("profile", async () => {
     const model = new Transformer(c, 1);
     batch = f.batch ?? 16;
     const n = imageTokens(c);
-    const text = tf.tensor2d(Array.from({ length: batch * c.textLen }, (_, i) => (i % 7) + 3), [batch, c.textLen], "int32");
-    const image = tf.tensor2d(Array.from({ length: batch * n }, (_, i) => i % c.imageVocab), [batch, n], "int32");
+    const text = tf.tensor2d(
+      Array.from({ length: batch * c.textLen }, (_, i) => (i % 7) + 3),
+      [batch, c.textLen],
+      "int32",
+    );
+    const image = tf.tensor2d(
+      Array.from({ length: batch * n }, (_, i) => i % c.imageVocab),
+      [batch, n],
+      "int32",
+    );
     const params = [...model.params.trainable().values()];
     step = () => {
       const { value, grads } = tf.variableGrads(() => model.loss(text, image, true).loss, params);
@@ -91,11 +99,22 @@ runMain("profile", async () => {
     matmulShare: matmulMs / kernelMs,
     matmulCeilingGflops: ceiling,
     achievedGflops: flops ? flops / (stepMs / 1000) / 1e9 : null,
-    byKernel: Object.fromEntries([...byKernel].sort((a, b) => b[1] - a[1]).slice(0, 16).map(([k, v]) => [k, Math.round(v)])),
-    top: [...byShape].sort((a, b) => b[1].ms - a[1].ms).slice(0, 16).map(([k, v]) => ({ kernel: k, ms: Math.round(v.ms), calls: v.calls })),
+    byKernel: Object.fromEntries(
+      [...byKernel]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 16)
+        .map(([k, v]) => [k, Math.round(v)]),
+    ),
+    top: [...byShape]
+      .sort((a, b) => b[1].ms - a[1].ms)
+      .slice(0, 16)
+      .map(([k, v]) => ({ kernel: k, ms: Math.round(v.ms), calls: v.calls })),
   };
   for (const t of result.top) console.log(`${String(t.ms).padStart(6)} ms ×${String(t.calls).padEnd(3)} ${t.kernel}`);
-  console.log(`step ${result.stepMs} ms (batch ${batch}), ${result.kernels} kernels, matMul-like kernels ${(100 * result.matmulShare).toFixed(0)} % of kernel time` + (result.achievedGflops ? `, ${result.achievedGflops.toFixed(1)} GFLOP/s of a ${ceiling.toFixed(1)} GFLOP/s ceiling` : ""));
+  console.log(
+    `step ${result.stepMs} ms (batch ${batch}), ${result.kernels} kernels, matMul-like kernels ${(100 * result.matmulShare).toFixed(0)} % of kernel time` +
+      (result.achievedGflops ? `, ${result.achievedGflops.toFixed(1)} GFLOP/s of a ${ceiling.toFixed(1)} GFLOP/s ceiling` : ""),
+  );
   console.log(JSON.stringify(result));
   if (f.json) fs.writeFileSync(f.json, JSON.stringify(result, null, 2) + "\n");
 });

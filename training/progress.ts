@@ -60,8 +60,10 @@ export class Progress {
     const rate = elapsed > 0 ? this.done / elapsed : 0;
     const eta = rate > 0 ? (this.total - this.done) / rate : NaN;
     const bar = `${"#".repeat(filled)}${"-".repeat(width - filled)}`;
-    return `${this.label} [${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${this.done}/${this.total} ${rate.toFixed(1)}/s ` +
-      `${this.done >= this.total ? `in ${formatDuration(elapsed)}` : `ETA ${formatDuration(eta)}`}${extra ? ` ${extra}` : ""}`;
+    return (
+      `${this.label} [${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${this.done}/${this.total} ${rate.toFixed(1)}/s ` +
+      `${this.done >= this.total ? `in ${formatDuration(elapsed)}` : `ETA ${formatDuration(eta)}`}${extra ? ` ${extra}` : ""}`
+    );
   }
 }
 

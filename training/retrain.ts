@@ -12,7 +12,8 @@ import { registerFastGradients } from "../lib/tensor/gradients";
 import { flag, parseFlags, runMain } from "./cli";
 import { retrain } from "./retrain/pipeline";
 
-const USAGE = "usage: npm run retrain -- [--data FOLDER] [--preset tiny|default|large] [--name NAME] [--reuse-tokenizer] [--minutes-vq M] [--minutes-gpt M] [--activate]";
+const USAGE =
+  "usage: npm run retrain -- [--data FOLDER] [--preset tiny|default|large] [--name NAME] [--reuse-tokenizer] [--minutes-vq M] [--minutes-gpt M] [--activate]";
 const Flags = z.object({
   data: z.string().optional(),
   preset: z.enum(["tiny", "default", "large"]).default("default"),

@@ -40,9 +40,15 @@ const Flags = z.object({
   dropout: z.coerce.number().min(0).max(0.9).optional(),
   captionDropout: z.coerce.number().min(0).max(1).default(0.1),
   /** Caption variants (label only; keywords + style) beside "<label>, <style>" (training/gpt/augment.ts). */
-  augment: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
+  augment: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true"),
   /** Sample each (label family, style) equally often instead of each image. */
-  balance: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
+  balance: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true"),
   out: z.string().default(path.join("runs", "gpt")),
   export: z.string().optional(),
   ...trainerFlags(GPT_TRAINER_DEFAULTS),
@@ -50,7 +56,8 @@ const Flags = z.object({
 
 runMain("train:gpt", async () => {
   const flags = parseFlags(process.argv.slice(2), Flags, USAGE);
-  if (flags.minutes === 0 && flags.steps === GPT_TRAINER_DEFAULTS.steps) throw new Error(`give a budget: --minutes M or --steps N\n${USAGE}`);
+  if (flags.minutes === 0 && flags.steps === GPT_TRAINER_DEFAULTS.steps)
+    throw new Error(`give a budget: --minutes M or --steps N\n${USAGE}`);
   const backend = await initBackend();
   registerFastGradients();
   const { model: vq } = VQModel.load(flags.imageTokenizer);
@@ -61,7 +68,8 @@ runMain("train:gpt", async () => {
   const trainRecords = captionsFor(records, "train");
   const variants = flags.augment ? trainRecords.map(captionVariants) : null;
   const textDir = path.join(flags.out, "text-tokenizer");
-  if (!fs.existsSync(path.join(textDir, "tokenizer.json"))) await trainTextTokenizer(variants ? variants.flat() : captions("train"), textDir);
+  if (!fs.existsSync(path.join(textDir, "tokenizer.json")))
+    await trainTextTokenizer(variants ? variants.flat() : captions("train"), textDir);
   else if (variants) addSeenWords(textDir, await loadTextTokenizer(textDir), variants.flat());
   const tok = await loadTextTokenizer(textDir);
 
@@ -74,7 +82,8 @@ runMain("train:gpt", async () => {
     if (truncated) console.warn(`${split}: ${truncated} captions longer than ${flags.textLen} tokens were truncated`);
     data[split] = { count: shard.count, text: shared(ids), codes: shared(codes) };
   }
-  if (variants) Object.assign(data.train, { variants: shared(tokeniseCaptions(tok, variants.flat(), flags.textLen).ids), variantProbs: VARIANT_PROBS });
+  if (variants)
+    Object.assign(data.train, { variants: shared(tokeniseCaptions(tok, variants.flat(), flags.textLen).ids), variantProbs: VARIANT_PROBS });
   if (flags.balance) data.train.weights = balancedWeights(trainRecords);
   const config: TransformerConfig = {
     ...DEFAULT_TRANSFORMER_CONFIG,
@@ -98,18 +107,31 @@ runMain("train:gpt", async () => {
   };
   const trainer = trainerConfigFrom(GPT_TRAINER_DEFAULTS, flags);
   const dataHash = sha256(fs.readFileSync(path.join(flags.data, "manifest.json")));
-  console.log(`training the transformer (${flags.preset}) on ${data.train.count} pairs, backend ${backend.name}, text vocab ${tok.vocabSize}; checkpoints in ${flags.out}`);
+  console.log(
+    `training the transformer (${flags.preset}) on ${data.train.count} pairs, backend ${backend.name}, text vocab ${tok.vocabSize}; checkpoints in ${flags.out}`,
+  );
   const task = await createTask(options, "main");
   try {
     const r = await train(task, trainer, { outDir: flags.out, dataHash, definition: gptTaskDefinition(options), backend: backend.name });
     console.log(JSON.stringify({ steps: r.step, workers: r.workers, tokensPerSecond: Math.round(r.unitsPerSecond), ...r.metrics }));
     if (flags.export) {
       const metrics = { steps: r.step, ...r.metrics, tokensPerSecond: r.unitsPerSecond };
-      await saveCheckpoint(flags.export, task.params.all(), { kind: "transformer", config, metrics, dataHash, step: r.step, dtype: "float16", extra: { imageTokenizer: "image-tokenizer", textTokenizer: ".", trainer, hyper: task.hyper } });
+      await saveCheckpoint(flags.export, task.params.all(), {
+        kind: "transformer",
+        config,
+        metrics,
+        dataHash,
+        step: r.step,
+        dtype: "float16",
+        extra: { imageTokenizer: "image-tokenizer", textTokenizer: ".", trainer, hyper: task.hyper },
+      });
       for (const f of fs.readdirSync(textDir)) fs.copyFileSync(path.join(textDir, f), path.join(flags.export, f));
       fs.rmSync(path.join(flags.export, "image-tokenizer"), { recursive: true, force: true });
       fs.cpSync(flags.imageTokenizer, path.join(flags.export, "image-tokenizer"), { recursive: true });
-      const sheets = fs.readdirSync(flags.out).filter((f) => /^sheet-\d+\.png$/.test(f)).sort();
+      const sheets = fs
+        .readdirSync(flags.out)
+        .filter((f) => /^sheet-\d+\.png$/.test(f))
+        .sort();
       if (sheets.length) fs.copyFileSync(path.join(flags.out, sheets[sheets.length - 1]), path.join(flags.export, "samples.png"));
       fs.copyFileSync(path.join(flags.out, "log.jsonl"), path.join(flags.export, "log.jsonl"));
       console.log(`exported a servable model folder → ${flags.export}`);

@@ -14,7 +14,14 @@ import { PreTrainedTokenizer } from "@huggingface/transformers";
 import { z } from "zod";
 import { captionsFor, readCaptions } from "../lib/data/manifest";
 import {
-  END_OF_WORD, SPECIAL_TOKENS, TEXT_VOCAB_FILE, TextTokenizer, tokenizerConfigJSON, tokenizerJSON, wordSplitter, type TextVocab,
+  END_OF_WORD,
+  SPECIAL_TOKENS,
+  TEXT_VOCAB_FILE,
+  TextTokenizer,
+  tokenizerConfigJSON,
+  tokenizerJSON,
+  wordSplitter,
+  type TextVocab,
 } from "../lib/text/tokenizer";
 import { parseFlags, runMain } from "./cli";
 
@@ -95,7 +102,7 @@ function learnMerges(wordCounts: Map<string, number>, budget: number, minFrequen
       tally(i, -1);
       const out: string[] = [];
       for (let j = 0; j < syms.length; j++) {
-        if (syms[j] === a && syms[j + 1] === b) out.push(a + b), j++;
+        if (syms[j] === a && syms[j + 1] === b) (out.push(a + b), j++);
         else out.push(syms[j]);
       }
       words[i].syms = out;
@@ -107,9 +114,14 @@ function learnMerges(wordCounts: Map<string, number>, budget: number, minFrequen
   return { alphabet, merges };
 }
 
-export async function trainTextTokenizer(captions: string[], outDir: string, options: TrainTextTokenizerOptions = {}): Promise<TrainTextTokenizerResult> {
+export async function trainTextTokenizer(
+  captions: string[],
+  outDir: string,
+  options: TrainTextTokenizerOptions = {},
+): Promise<TrainTextTokenizerResult> {
   const { vocabSize = 2048, minFrequency = 2 } = options;
-  if (!Number.isInteger(vocabSize) || vocabSize < SPECIAL_TOKENS.length + 1) throw new Error(`vocabSize must be an integer > ${SPECIAL_TOKENS.length}, got ${vocabSize}`);
+  if (!Number.isInteger(vocabSize) || vocabSize < SPECIAL_TOKENS.length + 1)
+    throw new Error(`vocabSize must be an integer > ${SPECIAL_TOKENS.length}, got ${vocabSize}`);
   if (!Number.isInteger(minFrequency) || minFrequency < 1) throw new Error(`minFrequency must be a positive integer, got ${minFrequency}`);
 
   // Words exactly as the runtime will see them: the pipeline of a tokenizer with no merges yet.
@@ -121,7 +133,9 @@ export async function trainTextTokenizer(captions: string[], outDir: string, opt
 
   const { alphabet, merges } = learnMerges(wordCounts, vocabSize, minFrequency);
   if (alphabet.length + SPECIAL_TOKENS.length > vocabSize) {
-    throw new Error(`vocabSize ${vocabSize} is below the ${alphabet.length} distinct symbols + ${SPECIAL_TOKENS.length} special tokens of these captions`);
+    throw new Error(
+      `vocabSize ${vocabSize} is below the ${alphabet.length} distinct symbols + ${SPECIAL_TOKENS.length} special tokens of these captions`,
+    );
   }
   // Ids: specials 0..2, then the alphabet, then merged symbols in merge order (two merges may build the same string).
   const vocab: Record<string, number> = { ...specialsOnly };
@@ -144,7 +158,8 @@ export async function trainTextTokenizer(captions: string[], outDir: string, opt
   return { vocabSize: next, alphabet: alphabet.length, merges: merges.length, words: wordCounts.size, maxTokens };
 }
 
-const USAGE = "usage: npx tsx training/train-text-tokenizer.ts --out DIR [--data data/datasets/emoji] [--vocab-size 2048] [--min-frequency 2]";
+const USAGE =
+  "usage: npx tsx training/train-text-tokenizer.ts --out DIR [--data data/datasets/emoji] [--vocab-size 2048] [--min-frequency 2]";
 const Flags = z.object({
   data: z.string().default(path.join("data", "datasets", "emoji")),
   out: z.string({ error: "required: the folder to write the tokenizer into" }).min(1),
@@ -158,7 +173,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
     const captions = captionsFor(readCaptions(flags.data), "train").map((r) => r.caption);
     const t0 = performance.now();
     const r = await trainTextTokenizer(captions, flags.out, { vocabSize: flags.vocabSize, minFrequency: flags.minFrequency });
-    console.log(`${captions.length} train captions, ${r.words} distinct words → vocabulary ${r.vocabSize} (${SPECIAL_TOKENS.length} special + ${r.alphabet} symbols + merges; ${r.merges} merges) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(
+      `${captions.length} train captions, ${r.words} distinct words → vocabulary ${r.vocabSize} (${SPECIAL_TOKENS.length} special + ${r.alphabet} symbols + merges; ${r.merges} merges) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
     console.log(`longest caption: ${r.maxTokens} tokens; wrote ${flags.out}/{tokenizer.json,tokenizer_config.json,${TEXT_VOCAB_FILE}}`);
   });
 }

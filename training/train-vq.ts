@@ -33,14 +33,19 @@ const Flags = z.object({
   size: z.coerce.number().int().positive().default(32),
   out: z.string().optional(),
   export: z.string().optional(),
-  finalTemperature: z.coerce.number().positive().max(1).default(1 / 16),
+  finalTemperature: z.coerce
+    .number()
+    .positive()
+    .max(1)
+    .default(1 / 16),
   klWeight: z.coerce.number().min(0).default(5e-4),
   ...trainerFlags(VQ_TRAINER_DEFAULTS),
 });
 
 runMain("train:vq", async () => {
   const flags = parseFlags(process.argv.slice(2), Flags, USAGE);
-  if (flags.minutes === 0 && flags.steps === VQ_TRAINER_DEFAULTS.steps) throw new Error(`give a budget: --minutes M or --steps N\n${USAGE}`);
+  if (flags.minutes === 0 && flags.steps === VQ_TRAINER_DEFAULTS.steps)
+    throw new Error(`give a budget: --minutes M or --steps N\n${USAGE}`);
   const backend = await initBackend();
   registerFastGradients();
   const manifest = readManifest(flags.data);
@@ -49,15 +54,35 @@ runMain("train:vq", async () => {
   const config: VQConfig = { ...DEFAULT_VQ_CONFIG, ...PRESETS[flags.preset], kind: flags.kind, imageSize: flags.size };
   const outDir = flags.out ?? path.join("runs", flags.kind);
   const dataHash = sha256(fs.readFileSync(path.join(flags.data, "manifest.json")));
-  const options: VQTaskOptions = { config, seed: flags.seed, train: { ...train0, data: shared(train0.data) }, val: { ...val, data: shared(val.data) }, finalTemperature: flags.finalTemperature, klWeight: flags.klWeight, sheet: true };
+  const options: VQTaskOptions = {
+    config,
+    seed: flags.seed,
+    train: { ...train0, data: shared(train0.data) },
+    val: { ...val, data: shared(val.data) },
+    finalTemperature: flags.finalTemperature,
+    klWeight: flags.klWeight,
+    sheet: true,
+  };
   const trainer = trainerConfigFrom(VQ_TRAINER_DEFAULTS, flags);
-  console.log(`training ${flags.kind} (${flags.preset}) on ${train0.count} images at ${flags.size}×${flags.size}, backend ${backend.name}; checkpoints in ${outDir}`);
+  console.log(
+    `training ${flags.kind} (${flags.preset}) on ${train0.count} images at ${flags.size}×${flags.size}, backend ${backend.name}; checkpoints in ${outDir}`,
+  );
   const task = await createTask(options, "main");
   try {
     const r = await train(task, trainer, { outDir, dataHash, definition: vqTaskDefinition(options), backend: backend.name });
-    console.log(JSON.stringify({ kind: flags.kind, steps: r.step, workers: r.workers, imagesPerSecond: Math.round(r.itemsPerSecond), ...r.metrics }));
+    console.log(
+      JSON.stringify({ kind: flags.kind, steps: r.step, workers: r.workers, imagesPerSecond: Math.round(r.itemsPerSecond), ...r.metrics }),
+    );
     if (flags.export) {
-      await saveCheckpoint(flags.export, task.params.all(), { kind: config.kind, config, metrics: { ...r.metrics, steps: r.step }, dataHash, step: r.step, dtype: "float16", extra: { trainer, hyper: task.hyper } });
+      await saveCheckpoint(flags.export, task.params.all(), {
+        kind: config.kind,
+        config,
+        metrics: { ...r.metrics, steps: r.step },
+        dataHash,
+        step: r.step,
+        dtype: "float16",
+        extra: { trainer, hyper: task.hyper },
+      });
       console.log(`exported float16 model → ${flags.export}`);
     }
   } finally {

@@ -21,18 +21,25 @@ export default async function AboutPage() {
     <div className="max-w-3xl space-y-6">
       <h1 className="text-2xl font-bold">About Tessera</h1>
       <p>
-        Tessera is a small text-to-image model in the mold of DALL·E (Ramesh et al. 2021), trained entirely by this project on a 2-core machine with
-        TensorFlow.js. A prompt is split into BPE tokens; a decoder-only transformer writes an 8×8 grid of image tokens one at a time, guided by the
-        prompt (classifier-free guidance against an empty caption); a VQ-VAE decoder turns the grid into a 32×32 picture.
+        Tessera is a small text-to-image model in the mold of DALL·E (Ramesh et al. 2021), trained entirely by this project on a 2-core
+        machine with TensorFlow.js. A prompt is split into BPE tokens; a decoder-only transformer writes an 8×8 grid of image tokens one at
+        a time, guided by the prompt (classifier-free guidance against an empty caption); a VQ-VAE decoder turns the grid into a 32×32
+        picture.
       </p>
       {active && (
         <p data-testid="about-model">
           Active model: <strong>{active.name}</strong>
-          {config.nLayer ? ` — ${String(config.nLayer)} layers × ${String(config.nEmbd)} wide, ${String(config.imageVocab)} image codes` : ""}.
+          {config.nLayer
+            ? ` — ${String(config.nLayer)} layers × ${String(config.nEmbd)} wide, ${String(config.imageVocab)} image codes`
+            : ""}
+          .
         </p>
       )}
       <h2 className="text-lg font-semibold">Training data and licences</h2>
-      <p>About 14,800 emoji images in four styles, each captioned &ldquo;&lt;CLDR label&gt;, &lt;style&gt;&rdquo;, built from these npm packages:</p>
+      <p>
+        About 14,800 emoji images in four styles, each captioned &ldquo;&lt;CLDR label&gt;, &lt;style&gt;&rdquo;, built from these npm
+        packages:
+      </p>
       <table className="w-full text-left text-sm" data-testid="licences">
         <thead>
           <tr className="border-b border-neutral-200">
@@ -54,7 +61,8 @@ export default async function AboutPage() {
         </tbody>
       </table>
       <p className="text-sm text-neutral-600">
-        Generated pictures from the openmoji style derive from CC-BY-SA-4.0 artwork; those from twemoji from CC-BY-4.0 artwork: credit the authors above when you share them.
+        Generated pictures from the openmoji style derive from CC-BY-SA-4.0 artwork; those from twemoji from CC-BY-4.0 artwork: credit the
+        authors above when you share them.
       </p>
     </div>
   );

@@ -34,7 +34,13 @@ export async function login(formData: FormData): Promise<void> {
     const retry = result.reason === "throttled" ? `&retry=${result.retryAfterS}` : "";
     redirect(`/admin?error=${result.reason}${retry}&next=${encodeURIComponent(next)}`);
   }
-  (await cookies()).set(ADMIN_COOKIE, result.secret, { httpOnly: true, sameSite: "lax", path: "/", expires: result.expires, secure: requestIsHttps(h) });
+  (await cookies()).set(ADMIN_COOKIE, result.secret, {
+    httpOnly: true,
+    sameSite: "lax",
+    path: "/",
+    expires: result.expires,
+    secure: requestIsHttps(h),
+  });
   redirect(next);
 }
 

@@ -33,9 +33,19 @@ export default async function AdminPage({ searchParams }: { searchParams: Promis
         </form>
       ) : (
         <form action={login} className="space-y-3">
-          <p className="text-sm text-neutral-600">The token is in ADMIN_TOKEN, or in data/admin-token (printed by the server at its first start).</p>
+          <p className="text-sm text-neutral-600">
+            The token is in ADMIN_TOKEN, or in data/admin-token (printed by the server at its first start).
+          </p>
           <input type="hidden" name="next" value={safeNextPath(next)} />
-          <input name="token" type="password" required autoComplete="current-password" placeholder="Admin token" className="w-full rounded border border-neutral-300 px-3 py-2" data-testid="admin-token" />
+          <input
+            name="token"
+            type="password"
+            required
+            autoComplete="current-password"
+            placeholder="Admin token"
+            className="w-full rounded border border-neutral-300 px-3 py-2"
+            data-testid="admin-token"
+          />
           <button className="rounded bg-tile-700 px-4 py-2 text-white" data-testid="admin-login">
             Log in
           </button>

@@ -96,7 +96,11 @@ describe("API", () => {
   });
 
   it("answers 404 for unknown ids", async () => {
-    for (const res of [await getGeneration(new Request("http://t"), ctx("nope")), await getImage(new Request("http://t"), ctx("nope")), await getEvents(new Request("http://t"), ctx("nope"))]) {
+    for (const res of [
+      await getGeneration(new Request("http://t"), ctx("nope")),
+      await getImage(new Request("http://t"), ctx("nope")),
+      await getEvents(new Request("http://t"), ctx("nope")),
+    ]) {
       expect(res.status).toBe(404);
       expect((await res.json()).error.message).toMatch(/no (generation|image) with id nope/);
     }
@@ -118,14 +122,33 @@ describe("API", () => {
         if (sent > 64 * 2 ** 20) c.close();
       },
     });
-    const res = await postGeneration(new Request("http://t", { method: "POST", body: endless, headers: { "Content-Type": "application/json" }, duplex: "half" } as RequestInit));
+    const res = await postGeneration(
+      new Request("http://t", {
+        method: "POST",
+        body: endless,
+        headers: { "Content-Type": "application/json" },
+        duplex: "half",
+      } as RequestInit),
+    );
     expect(res.status).toBe(413);
     expect(await res.json()).toEqual({ error: { status: 413, message: `the body is larger than ${JSON_BODY_LIMIT / 1024} KiB` } });
     expect(sent).toBeLessThan(JSON_BODY_LIMIT + 4 * 16_384);
-    const big = await tokenize(new Request("http://t", { method: "POST", body: JSON.stringify({ prompt: "x".repeat(JSON_BODY_LIMIT) }), headers: { "Content-Type": "application/json" } }));
+    const big = await tokenize(
+      new Request("http://t", {
+        method: "POST",
+        body: JSON.stringify({ prompt: "x".repeat(JSON_BODY_LIMIT) }),
+        headers: { "Content-Type": "application/json" },
+      }),
+    );
     expect(big.status).toBe(413);
     // The tokenizer takes the Create form's limit, the API's.
-    const long = await tokenize(new Request("http://t", { method: "POST", body: JSON.stringify({ prompt: "x".repeat(201) }), headers: { "Content-Type": "application/json" } }));
+    const long = await tokenize(
+      new Request("http://t", {
+        method: "POST",
+        body: JSON.stringify({ prompt: "x".repeat(201) }),
+        headers: { "Content-Type": "application/json" },
+      }),
+    );
     expect(long.status).toBe(400);
   });
 

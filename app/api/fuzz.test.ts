@@ -57,17 +57,47 @@ const jsonText = fc.oneof(
   fc.jsonValue().map((v) => JSON.stringify(v)),
   fc
     .record(
-      { prompt: fc.oneof(fc.string({ unit: "binary", maxLength: 300 }), fc.jsonValue()), n: fc.jsonValue(), guidance: fc.jsonValue(), temperature: fc.jsonValue(), topK: fc.jsonValue(), seed: fc.jsonValue() },
+      {
+        prompt: fc.oneof(fc.string({ unit: "binary", maxLength: 300 }), fc.jsonValue()),
+        n: fc.jsonValue(),
+        guidance: fc.jsonValue(),
+        temperature: fc.jsonValue(),
+        topK: fc.jsonValue(),
+        seed: fc.jsonValue(),
+      },
       { requiredKeys: [] },
     )
     .map((v) => JSON.stringify(v)),
   fc.string({ unit: "binary", maxLength: 400 }),
 );
-const body = fc.oneof(jsonText.map((t) => new TextEncoder().encode(t)), fc.uint8Array({ maxLength: 600 }));
-const contentType = fc.constantFrom("application/json", "application/json; charset=utf-8", "APPLICATION/JSON", "text/plain", "", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded");
-const id = fc.oneof(fc.string({ unit: "binary", maxLength: 60 }), fc.string({ maxLength: 3000 }), fc.constantFrom("", "..", "%", "\u0000", "a\ud800", "null"));
-const cookie = fc.oneof(fc.constant(""), fc.string({ unit: "binary", maxLength: 80 }).map((s) => `${ADMIN_COOKIE}=${s}`), fc.constantFrom(`${ADMIN_COOKIE}=%ZZ`, `${ADMIN_COOKIE}=%ED%A0%80`));
-const auth = fc.oneof(fc.constant(""), fc.string({ maxLength: 60 }).map((s) => `Bearer ${s}`), fc.constant("Bearer fuzz-admin-token"));
+const body = fc.oneof(
+  jsonText.map((t) => new TextEncoder().encode(t)),
+  fc.uint8Array({ maxLength: 600 }),
+);
+const contentType = fc.constantFrom(
+  "application/json",
+  "application/json; charset=utf-8",
+  "APPLICATION/JSON",
+  "text/plain",
+  "",
+  "multipart/form-data; boundary=x",
+  "application/x-www-form-urlencoded",
+);
+const id = fc.oneof(
+  fc.string({ unit: "binary", maxLength: 60 }),
+  fc.string({ maxLength: 3000 }),
+  fc.constantFrom("", "..", "%", "\u0000", "a\ud800", "null"),
+);
+const cookie = fc.oneof(
+  fc.constant(""),
+  fc.string({ unit: "binary", maxLength: 80 }).map((s) => `${ADMIN_COOKIE}=${s}`),
+  fc.constantFrom(`${ADMIN_COOKIE}=%ZZ`, `${ADMIN_COOKIE}=%ED%A0%80`),
+);
+const auth = fc.oneof(
+  fc.constant(""),
+  fc.string({ maxLength: 60 }).map((s) => `Bearer ${s}`),
+  fc.constant("Bearer fuzz-admin-token"),
+);
 
 // Header values must be ByteStrings: keep what a client could really send.
 const headerSafe = (s: string) => s.replace(/[^\x20-\x7e]/g, "");
@@ -91,7 +121,13 @@ describe("every API route under hostile input", () => {
         if (headerSafe(c)) headers.cookie = headerSafe(c);
         if (headerSafe(a)) headers.authorization = headerSafe(a);
         const req = () => new Request("http://t/api/x", { headers });
-        for (const res of [await getGeneration(req(), ctx(v)), await deleteGeneration(new Request("http://t", { method: "DELETE", headers }), ctx(v)), await getEvents(req(), ctx(v)), await getImage(req(), ctx(v)), await getSamples(req(), ctx(v))]) {
+        for (const res of [
+          await getGeneration(req(), ctx(v)),
+          await deleteGeneration(new Request("http://t", { method: "DELETE", headers }), ctx(v)),
+          await getEvents(req(), ctx(v)),
+          await getImage(req(), ctx(v)),
+          await getSamples(req(), ctx(v)),
+        ]) {
           await expectSound(res);
         }
       }),
@@ -104,19 +140,35 @@ describe("every API route under hostile input", () => {
 describe("the server entry's guard", () => {
   it("lets a path through only when every segment decodes to text, and never throws", () => {
     fc.assert(
-      fc.property(fc.oneof(fc.webPath(), fc.string({ unit: "binary" }).map((s) => `/api/images/${s}`), fc.stringMatching(/^\/[%0-9A-Fa-fZ/]{0,20}$/)), (url) => {
-        const r = checkPath(url);
-        if (r) expect(r.status).toBe(400);
-        else for (const s of url.split(/[?#]/, 1)[0].split("/")) expect(() => decodeURIComponent(s)).not.toThrow();
-      }),
+      fc.property(
+        fc.oneof(
+          fc.webPath(),
+          fc.string({ unit: "binary" }).map((s) => `/api/images/${s}`),
+          fc.stringMatching(/^\/[%0-9A-Fa-fZ/]{0,20}$/),
+        ),
+        (url) => {
+          const r = checkPath(url);
+          if (r) expect(r.status).toBe(400);
+          else for (const s of url.split(/[?#]/, 1)[0].split("/")) expect(() => decodeURIComponent(s)).not.toThrow();
+        },
+      ),
       { numRuns: 2000 },
     );
-    for (const bad of ["/api/images/%ZZ", "/api/generations/%", "/api/generations/%E0%A4%A", "/gallery/%FF", "/api/images/%ED%A0%80", "/gallery/a%00b"]) expect(checkPath(bad)?.status).toBe(400);
+    for (const bad of [
+      "/api/images/%ZZ",
+      "/api/generations/%",
+      "/api/generations/%E0%A4%A",
+      "/gallery/%FF",
+      "/api/images/%ED%A0%80",
+      "/gallery/a%00b",
+    ])
+      expect(checkPath(bad)?.status).toBe(400);
     expect(checkPath("/gallery/abc%20def")).toBeNull();
   });
 
   it("refuses cross-site, oversized, unsized and undecodable form posts with a 4xx", async () => {
-    const post = (headers: Record<string, string>, url = "/admin") => checkRequest({ method: "POST", url, headers: { host: "t.test", ...headers } });
+    const post = (headers: Record<string, string>, url = "/admin") =>
+      checkRequest({ method: "POST", url, headers: { host: "t.test", ...headers } });
     const form = { "content-type": "multipart/form-data; boundary=----x", "content-length": "100" };
     expect(post({ ...form, origin: "http://evil.example" })?.status).toBe(403);
     expect(post({ ...form, origin: "null" })?.status).toBe(403);
@@ -127,10 +179,14 @@ describe("the server entry's guard", () => {
     expect(post({ "next-action": "x", "content-type": "text/plain", "content-length": "2" }, "/api/tokenize")).toBeNull();
     expect(post({ "content-type": "application/json", "content-length": "2" }, "/api/tokenize")).toBeNull();
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom("multipart/form-data; boundary=XYZ", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded"), fc.uint8Array({ maxLength: 300 }), async (type, bytes) => {
-        const r = await checkActionBody(type, Buffer.from(bytes));
-        if (r) expect(r.status).toBe(400);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom("multipart/form-data; boundary=XYZ", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded"),
+        fc.uint8Array({ maxLength: 300 }),
+        async (type, bytes) => {
+          const r = await checkActionBody(type, Buffer.from(bytes));
+          if (r) expect(r.status).toBe(400);
+        },
+      ),
       { numRuns: 300 },
     );
     expect((await checkActionBody("text/plain", Buffer.from("{{{{")))?.status).toBe(400);
@@ -146,7 +202,7 @@ describe("the server entry's guard", () => {
     const formPost = `--XYZ\r\nContent-Disposition: form-data; name="1_token"\r\n\r\nabc\r\n--XYZ\r\nContent-Disposition: form-data; name="0"\r\n\r\n["$K1"]\r\n--XYZ--\r\n`;
     expect(await checkActionBody("multipart/form-data; boundary=XYZ", Buffer.from(formPost), true)).toBeNull();
     expect(await checkActionBody("text/plain", Buffer.from('["$$5", null]'), true)).toBeNull();
-    const ok = "--XYZ\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\nabc\r\n--XYZ--\r\n";
+    const ok = '--XYZ\r\nContent-Disposition: form-data; name="token"\r\n\r\nabc\r\n--XYZ--\r\n';
     expect(await checkActionBody("multipart/form-data; boundary=XYZ", Buffer.from(ok))).toBeNull();
   });
 });

@@ -36,9 +36,7 @@ function exerciseModels(getDb: () => Db) {
     expect(Buffer.from(back.images[0].png)).toEqual(png);
 
     // (generationId, index) is unique: a job never gets two pictures in one slot.
-    await expect(
-      db.image.create({ data: { generationId: gen.id, index: 0, png, width: 32, height: 32 } }),
-    ).rejects.toThrow();
+    await expect(db.image.create({ data: { generationId: gen.id, index: 0, png, width: 32, height: 32 } })).rejects.toThrow();
 
     // Deleting a generation deletes its images.
     await db.generation.delete({ where: { id: gen.id } });

@@ -17,7 +17,11 @@ export function countPendingForClient(db: Db, clientId: string): Promise<number>
 
 /** How many pending jobs were queued no later than this client's oldest pending one (its place in the line). */
 export async function queuePositionOfClient(db: Db, clientId: string): Promise<number> {
-  const oldest = await db.generation.findFirst({ where: { clientId, status: { in: PENDING } }, orderBy: { createdAt: "asc" }, select: { createdAt: true } });
+  const oldest = await db.generation.findFirst({
+    where: { clientId, status: { in: PENDING } },
+    orderBy: { createdAt: "asc" },
+    select: { createdAt: true },
+  });
   if (!oldest) return 0;
   return db.generation.count({ where: { status: { in: PENDING }, createdAt: { lte: oldest.createdAt } } });
 }
@@ -34,7 +38,10 @@ export async function recentJobSeconds(db: Db, sample = 20): Promise<number | nu
   return rows.reduce((s, r) => s + (r.finishedAt!.getTime() - r.startedAt!.getTime()), 0) / rows.length / 1000;
 }
 
-export function createGeneration(db: Db, data: { prompt: string; params: object; seed: number; modelVersionId: string | null; clientId: string }) {
+export function createGeneration(
+  db: Db,
+  data: { prompt: string; params: object; seed: number; modelVersionId: string | null; clientId: string },
+) {
   return db.generation.create({ data, select: { id: true, seed: true } });
 }
 
@@ -46,7 +53,14 @@ export async function claimNextJob(db: Db, workerId: string, leaseMs: number) {
     const now = new Date();
     const claimed = await db.generation.updateMany({
       where: { id: next.id, status: "queued" },
-      data: { status: "running", workerId, leaseUntil: new Date(now.getTime() + leaseMs), startedAt: now, progress: 0, attempts: { increment: 1 } },
+      data: {
+        status: "running",
+        workerId,
+        leaseUntil: new Date(now.getTime() + leaseMs),
+        startedAt: now,
+        progress: 0,
+        attempts: { increment: 1 },
+      },
     });
     if (claimed.count === 1) return { ...next, status: "running", workerId, attempts: next.attempts + 1 };
   }
@@ -54,7 +68,10 @@ export async function claimNextJob(db: Db, workerId: string, leaseMs: number) {
 
 /** Extends the lease; false when the job is no longer this worker's (taken over, deleted or finished). */
 export async function renewLease(db: Db, id: string, workerId: string, leaseMs: number): Promise<boolean> {
-  const { count } = await db.generation.updateMany({ where: { id, workerId, status: "running" }, data: { leaseUntil: new Date(Date.now() + leaseMs) } });
+  const { count } = await db.generation.updateMany({
+    where: { id, workerId, status: "running" },
+    data: { leaseUntil: new Date(Date.now() + leaseMs) },
+  });
   return count === 1;
 }
 
@@ -72,14 +89,23 @@ export interface FinishedImage {
  * Stores the images and marks the job done — with the model version that generated it, and no error left over
  * from an earlier attempt — in one transaction. False (and nothing written) when the lease is no longer held.
  */
-export async function completeJob(db: Db, id: string, workerId: string, images: FinishedImage[], timings: Record<string, number>, modelVersionId: string): Promise<boolean> {
+export async function completeJob(
+  db: Db,
+  id: string,
+  workerId: string,
+  images: FinishedImage[],
+  timings: Record<string, number>,
+  modelVersionId: string,
+): Promise<boolean> {
   return db.$transaction(async (tx) => {
     const { count } = await tx.generation.updateMany({
       where: { id, workerId, status: "running" },
       data: { status: "done", progress: 1, timings, modelVersionId, error: null, workerId: null, leaseUntil: null, finishedAt: new Date() },
     });
     if (count !== 1) return false;
-    await tx.image.createMany({ data: images.map((img, index) => ({ generationId: id, index, png: new Uint8Array(img.png), width: img.width, height: img.height })) });
+    await tx.image.createMany({
+      data: images.map((img, index) => ({ generationId: id, index, png: new Uint8Array(img.png), width: img.width, height: img.height })),
+    });
     return true;
   });
 }
@@ -102,7 +128,10 @@ export const GAVE_UP_ERROR = "interrupted twice (its worker stopped each time); 
  * re-queued, so a job that crashes its server cannot loop. Each takeover is conditional on the lease it saw.
  */
 export async function takeOverAbandoned(db: Db, isDead: (workerId: string) => boolean = () => false, maxAttempts = 2, now = new Date()) {
-  const running = await db.generation.findMany({ where: { status: "running" }, select: { id: true, workerId: true, leaseUntil: true, attempts: true } });
+  const running = await db.generation.findMany({
+    where: { status: "running" },
+    select: { id: true, workerId: true, leaseUntil: true, attempts: true },
+  });
   let requeued = 0;
   let failed = 0;
   for (const job of running) {
@@ -131,7 +160,10 @@ export function getGeneration(db: Db, id: string) {
   return db.generation.findUnique({
     where: { id },
     omit: { clientId: true, workerId: true, leaseUntil: true },
-    include: { images: { select: { id: true, index: true, width: true, height: true }, orderBy: { index: "asc" } }, modelVersion: { select: { id: true, name: true } } },
+    include: {
+      images: { select: { id: true, index: true, width: true, height: true }, orderBy: { index: "asc" } },
+      modelVersion: { select: { id: true, name: true } },
+    },
   });
 }
 

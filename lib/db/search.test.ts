@@ -9,7 +9,15 @@ import { listGallery } from "./gallery";
 import { migrate } from "./migrate";
 import { escapeLike, ftsPhrase, searchFinishedGenerations } from "./search";
 
-const PROMPTS = ["100% cotton heart", "snake_case cat", "plain red heart", 'a "quoted" star', "back\\slash moon", "Grinning Face, noto", "NEAR heart OR cat*"];
+const PROMPTS = [
+  "100% cotton heart",
+  "snake_case cat",
+  "plain red heart",
+  'a "quoted" star',
+  "back\\slash moon",
+  "Grinning Face, noto",
+  "NEAR heart OR cat*",
+];
 
 function exerciseSearch(getDb: () => Db) {
   const tag = `t${Date.now() % 1e6}`;
@@ -39,7 +47,8 @@ function exerciseSearch(getDb: () => Db) {
     expect(await find('"quoted"')).toEqual(['a "quoted" star']);
     expect(await find("k\\s")).toEqual(["back\\slash moon"]);
     expect(await find("cat*")).toEqual(["NEAR heart OR cat*"]);
-    for (const q of ['"', "'", "(", ")", "*", "^", "NEAR(", "a OR", "-", ":", "\\", "%%%", "___"]) await expect(find(q)).resolves.toBeInstanceOf(Array);
+    for (const q of ['"', "'", "(", ")", "*", "^", "NEAR(", "a OR", "-", ":", "\\", "%%%", "___"])
+      await expect(find(q)).resolves.toBeInstanceOf(Array);
   });
 
   it("finds substrings case-insensitively among finished generations only", async () => {

@@ -43,7 +43,10 @@ export async function searchFinishedGenerations(db: Db, f: SearchFilter): Promis
     db.$queryRaw<{ id: string }[]>`SELECT s."id" AS "id" ${from} ORDER BY ${order} LIMIT ${f.take} OFFSET ${f.skip}`;
   const cap = f.countCap ?? 1000;
   const count = async (from: Prisma.Sql) => {
-    const n = Number((await db.$queryRaw<{ n: number | bigint }[]>`SELECT COUNT(*) AS "n" FROM (SELECT 1 ${from} LIMIT ${cap + 1}) AS "matches"`)[0]?.n ?? 0);
+    const n = Number(
+      (await db.$queryRaw<{ n: number | bigint }[]>`SELECT COUNT(*) AS "n" FROM (SELECT 1 ${from} LIMIT ${cap + 1}) AS "matches"`)[0]?.n ??
+        0,
+    );
     return { total: Math.min(n, cap), capped: n > cap };
   };
 
@@ -65,7 +68,10 @@ export async function searchFinishedGenerations(db: Db, f: SearchFilter): Promis
   const from = Prisma.sql`FROM "Generation" s WHERE s."status" = 'done' AND ${match} ${model}`;
   const counted = await count(from);
   // Few matches: find them through the prompt index and sort them; many: walk the newest first until a page is full.
-  const few = sqlite && !counted.capped ? Prisma.sql`FROM "Generation" s INDEXED BY "Generation_status_prompt_idx" WHERE s."status" = 'done' AND ${match} ${model}` : from;
+  const few =
+    sqlite && !counted.capped
+      ? Prisma.sql`FROM "Generation" s INDEXED BY "Generation_status_prompt_idx" WHERE s."status" = 'done' AND ${match} ${model}`
+      : from;
   const rows = counted.total === 0 ? [] : await page(few, Prisma.sql`s."createdAt" DESC`);
   return { ids: rows.map((r) => r.id), ...counted };
 }

@@ -5,9 +5,7 @@ import path from "node:path";
 /** Where the embedded database lives when DATABASE_URL is unset. */
 export const DEFAULT_SQLITE_URL = "file:./data/tessera.db";
 
-export type DatabaseTarget =
-  | { provider: "sqlite"; url: string; file: string }
-  | { provider: "postgresql"; url: string };
+export type DatabaseTarget = { provider: "sqlite"; url: string; file: string } | { provider: "postgresql"; url: string };
 
 /**
  * Parses DATABASE_URL: unset or `file:…` → SQLite (relative paths resolve against `cwd`),
@@ -22,9 +20,7 @@ export function parseDatabaseUrl(raw: string | undefined, cwd: string = process.
     return { provider: "sqlite", url: `file:${file}`, file };
   }
   if (/^postgres(ql)?:\/\//.test(url)) return { provider: "postgresql", url };
-  throw new Error(
-    `DATABASE_URL must start with "file:" (SQLite) or "postgresql://" (PostgreSQL); got "${redact(url)}"`,
-  );
+  throw new Error(`DATABASE_URL must start with "file:" (SQLite) or "postgresql://" (PostgreSQL); got "${redact(url)}"`);
 }
 
 /** For prisma.config.ts: the SQLite URL to give the adapter (the default file when DATABASE_URL is PostgreSQL). */

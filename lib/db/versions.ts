@@ -26,7 +26,10 @@ export function countModelVersions(db: Db): Promise<number> {
   return db.modelVersion.count();
 }
 
-export function createModelVersion(db: Db, data: { name: string; kind: string; path: string; config: object; metrics?: object; active?: boolean }) {
+export function createModelVersion(
+  db: Db,
+  data: { name: string; kind: string; path: string; config: object; metrics?: object; active?: boolean },
+) {
   return db.modelVersion.create({ data });
 }
 
@@ -39,6 +42,9 @@ export function upsertModelVersion(db: Db, data: { name: string; kind: string; p
 /** Makes one version the only active one; false when the id is unknown (nothing changes then). */
 export async function activateModelVersion(db: Db, id: string): Promise<boolean> {
   if (!(await db.modelVersion.findUnique({ where: { id }, select: { id: true } }))) return false;
-  await db.$transaction([db.modelVersion.updateMany({ data: { active: false } }), db.modelVersion.update({ where: { id }, data: { active: true } })]);
+  await db.$transaction([
+    db.modelVersion.updateMany({ data: { active: false } }),
+    db.modelVersion.update({ where: { id }, data: { active: true } }),
+  ]);
   return true;
 }

@@ -28,13 +28,17 @@ describe("generation", () => {
   it("turns a prompt into n PNG images, reporting progress and partial pictures", async () => {
     const progress: number[] = [];
     let partials = 0;
-    const r = await generateImages(bundle, { prompt: "Red heart, noto", n: 2, guidance: 2, temperature: 1, seed: 3 }, {
-      partialEvery: 16,
-      onProgress: (p) => {
-        progress.push(p.done);
-        if (p.partial) partials++;
+    const r = await generateImages(
+      bundle,
+      { prompt: "Red heart, noto", n: 2, guidance: 2, temperature: 1, seed: 3 },
+      {
+        partialEvery: 16,
+        onProgress: (p) => {
+          progress.push(p.done);
+          if (p.partial) partials++;
+        },
       },
-    });
+    );
     expect(r.images).toHaveLength(2);
     expect(progress).toEqual(Array.from({ length: 64 }, (_, i) => i + 1));
     expect(partials).toBe(3); // at 16, 32 and 48 tokens; the final images come with the result

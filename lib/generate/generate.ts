@@ -47,7 +47,11 @@ export interface GenerateResult {
 export async function codesToPngs(bundle: ModelBundle, codes: Int32Array[]): Promise<GeneratedImage[]> {
   const vq = bundle.imageTokenizer;
   const g = vq.grid;
-  const grid = tf.tensor3d(codes.flatMap((c) => Array.from(c, (v) => (v < 0 ? 0 : v))), [codes.length, g, g], "int32");
+  const grid = tf.tensor3d(
+    codes.flatMap((c) => Array.from(c, (v) => (v < 0 ? 0 : v))),
+    [codes.length, g, g],
+    "int32",
+  );
   const pixels = vq.decode(grid);
   const bytes = tf.tidy(() => tf.cast(tf.round(tf.mul(pixels, 255)), "int32"));
   const data = await bytes.data();
@@ -56,7 +60,9 @@ export async function codesToPngs(bundle: ModelBundle, codes: Int32Array[]): Pro
   const n = size * size * 3;
   return Promise.all(
     codes.map(async (_, i) => ({
-      png: await sharp(Buffer.from(Uint8Array.from(data.subarray(i * n, (i + 1) * n))), { raw: { width: size, height: size, channels: 3 } }).png().toBuffer(),
+      png: await sharp(Buffer.from(Uint8Array.from(data.subarray(i * n, (i + 1) * n))), { raw: { width: size, height: size, channels: 3 } })
+        .png()
+        .toBuffer(),
       width: size,
       height: size,
     })),

@@ -24,10 +24,13 @@ export async function loadModelBundle(dir: string): Promise<ModelBundle> {
     imageTokenizer = VQModel.load(path.join(dir, sub)).model;
     const c = transformer.config;
     if (imageTokenizer.config.codebookSize !== c.imageVocab || imageTokenizer.grid !== c.imageGrid) {
-      throw new Error(`${dir}: the image tokenizer (${imageTokenizer.grid}×${imageTokenizer.grid}×${imageTokenizer.config.codebookSize}) does not match the transformer (${c.imageGrid}×${c.imageGrid}×${c.imageVocab})`);
+      throw new Error(
+        `${dir}: the image tokenizer (${imageTokenizer.grid}×${imageTokenizer.grid}×${imageTokenizer.config.codebookSize}) does not match the transformer (${c.imageGrid}×${c.imageGrid}×${c.imageVocab})`,
+      );
     }
     const text = await loadTextTokenizer(dir);
-    if (text.vocabSize !== c.textVocab) throw new Error(`${dir}: tokenizer.json has ${text.vocabSize} tokens, the transformer expects ${c.textVocab}`);
+    if (text.vocabSize !== c.textVocab)
+      throw new Error(`${dir}: tokenizer.json has ${text.vocabSize} tokens, the transformer expects ${c.textVocab}`);
     const vq = imageTokenizer;
     return {
       dir,

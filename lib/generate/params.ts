@@ -40,7 +40,10 @@ const number = (name: string, min: number, max: number, int: boolean) => {
 
 export const GenerationParams = z.strictObject(
   {
-    prompt: z.unknown().refine((v) => v !== undefined, "prompt is required").pipe(PromptText),
+    prompt: z
+      .unknown()
+      .refine((v) => v !== undefined, "prompt is required")
+      .pipe(PromptText),
     n: number("n", 1, 9, true).default(4),
     guidance: number("guidance", 1, 10, false).default(3),
     temperature: number("temperature", 0.1, 2, false).default(1),

@@ -27,7 +27,14 @@ interface Loaded {
 export async function ensureDefaultVersion(db: Db, dir: string, root = process.cwd()): Promise<void> {
   if ((await countModelVersions(db)) > 0) return;
   const manifest = readCheckpointManifest(path.resolve(root, dir));
-  await createModelVersion(db, { name: path.basename(dir), kind: "dalle", path: dir, config: manifest.config as object, metrics: manifest.metrics as object, active: true });
+  await createModelVersion(db, {
+    name: path.basename(dir),
+    kind: "dalle",
+    path: dir,
+    config: manifest.config as object,
+    metrics: manifest.metrics as object,
+    active: true,
+  });
 }
 
 export class ModelRegistry {
@@ -88,7 +95,12 @@ export class ModelRegistry {
     // One tiny generation compiles kernels and allocates buffers, so the first user does not pay for it.
     const { sampleImageCodes } = await import("../model/sample");
     const c = bundle.transformer.config;
-    await sampleImageCodes(bundle.transformer, bundle.text.encodeNull(c.textLen), bundle.text.encodeNull(c.textLen), { n: 1, guidance: 1, temperature: 1, seed: 0 });
+    await sampleImageCodes(bundle.transformer, bundle.text.encodeNull(c.textLen), bundle.text.encodeNull(c.textLen), {
+      n: 1,
+      guidance: 1,
+      temperature: 1,
+      seed: 0,
+    });
     return { versionId, name, bundle, users: 0, retired: false };
   }
 

@@ -26,15 +26,28 @@ async function start(): Promise<GenerationService> {
     console.warn(`[tessera] no model registered: ${(err as Error).message}`);
   }
   const registry = new ModelRegistry(db);
-  const worker = new GenerationWorker(db, registry, { concurrency: env.WORKER_CONCURRENCY, partialEvery: env.PARTIAL_EVERY, leaseMs: env.JOB_LEASE_MS, log: console });
+  const worker = new GenerationWorker(db, registry, {
+    concurrency: env.WORKER_CONCURRENCY,
+    partialEvery: env.PARTIAL_EVERY,
+    leaseMs: env.JOB_LEASE_MS,
+    log: console,
+  });
   // Jobs a dead process on this host left running are taken over at once; other expired leases too.
   const recovered = await worker.sweep().catch((err: unknown) => {
     console.error(`[tessera] cannot look for interrupted jobs yet (the worker retries): ${(err as Error).message}`);
     return { requeued: 0, failed: 0 };
   });
-  if (recovered.requeued || recovered.failed) console.info(`[tessera] after a restart: ${recovered.requeued} job(s) re-queued, ${recovered.failed} failed`);
+  if (recovered.requeued || recovered.failed)
+    console.info(`[tessera] after a restart: ${recovered.requeued} job(s) re-queued, ${recovered.failed} failed`);
   worker.start();
-  return { db, registry, worker, queueLimit: env.QUEUE_LIMIT, queueLimitPerClient: env.QUEUE_LIMIT_PER_CLIENT, concurrency: env.WORKER_CONCURRENCY };
+  return {
+    db,
+    registry,
+    worker,
+    queueLimit: env.QUEUE_LIMIT,
+    queueLimitPerClient: env.QUEUE_LIMIT_PER_CLIENT,
+    concurrency: env.WORKER_CONCURRENCY,
+  };
 }
 
 export function generationService(): Promise<GenerationService> {

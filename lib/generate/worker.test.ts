@@ -17,7 +17,13 @@ import { GenerationWorker, type JobEvent } from "./worker";
 let dir: string;
 let file: string;
 let db: Db;
-const admit = (o: Partial<EnqueueOptions> = {}): EnqueueOptions => ({ limit: 10, perClientLimit: 10, clientId: "a", modelVersionId: null, ...o });
+const admit = (o: Partial<EnqueueOptions> = {}): EnqueueOptions => ({
+  limit: 10,
+  perClientLimit: 10,
+  clientId: "a",
+  modelVersionId: null,
+  ...o,
+});
 const quiet = { info() {}, error() {} };
 
 beforeAll(async () => {
@@ -106,13 +112,22 @@ describe("worker", () => {
     expect((await claimNextJob(db, "elsewhere:1:dead", 60_000))?.id).toBe(job.id);
     expect(await takeOverAbandoned(db)).toEqual({ requeued: 0, failed: 0 });
     expect(await takeOverAbandoned(db, () => false, 2, new Date(Date.now() + 61_000))).toEqual({ requeued: 1, failed: 0 });
-    expect(await db.generation.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ status: "queued", note: REQUEUED_NOTE, error: null, workerId: null });
+    expect(await db.generation.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({
+      status: "queued",
+      note: REQUEUED_NOTE,
+      error: null,
+      workerId: null,
+    });
     // A worker of this host whose process has exited is dead at once, whatever its lease says.
     const exited = spawnSync(process.execPath, ["-e", ""]).pid;
     await claimNextJob(db, `${os.hostname()}:${exited}:gone`, 60_000);
     const boot = new GenerationWorker(db, new ModelRegistry(db), { concurrency: 1, partialEvery: 0, log: quiet });
     expect(await boot.sweep()).toEqual({ requeued: 0, failed: 1 });
-    expect(await db.generation.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ status: "failed", error: GAVE_UP_ERROR, attempts: 2 });
+    expect(await db.generation.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({
+      status: "failed",
+      error: GAVE_UP_ERROR,
+      attempts: 2,
+    });
     // A live worker's job is left alone.
     const live = await db.generation.create({ data: { prompt: "alive", params: {}, seed: 1 } });
     await claimNextJob(db, boot.id, 60_000);
@@ -138,7 +153,14 @@ describe("worker", () => {
   it("a job running while the database refuses writes ends done once writes work again, never stuck running", async () => {
     const job = await enqueue(db, GenerationParams.parse({ prompt: "grinning cat", n: 2, seed: 3 }), admit());
     const registry = new ModelRegistry(db);
-    const worker = new GenerationWorker(db, registry, { concurrency: 1, partialEvery: 0, leaseMs: 1500, heartbeatMs: 200, retryMs: [50, 200], log: quiet });
+    const worker = new GenerationWorker(db, registry, {
+      concurrency: 1,
+      partialEvery: 0,
+      leaseMs: 1500,
+      heartbeatMs: 200,
+      retryMs: [50, 200],
+      log: quiet,
+    });
     // A second connection to the same file makes every write to the queue fail, as a full disk or a read-only
     // remount would, from the job's first token until 2.5 s later (longer than the lease).
     const side = new Database(file);
@@ -148,7 +170,9 @@ describe("worker", () => {
         if (e.type !== "progress" || faulted) return;
         faulted = true;
         for (const t of ["UPDATE ON Generation", "INSERT ON Image"]) {
-          side.exec(`CREATE TRIGGER "fault_${t.split(" ").at(-1)}" BEFORE ${t} BEGIN SELECT RAISE(ABORT, 'disk I/O error (injected)'); END`);
+          side.exec(
+            `CREATE TRIGGER "fault_${t.split(" ").at(-1)}" BEFORE ${t} BEGIN SELECT RAISE(ABORT, 'disk I/O error (injected)'); END`,
+          );
         }
         setTimeout(() => {
           side.exec('DROP TRIGGER "fault_Generation"; DROP TRIGGER "fault_Image"');
@@ -176,8 +200,15 @@ describe("worker", () => {
 
   it("caps each client's pending jobs so one client cannot take the queue, and says which cap was hit", async () => {
     const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push((await enqueue(db, GenerationParams.parse({ prompt: `a ${i}` }), admit({ limit: 5, perClientLimit: 3, clientId: "fair-a" }))).id);
-    const refused = await enqueue(db, GenerationParams.parse({ prompt: "a 3" }), admit({ limit: 5, perClientLimit: 3, clientId: "fair-a" })).catch((e: unknown) => e);
+    for (let i = 0; i < 3; i++)
+      ids.push(
+        (await enqueue(db, GenerationParams.parse({ prompt: `a ${i}` }), admit({ limit: 5, perClientLimit: 3, clientId: "fair-a" }))).id,
+      );
+    const refused = await enqueue(
+      db,
+      GenerationParams.parse({ prompt: "a 3" }),
+      admit({ limit: 5, perClientLimit: 3, clientId: "fair-a" }),
+    ).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(QueueFullError);
     expect((refused as QueueFullError).limit).toBe("client");
     expect((refused as QueueFullError).message).toMatch(/QUEUE_LIMIT_PER_CLIENT/);

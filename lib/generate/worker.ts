@@ -114,7 +114,8 @@ export class GenerationWorker {
     while (!this.stopped) {
       if (Date.now() - this.lastSweep > this.leaseMs / 2) {
         await this.sweep().then(
-          (r) => r.requeued + r.failed > 0 && this.o.log?.info(`[tessera] worker: took over ${r.requeued} abandoned job(s), failed ${r.failed}`),
+          (r) =>
+            r.requeued + r.failed > 0 && this.o.log?.info(`[tessera] worker: took over ${r.requeued} abandoned job(s), failed ${r.failed}`),
           (err: unknown) => this.o.log?.error(`[tessera] worker: cannot sweep the queue: ${publicMessage(err)}`),
         );
       }
@@ -164,39 +165,53 @@ export class GenerationWorker {
     const started = performance.now();
     let lastWrite = 0;
     let lost = false;
-    const heartbeat = setInterval(() => {
-      renewLease(this.db, id, this.id, this.leaseMs).then(
-        (held) => {
-          this.lastWriteError = null;
-          if (!held) lost = true;
-        },
-        (err: unknown) => {
-          this.lastWriteError = publicMessage(err);
-          this.o.log?.error(`[tessera] worker: cannot renew the lease of ${id}: ${this.lastWriteError}`);
-        },
-      );
-    }, this.o.heartbeatMs ?? this.leaseMs / 3);
+    const heartbeat = setInterval(
+      () => {
+        renewLease(this.db, id, this.id, this.leaseMs).then(
+          (held) => {
+            this.lastWriteError = null;
+            if (!held) lost = true;
+          },
+          (err: unknown) => {
+            this.lastWriteError = publicMessage(err);
+            this.o.log?.error(`[tessera] worker: cannot renew the lease of ${id}: ${this.lastWriteError}`);
+          },
+        );
+      },
+      this.o.heartbeatMs ?? this.leaseMs / 3,
+    );
     let lease;
     try {
       lease = await this.registry.acquire();
       const loadedMs = performance.now() - started;
-      const result = await generateImages(lease.bundle, { prompt, n: params.n, guidance: params.guidance, temperature: params.temperature, topK: params.topK || undefined, seed }, {
-        partialEvery: this.o.partialEvery,
-        onProgress: async (p) => {
-          if (lost) throw new LeaseLost();
-          const partial = p.partial?.map((img) => `data:image/png;base64,${img.png.toString("base64")}`);
-          this.events.emit(id, { type: "progress", done: p.done, total: p.total, partial } satisfies JobEvent);
-          const now = performance.now();
-          if (now - lastWrite > (this.o.progressWriteMs ?? 500)) {
-            lastWrite = now;
-            // Progress is a nicety: a failed write is not retried (the next one or the completion will land).
-            await reportProgress(this.db, id, this.id, p.done / p.total).catch(() => {});
-          }
+      const result = await generateImages(
+        lease.bundle,
+        { prompt, n: params.n, guidance: params.guidance, temperature: params.temperature, topK: params.topK || undefined, seed },
+        {
+          partialEvery: this.o.partialEvery,
+          onProgress: async (p) => {
+            if (lost) throw new LeaseLost();
+            const partial = p.partial?.map((img) => `data:image/png;base64,${img.png.toString("base64")}`);
+            this.events.emit(id, { type: "progress", done: p.done, total: p.total, partial } satisfies JobEvent);
+            const now = performance.now();
+            if (now - lastWrite > (this.o.progressWriteMs ?? 500)) {
+              lastWrite = now;
+              // Progress is a nicety: a failed write is not retried (the next one or the completion will land).
+              await reportProgress(this.db, id, this.id, p.done / p.total).catch(() => {});
+            }
+          },
         },
-      });
-      const timings = { loadMs: Math.round(loadedMs), tokensMs: result.timingsMs.tokens, decodeMs: result.timingsMs.decode, totalMs: Math.round(performance.now() - started) };
+      );
+      const timings = {
+        loadMs: Math.round(loadedMs),
+        tokensMs: result.timingsMs.tokens,
+        decodeMs: result.timingsMs.decode,
+        totalMs: Math.round(performance.now() - started),
+      };
       const versionId = lease.versionId;
-      const stored = await this.persist(`store the images of ${id}`, () => completeJob(this.db, id, this.id, result.images, timings, versionId));
+      const stored = await this.persist(`store the images of ${id}`, () =>
+        completeJob(this.db, id, this.id, result.images, timings, versionId),
+      );
       if (stored) this.events.emit(id, { type: "done" } satisfies JobEvent);
       else if (stored === false) this.o.log?.info(`[tessera] generation ${id} was deleted or taken over meanwhile; its result is dropped`);
     } catch (err) {
@@ -208,7 +223,12 @@ export class GenerationWorker {
       const message = publicMessage(err);
       this.o.log?.error(`[tessera] generation ${id} failed: ${message}`);
       const failed = await this.persist(`record the failure of ${id}`, () => failJob(this.db, id, this.id, message));
-      this.events.emit(id, failed === false ? { type: "failed", error: "deleted while it was being generated" } : ({ type: "failed", error: message } satisfies JobEvent));
+      this.events.emit(
+        id,
+        failed === false
+          ? { type: "failed", error: "deleted while it was being generated" }
+          : ({ type: "failed", error: message } satisfies JobEvent),
+      );
     } finally {
       clearInterval(heartbeat);
       lease?.release();

@@ -44,7 +44,9 @@ export function checkPath(url: string): Rejection | null {
 export function isActionCandidate(req: RequestHead): boolean {
   if (header(req.headers, "next-action") !== undefined) return true;
   const path = req.url.split(/[?#]/, 1)[0];
-  return req.method !== "GET" && req.method !== "HEAD" && req.method !== "OPTIONS" && !path.startsWith("/api/") && !path.startsWith("/_next/");
+  return (
+    req.method !== "GET" && req.method !== "HEAD" && req.method !== "OPTIONS" && !path.startsWith("/api/") && !path.startsWith("/_next/")
+  );
 }
 
 /** Server actions: same origin only, a form body of a known size, small, of a type Next can decode. */
@@ -87,7 +89,10 @@ function onlyFormReferences(value: unknown, allowFormData: boolean, depth = 0): 
   if (depth > 64) return false;
   if (typeof value === "string") return !value.startsWith("$") || value.startsWith("$$") || (allowFormData && /^\$K\d+$/.test(value));
   if (Array.isArray(value)) return value.every((v) => onlyFormReferences(v, allowFormData, depth + 1));
-  if (value && typeof value === "object") return Object.entries(value).every(([k, v]) => onlyFormReferences(k, false, depth + 1) && onlyFormReferences(v, allowFormData, depth + 1));
+  if (value && typeof value === "object")
+    return Object.entries(value).every(
+      ([k, v]) => onlyFormReferences(k, false, depth + 1) && onlyFormReferences(v, allowFormData, depth + 1),
+    );
   return true;
 }
 

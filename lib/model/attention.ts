@@ -10,7 +10,10 @@ export interface Linear {
 }
 
 export function createLinear(store: ParamStore, name: string, nIn: number, nOut: number, std = 0.02): Linear {
-  return { w: store.add(`${name}.w`, tf.randomNormal([nIn, nOut], 0, std, "float32", store.seed())), b: store.add(`${name}.b`, tf.zeros([nOut])) };
+  return {
+    w: store.add(`${name}.w`, tf.randomNormal([nIn, nOut], 0, std, "float32", store.seed())),
+    b: store.add(`${name}.b`, tf.zeros([nOut])),
+  };
 }
 
 /**
@@ -161,7 +164,9 @@ export class DecodeWeights {
   /** x [1, N, in] → [1, N, out] */
   linear(l: Linear, x: tf.Tensor3D): tf.Tensor3D {
     const attrs = { transposeA: false, transposeB: false, activation: "linear" };
-    return tf.engine().runKernel("_FusedMatMul", { a: x, b: this.view(l.w), bias: l.b }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
+    return tf
+      .engine()
+      .runKernel("_FusedMatMul", { a: x, b: this.view(l.w), bias: l.b }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
   }
 
   dispose(): void {
@@ -174,7 +179,13 @@ export class DecodeWeights {
  * One new position per row against the cache: x [1, B, C] → [1, B, C]. The same maths as `block`, without a mask
  * (the new position may see every earlier one) and with single-kernel linears.
  */
-export function blockStep(b: Block, x: tf.Tensor3D, nHead: number, past: LayerCache, w: DecodeWeights): { y: tf.Tensor3D; cache: LayerCache } {
+export function blockStep(
+  b: Block,
+  x: tf.Tensor3D,
+  nHead: number,
+  past: LayerCache,
+  w: DecodeWeights,
+): { y: tf.Tensor3D; cache: LayerCache } {
   const [, batch, c] = x.shape;
   const hd = c / nHead;
   const bh = batch * nHead;

@@ -73,7 +73,13 @@ export async function saveCheckpoint(dir: string, tensors: Map<string, tf.Tensor
     tfjsVersion: tf.version.tfjs,
     createdAt: new Date().toISOString(),
     step: options.step ?? 0,
-    weights: { file: "weights.bin", dtype, bytes: weights.length, sha256: createHash("sha256").update(weights).digest("hex"), tensors: entries },
+    weights: {
+      file: "weights.bin",
+      dtype,
+      bytes: weights.length,
+      sha256: createHash("sha256").update(weights).digest("hex"),
+      tensors: entries,
+    },
     extra: options.extra ?? {},
   };
   const parent = path.dirname(path.resolve(dir));
@@ -85,7 +91,8 @@ export async function saveCheckpoint(dir: string, tensors: Map<string, tf.Tensor
   fs.writeFileSync(path.join(tmp, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
   // Files the checkpoint's owner placed beside the weights (tokenizer.json, sample sheets) survive a re-save.
   if (fs.existsSync(dir)) {
-    for (const f of fs.readdirSync(dir)) if (!["weights.bin", "manifest.json"].includes(f)) fs.renameSync(path.join(dir, f), path.join(tmp, f));
+    for (const f of fs.readdirSync(dir))
+      if (!["weights.bin", "manifest.json"].includes(f)) fs.renameSync(path.join(dir, f), path.join(tmp, f));
     fs.rmSync(dir, { recursive: true, force: true });
   }
   fs.renameSync(tmp, dir);
@@ -101,7 +108,10 @@ export function readCheckpointManifest(dir: string): CheckpointManifest {
     throw new Error(`cannot read checkpoint manifest ${file}: ${(err as Error).message}`);
   }
   const parsed = CheckpointManifest.safeParse(raw);
-  if (!parsed.success) throw new Error(`${file} is not a Tessera checkpoint: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  if (!parsed.success)
+    throw new Error(
+      `${file} is not a Tessera checkpoint: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
   return parsed.data;
 }
 
@@ -112,7 +122,9 @@ export function loadCheckpoint(dir: string): { manifest: CheckpointManifest; ten
   const bytes = fs.readFileSync(file);
   const sum = createHash("sha256").update(bytes).digest("hex");
   if (bytes.length !== manifest.weights.bytes || sum !== manifest.weights.sha256) {
-    throw new Error(`${file} is corrupt: ${bytes.length} bytes with sha256 ${sum.slice(0, 12)}…, the manifest says ${manifest.weights.bytes} bytes, ${manifest.weights.sha256.slice(0, 12)}…`);
+    throw new Error(
+      `${file} is corrupt: ${bytes.length} bytes with sha256 ${sum.slice(0, 12)}…, the manifest says ${manifest.weights.bytes} bytes, ${manifest.weights.sha256.slice(0, 12)}…`,
+    );
   }
   const width = manifest.weights.dtype === "float16" ? 2 : 4;
   const tensors = new Map<string, tf.Tensor>();

@@ -74,7 +74,10 @@ export class GumbelQuantizer implements Quantizer {
   embed(codes: tf.Tensor3D): tf.Tensor4D {
     return tf.tidy(() => {
       const [b, h, w] = codes.shape;
-      const zq = tf.matMul(oneHotFloat(tf.reshape(codes, [-1]), this.c.codebookSize) as tf.Tensor2D, this.embedding as unknown as tf.Tensor2D);
+      const zq = tf.matMul(
+        oneHotFloat(tf.reshape(codes, [-1]), this.c.codebookSize) as tf.Tensor2D,
+        this.embedding as unknown as tf.Tensor2D,
+      );
       return tf.reshape(zq, [b, h, w, this.c.embedDim]) as tf.Tensor4D; // [B, h, w, D]
     });
   }

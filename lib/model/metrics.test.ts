@@ -31,7 +31,11 @@ function referenceSsim(x: Float32Array, y: Float32Array, [b, h, w, c]: number[],
     for (let ch = 0; ch < c; ch++) {
       for (let i = 0; i + size <= h; i++) {
         for (let j = 0; j + size <= w; j++) {
-          let mx = 0, my = 0, sxx = 0, syy = 0, sxy = 0;
+          let mx = 0,
+            my = 0,
+            sxx = 0,
+            syy = 0,
+            sxy = 0;
           for (let u = 0; u < size; u++) {
             for (let v = 0; v < size; v++) {
               const wt = g[u] * g[v];
@@ -43,7 +47,9 @@ function referenceSsim(x: Float32Array, y: Float32Array, [b, h, w, c]: number[],
               sxy += wt * x[at] * y[at];
             }
           }
-          const vx = sxx - mx * mx, vy = syy - my * my, cov = sxy - mx * my;
+          const vx = sxx - mx * mx,
+            vy = syy - my * my,
+            cov = sxy - mx * my;
           sum += ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2));
           n++;
         }
@@ -123,7 +129,11 @@ describe("SSIM", () => {
     const ys = xs.map((v, i) => 0.6 * v + 0.4 * other[i]);
     const x = tf.tensor4d(xs, shape);
     const y = tf.tensor4d(ys, shape);
-    for (const [size, sigma] of [[5, 1.0], [7, 1.5], [3, 0.8]]) {
+    for (const [size, sigma] of [
+      [5, 1.0],
+      [7, 1.5],
+      [3, 0.8],
+    ]) {
       const expected = referenceSsim(xs, ys, shape, size, sigma);
       expect(scalar(batchSsim(x, y, { windowSize: size, sigma }))).toBeCloseTo(expected, 4);
     }

@@ -27,7 +27,8 @@ export interface SsimOptions {
 
 /** Normalised 1-D gaussian taps; the 2-D window is their outer product (separable). */
 export function gaussianWindow(size: number, sigma: number): Float32Array {
-  if (!Number.isInteger(size) || size < 1 || size % 2 === 0) throw new RangeError(`SSIM window size must be a positive odd integer, got ${size}`);
+  if (!Number.isInteger(size) || size < 1 || size % 2 === 0)
+    throw new RangeError(`SSIM window size must be a positive odd integer, got ${size}`);
   if (!(sigma > 0)) throw new RangeError(`SSIM sigma must be positive, got ${sigma}`);
   const half = (size - 1) / 2;
   const taps = Array.from({ length: size }, (_, i) => Math.exp(-((i - half) ** 2) / (2 * sigma * sigma)));
@@ -44,7 +45,8 @@ export function batchSsim(x: tf.Tensor4D, y: tf.Tensor4D, options: SsimOptions =
   assertSameShape(x, y);
   const { windowSize = 11, sigma = 1.5, peak = 1 } = options;
   const [, h, w, c] = x.shape;
-  if (h < windowSize || w < windowSize) throw new RangeError(`SSIM window ${windowSize}×${windowSize} does not fit images of ${h}×${w}; pass a smaller windowSize`);
+  if (h < windowSize || w < windowSize)
+    throw new RangeError(`SSIM window ${windowSize}×${windowSize} does not fit images of ${h}×${w}; pass a smaller windowSize`);
   const g = gaussianWindow(windowSize, sigma);
   const c1 = (0.01 * peak) ** 2;
   const c2 = (0.03 * peak) ** 2;
@@ -124,14 +126,16 @@ export class CodeStats {
   private total = 0;
 
   constructor(readonly codebookSize: number) {
-    if (!Number.isInteger(codebookSize) || codebookSize < 1) throw new RangeError(`codebookSize must be a positive integer, got ${codebookSize}`);
+    if (!Number.isInteger(codebookSize) || codebookSize < 1)
+      throw new RangeError(`codebookSize must be a positive integer, got ${codebookSize}`);
     this.counts = new Float64Array(codebookSize);
   }
 
   add(codes: ArrayLike<number>): void {
     for (let i = 0; i < codes.length; i++) {
       const code = codes[i];
-      if (!Number.isInteger(code) || code < 0 || code >= this.codebookSize) throw new RangeError(`code ${code} is outside 0..${this.codebookSize - 1}`);
+      if (!Number.isInteger(code) || code < 0 || code >= this.codebookSize)
+        throw new RangeError(`code ${code} is outside 0..${this.codebookSize - 1}`);
       this.counts[code]++;
     }
     this.total += codes.length;

@@ -62,7 +62,8 @@ export class ParamStore {
     }
     for (const [name, { v }] of this.vars) {
       const t = values.get(name)!;
-      if (t.shape.join("x") !== v.shape.join("x")) throw new Error(`${source}: ${name} has shape [${t.shape}], the model expects [${v.shape}]`);
+      if (t.shape.join("x") !== v.shape.join("x"))
+        throw new Error(`${source}: ${name} has shape [${t.shape}], the model expects [${v.shape}]`);
       v.assign(t);
     }
   }

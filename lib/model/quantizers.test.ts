@@ -14,9 +14,18 @@ beforeAll(async () => {
 
 describe("straight-through estimator", () => {
   it("forwards the quantized value and passes the gradient w.r.t. z_e through unchanged", () => {
-    const ze = tf.tensor2d([[0.3, -1.2], [2.0, 0.5]]);
-    const zq = tf.tensor2d([[0, -1], [2, 1]]);
-    const upstream = tf.tensor2d([[1, 2], [3, 4]]);
+    const ze = tf.tensor2d([
+      [0.3, -1.2],
+      [2.0, 0.5],
+    ]);
+    const zq = tf.tensor2d([
+      [0, -1],
+      [2, 1],
+    ]);
+    const upstream = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+    ]);
     const grad = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(straightThrough(x, zq), upstream)))(ze);
     expect(straightThrough(ze, zq).arraySync()).toEqual(zq.arraySync());
     // d(sum(upstream ⊙ st(z_e)))/dz_e = upstream: the Jacobian is the identity.
@@ -31,17 +40,46 @@ describe("straight-through estimator", () => {
 
 describe("VQ codebook", () => {
   it("finds squared distances to every code", () => {
-    const d = pairwiseSqDist(tf.tensor2d([[0, 0], [1, 1]]), tf.tensor2d([[1, 0], [3, 1]]));
-    expect(d.arraySync()).toEqual([[1, 10], [1, 4]]);
+    const d = pairwiseSqDist(
+      tf.tensor2d([
+        [0, 0],
+        [1, 1],
+      ]),
+      tf.tensor2d([
+        [1, 0],
+        [3, 1],
+      ]),
+    );
+    expect(d.arraySync()).toEqual([
+      [1, 10],
+      [1, 4],
+    ]);
   });
 
   it("makes an EMA update that matches a hand-computed example", () => {
     // K = 2 codes, D = 2. Vectors [1,0] and [3,0] go to code 0; code 1 gets nothing.
-    const state = { count: tf.tensor1d([1, 1]), sum: tf.tensor2d([[0, 0], [1, 1]]) };
-    const next = emaStep(state, tf.tensor2d([[1, 0], [3, 0]]), tf.tensor1d([0, 0], "int32"), 0.5);
+    const state = {
+      count: tf.tensor1d([1, 1]),
+      sum: tf.tensor2d([
+        [0, 0],
+        [1, 1],
+      ]),
+    };
+    const next = emaStep(
+      state,
+      tf.tensor2d([
+        [1, 0],
+        [3, 0],
+      ]),
+      tf.tensor1d([0, 0], "int32"),
+      0.5,
+    );
     // N = 0.5·[1,1] + 0.5·[2,0] = [1.5, 0.5]; m = 0.5·[[0,0],[1,1]] + 0.5·[[4,0],[0,0]] = [[2,0],[0.5,0.5]]
     expect(next.count.arraySync()).toEqual([1.5, 0.5]);
-    expect(next.sum.arraySync()).toEqual([[2, 0], [0.5, 0.5]]);
+    expect(next.sum.arraySync()).toEqual([
+      [2, 0],
+      [0.5, 0.5],
+    ]);
     // Laplace smoothing with ε = 1e-5 barely moves N̂: e_0 = [2,0]/1.5, e_1 = [0.5,0.5]/0.5.
     const e = next.embedding.arraySync();
     expect(e[0][0]).toBeCloseTo(4 / 3, 4);

@@ -31,11 +31,17 @@ export async function sampleImageCodes(model: Transformer, text: number[], nullT
  * The same for several prompts in one batch (cheaper per image than one prompt at a time): `n` images for each
  * of `texts`, returned prompt by prompt (texts.length · n grids). With one prompt it is exactly sampleImageCodes.
  */
-export async function sampleImageCodesBatch(model: Transformer, texts: number[][], nullText: number[], o: SampleOptions): Promise<Int32Array[]> {
+export async function sampleImageCodesBatch(
+  model: Transformer,
+  texts: number[][],
+  nullText: number[],
+  o: SampleOptions,
+): Promise<Int32Array[]> {
   const c = model.config;
   const total = imageTokens(c);
   if (texts.length < 1) throw new Error("sampleImageCodesBatch: no prompts");
-  if (texts.some((t) => t.length !== c.textLen) || nullText.length !== c.textLen) throw new Error(`prompt ids must have length ${c.textLen}`);
+  if (texts.some((t) => t.length !== c.textLen) || nullText.length !== c.textLen)
+    throw new Error(`prompt ids must have length ${c.textLen}`);
   if (!Number.isInteger(o.n) || o.n < 1) throw new Error(`n must be a positive integer, got ${o.n}`);
   const guided = o.guidance !== 1;
   const images = texts.length * o.n; // conditional rows, prompt-major
@@ -55,7 +61,10 @@ export async function sampleImageCodesBatch(model: Transformer, texts: number[][
           logits = first.logits;
           cache = first.cache;
         } else {
-          const last = tf.tensor1d(Array.from({ length: rows }, (_, r) => codes[r % images][i - 1]), "int32");
+          const last = tf.tensor1d(
+            Array.from({ length: rows }, (_, r) => codes[r % images][i - 1]),
+            "int32",
+          );
           const next = model.extend(cache!, last, i - 1);
           last.dispose();
           logits?.dispose();
@@ -63,7 +72,13 @@ export async function sampleImageCodesBatch(model: Transformer, texts: number[][
           cache = next.cache;
         }
       } else {
-        const prefix = i ? tf.tensor2d(Array.from({ length: rows }, (_, r) => Array.from(codes[r % images].subarray(0, i))), [rows, i], "int32") : null;
+        const prefix = i
+          ? tf.tensor2d(
+              Array.from({ length: rows }, (_, r) => Array.from(codes[r % images].subarray(0, i))),
+              [rows, i],
+              "int32",
+            )
+          : null;
         logits?.dispose();
         logits = model.nextImageLogits(prompts, prefix);
         prefix?.dispose();

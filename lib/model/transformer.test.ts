@@ -6,9 +6,35 @@ import { sampleImageCodes } from "./sample";
 import { Transformer } from "./transformer";
 import { DEFAULT_TRANSFORMER_CONFIG, type TransformerConfig } from "./transformer-config";
 
-const config: TransformerConfig = { ...DEFAULT_TRANSFORMER_CONFIG, textVocab: 10, textLen: 4, imageVocab: 8, imageGrid: 3, nLayer: 2, nHead: 2, nEmbd: 16, dropout: 0 };
-const text = () => tf.tensor2d([[3, 4, 0, 0], [5, 6, 7, 8]], [2, 4], "int32");
-const image = (last = 1) => tf.tensor2d([[1, 2, 3, 4, 5, 6, 7, 0, last], [0, 1, 0, 1, 0, 1, 0, 1, last]], [2, 9], "int32");
+const config: TransformerConfig = {
+  ...DEFAULT_TRANSFORMER_CONFIG,
+  textVocab: 10,
+  textLen: 4,
+  imageVocab: 8,
+  imageGrid: 3,
+  nLayer: 2,
+  nHead: 2,
+  nEmbd: 16,
+  dropout: 0,
+};
+const text = () =>
+  tf.tensor2d(
+    [
+      [3, 4, 0, 0],
+      [5, 6, 7, 8],
+    ],
+    [2, 4],
+    "int32",
+  );
+const image = (last = 1) =>
+  tf.tensor2d(
+    [
+      [1, 2, 3, 4, 5, 6, 7, 0, last],
+      [0, 1, 0, 1, 0, 1, 0, 1, last],
+    ],
+    [2, 9],
+    "int32",
+  );
 
 beforeAll(async () => {
   await selectBackend({ request: "wasm", log: { info() {}, warn() {} } });
@@ -19,7 +45,14 @@ describe("transformer", () => {
   it("is causal: changing a later token never changes earlier logits", () => {
     const model = new Transformer(config, 1);
     const a = model.allLogits(text(), image(1)).image.arraySync();
-    const changed = tf.tensor2d([[1, 2, 3, 4, 9 % 8, 6, 7, 0, 1], [0, 1, 0, 1, 5, 1, 0, 1, 1]], [2, 9], "int32");
+    const changed = tf.tensor2d(
+      [
+        [1, 2, 3, 4, 9 % 8, 6, 7, 0, 1],
+        [0, 1, 0, 1, 5, 1, 0, 1, 1],
+      ],
+      [2, 9],
+      "int32",
+    );
     const b = model.allLogits(text(), changed).image.arraySync();
     // Image token 4 changed: the predictions of tokens 0..4 (which see only tokens 0..3) stay equal; token 5 moves.
     for (let r = 0; r < 2; r++) {
@@ -32,15 +65,31 @@ describe("transformer", () => {
   it("gives the same next-token logits with the KV cache as with a full forward pass", () => {
     const model = new Transformer(config, 2);
     const t = text();
-    const codes = [[1, 2, 3, 4, 5, 6, 7, 0], [0, 1, 0, 1, 0, 1, 0, 1]];
+    const codes = [
+      [1, 2, 3, 4, 5, 6, 7, 0],
+      [0, 1, 0, 1, 0, 1, 0, 1],
+    ];
     let { logits, cache } = model.prefill(t);
     for (let i = 0; i < 8; i++) {
-      const prefix = i ? tf.tensor2d(codes.map((c) => c.slice(0, i)), [2, i], "int32") : null;
+      const prefix = i
+        ? tf.tensor2d(
+            codes.map((c) => c.slice(0, i)),
+            [2, i],
+            "int32",
+          )
+        : null;
       const full = model.nextImageLogits(t, prefix);
       const diff = tf.max(tf.abs(tf.sub(full, logits))).dataSync()[0];
       expect(diff).toBeLessThan(1e-4);
       tf.dispose([full, prefix as tf.Tensor]);
-      const next = model.extend(cache, tf.tensor1d(codes.map((c) => c[i]), "int32"), i);
+      const next = model.extend(
+        cache,
+        tf.tensor1d(
+          codes.map((c) => c[i]),
+          "int32",
+        ),
+        i,
+      );
       logits.dispose();
       ({ logits, cache } = next);
     }
@@ -50,7 +99,10 @@ describe("transformer", () => {
 
   it("maps each padded position to its own pad id", () => {
     const model = new Transformer(config, 3);
-    expect(model.padToPositional(text()).arraySync()).toEqual([[3, 4, 12, 13], [5, 6, 7, 8]]);
+    expect(model.padToPositional(text()).arraySync()).toEqual([
+      [3, 4, 12, 13],
+      [5, 6, 7, 8],
+    ]);
     model.dispose();
   });
 
@@ -90,7 +142,12 @@ describe("sampling", () => {
   it("streams every token through onToken and honours guidance, top-k and top-p", async () => {
     const model = new Transformer(config, 6);
     const seen: number[] = [];
-    const codes = await sampleImageCodes(model, prompt, nul, { ...base, guidance: 3, topK: 2, onToken: ({ index }) => void seen.push(index) });
+    const codes = await sampleImageCodes(model, prompt, nul, {
+      ...base,
+      guidance: 3,
+      topK: 2,
+      onToken: ({ index }) => void seen.push(index),
+    });
     expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
     expect(codes).toHaveLength(3);
     const greedy = await sampleImageCodes(model, prompt, nul, { ...base, topK: 1 });

@@ -3,7 +3,20 @@
 // sequence; generation runs the prompt once (prefill) and then one position at a time against a KV cache.
 import * as tf from "@tensorflow/tfjs";
 import { oneHotFloat } from "../tensor/gradients";
-import { block, blockStep, DecodeWeights, createBlock, createLayerNorm, createLinear, layerNorm, linear, type Block, type LayerCache, type LayerNorm, type Linear } from "./attention";
+import {
+  block,
+  blockStep,
+  DecodeWeights,
+  createBlock,
+  createLayerNorm,
+  createLinear,
+  layerNorm,
+  linear,
+  type Block,
+  type LayerCache,
+  type LayerNorm,
+  type Linear,
+} from "./attention";
 import { restoreModel, type CheckpointManifest } from "./checkpoint";
 import { ParamStore } from "./params";
 import { imageTokens, validateTransformerConfig, type TransformerConfig } from "./transformer-config";
@@ -94,7 +107,13 @@ export class Transformer {
     let h = x;
     if (training && this.config.dropout > 0) h = tf.dropout(h, this.config.dropout, undefined, this.nextSeed()) as tf.Tensor3D;
     for (const b of this.blocks) {
-      const out = block(b, h, { nHead: this.config.nHead, dropout: training ? this.config.dropout : 0, seed: this.nextSeed(), inference: !training, withCache });
+      const out = block(b, h, {
+        nHead: this.config.nHead,
+        dropout: training ? this.config.dropout : 0,
+        seed: this.nextSeed(),
+        inference: !training,
+        withCache,
+      });
       h = out.y;
       if (out.cache) cache.push(out.cache);
     }
@@ -153,7 +172,11 @@ export class Transformer {
    */
   extend(cache: KVCache, codes: tf.Tensor1D, index: number): { logits: tf.Tensor2D; cache: KVCache } {
     const out = tf.tidy(() => {
-      let h = tf.reshape(this.embedImage(tf.expandDims(codes, 1) as tf.Tensor2D, index), [1, codes.shape[0], this.config.nEmbd]) as tf.Tensor3D; // [1, B, C]
+      let h = tf.reshape(this.embedImage(tf.expandDims(codes, 1) as tf.Tensor2D, index), [
+        1,
+        codes.shape[0],
+        this.config.nEmbd,
+      ]) as tf.Tensor3D; // [1, B, C]
       const kT: tf.Tensor4D[] = [];
       const v: tf.Tensor4D[] = [];
       this.blocks.forEach((b, i) => {

@@ -110,7 +110,12 @@ export class VectorQuantizer implements Quantizer {
     const [b, h, w, d] = zE.shape;
     tf.tidy(() => {
       const z = tf.reshape(zE, [b * h * w, d]) as tf.Tensor2D; // [N, D]
-      const next = emaStep({ count: count as unknown as tf.Tensor1D, sum: sum as unknown as tf.Tensor2D }, z, tf.reshape(codes, [-1]) as tf.Tensor1D, this.c.emaDecay);
+      const next = emaStep(
+        { count: count as unknown as tf.Tensor1D, sum: sum as unknown as tf.Tensor2D },
+        z,
+        tf.reshape(codes, [-1]) as tf.Tensor1D,
+        this.c.emaDecay,
+      );
       count.assign(next.count);
       sum.assign(next.sum);
       this.embedding.assign(next.embedding);

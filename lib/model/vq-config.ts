@@ -63,7 +63,8 @@ export function validateVQConfig(c: VQConfig): VQConfig {
   const problems: string[] = [];
   if (!Number.isInteger(stages) || stages < 1) problems.push(`downsample must be a power of two ≥ 2, got ${c.downsample}`);
   if (c.imageSize % c.downsample) problems.push(`imageSize ${c.imageSize} is not divisible by downsample ${c.downsample}`);
-  if (c.encoderWidths.length !== stages || c.decoderWidths.length !== stages) problems.push(`encoderWidths and decoderWidths need ${stages} entries (one per stage)`);
+  if (c.encoderWidths.length !== stages || c.decoderWidths.length !== stages)
+    problems.push(`encoderWidths and decoderWidths need ${stages} entries (one per stage)`);
   if (c.codebookSize < 2) problems.push("codebookSize must be ≥ 2");
   if (!(c.emaDecay > 0 && c.emaDecay < 1)) problems.push("emaDecay must be in (0, 1)");
   if (problems.length) throw new Error(`invalid VQ config: ${problems.join("; ")}`);

@@ -11,7 +11,15 @@ import { fromHalf, toHalf } from "./float16";
 import { DEFAULT_VQ_CONFIG, type VQConfig } from "./vq-config";
 import { VQModel } from "./vq-model";
 
-const tiny = (kind: VQConfig["kind"]): VQConfig => ({ ...DEFAULT_VQ_CONFIG, kind, encoderWidths: [8, 16], decoderWidths: [8, 16], outputWidth: 8, codebookSize: 32, embedDim: 8 });
+const tiny = (kind: VQConfig["kind"]): VQConfig => ({
+  ...DEFAULT_VQ_CONFIG,
+  kind,
+  encoderWidths: [8, 16],
+  decoderWidths: [8, 16],
+  outputWidth: 8,
+  codebookSize: 32,
+  embedDim: 8,
+});
 let dir: string;
 const images = () => tf.randomUniform([3, 32, 32, 3], 0, 1, "float32", 5) as tf.Tensor4D;
 
@@ -73,7 +81,9 @@ describe.each(["vqvae", "dvae"] as const)("%s", (kind) => {
     const after = copy.encode(x);
     const same = before.dataSync().filter((c, i) => c === after.dataSync()[i]).length;
     expect(same / before.size).toBeGreaterThanOrEqual(0.99);
-    expect(fs.statSync(path.join(ckpt, "weights.bin")).size).toBe(model.params.names().reduce((s, n) => s + model.params.get(n).size * 2, 0));
+    expect(fs.statSync(path.join(ckpt, "weights.bin")).size).toBe(
+      model.params.names().reduce((s, n) => s + model.params.get(n).size * 2, 0),
+    );
     tf.dispose([x, before, after]);
     model.dispose();
     copy.dispose();

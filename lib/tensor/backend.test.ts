@@ -5,9 +5,11 @@ import { describe, expect, it, vi } from "vitest";
 import { backendPlan, initBackend, parseBackendRequest, selectBackend, wasmBinaryDir, type BackendLoader } from "./backend";
 
 const quiet = () => ({ info: vi.fn(), warn: vi.fn() });
-const failing = (why: string): BackendLoader => async () => {
-  throw new Error(why);
-};
+const failing =
+  (why: string): BackendLoader =>
+  async () => {
+    throw new Error(why);
+  };
 
 describe("TESSERA_BACKEND parsing", () => {
   it("treats unset and blank as auto and ignores case and spaces", () => {
@@ -45,8 +47,24 @@ describe("backend selection", () => {
     }
     expect(tf.getBackend()).toBe(info.name);
     expect(log.info).toHaveBeenCalledWith(expect.stringContaining(`tfjs backend: ${info.name}`));
-    const product = tf.tidy(() => tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[5, 6], [7, 8]])).arraySync());
-    expect(product).toEqual([[19, 22], [43, 50]]);
+    const product = tf.tidy(() =>
+      tf
+        .matMul(
+          tf.tensor2d([
+            [1, 2],
+            [3, 4],
+          ]),
+          tf.tensor2d([
+            [5, 6],
+            [7, 8],
+          ]),
+        )
+        .arraySync(),
+    );
+    expect(product).toEqual([
+      [19, 22],
+      [43, 50],
+    ]);
   });
 
   it("finds the wasm binaries on disk", () => {
@@ -55,12 +73,14 @@ describe("backend selection", () => {
 
   it("takes the first backend of the plan that loads, in order", async () => {
     const calls: string[] = [];
-    const loader = (name: string, ok: boolean): BackendLoader => async () => {
-      calls.push(name);
-      if (!ok) throw new Error(`${name} missing`);
-      await tf.setBackend("cpu");
-      return name;
-    };
+    const loader =
+      (name: string, ok: boolean): BackendLoader =>
+      async () => {
+        calls.push(name);
+        if (!ok) throw new Error(`${name} missing`);
+        await tf.setBackend("cpu");
+        return name;
+      };
     const info = await selectBackend({
       request: "auto",
       log: quiet(),
@@ -78,7 +98,9 @@ describe("backend selection", () => {
     const log = quiet();
     const info = await selectBackend({ request: "webgpu", log, loaders: { webgpu: failing("no WebGPU adapter found") } });
     expect(info.name).toBe("wasm");
-    expect(log.warn).toHaveBeenCalledWith(expect.stringMatching(/TESSERA_BACKEND=webgpu is unavailable; fell back to wasm: no WebGPU adapter found/));
+    expect(log.warn).toHaveBeenCalledWith(
+      expect.stringMatching(/TESSERA_BACKEND=webgpu is unavailable; fell back to wasm: no WebGPU adapter found/),
+    );
   });
 
   it("warns loudly when cpu is forced", async () => {

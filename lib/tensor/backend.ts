@@ -13,8 +13,7 @@ export const BACKEND_NAMES = ["tensorflow", "webgpu", "wasm", "cpu"] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 const BackendRequest = z.enum(["auto", ...BACKEND_NAMES], {
-  error: (issue) =>
-    `TESSERA_BACKEND must be one of auto, ${BACKEND_NAMES.join(", ")}; got "${String(issue.input)}"`,
+  error: (issue) => `TESSERA_BACKEND must be one of auto, ${BACKEND_NAMES.join(", ")}; got "${String(issue.input)}"`,
 });
 export type BackendRequest = z.infer<typeof BackendRequest>;
 

@@ -38,7 +38,10 @@ describe.each(["wasm", "cpu"] as const)("channelBatchedMatMul on %s", (backend) 
     expect(y.shape).toEqual([M, N, P]);
     expect(maxRel(y, want)).toBeLessThan(1e-5);
     // Weighted sums make dy non-uniform, so a transposed gradient cannot pass by symmetry.
-    const [gx, gf] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(channelBatchedMatMul(a as tf.Tensor3D, b as tf.Tensor3D), r)))([x, f]);
+    const [gx, gf] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(channelBatchedMatMul(a as tf.Tensor3D, b as tf.Tensor3D), r)))([
+      x,
+      f,
+    ]);
     const [wx, wf] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(reference(a as tf.Tensor3D, b as tf.Tensor3D), r)))([x, f]);
     expect(maxRel(gx, wx)).toBeLessThan(1e-5);
     expect(maxRel(gf, wf)).toBeLessThan(1e-5);

@@ -22,7 +22,8 @@ function useDepthwise(): boolean {
 function forward(x: tf.Tensor3D, f: tf.Tensor3D): tf.Tensor3D {
   const [m, k, n] = x.shape;
   const p = f.shape[2];
-  if (f.shape[0] !== k || f.shape[1] !== n) throw new Error(`channelBatchedMatMul: x [${x.shape}] and f [${f.shape}] do not fit ([M, K, N] and [K, N, P])`);
+  if (f.shape[0] !== k || f.shape[1] !== n)
+    throw new Error(`channelBatchedMatMul: x [${x.shape}] and f [${f.shape}] do not fit ([M, K, N] and [K, N, P])`);
   if (useDepthwise()) {
     const y = tf.depthwiseConv2d(tf.reshape(x, [1, m, k, n]) as tf.Tensor4D, tf.reshape(f, [1, k, n, p]) as tf.Tensor4D, 1, "valid"); // [1, M, 1, N·P]
     return tf.reshape(y, [m, n, p]); // [M, N, P]

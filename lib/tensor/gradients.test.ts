@@ -25,11 +25,19 @@ const weighted = (y: tf.Tensor, r: tf.Tensor) => tf.sum(tf.mul(y, r)) as tf.Scal
 
 const matMulCases: Case[] = [];
 for (const batch of [[], [2]]) {
-  for (const [tA, tB] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+  for (const [tA, tB] of [
+    [false, false],
+    [false, true],
+    [true, false],
+    [true, true],
+  ] as const) {
     const [m, k, n] = [4, 5, 3];
     matMulCases.push({
       name: `matMul rank ${batch.length + 2} transposeA=${tA} transposeB=${tB}`,
-      shapes: [[...batch, ...(tA ? [k, m] : [m, k])], [...batch, ...(tB ? [n, k] : [k, n])]],
+      shapes: [
+        [...batch, ...(tA ? [k, m] : [m, k])],
+        [...batch, ...(tB ? [n, k] : [k, n])],
+      ],
       f: ([a, b], r) => weighted(tf.matMul(a, b, tA, tB), r),
       outShape: [...batch, m, n],
     });
@@ -41,7 +49,10 @@ function convCase(k: number, pad: "same" | "valid"): Case {
   const o = pad === "same" ? H : H - k + 1;
   return {
     name: `conv2d ${k}x${k} '${pad}' stride 1 (B=${B}, H=W=${H}, Ci=${Ci}, Co=${Co})`,
-    shapes: [[B, H, W, Ci], [k, k, Ci, Co]],
+    shapes: [
+      [B, H, W, Ci],
+      [k, k, Ci, Co],
+    ],
     f: ([x, w], r) => weighted(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, pad), r),
     outShape: [B, o, o, Co],
   };
@@ -50,7 +61,10 @@ function convCase(k: number, pad: "same" | "valid"): Case {
 const convCases = [convCase(3, "same"), convCase(1, "same"), convCase(2, "same"), convCase(3, "valid")];
 
 // Repeated indices (1 and 4 twice) must accumulate into the same table rows.
-const gatherIndices = [[1, 4, 1], [6, 0, 4]];
+const gatherIndices = [
+  [1, 4, 1],
+  [6, 0, 4],
+];
 const gatherCase: Case = {
   name: "gather of a [7,3] table with [2,3] indices",
   shapes: [[7, 3]],
@@ -60,7 +74,10 @@ const gatherCase: Case = {
 
 const strideTwoCase: Case = {
   name: "conv2d 3x3 'same' stride 2 (falls back to the stock gradient)",
-  shapes: [[2, 6, 6, 3], [3, 3, 3, 4]],
+  shapes: [
+    [2, 6, 6, 3],
+    [3, 3, 3, 4],
+  ],
   f: ([x, w], r) => weighted(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, "same"), r),
   outShape: [2, 3, 3, 4],
 };
@@ -73,7 +90,9 @@ function gradsOf(c: Case): Float32Array[] {
   return tf.tidy(() => {
     const inputs = c.shapes.map((s, i) => tf.tensor(d.inputs[i], s));
     const r = tf.tensor(d.r, c.outShape);
-    return tf.grads((...xs: tf.Tensor[]) => c.f(xs, r))(inputs).map((g) => g.dataSync() as Float32Array);
+    return tf
+      .grads((...xs: tf.Tensor[]) => c.f(xs, r))(inputs)
+      .map((g) => g.dataSync() as Float32Array);
   });
 }
 
@@ -168,7 +187,16 @@ describe("on wasm", () => {
       w1: tf.variable(tf.randomNormal([1, 1, 6, 4], 0, 0.3, "float32", 3)),
       head: tf.variable(tf.randomNormal([5, 4], 0, 0.3, "float32", 4)),
     };
-    const idx = tf.tensor2d([[0, 1, 2, 3], [4, 5, 6, 0], [1, 1, 2, 2], [3, 3, 5, 6]], [4, 4], "int32");
+    const idx = tf.tensor2d(
+      [
+        [0, 1, 2, 3],
+        [4, 5, 6, 0],
+        [1, 1, 2, 2],
+        [3, 3, 5, 6],
+      ],
+      [4, 4],
+      "int32",
+    );
     const before = tf.memory().numTensors;
     const loss = () =>
       tf.tidy(() => {
@@ -182,7 +210,10 @@ describe("on wasm", () => {
     expect(Number.isFinite(value.dataSync()[0])).toBe(true);
     for (const [name, v] of Object.entries(vars)) {
       expect(grads[v.name]?.shape, name).toEqual(v.shape);
-      expect(tf.tidy(() => tf.sum(tf.abs(grads[v.name])).dataSync()[0]), name).toBeGreaterThan(0);
+      expect(
+        tf.tidy(() => tf.sum(tf.abs(grads[v.name])).dataSync()[0]),
+        name,
+      ).toBeGreaterThan(0);
     }
     tf.dispose([value, ...Object.values(grads)]);
     expect(tf.memory().numTensors).toBe(before);

@@ -79,7 +79,12 @@ function stride1Pads(pad: unknown, kh: number, kw: number): Pads | null {
 }
 
 function explicit([t, b, l, r]: Pads): ExplicitPadding {
-  return [[0, 0], [t, b], [l, r], [0, 0]];
+  return [
+    [0, 0],
+    [t, b],
+    [l, r],
+    [0, 0],
+  ];
 }
 
 const state = globalThis as unknown as { tesseraFastGradients?: { stockConv2D: tf.GradConfig } };

@@ -65,10 +65,7 @@ export async function loadWebgpu(): Promise<string> {
   });
   // Replace any factory tfjs-backend-webgpu registered itself, so the backend uses the adapter chosen above.
   if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
-  tf.registerBackend(
-    "webgpu",
-    () => new WebGPUBackend(device as ConstructorParameters<typeof WebGPUBackend>[0], found.info as never),
-  );
+  tf.registerBackend("webgpu", () => new WebGPUBackend(device as ConstructorParameters<typeof WebGPUBackend>[0], found.info as never));
   if (!(await tf.setBackend("webgpu"))) throw new Error("setBackend('webgpu') returned false");
 
   const info = found.info ?? {};

@@ -7,17 +7,45 @@ import { trainTextTokenizer, type TrainTextTokenizerResult } from "../../trainin
 import { loadTextTokenizer, type TextTokenizer } from "./tokenizer";
 
 const LABELS = [
-  "grinning face", "red heart", "red circle", "blue circle", "green apple", "red apple", "waving hand: medium skin tone",
-  "thumbs up: light skin tone", "thumbs down: dark skin tone", "smiling face with heart-eyes", "face with tears of joy",
-  "woman’s hat", "man technologist: medium-dark skin tone", "yellow heart", "blue heart", "sun with face",
-  "crescent moon", "star", "glowing star", "cat face", "dog face", "grinning cat", "party popper", "birthday cake",
+  "grinning face",
+  "red heart",
+  "red circle",
+  "blue circle",
+  "green apple",
+  "red apple",
+  "waving hand: medium skin tone",
+  "thumbs up: light skin tone",
+  "thumbs down: dark skin tone",
+  "smiling face with heart-eyes",
+  "face with tears of joy",
+  "woman’s hat",
+  "man technologist: medium-dark skin tone",
+  "yellow heart",
+  "blue heart",
+  "sun with face",
+  "crescent moon",
+  "star",
+  "glowing star",
+  "cat face",
+  "dog face",
+  "grinning cat",
+  "party popper",
+  "birthday cake",
 ];
 const STYLES = ["noto", "twemoji"];
 // 48 captions like the emoji set's: "<label>, <style>"
 const CAPTIONS = LABELS.flatMap((l) => STYLES.map((s) => `${l}, ${s}`));
 
 /** What decode returns for a text: lower-cased, one space between words and around each punctuation run. */
-const canonical = (s: string) => s.normalize("NFKC").toLowerCase().replace(/(\p{P}+)/gu, " $1 ").trim().split(/\s+/).filter(Boolean).join(" ");
+const canonical = (s: string) =>
+  s
+    .normalize("NFKC")
+    .toLowerCase()
+    .replace(/(\p{P}+)/gu, " $1 ")
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .join(" ");
 
 let root: string;
 let dir: string;
@@ -117,11 +145,15 @@ describe("text tokenizer", () => {
     expect(fs.readFileSync(path.join(again, "tokenizer.json"), "utf8")).toBe(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8"));
     const small = await trainTextTokenizer(CAPTIONS, path.join(root, "small"), { vocabSize: 3 + trained.alphabet + 5 });
     expect(small.vocabSize).toBe(3 + trained.alphabet + 5);
-    await expect(trainTextTokenizer(CAPTIONS, path.join(root, "tiny"), { vocabSize: 10 })).rejects.toThrow(/below the \d+ distinct symbols/);
+    await expect(trainTextTokenizer(CAPTIONS, path.join(root, "tiny"), { vocabSize: 10 })).rejects.toThrow(
+      /below the \d+ distinct symbols/,
+    );
   });
 
   it("says how to get a tokenizer when the folder or a file is missing", async () => {
-    await expect(loadTextTokenizer(path.join(root, "nope"))).rejects.toThrow(/no tokenizer folder .*nope; train one with .*train-text-tokenizer/);
+    await expect(loadTextTokenizer(path.join(root, "nope"))).rejects.toThrow(
+      /no tokenizer folder .*nope; train one with .*train-text-tokenizer/,
+    );
     const partial = path.join(root, "partial");
     fs.mkdirSync(partial);
     fs.copyFileSync(path.join(dir, "tokenizer_config.json"), path.join(partial, "tokenizer_config.json"));

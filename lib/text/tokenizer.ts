@@ -30,15 +30,31 @@ export function tokenizerJSON(vocab: Record<string, number>, merges: [string, st
     version: "1.0",
     truncation: null,
     padding: null,
-    added_tokens: SPECIAL_TOKENS.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    added_tokens: SPECIAL_TOKENS.map((content, id) => ({
+      id,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    })),
     normalizer: { type: "Sequence", normalizers: [{ type: "NFKC" }, { type: "Lowercase" }] },
     // "Contiguous" is how the Rust library spells what transformers.js always does: one piece per punctuation run.
     pre_tokenizer: { type: "Sequence", pretokenizers: [{ type: "WhitespaceSplit" }, { type: "Punctuation", behavior: "Contiguous" }] },
     post_processor: null,
     decoder: { type: "BPEDecoder", suffix: END_OF_WORD },
     model: {
-      type: "BPE", dropout: null, unk_token: "<unk>", continuing_subword_prefix: null, end_of_word_suffix: END_OF_WORD,
-      fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges,
+      type: "BPE",
+      dropout: null,
+      unk_token: "<unk>",
+      continuing_subword_prefix: null,
+      end_of_word_suffix: END_OF_WORD,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges,
     },
   };
 }
@@ -68,7 +84,8 @@ interface Pipeline {
 /** Splits text into lower-cased words exactly as the tokenizer does (also used by the trainer). */
 export function wordSplitter(tokenizer: PreTrainedTokenizer): (text: string) => string[] {
   const p = tokenizer._tokenizer as unknown as Pipeline;
-  if (!p?.normalizer || !p.pre_tokenizer || !p.model?.tokens_to_ids) throw new Error("unexpected transformers.js tokenizer internals (no normalizer, pre-tokenizer or model)");
+  if (!p?.normalizer || !p.pre_tokenizer || !p.model?.tokens_to_ids)
+    throw new Error("unexpected transformers.js tokenizer internals (no normalizer, pre-tokenizer or model)");
   return (text) => p.pre_tokenizer!.pre_tokenize(p.normalizer!.normalize(text)).filter((w) => w.length > 0);
 }
 
@@ -90,7 +107,10 @@ export class TextTokenizer {
   private readonly split: (text: string) => string[];
   private readonly model: Pipeline["model"];
 
-  constructor(readonly tokenizer: PreTrainedTokenizer, readonly seenWords: ReadonlySet<string>) {
+  constructor(
+    readonly tokenizer: PreTrainedTokenizer,
+    readonly seenWords: ReadonlySet<string>,
+  ) {
     this.split = wordSplitter(tokenizer);
     this.model = (tokenizer._tokenizer as unknown as Pipeline).model;
     this.vocabSize = tokenizer.get_vocab().size;
@@ -128,7 +148,8 @@ export class TextTokenizer {
 
   /** Pieces joined by single spaces ("waving hand : medium skin tone , twemoji"); pad and `<null>` are dropped. */
   decode(ids: number[]): string {
-    for (const i of ids) if (!Number.isInteger(i) || i < 0 || i >= this.vocabSize) throw new RangeError(`decode: id ${i} outside [0, ${this.vocabSize})`);
+    for (const i of ids)
+      if (!Number.isInteger(i) || i < 0 || i >= this.vocabSize) throw new RangeError(`decode: id ${i} outside [0, ${this.vocabSize})`);
     const kept = ids.filter((i) => i !== this.padId && i !== this.nullId);
     return kept.length === 0 ? "" : this.tokenizer.decode(kept, { skip_special_tokens: false, clean_up_tokenization_spaces: false });
   }
@@ -163,7 +184,8 @@ export async function loadTextTokenizer(dir: string): Promise<TextTokenizer> {
   }
   const read = (f: string): unknown => JSON.parse(fs.readFileSync(path.join(/*turbopackIgnore: true*/ abs, f), "utf8"));
   const vocab = read(TEXT_VOCAB_FILE) as TextVocab;
-  if (vocab?.version !== 1 || typeof vocab.words !== "object") throw new Error(`${path.join(dir, TEXT_VOCAB_FILE)} is not a text vocabulary (version 1); ${hint}`);
+  if (vocab?.version !== 1 || typeof vocab.words !== "object")
+    throw new Error(`${path.join(dir, TEXT_VOCAB_FILE)} is not a text vocabulary (version 1); ${hint}`);
   const name = path.basename(abs);
   // transformers.js only treats names shaped like a Hub model id as local folders; read any other folder directly.
   if (!/^[\w.-]{1,96}$/.test(name) || name.includes("..") || name.includes("--")) {

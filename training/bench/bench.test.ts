@@ -21,7 +21,9 @@ describe("bench", () => {
 
   it("--quick writes results with every measured figure", { timeout: 300_000 }, async () => {
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tessera-bench-")), "results.json");
-    await run(path.join("node_modules", ".bin", "tsx"), ["training/bench.ts", "--quick", "--no-training", "--out", out], { timeout: 280_000 });
+    await run(path.join("node_modules", ".bin", "tsx"), ["training/bench.ts", "--quick", "--no-training", "--out", out], {
+      timeout: 280_000,
+    });
     const r = JSON.parse(fs.readFileSync(out, "utf8"));
     const positive = expect.any(Number);
     expect(r).toMatchObject({

@@ -18,7 +18,11 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-const stats = (ms: number[]): LatencyStats => ({ requests: ms.length, p50Ms: Math.round(percentile(ms, 50)), p95Ms: Math.round(percentile(ms, 95)) });
+const stats = (ms: number[]): LatencyStats => ({
+  requests: ms.length,
+  p50Ms: Math.round(percentile(ms, 50)),
+  p95Ms: Math.round(percentile(ms, 95)),
+});
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -34,7 +38,11 @@ async function freePort(): Promise<number> {
 /** One generation, from POST to a finished job, in ms. */
 async function generateOnce(base: string, n: number, i: number): Promise<number> {
   const started = performance.now();
-  const res = await fetch(`${base}/api/generations`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ prompt: "grinning face, noto", n, seed: i }) });
+  const res = await fetch(`${base}/api/generations`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ prompt: "grinning face, noto", n, seed: i }),
+  });
   if (res.status !== 202) throw new Error(`POST /api/generations answered ${res.status}: ${await res.text()}`);
   const { id } = (await res.json()) as { id: string };
   for (;;) {
@@ -109,7 +117,9 @@ export async function benchHttp(o: { quick: boolean; modelDir?: string; log?: (s
           }),
         );
         generation[`images${n}_clients${clients}`] = stats(times);
-        log(`${n} image(s), ${clients} client(s): p50 ${Math.round(percentile(times, 50))} ms, p95 ${Math.round(percentile(times, 95))} ms`);
+        log(
+          `${n} image(s), ${clients} client(s): p50 ${Math.round(percentile(times, 50))} ms, p95 ${Math.round(percentile(times, 95))} ms`,
+        );
       }
     }
     loading = false;

@@ -77,7 +77,10 @@ export async function transformerThroughput(reps: number, trainSteps: number) {
   const nul = [2, ...Array(c.textLen - 1).fill(c.padId)];
   const n = imageTokens(c);
   const gen = async (batch: number, useCache: boolean) => {
-    const t = await best(reps, async () => void (await sampleImageCodes(model, prompt, nul, { n: batch, guidance: 1, temperature: 1, seed: 1, useCache })));
+    const t = await best(
+      reps,
+      async () => void (await sampleImageCodes(model, prompt, nul, { n: batch, guidance: 1, temperature: 1, seed: 1, useCache })),
+    );
     return (batch * n) / t;
   };
   const generation = {
@@ -87,8 +90,16 @@ export async function transformerThroughput(reps: number, trainSteps: number) {
     noCacheB8: await gen(8, false),
   };
   const batch = 16;
-  const text = tf.tensor2d(Array.from({ length: batch * c.textLen }, (_, i) => (i % 7) + 3), [batch, c.textLen], "int32");
-  const image = tf.tensor2d(Array.from({ length: batch * n }, (_, i) => i % c.imageVocab), [batch, n], "int32");
+  const text = tf.tensor2d(
+    Array.from({ length: batch * c.textLen }, (_, i) => (i % 7) + 3),
+    [batch, c.textLen],
+    "int32",
+  );
+  const image = tf.tensor2d(
+    Array.from({ length: batch * n }, (_, i) => i % c.imageVocab),
+    [batch, n],
+    "int32",
+  );
   const params = [...model.params.trainable().values()];
   const step = await best(trainSteps, () => {
     const { value, grads } = tf.variableGrads(() => model.loss(text, image, true).loss, params);
@@ -115,7 +126,6 @@ export async function transformerThroughput(reps: number, trainSteps: number) {
     trainBatch: batch,
   };
 }
-
 
 /**
  * Forward FLOPs per position of a sequence of length `seq` (multiply-adds × 2): the linear layers (12·C² per layer)

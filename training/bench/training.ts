@@ -24,8 +24,21 @@ const sink = { write: () => true, isTTY: false } as unknown as NodeJS.WriteStrea
  */
 export async function parallelMatmulGflops(threads: number, seconds = 4): Promise<number> {
   const go = new Int32Array(new SharedArrayBuffer(4));
-  const workers = Array.from({ length: threads - 1 }, () => new Worker(new URL("../loop/worker-boot.mjs", import.meta.url), { workerData: { entry: new URL("./matmul-worker.ts", import.meta.url).href, seconds, go }, execArgv: [] }));
-  const ready = workers.map((w) => new Promise<void>((resolve, reject) => { w.once("message", () => resolve()); w.on("error", reject); }));
+  const workers = Array.from(
+    { length: threads - 1 },
+    () =>
+      new Worker(new URL("../loop/worker-boot.mjs", import.meta.url), {
+        workerData: { entry: new URL("./matmul-worker.ts", import.meta.url).href, seconds, go },
+        execArgv: [],
+      }),
+  );
+  const ready = workers.map(
+    (w) =>
+      new Promise<void>((resolve, reject) => {
+        w.once("message", () => resolve());
+        w.on("error", reject);
+      }),
+  );
   await Promise.all(ready);
   const results = workers.map((w) => new Promise<number>((resolve) => w.once("message", resolve)));
   Atomics.store(go, 0, 1);
@@ -36,11 +49,21 @@ export async function parallelMatmulGflops(threads: number, seconds = 4): Promis
   return own + others.reduce((a, b) => a + b, 0);
 }
 
-async function throughput(build: () => Promise<TrainTask>, definition: TaskDefinition, trainer: TrainerConfig, workers: number, steps: number) {
+async function throughput(
+  build: () => Promise<TrainTask>,
+  definition: TaskDefinition,
+  trainer: TrainerConfig,
+  workers: number,
+  steps: number,
+) {
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-bench-train-"));
   const task = await build();
   try {
-    const r = await train(task, { ...trainer, steps, workers, warmup: 0, checkpointEvery: 1_000_000, valEvery: 1_000_000, logEvery: 1_000_000 }, { outDir, dataHash: null, definition, backend: "wasm", log: () => {}, progressStream: sink });
+    const r = await train(
+      task,
+      { ...trainer, steps, workers, warmup: 0, checkpointEvery: 1_000_000, valEvery: 1_000_000, logEvery: 1_000_000 },
+      { outDir, dataHash: null, definition, backend: "wasm", log: () => {}, progressStream: sink },
+    );
     return r.unitsPerSecond;
   } finally {
     task.dispose();
@@ -53,12 +76,31 @@ export async function trainingThroughput(quick: boolean) {
   const c = { ...DEFAULT_TRANSFORMER_CONFIG, dropout: 0 };
   const n = imageTokens(c);
   const count = 256;
-  const gptData = { count, text: shared(Int32Array.from({ length: count * c.textLen }, (_, i) => (i * 7 + 3) % c.textVocab)), codes: shared(Int32Array.from({ length: count * n }, (_, i) => (i * 13) % c.imageVocab)) };
-  const gpt: GptTaskOptions = { config: c, seed: 1, captionDropout: 0.1, train: gptData, val: { ...gptData, count: 8 }, nullText: [2, ...Array(c.textLen - 1).fill(0)], valLimit: 8 };
+  const gptData = {
+    count,
+    text: shared(Int32Array.from({ length: count * c.textLen }, (_, i) => (i * 7 + 3) % c.textVocab)),
+    codes: shared(Int32Array.from({ length: count * n }, (_, i) => (i * 13) % c.imageVocab)),
+  };
+  const gpt: GptTaskOptions = {
+    config: c,
+    seed: 1,
+    captionDropout: 0.1,
+    train: gptData,
+    val: { ...gptData, count: 8 },
+    nullText: [2, ...Array(c.textLen - 1).fill(0)],
+    valLimit: 8,
+  };
   const side = DEFAULT_VQ_CONFIG.imageSize;
   const pixels = shared(Uint8Array.from({ length: count * side * side * 3 }, (_, i) => (i * 2654435761) >>> 24));
   const shard = { count, height: side, width: side, channels: 3, data: pixels };
-  const vq: VQTaskOptions = { config: DEFAULT_VQ_CONFIG, seed: 1, train: shard, val: { ...shard, count: 8 }, finalTemperature: 1 / 16, klWeight: 5e-4 };
+  const vq: VQTaskOptions = {
+    config: DEFAULT_VQ_CONFIG,
+    seed: 1,
+    train: shard,
+    val: { ...shard, count: 8 },
+    finalTemperature: 1 / 16,
+    klWeight: 5e-4,
+  };
   const steps = quick ? 3 : 8;
   const gptRate = async (w: number) => throughput(() => createGptTask(gpt, "main"), gptTaskDefinition(gpt), GPT_TRAINER_DEFAULTS, w, steps);
   const vqRate = async (w: number) => throughput(() => createVqTask(vq, "main"), vqTaskDefinition(vq), VQ_TRAINER_DEFAULTS, w, steps);
@@ -68,11 +110,17 @@ export async function trainingThroughput(quick: boolean) {
   const gptN = await gptRate(replicas);
   const vq1 = await vqRate(1);
   const vqN = await vqRate(replicas);
-  const flopsPerToken = 3 * (2 * (12 * c.nLayer * c.nEmbd * c.nEmbd + c.nEmbd * c.imageVocab) + 2 * c.nLayer * (c.textLen + n - 1) * c.nEmbd);
+  const flopsPerToken =
+    3 * (2 * (12 * c.nLayer * c.nEmbd * c.nEmbd + c.nEmbd * c.imageVocab) + 2 * c.nLayer * (c.textLen + n - 1) * c.nEmbd);
   return {
     replicas,
     matmulCeilingGflops: { oneCore: ceiling1, allCores: ceilingN },
-    gpt: { batch: GPT_TRAINER_DEFAULTS.batchSize, tokensPerS: { one: gpt1, all: gptN }, scaling: gptN / gpt1, achievedGflops: { one: (gpt1 * flopsPerToken) / 1e9, all: (gptN * flopsPerToken) / 1e9 } },
+    gpt: {
+      batch: GPT_TRAINER_DEFAULTS.batchSize,
+      tokensPerS: { one: gpt1, all: gptN },
+      scaling: gptN / gpt1,
+      achievedGflops: { one: (gpt1 * flopsPerToken) / 1e9, all: (gptN * flopsPerToken) / 1e9 },
+    },
     vq: { batch: VQ_TRAINER_DEFAULTS.batchSize, imagesPerS: { one: vq1, all: vqN }, scaling: vqN / vq1 },
   };
 }

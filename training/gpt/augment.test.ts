@@ -4,7 +4,12 @@ import { WeightedIndexStream } from "../../lib/data/batches";
 import type { CaptionRecord } from "../../lib/data/manifest";
 import { balancedWeights, captionVariants, labelFamily, VARIANT_PROBS } from "./augment";
 
-const rec = (index: number, label: string, style: string, tags: string[] = []): CaptionRecord => ({ split: "train", index, caption: `${label}, ${style}`, meta: { label, style, tags } });
+const rec = (index: number, label: string, style: string, tags: string[] = []): CaptionRecord => ({
+  split: "train",
+  index,
+  caption: `${label}, ${style}`,
+  meta: { label, style, tags },
+});
 
 describe("caption variants", () => {
   it("gives the caption, the label alone and keywords with the style, one per probability", () => {

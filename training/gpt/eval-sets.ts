@@ -21,7 +21,9 @@ export function stratifiedPrompts(records: readonly CaptionRecord[], count: numb
   }
   const rand = mulberry32(seed);
   // Plain labels first in each round: they are the more varied half of the corpus.
-  const keys = [...strata.keys()].sort((a, b) => (a.endsWith("plain") === b.endsWith("plain") ? (a < b ? -1 : 1) : a.endsWith("plain") ? -1 : 1));
+  const keys = [...strata.keys()].sort((a, b) =>
+    a.endsWith("plain") === b.endsWith("plain") ? (a < b ? -1 : 1) : a.endsWith("plain") ? -1 : 1,
+  );
   const queues = keys.map((k) => shuffleInPlace([...strata.get(k)!], rand));
   const out: CaptionRecord[] = [];
   const seen = new Set<string>();

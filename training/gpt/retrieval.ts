@@ -13,6 +13,7 @@ export function nearestNeighbours(queries: tf.Tensor2D, corpusT: tf.Tensor2D, co
 }
 
 export function flatten(shard: Shard): tf.Tensor2D {
-  return tf.tidy(() => tf.div(tf.tensor2d(shard.data, [shard.count, shard.height * shard.width * shard.channels], "float32"), 255) as tf.Tensor2D);
+  return tf.tidy(
+    () => tf.div(tf.tensor2d(shard.data, [shard.count, shard.height * shard.width * shard.channels], "float32"), 255) as tf.Tensor2D,
+  );
 }
-

@@ -17,7 +17,13 @@ export async function writeSampleSheet(gpt: Transformer, vq: VQModel, tok: TextT
   const nul = tok.encodeNull(gpt.config.textLen);
   const images: Uint8Array[] = [];
   for (const [i, prompt] of prompts.entries()) {
-    const [codes] = await sampleImageCodes(gpt, tok.encode(prompt, gpt.config.textLen).ids, nul, { n: 1, guidance: 3, temperature: 1, topK: 64, seed: i });
+    const [codes] = await sampleImageCodes(gpt, tok.encode(prompt, gpt.config.textLen).ids, nul, {
+      n: 1,
+      guidance: 3,
+      temperature: 1,
+      topK: 64,
+      seed: i,
+    });
     const grid = tf.tensor3d(codes, [1, vq.grid, vq.grid], "int32");
     const pixels = vq.decode(grid);
     images.push(...(await tensorToImages(pixels)));
@@ -26,4 +32,3 @@ export async function writeSampleSheet(gpt: Transformer, vq: VQModel, tok: TextT
   await imageGridPng(images, vq.config.imageSize, prompts.length, file, 2);
   fs.writeFileSync(file.replace(/\.png$/, ".txt"), prompts.join("\n") + "\n");
 }
-

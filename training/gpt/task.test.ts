@@ -5,7 +5,18 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_TRANSFORMER_CONFIG, type TransformerConfig } from "../../lib/model/transformer-config";
 import { createTask, type GptTaskOptions } from "./task";
 
-const config: TransformerConfig = { ...DEFAULT_TRANSFORMER_CONFIG, textVocab: 40, textLen: 4, padId: 0, imageVocab: 16, imageGrid: 2, nLayer: 1, nHead: 1, nEmbd: 8, dropout: 0 };
+const config: TransformerConfig = {
+  ...DEFAULT_TRANSFORMER_CONFIG,
+  textVocab: 40,
+  textLen: 4,
+  padId: 0,
+  imageVocab: 16,
+  imageGrid: 2,
+  nLayer: 1,
+  nHead: 1,
+  nEmbd: 8,
+  dropout: 0,
+};
 const nullText = [2, 0, 0, 0];
 const options = (captionDropout: number): GptTaskOptions => {
   const count = 64;
@@ -19,7 +30,10 @@ async function nullShare(captionDropout: number): Promise<number> {
   let rows = 0;
   let nulls = 0;
   for (let step = 0; step < 200; step++) {
-    const b = task.plan(Int32Array.from({ length: 16 }, (_, i) => (i * 3 + step) % 64), step);
+    const b = task.plan(
+      Int32Array.from({ length: 16 }, (_, i) => (i * 3 + step) % 64),
+      step,
+    );
     const text = b.arrays.text as Int32Array;
     for (let r = 0; r < b.rows; r++) {
       rows++;
@@ -44,7 +58,10 @@ describe("transformer task", () => {
     const task = await createTask({ ...o, train: { ...o.train, variants, variantProbs: [0.6, 0.3, 0.1] } }, "main");
     const seen = [0, 0, 0];
     for (let step = 0; step < 100; step++) {
-      const text = task.plan(Int32Array.from({ length: 16 }, (_, i) => i), step).arrays.text as Int32Array;
+      const text = task.plan(
+        Int32Array.from({ length: 16 }, (_, i) => i),
+        step,
+      ).arrays.text as Int32Array;
       for (let r = 0; r < 16; r++) seen[text[r * 4] - 10]++;
     }
     task.dispose();

@@ -101,7 +101,13 @@ export const createTask: CreateTask<GptTaskOptions> = async (o, role) => {
   const task: TrainTask = {
     kind: "transformer",
     config: c,
-    hyper: { captionDropout: o.captionDropout, initSeed: o.seed, valLimit: o.valLimit ?? 512, captionVariants: o.train.variantProbs ?? null, balancedSampling: !!o.train.weights },
+    hyper: {
+      captionDropout: o.captionDropout,
+      initSeed: o.seed,
+      valLimit: o.valLimit ?? 512,
+      captionVariants: o.train.variantProbs ?? null,
+      balancedSampling: !!o.train.weights,
+    },
     params: model.params,
     itemCount: o.train.count,
     sampleWeights: o.train.weights,
@@ -138,12 +144,13 @@ export const createTask: CreateTask<GptTaskOptions> = async (o, role) => {
       const v = await validationLoss(model, o.val, o.valLimit ?? 512);
       return { valImageNats: v.imageNats, valImageBits: v.imageBits, valTextNats: v.textNats };
     },
-    sheet: o.sheet && role === "main"
-      ? async (file: string) => {
-          sheetTools ??= { vq: VQModel.load(o.sheet!.imageTokenizer).model, tok: await loadTextTokenizer(o.sheet!.textTokenizer) };
-          await writeSampleSheet(model, sheetTools.vq, sheetTools.tok, o.sheet!.prompts, file);
-        }
-      : undefined,
+    sheet:
+      o.sheet && role === "main"
+        ? async (file: string) => {
+            sheetTools ??= { vq: VQModel.load(o.sheet!.imageTokenizer).model, tok: await loadTextTokenizer(o.sheet!.textTokenizer) };
+            await writeSampleSheet(model, sheetTools.vq, sheetTools.tok, o.sheet!.prompts, file);
+          }
+        : undefined,
     dispose() {
       sheetTools?.vq.dispose();
       model.dispose();

@@ -42,7 +42,11 @@ exec bin/node app.mjs --data "$HERE/data" --out "\${OUT:-$HERE/out}" "$@"
 `;
 
 runMain("gpu:bundle", async () => {
-  const f = parseFlags(process.argv.slice(2), Flags, "usage: npm run gpu:bundle -- [--out DIR] [--data DIR] [--image-tokenizer DIR] [--text-tokenizer DIR]");
+  const f = parseFlags(
+    process.argv.slice(2),
+    Flags,
+    "usage: npm run gpu:bundle -- [--out DIR] [--data DIR] [--image-tokenizer DIR] [--text-tokenizer DIR]",
+  );
   const out = f.out;
   fs.rmSync(out, { recursive: true, force: true });
   fs.mkdirSync(path.join(out, "data", "emoji"), { recursive: true });
@@ -55,7 +59,15 @@ runMain("gpu:bundle", async () => {
     format: "esm",
     target: "node20",
     // Native or unused-at-train-time packages stay out; `webgpu` ships beside the bundle with its addon.
-    external: ["webgpu", "@tensorflow/tfjs-node", "@tensorflow/tfjs-node-gpu", "sharp", "@huggingface/transformers", "better-sqlite3", "pg"],
+    external: [
+      "webgpu",
+      "@tensorflow/tfjs-node",
+      "@tensorflow/tfjs-node-gpu",
+      "sharp",
+      "@huggingface/transformers",
+      "better-sqlite3",
+      "pg",
+    ],
     // CommonJS globals for bundled CJS code (tfjs-wasm's Emscripten glue reads __dirname).
     banner: {
       js: "import { createRequire as __cr } from 'node:module'; import { fileURLToPath as __fu } from 'node:url'; import { dirname as __dn } from 'node:path'; const require = __cr(import.meta.url); const __filename = __fu(import.meta.url); const __dirname = __dn(__filename);",
@@ -65,7 +77,8 @@ runMain("gpu:bundle", async () => {
 
   const wasmSrc = path.join("node_modules", "@tensorflow", "tfjs-backend-wasm", "dist");
   fs.mkdirSync(path.join(out, "wasm"));
-  for (const w of fs.readdirSync(wasmSrc).filter((n) => n.endsWith(".wasm"))) fs.copyFileSync(path.join(wasmSrc, w), path.join(out, "wasm", w));
+  for (const w of fs.readdirSync(wasmSrc).filter((n) => n.endsWith(".wasm")))
+    fs.copyFileSync(path.join(wasmSrc, w), path.join(out, "wasm", w));
 
   const webgpu = path.join(out, "node_modules", "webgpu");
   fs.mkdirSync(path.join(webgpu, "dist", "linux-x64"), { recursive: true });
@@ -76,7 +89,8 @@ runMain("gpu:bundle", async () => {
   // Image-tokenizer data: the 32×32 train and val shards.
   const manifest = readManifest(f.data);
   fs.copyFileSync(path.join(f.data, "manifest.json"), path.join(out, "data", "emoji", "manifest.json"));
-  for (const s of manifest.shards.filter((s) => s.size === 32 && s.split !== "test")) xz(path.join(f.data, s.file), path.join(out, "data", "emoji", `${s.file}.xz`));
+  for (const s of manifest.shards.filter((s) => s.size === 32 && s.split !== "test"))
+    xz(path.join(f.data, s.file), path.join(out, "data", "emoji", `${s.file}.xz`));
 
   // Transformer data: captions tokenised now, codes from the cache `train:gpt` filled.
   const gptDir = path.join(out, "data", "gpt");
@@ -88,14 +102,31 @@ runMain("gpu:bundle", async () => {
   for (const split of ["train", "val"] as const) {
     const caps = captionsFor(records, split);
     counts[split] = caps.length;
-    const { ids } = tokeniseCaptions(tok, caps.map((c) => c.caption), f.textLen);
+    const { ids } = tokeniseCaptions(
+      tok,
+      caps.map((c) => c.caption),
+      f.textLen,
+    );
     fs.writeFileSync(path.join(gptDir, `${split}.text.i32`), Buffer.from(ids.buffer));
     const codes = path.join("data", "codes", key, `${split}.u16`);
     if (!fs.existsSync(codes)) throw new Error(`no cached image codes ${codes}: run npm run train:gpt (it encodes them) first`);
     fs.copyFileSync(codes, path.join(gptDir, `${split}.codes.u16`));
   }
   const vq = JSON.parse(fs.readFileSync(path.join(f.imageTokenizer, "manifest.json"), "utf8")).config;
-  fs.writeFileSync(path.join(gptDir, "meta.json"), JSON.stringify({ config: { textVocab: tok.vocabSize, textLen: f.textLen, padId: tok.padId, imageVocab: vq.codebookSize, imageGrid: vq.imageSize / vq.downsample }, nullText: tok.encodeNull(f.textLen), counts }));
+  fs.writeFileSync(
+    path.join(gptDir, "meta.json"),
+    JSON.stringify({
+      config: {
+        textVocab: tok.vocabSize,
+        textLen: f.textLen,
+        padId: tok.padId,
+        imageVocab: vq.codebookSize,
+        imageGrid: vq.imageSize / vq.downsample,
+      },
+      nullText: tok.encodeNull(f.textLen),
+      counts,
+    }),
+  );
   for (const file of fs.readdirSync(gptDir).filter((n) => !n.endsWith(".json"))) {
     xz(path.join(gptDir, file), path.join(gptDir, `${file}.xz`));
     fs.rmSync(path.join(gptDir, file));
@@ -104,7 +135,10 @@ runMain("gpu:bundle", async () => {
   // Loader packages for the device (as its README says), fetched here where apt works; optional.
   fs.mkdirSync(path.join(out, "gl"));
   try {
-    execFileSync("apt-get", ["download", "libvulkan1", "libegl1", "libglvnd0", "libopengl0", "libgl1", "libglx0", "libgles2"], { cwd: path.join(out, "gl"), stdio: "ignore" });
+    execFileSync("apt-get", ["download", "libvulkan1", "libegl1", "libglvnd0", "libopengl0", "libgl1", "libglx0", "libgles2"], {
+      cwd: path.join(out, "gl"),
+      stdio: "ignore",
+    });
   } catch {
     console.warn("could not download the Vulkan/EGL loader packages (apt-get download); carry them separately if the device lacks them");
   }

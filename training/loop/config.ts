@@ -68,7 +68,10 @@ export function trainerFlags(defaults: Readonly<TrainerConfig>) {
   return {
     batchSize: num().int().min(1).max(4096).default(defaults.batchSize),
     steps: num().int().positive().default(defaults.steps),
-    minutes: num().min(0).max(7 * 24 * 60).default(defaults.minutes),
+    minutes: num()
+      .min(0)
+      .max(7 * 24 * 60)
+      .default(defaults.minutes),
     lr: num().positive().max(1).default(defaults.lr),
     warmup: num().int().min(0).default(defaults.warmup),
     lrFloor: num().min(0).max(1).default(defaults.lrFloor),
@@ -85,7 +88,11 @@ export function trainerFlags(defaults: Readonly<TrainerConfig>) {
 
 /** The TrainerConfig from parsed flags (the fields flags do not set keep the task's defaults). */
 export function trainerConfigFrom(defaults: Readonly<TrainerConfig>, flags: Partial<TrainerConfig>): TrainerConfig {
-  const picked = Object.fromEntries(Object.keys(defaults).filter((k) => k in flags && flags[k as keyof TrainerConfig] !== undefined).map((k) => [k, flags[k as keyof TrainerConfig]]));
+  const picked = Object.fromEntries(
+    Object.keys(defaults)
+      .filter((k) => k in flags && flags[k as keyof TrainerConfig] !== undefined)
+      .map((k) => [k, flags[k as keyof TrainerConfig]]),
+  );
   return { ...defaults, ...picked };
 }
 

@@ -22,7 +22,18 @@ import { train } from "./trainer";
 let dir: string;
 const sink = { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream;
 
-const gptConfig: TransformerConfig = { ...DEFAULT_TRANSFORMER_CONFIG, textVocab: 40, textLen: 6, padId: 0, imageVocab: 16, imageGrid: 4, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0 };
+const gptConfig: TransformerConfig = {
+  ...DEFAULT_TRANSFORMER_CONFIG,
+  textVocab: 40,
+  textLen: 6,
+  padId: 0,
+  imageVocab: 16,
+  imageGrid: 4,
+  nLayer: 1,
+  nHead: 2,
+  nEmbd: 16,
+  dropout: 0,
+};
 function gptOptions(): GptTaskOptions {
   const count = 24;
   const text = shared(Int32Array.from({ length: count * gptConfig.textLen }, (_, i) => (i * 7 + 3) % 40));
@@ -31,7 +42,14 @@ function gptOptions(): GptTaskOptions {
   return { config: gptConfig, seed: 3, captionDropout: 0.25, train: data, val: data, nullText: [2, 0, 0, 0, 0, 0], valLimit: 8 };
 }
 
-const vqConfig: VQConfig = { ...DEFAULT_VQ_CONFIG, encoderWidths: [8, 16], decoderWidths: [8, 16], outputWidth: 8, codebookSize: 32, embedDim: 8 };
+const vqConfig: VQConfig = {
+  ...DEFAULT_VQ_CONFIG,
+  encoderWidths: [8, 16],
+  decoderWidths: [8, 16],
+  outputWidth: 8,
+  codebookSize: 32,
+  embedDim: 8,
+};
 function vqOptions(): VQTaskOptions {
   const t = loadSplit(path.join(dir, "shapes"), "train", 32);
   const v = loadSplit(path.join(dir, "shapes"), "val", 32);
@@ -65,9 +83,19 @@ async function paramsOf(task: TrainTask): Promise<Map<string, Float32Array>> {
 
 type Case = { name: string; build: () => Promise<TrainTask>; definition: () => TaskDefinition; trainer: TrainerConfig };
 const cases: Case[] = [
-  { name: "transformer (caption dropout on)", build: () => createGptTask(gptOptions(), "main"), definition: () => gptTaskDefinition(gptOptions()), trainer: { ...GPT_TRAINER_DEFAULTS, batchSize: 5, warmup: 0 } },
+  {
+    name: "transformer (caption dropout on)",
+    build: () => createGptTask(gptOptions(), "main"),
+    definition: () => gptTaskDefinition(gptOptions()),
+    trainer: { ...GPT_TRAINER_DEFAULTS, batchSize: 5, warmup: 0 },
+  },
   // The VQ-VAE's EMA codebook and dead-code restarts run on the encoder outputs gathered from every replica.
-  { name: "VQ-VAE (EMA codebook)", build: () => createVqTask(vqOptions(), "main"), definition: () => vqTaskDefinition(vqOptions()), trainer: { ...VQ_TRAINER_DEFAULTS, batchSize: 5, warmup: 0 } },
+  {
+    name: "VQ-VAE (EMA codebook)",
+    build: () => createVqTask(vqOptions(), "main"),
+    definition: () => vqTaskDefinition(vqOptions()),
+    trainer: { ...VQ_TRAINER_DEFAULTS, batchSize: 5, warmup: 0 },
+  },
 ];
 
 describe.each(cases)("data-parallel $name", (c) => {
@@ -96,7 +124,11 @@ describe.each(cases)("data-parallel $name", (c) => {
       const task = await c.build();
       const outDir = path.join(dir, `${c.name}-${workers}`.replace(/\W+/g, "-"));
       try {
-        await train(task, { ...c.trainer, steps: 3, workers, checkpointEvery: 100, valEvery: 100 }, { outDir, dataHash: null, definition: c.definition(), backend: "wasm", log: () => {}, progressStream: sink });
+        await train(
+          task,
+          { ...c.trainer, steps: 3, workers, checkpointEvery: 100, valEvery: 100 },
+          { outDir, dataHash: null, definition: c.definition(), backend: "wasm", log: () => {}, progressStream: sink },
+        );
         return await paramsOf(task);
       } finally {
         task.dispose();

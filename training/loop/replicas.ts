@@ -125,8 +125,10 @@ export class ReplicaPool {
 
   /** Starts `replicas - 1` workers that rebuild the task from `definition` (not needed for one replica). */
   static async start(task: TrainTask, definition: TaskDefinition | null, replicas: number): Promise<ReplicaPool> {
-    if (!Number.isInteger(replicas) || replicas < 1 || replicas >= CTRL_SLOTS) throw new Error(`workers must be an integer in 1..${CTRL_SLOTS - 1}, got ${replicas}`);
-    if (replicas > 1 && !definition) throw new Error("data-parallel training needs a task definition the workers can rebuild the task from");
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas >= CTRL_SLOTS)
+      throw new Error(`workers must be an integer in 1..${CTRL_SLOTS - 1}, got ${replicas}`);
+    if (replicas > 1 && !definition)
+      throw new Error("data-parallel training needs a task definition the workers can rebuild the task from");
     const pool = new ReplicaPool(task, replicas);
     try {
       const ready: Promise<void>[] = [];
@@ -148,7 +150,15 @@ export class ReplicaPool {
     const grads = new SharedArrayBuffer(this.trainableTotal * 4);
     this.gradViews.push(new Float32Array(grads));
     const w = new Worker(new URL("./worker-boot.mjs", import.meta.url), {
-      workerData: { entry: new URL("./worker.ts", import.meta.url).href, definition, replica, ctrl: this.ctrl, weights: this.weights, grads, layout: { all: layout(this.task.params.all()), trainable: layout(this.task.params.trainable()) } },
+      workerData: {
+        entry: new URL("./worker.ts", import.meta.url).href,
+        definition,
+        replica,
+        ctrl: this.ctrl,
+        weights: this.weights,
+        grads,
+        layout: { all: layout(this.task.params.all()), trainable: layout(this.task.params.trainable()) },
+      },
       // The worker registers its own TypeScript loader; the parent's flags (tsx's, vitest's) do not carry over.
       execArgv: [],
     });
@@ -233,7 +243,13 @@ export class ReplicaPool {
       }
       gathered[name] = tf.tensor(data, [rows, ...parts[0].shape.slice(1)], parts[0].dtype);
     }
-    return { grads, loss, logs, gathered, timing: { shardsMs: results.map((r) => Math.round(r.ms)), totalMs: Math.round(performance.now() - called) } };
+    return {
+      grads,
+      loss,
+      logs,
+      gathered,
+      timing: { shardsMs: results.map((r) => Math.round(r.ms)), totalMs: Math.round(performance.now() - called) },
+    };
   }
 
   async close(): Promise<void> {

@@ -31,7 +31,10 @@ export function restoreRun(outDir: string, params: ParamStore, optimizer: AdamW,
     const saved = loadCheckpoint(modelDir);
     try {
       const optDir = path.join(outDir, "optimizer");
-      if (!fs.existsSync(path.join(optDir, "manifest.json"))) throw new Error(`${modelDir} has no optimizer state beside it (${optDir}); use --warm-start ${modelDir} to start a new schedule from these weights`);
+      if (!fs.existsSync(path.join(optDir, "manifest.json")))
+        throw new Error(
+          `${modelDir} has no optimizer state beside it (${optDir}); use --warm-start ${modelDir} to start a new schedule from these weights`,
+        );
       const opt = loadCheckpoint(optDir);
       try {
         params.load(saved.tensors, modelDir);
@@ -44,9 +47,14 @@ export function restoreRun(outDir: string, params: ParamStore, optimizer: AdamW,
     }
     const m = saved.manifest;
     const before = m.extra.trainer as Partial<TrainerConfig> | undefined;
-    if (before && before.batchSize !== c.batchSize) log(`note: the checkpoint was trained with batch ${before.batchSize}, this run uses ${c.batchSize}; the data order changes`);
+    if (before && before.batchSize !== c.batchSize)
+      log(`note: the checkpoint was trained with batch ${before.batchSize}, this run uses ${c.batchSize}; the data order changes`);
     log(`resumed from ${modelDir} at step ${m.step}`);
-    return { step: m.step, elapsedBefore: Number(m.extra.elapsedSeconds ?? 0), warmStartedFrom: (m.extra.warmStartedFrom as string | null) ?? null };
+    return {
+      step: m.step,
+      elapsedBefore: Number(m.extra.elapsedSeconds ?? 0),
+      warmStartedFrom: (m.extra.warmStartedFrom as string | null) ?? null,
+    };
   }
   if (c.resume) log(`no checkpoint in ${modelDir}`);
   if (c.warmStart) {
@@ -67,11 +75,19 @@ export function restoreRun(outDir: string, params: ParamStore, optimizer: AdamW,
 /** Checks that a resumed or warm-started model's config is the one this run asks for. */
 export function assertSameConfig(dir: string, expected: object): void {
   const m = readCheckpointManifest(dir);
-  if (!sameConfig(m.config, expected)) throw new Error(`${dir} was trained with a different model config (${JSON.stringify(m.config)}); this run asks for ${JSON.stringify(expected)}`);
+  if (!sameConfig(m.config, expected))
+    throw new Error(
+      `${dir} was trained with a different model config (${JSON.stringify(m.config)}); this run asks for ${JSON.stringify(expected)}`,
+    );
 }
 
 /** Saves weights (float32) and optimizer state together. */
-export async function saveRun(outDir: string, params: ParamStore, optimizer: AdamW, options: SaveOptions & { step: number; elapsedSeconds: number }): Promise<void> {
+export async function saveRun(
+  outDir: string,
+  params: ParamStore,
+  optimizer: AdamW,
+  options: SaveOptions & { step: number; elapsedSeconds: number },
+): Promise<void> {
   const { elapsedSeconds, ...save } = options;
   await saveCheckpoint(path.join(outDir, "model"), params.all(), { ...save, extra: { ...save.extra, elapsedSeconds } });
   await saveCheckpoint(path.join(outDir, "optimizer"), optimizer.state(), { kind: "adamw-state", config: {}, step: optimizer.step });

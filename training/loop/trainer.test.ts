@@ -19,7 +19,14 @@ import { train } from "./trainer";
 
 let dir: string;
 const sink = { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream;
-const config: VQConfig = { ...DEFAULT_VQ_CONFIG, encoderWidths: [8, 16], decoderWidths: [8, 16], outputWidth: 8, codebookSize: 32, embedDim: 8 };
+const config: VQConfig = {
+  ...DEFAULT_VQ_CONFIG,
+  encoderWidths: [8, 16],
+  decoderWidths: [8, 16],
+  outputWidth: 8,
+  codebookSize: 32,
+  embedDim: 8,
+};
 
 beforeAll(async () => {
   await selectBackend({ request: "wasm", log: { info() {}, warn() {} } });
@@ -39,12 +46,30 @@ const options = (over: Partial<VQTaskOptions> = {}): VQTaskOptions => ({
   sheet: true,
   ...over,
 });
-const trainer = (over: Partial<TrainerConfig>): TrainerConfig => ({ ...VQ_TRAINER_DEFAULTS, batchSize: 16, steps: 6, lr: 3e-3, warmup: 2, checkpointEvery: 3, valEvery: 3, logEvery: 1, workers: 1, ...over });
+const trainer = (over: Partial<TrainerConfig>): TrainerConfig => ({
+  ...VQ_TRAINER_DEFAULTS,
+  batchSize: 16,
+  steps: 6,
+  lr: 3e-3,
+  warmup: 2,
+  checkpointEvery: 3,
+  valEvery: 3,
+  logEvery: 1,
+  workers: 1,
+  ...over,
+});
 
 async function run(o: VQTaskOptions, t: TrainerConfig, outDir: string) {
   const task = await createTask(o, "main");
   try {
-    const r = await train(task, t, { outDir, dataHash: "cafe", definition: vqTaskDefinition(o), backend: "wasm", log: () => {}, progressStream: sink });
+    const r = await train(task, t, {
+      outDir,
+      dataHash: "cafe",
+      definition: vqTaskDefinition(o),
+      backend: "wasm",
+      log: () => {},
+      progressStream: sink,
+    });
     return { r, task };
   } catch (err) {
     task.dispose();
@@ -52,7 +77,12 @@ async function run(o: VQTaskOptions, t: TrainerConfig, outDir: string) {
   }
 }
 
-const logRows = (outDir: string) => fs.readFileSync(path.join(outDir, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, number>);
+const logRows = (outDir: string) =>
+  fs
+    .readFileSync(path.join(outDir, "log.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, number>);
 
 describe("the training loop", () => {
   it("learns, checkpoints every hyper-parameter and the data hash, logs the curve, and resumes on the same curve", async () => {
@@ -128,7 +158,16 @@ describe("the training loop", () => {
   it("stops with a clear error when a resumed checkpoint does not fit the model", async () => {
     const task = await createTask(options({ config: { ...config, codebookSize: 16 } }), "main");
     try {
-      await expect(train(task, trainer({ steps: 10, resume: true }), { outDir: path.join(dir, "run"), dataHash: null, definition: null, backend: "wasm", log: () => {}, progressStream: sink })).rejects.toThrow(/vq\.embedding has shape \[32,8\], the model expects \[16,8\]/);
+      await expect(
+        train(task, trainer({ steps: 10, resume: true }), {
+          outDir: path.join(dir, "run"),
+          dataHash: null,
+          definition: null,
+          backend: "wasm",
+          log: () => {},
+          progressStream: sink,
+        }),
+      ).rejects.toThrow(/vq\.embedding has shape \[32,8\], the model expects \[16,8\]/);
     } finally {
       task.dispose();
     }

@@ -50,7 +50,13 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
   const log = run.log ?? ((line: string) => console.log(line));
   const c = config;
   const params = task.params.trainable();
-  const optimizer = new AdamW(params, { beta1: c.beta1, beta2: c.beta2, epsilon: 1e-8, weightDecay: c.weightDecay, decays: (name) => task.decays(name) });
+  const optimizer = new AdamW(params, {
+    beta1: c.beta1,
+    beta2: c.beta2,
+    epsilon: 1e-8,
+    weightDecay: c.weightDecay,
+    decays: (name) => task.decays(name),
+  });
   const workers = resolveWorkers(c.workers, run.backend);
   let pool: ReplicaPool | null = null;
   const interrupt = interruptible(log);
@@ -59,24 +65,41 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
     let step = restored.step;
     fs.mkdirSync(run.outDir, { recursive: true });
     pool = await ReplicaPool.start(task, run.definition, workers);
-    log(`${task.kind}: ${task.params.countTrainable().toLocaleString()} parameters, batch ${c.batchSize} over ${workers} replica${workers > 1 ? "s" : ""} (${run.backend}), ${task.itemCount} training items`);
+    log(
+      `${task.kind}: ${task.params.countTrainable().toLocaleString()} parameters, batch ${c.batchSize} over ${workers} replica${workers > 1 ? "s" : ""} (${run.backend}), ${task.itemCount} training items`,
+    );
 
-    const sampler = task.sampleWeights ? new WeightedIndexStream(task.sampleWeights, c.batchSize, c.seed) : new IndexStream(task.itemCount, c.batchSize, c.seed);
+    const sampler = task.sampleWeights
+      ? new WeightedIndexStream(task.sampleWeights, c.batchSize, c.seed)
+      : new IndexStream(task.itemCount, c.batchSize, c.seed);
     sampler.skip(step);
     const started = performance.now();
     const budgetS = c.minutes * 60;
     const elapsed = () => restored.elapsedBefore + (performance.now() - started) / 1000;
     const progressOf = () => Math.max(step / c.steps, budgetS > 0 ? elapsed() / budgetS : 0);
     const logFile = path.join(run.outDir, "log.jsonl");
-    const append = (row: Record<string, unknown>) => fs.appendFileSync(logFile, JSON.stringify({ ...row, time: new Date().toISOString() }) + "\n");
+    const append = (row: Record<string, unknown>) =>
+      fs.appendFileSync(logFile, JSON.stringify({ ...row, time: new Date().toISOString() }) + "\n");
     const extra = () => ({ trainer: c, hyper: task.hyper, workers, backend: run.backend, warmStartedFrom: restored.warmStartedFrom });
     let metrics: Record<string, number> = {};
     const checkpoint = async () => {
       metrics = await task.validate();
-      await saveRun(run.outDir, task.params, optimizer, { kind: task.kind, config: task.config, metrics, dataHash: run.dataHash, step, elapsedSeconds: elapsed(), extra: extra() });
+      await saveRun(run.outDir, task.params, optimizer, {
+        kind: task.kind,
+        config: task.config,
+        metrics,
+        dataHash: run.dataHash,
+        step,
+        elapsedSeconds: elapsed(),
+        extra: extra(),
+      });
       append({ step, items: step * c.batchSize, ...metrics, checkpoint: true });
       if (task.sheet) await task.sheet(path.join(run.outDir, `sheet-${String(step).padStart(6, "0")}.png`));
-      log(`\nstep ${step}: ${Object.entries(metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(", ")} → ${path.join(run.outDir, "model")}`);
+      log(
+        `\nstep ${step}: ${Object.entries(metrics)
+          .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+          .join(", ")} → ${path.join(run.outDir, "model")}`,
+      );
     };
 
     const total = budgetS > 0 ? Math.round(budgetS) : c.steps;
@@ -98,7 +121,8 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
       phases.gradients += r.timing.totalMs;
       r.timing.shardsMs.forEach((ms, i) => (phases.shards[i] = (phases.shards[i] ?? 0) + ms));
       const norm = l2(r.grads);
-      if (!Number.isFinite(r.loss) || !Number.isFinite(norm)) throw new Error(`loss became ${r.loss} (gradient norm ${norm}) at step ${step}; lower --lr`);
+      if (!Number.isFinite(r.loss) || !Number.isFinite(norm))
+        throw new Error(`loss became ${r.loss} (gradient norm ${norm}) at step ${step}; lower --lr`);
       const scale = c.clip > 0 && norm > c.clip ? c.clip / norm : 1;
       const byName: Record<string, tf.Tensor> = {};
       let offset = 0;
@@ -127,12 +151,33 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
       else steadyItems += c.batchSize;
       const rate = items / ((performance.now() - loopStart) / 1000);
       const unitRate = rate * task.throughput.perItem;
-      const logs = Object.entries(r.logs).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(" ");
-      bar.update(budgetS > 0 ? Math.min(total, Math.round(elapsed())) : step, `step ${step} loss ${r.loss.toFixed(4)} ${logs} |g| ${norm.toFixed(2)} lr ${lr.toExponential(1)} ${unitRate.toFixed(0)} ${task.throughput.unit}/s`);
+      const logs = Object.entries(r.logs)
+        .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+        .join(" ");
+      bar.update(
+        budgetS > 0 ? Math.min(total, Math.round(elapsed())) : step,
+        `step ${step} loss ${r.loss.toFixed(4)} ${logs} |g| ${norm.toFixed(2)} lr ${lr.toExponential(1)} ${unitRate.toFixed(0)} ${task.throughput.unit}/s`,
+      );
       if (step % c.logEvery === 0) {
         const per = (ms: number) => Math.round(ms / c.logEvery);
-        const stepMs = { shards: phases.shards.map(per), gradients: per(phases.gradients), optimizer: per(phases.optimizer), afterStep: per(phases.afterStep), publish: per(phases.publish) };
-        append({ step, items: step * c.batchSize, lr, loss: r.loss, ...r.logs, gradNorm: norm, [`${task.throughput.unit}PerSecond`]: Math.round(unitRate), elapsedSeconds: Math.round(elapsed()), stepMs });
+        const stepMs = {
+          shards: phases.shards.map(per),
+          gradients: per(phases.gradients),
+          optimizer: per(phases.optimizer),
+          afterStep: per(phases.afterStep),
+          publish: per(phases.publish),
+        };
+        append({
+          step,
+          items: step * c.batchSize,
+          lr,
+          loss: r.loss,
+          ...r.logs,
+          gradNorm: norm,
+          [`${task.throughput.unit}PerSecond`]: Math.round(unitRate),
+          elapsedSeconds: Math.round(elapsed()),
+          stepMs,
+        });
         Object.assign(phases, { shards: [], gradients: 0, optimizer: 0, afterStep: 0, publish: 0 });
       }
       const last = interrupt.stopped || step >= c.steps || (budgetS > 0 && elapsed() >= budgetS);
@@ -143,7 +188,11 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
       } else if (step % c.valEvery === 0) {
         const val = await task.validate();
         append({ step, items: step * c.batchSize, ...val });
-        log(`\nstep ${step}: ${Object.entries(val).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(", ")}`);
+        log(
+          `\nstep ${step}: ${Object.entries(val)
+            .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+            .join(", ")}`,
+        );
       }
     }
     bar.finish(`step ${step}`);

@@ -27,7 +27,9 @@ async function main(): Promise<void> {
   const mine = { all: layout(task.params.all()), trainable: layout(task.params.trainable()) };
   for (const k of ["all", "trainable"] as const) {
     if (mine[k].names.join() !== d.layout[k].names.join() || mine[k].sizes.join() !== d.layout[k].sizes.join()) {
-      throw new Error(`the worker's model does not match the main thread's (${k} parameters differ): was it built from the same definition?`);
+      throw new Error(
+        `the worker's model does not match the main thread's (${k} parameters differ): was it built from the same definition?`,
+      );
     }
   }
   const grads = new Float32Array(d.grads);
@@ -51,4 +53,6 @@ async function main(): Promise<void> {
   port.postMessage({ type: "ready" });
 }
 
-main().catch((err: unknown) => port.postMessage({ type: "error", message: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
+main().catch((err: unknown) =>
+  port.postMessage({ type: "error", message: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+);

@@ -65,7 +65,10 @@ export class AdamW {
   }
 
   restore(state: Map<string, tf.Tensor>, step: number): void {
-    for (const [prefix, vars] of [["m", this.m], ["v", this.v]] as const) {
+    for (const [prefix, vars] of [
+      ["m", this.m],
+      ["v", this.v],
+    ] as const) {
       for (const [name, t] of vars) {
         const saved = state.get(`${prefix}/${name}`);
         if (!saved) throw new Error(`optimizer state has no ${prefix}/${name}`);
@@ -81,7 +84,10 @@ export class AdamW {
 }
 
 /** Global-norm gradient clipping (Pascanu et al. 2013): scales all gradients by min(1, maxNorm / ‖g‖). */
-export async function clipByGlobalNorm(grads: Record<string, tf.Tensor>, maxNorm: number): Promise<{ grads: Record<string, tf.Tensor>; norm: number }> {
+export async function clipByGlobalNorm(
+  grads: Record<string, tf.Tensor>,
+  maxNorm: number,
+): Promise<{ grads: Record<string, tf.Tensor>; norm: number }> {
   const sq = tf.tidy(() => tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
   const norm = Math.sqrt((await sq.data())[0]);
   sq.dispose();

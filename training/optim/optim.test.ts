@@ -22,7 +22,13 @@ describe("AdamW", () => {
   it("minimises a quadratic, decays only selected weights, and restores its state", () => {
     const w = tf.variable(tf.tensor1d([3]));
     const b = tf.variable(tf.tensor1d([3]));
-    const opt = new AdamW(new Map([["w", w], ["b", b]]), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.5, decays: (n) => n === "w" });
+    const opt = new AdamW(
+      new Map([
+        ["w", w],
+        ["b", b],
+      ]),
+      { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.5, decays: (n) => n === "w" },
+    );
     for (let i = 0; i < 300; i++) {
       const { grads } = tf.variableGrads(() => tf.sum(tf.square(tf.sub(tf.add(w, b), 2))) as tf.Scalar, [w, b]);
       opt.apply({ w: grads[w.name], b: grads[b.name] }, 0.05);
@@ -31,7 +37,12 @@ describe("AdamW", () => {
     expect(w.dataSync()[0] + b.dataSync()[0]).toBeCloseTo(2, 1);
     // Decay pulls w towards 0, so b carries most of the sum.
     expect(Math.abs(w.dataSync()[0])).toBeLessThan(Math.abs(b.dataSync()[0]));
-    const copy = new AdamW(new Map([["w", w], ["b", b]]));
+    const copy = new AdamW(
+      new Map([
+        ["w", w],
+        ["b", b],
+      ]),
+    );
     copy.restore(opt.state(), opt.step);
     expect(copy.step).toBe(300);
     expect(copy.state().get("m/w")!.dataSync()[0]).toBe(opt.state().get("m/w")!.dataSync()[0]);

@@ -19,7 +19,14 @@ import { buildEmoji } from "../data/build-emoji";
 import { DEFAULT_EMOJI_SPLIT } from "../data/emoji-splits";
 import { cachedCodes, encodeShard } from "../gpt/codes";
 import { sheetPrompts } from "../gpt/sample-sheet";
-import { createTask as createGptTask, GPT_TRAINER_DEFAULTS, gptTaskDefinition, validationLoss, type GptData, type GptTaskOptions } from "../gpt/task";
+import {
+  createTask as createGptTask,
+  GPT_TRAINER_DEFAULTS,
+  gptTaskDefinition,
+  validationLoss,
+  type GptData,
+  type GptTaskOptions,
+} from "../gpt/task";
 import { shared } from "../loop/task";
 import { train as runTraining } from "../loop/trainer";
 import { trainTextTokenizer } from "../train-text-tokenizer";
@@ -46,18 +53,29 @@ export interface RetrainOptions {
 
 type State = { stages: Record<string, { hash: string; outputs: Record<string, unknown>; seconds: number }> };
 
-const sha = (x: unknown) => createHash("sha256").update(typeof x === "string" ? x : JSON.stringify(x)).digest("hex").slice(0, 16);
+const sha = (x: unknown) =>
+  createHash("sha256")
+    .update(typeof x === "string" ? x : JSON.stringify(x))
+    .digest("hex")
+    .slice(0, 16);
 const fileHash = (file: string) => sha(fs.readFileSync(file, "utf8"));
 
 /** Hash of a folder's files (names, sizes, mtimes): cheap change detection for the admin's image folder. */
 function folderHash(dir: string): string {
-  return sha(fs.readdirSync(dir).sort().map((f) => {
-    const s = fs.statSync(path.join(dir, f));
-    return [f, s.size, Math.round(s.mtimeMs)];
-  }));
+  return sha(
+    fs
+      .readdirSync(dir)
+      .sort()
+      .map((f) => {
+        const s = fs.statSync(path.join(dir, f));
+        return [f, s.size, Math.round(s.mtimeMs)];
+      }),
+  );
 }
 
-export async function retrain(o: RetrainOptions): Promise<{ versionId: string; modelDir: string; metrics: Record<string, number>; skipped: string[] }> {
+export async function retrain(
+  o: RetrainOptions,
+): Promise<{ versionId: string; modelDir: string; metrics: Record<string, number>; skipped: string[] }> {
   const p = PRESETS[o.preset];
   const run = path.join(o.runsDir, o.name);
   fs.mkdirSync(run, { recursive: true });
@@ -96,31 +114,70 @@ export async function retrain(o: RetrainOptions): Promise<{ versionId: string; m
   const val = loadSplit(dataDir, "val", p.size, manifest);
 
   const vqOut = path.join(run, "image-tokenizer");
-  const vq = await stage("image-tokenizer", { data: data.hash, reuse: o.reuseTokenizer, preset: o.preset, minutes: o.minutesVq }, async () => {
-    if (o.reuseTokenizer) {
-      const active = await findActiveModelVersion(o.db);
-      if (!active) throw new Error("--reuse-tokenizer: no active model version to take the image tokenizer from");
-      fs.rmSync(vqOut, { recursive: true, force: true });
-      fs.cpSync(path.join(active.path, "image-tokenizer"), vqOut, { recursive: true });
-    } else {
-      const config: VQConfig = { ...DEFAULT_VQ_CONFIG, ...p.vq.config, imageSize: p.size };
-      const options: VQTaskOptions = { config, seed: 1, train: { ...train, data: shared(train.data) }, val: { ...val, data: shared(val.data) }, finalTemperature: 1 / 16, klWeight: 5e-4, sheet: true };
-      const trainer = { ...VQ_TRAINER_DEFAULTS, batchSize: p.vq.batchSize, steps: p.vq.steps, minutes: o.minutesVq ?? p.vq.minutes, warmup: Math.min(VQ_TRAINER_DEFAULTS.warmup, p.vq.steps / 5), checkpointEvery: p.vq.checkpointEvery, valEvery: p.vq.checkpointEvery, resume: true, workers: o.workers ?? VQ_TRAINER_DEFAULTS.workers };
-      const task = await createVqTask(options, "main");
-      try {
-        const r = await runTraining(task, trainer, { outDir: path.join(run, "vq"), dataHash: data.hash, definition: vqTaskDefinition(options), backend: tf.getBackend(), log: o.log });
-        await saveCheckpoint(vqOut, task.params.all(), { kind: config.kind, config, metrics: r.metrics, dataHash: data.hash, step: r.step, dtype: "float16", extra: { trainer, hyper: task.hyper } });
-      } finally {
-        task.dispose();
+  const vq = await stage(
+    "image-tokenizer",
+    { data: data.hash, reuse: o.reuseTokenizer, preset: o.preset, minutes: o.minutesVq },
+    async () => {
+      if (o.reuseTokenizer) {
+        const active = await findActiveModelVersion(o.db);
+        if (!active) throw new Error("--reuse-tokenizer: no active model version to take the image tokenizer from");
+        fs.rmSync(vqOut, { recursive: true, force: true });
+        fs.cpSync(path.join(active.path, "image-tokenizer"), vqOut, { recursive: true });
+      } else {
+        const config: VQConfig = { ...DEFAULT_VQ_CONFIG, ...p.vq.config, imageSize: p.size };
+        const options: VQTaskOptions = {
+          config,
+          seed: 1,
+          train: { ...train, data: shared(train.data) },
+          val: { ...val, data: shared(val.data) },
+          finalTemperature: 1 / 16,
+          klWeight: 5e-4,
+          sheet: true,
+        };
+        const trainer = {
+          ...VQ_TRAINER_DEFAULTS,
+          batchSize: p.vq.batchSize,
+          steps: p.vq.steps,
+          minutes: o.minutesVq ?? p.vq.minutes,
+          warmup: Math.min(VQ_TRAINER_DEFAULTS.warmup, p.vq.steps / 5),
+          checkpointEvery: p.vq.checkpointEvery,
+          valEvery: p.vq.checkpointEvery,
+          resume: true,
+          workers: o.workers ?? VQ_TRAINER_DEFAULTS.workers,
+        };
+        const task = await createVqTask(options, "main");
+        try {
+          const r = await runTraining(task, trainer, {
+            outDir: path.join(run, "vq"),
+            dataHash: data.hash,
+            definition: vqTaskDefinition(options),
+            backend: tf.getBackend(),
+            log: o.log,
+          });
+          await saveCheckpoint(vqOut, task.params.all(), {
+            kind: config.kind,
+            config,
+            metrics: r.metrics,
+            dataHash: data.hash,
+            step: r.step,
+            dtype: "float16",
+            extra: { trainer, hyper: task.hyper },
+          });
+        } finally {
+          task.dispose();
+        }
       }
-    }
-    return { hash: fileHash(path.join(vqOut, "manifest.json")) };
-  });
+      return { hash: fileHash(path.join(vqOut, "manifest.json")) };
+    },
+  );
 
   const textDir = path.join(run, "text-tokenizer");
   const captions = readCaptions(dataDir);
   const text = await stage("text-tokenizer", { data: data.hash }, async () => {
-    await trainTextTokenizer(captionsFor(captions, "train").map((c) => c.caption), textDir);
+    await trainTextTokenizer(
+      captionsFor(captions, "train").map((c) => c.caption),
+      textDir,
+    );
     return { hash: fileHash(path.join(textDir, "tokenizer.json")) };
   });
 
@@ -130,23 +187,73 @@ export async function retrain(o: RetrainOptions): Promise<{ versionId: string; m
     const codesDir = path.join(run, "codes");
     await stage("codes", { data: data.hash, vq: vq.hash }, async () => {
       fs.rmSync(codesDir, { recursive: true, force: true });
-      for (const [split, shard] of [["train", train], ["val", val]] as const) cachedCodes(codesDir, vq.hash, split, () => encodeShard(imageTokenizer, shard, split));
+      for (const [split, shard] of [
+        ["train", train],
+        ["val", val],
+      ] as const)
+        cachedCodes(codesDir, vq.hash, split, () => encodeShard(imageTokenizer, shard, split));
       return {};
     });
-    const textLen = Math.max(8, Math.min(64, Math.ceil((JSON.parse(fs.readFileSync(path.join(textDir, "tokenizer_config.json"), "utf8")).model_max_length + 2) / 4) * 4));
-    const config: TransformerConfig = { ...DEFAULT_TRANSFORMER_CONFIG, ...p.gpt.config, textVocab: tok.vocabSize, textLen, padId: tok.padId, imageVocab: imageTokenizer.config.codebookSize, imageGrid: imageTokenizer.grid };
+    const textLen = Math.max(
+      8,
+      Math.min(
+        64,
+        Math.ceil((JSON.parse(fs.readFileSync(path.join(textDir, "tokenizer_config.json"), "utf8")).model_max_length + 2) / 4) * 4,
+      ),
+    );
+    const config: TransformerConfig = {
+      ...DEFAULT_TRANSFORMER_CONFIG,
+      ...p.gpt.config,
+      textVocab: tok.vocabSize,
+      textLen,
+      padId: tok.padId,
+      imageVocab: imageTokenizer.config.codebookSize,
+      imageGrid: imageTokenizer.grid,
+    };
     const gptData = (split: "train" | "val", shard: typeof train): GptData => {
-      const { ids } = tokeniseCaptions(tok, captionsFor(captions, split).map((c) => c.caption), textLen);
-      return { count: shard.count, text: shared(ids), codes: shared(cachedCodes(path.join(run, "codes"), vq.hash, split, () => encodeShard(imageTokenizer, shard, split))) };
+      const { ids } = tokeniseCaptions(
+        tok,
+        captionsFor(captions, split).map((c) => c.caption),
+        textLen,
+      );
+      return {
+        count: shard.count,
+        text: shared(ids),
+        codes: shared(cachedCodes(path.join(run, "codes"), vq.hash, split, () => encodeShard(imageTokenizer, shard, split))),
+      };
     };
     const gptRun = path.join(run, "gpt");
     const prompts = sheetPrompts(captionsFor(captions, "val").map((c) => c.caption));
     await stage("transformer", { data: data.hash, vq: vq.hash, text: text.hash, preset: o.preset, minutes: o.minutesGpt }, async () => {
-      const options: GptTaskOptions = { config, seed: 1, captionDropout: 0.1, train: gptData("train", train), val: gptData("val", val), nullText: tok.encodeNull(textLen), sheet: { imageTokenizer: vqOut, textTokenizer: textDir, prompts } };
-      const trainer = { ...GPT_TRAINER_DEFAULTS, batchSize: p.gpt.batchSize, steps: p.gpt.steps, minutes: o.minutesGpt ?? p.gpt.minutes, warmup: Math.min(GPT_TRAINER_DEFAULTS.warmup, p.gpt.steps / 5), checkpointEvery: p.gpt.checkpointEvery, valEvery: p.gpt.checkpointEvery, resume: true, workers: o.workers ?? GPT_TRAINER_DEFAULTS.workers };
+      const options: GptTaskOptions = {
+        config,
+        seed: 1,
+        captionDropout: 0.1,
+        train: gptData("train", train),
+        val: gptData("val", val),
+        nullText: tok.encodeNull(textLen),
+        sheet: { imageTokenizer: vqOut, textTokenizer: textDir, prompts },
+      };
+      const trainer = {
+        ...GPT_TRAINER_DEFAULTS,
+        batchSize: p.gpt.batchSize,
+        steps: p.gpt.steps,
+        minutes: o.minutesGpt ?? p.gpt.minutes,
+        warmup: Math.min(GPT_TRAINER_DEFAULTS.warmup, p.gpt.steps / 5),
+        checkpointEvery: p.gpt.checkpointEvery,
+        valEvery: p.gpt.checkpointEvery,
+        resume: true,
+        workers: o.workers ?? GPT_TRAINER_DEFAULTS.workers,
+      };
       const task = await createGptTask(options, "main");
       try {
-        const r = await runTraining(task, trainer, { outDir: gptRun, dataHash: data.hash, definition: gptTaskDefinition(options), backend: tf.getBackend(), log: o.log });
+        const r = await runTraining(task, trainer, {
+          outDir: gptRun,
+          dataHash: data.hash,
+          definition: gptTaskDefinition(options),
+          backend: tf.getBackend(),
+          log: o.log,
+        });
         return { step: r.step };
       } finally {
         task.dispose();
@@ -156,12 +263,23 @@ export async function retrain(o: RetrainOptions): Promise<{ versionId: string; m
     const modelDir = path.join(o.modelsDir, o.name);
     const exported = await stage("export", { vq: vq.hash, text: text.hash, gpt: state.stages.transformer.hash }, async () => {
       const { model, manifest: m } = Transformer.load(path.join(gptRun, "model"));
-      await saveCheckpoint(modelDir, model.params.all(), { kind: "transformer", config: model.config, metrics: m.metrics, dataHash: data.hash, step: m.step, dtype: "float16", extra: { imageTokenizer: "image-tokenizer" } });
+      await saveCheckpoint(modelDir, model.params.all(), {
+        kind: "transformer",
+        config: model.config,
+        metrics: m.metrics,
+        dataHash: data.hash,
+        step: m.step,
+        dtype: "float16",
+        extra: { imageTokenizer: "image-tokenizer" },
+      });
       model.dispose();
       for (const f of fs.readdirSync(textDir)) fs.copyFileSync(path.join(textDir, f), path.join(modelDir, f));
       fs.rmSync(path.join(modelDir, "image-tokenizer"), { recursive: true, force: true });
       fs.cpSync(vqOut, path.join(modelDir, "image-tokenizer"), { recursive: true });
-      const sheets = fs.readdirSync(gptRun).filter((f) => /^sheet-\d+\.png$/.test(f)).sort();
+      const sheets = fs
+        .readdirSync(gptRun)
+        .filter((f) => /^sheet-\d+\.png$/.test(f))
+        .sort();
       if (sheets.length) fs.copyFileSync(path.join(gptRun, sheets[sheets.length - 1]), path.join(modelDir, "samples.png"));
       return { hash: fileHash(path.join(modelDir, "manifest.json")) };
     });
@@ -171,7 +289,13 @@ export async function retrain(o: RetrainOptions): Promise<{ versionId: string; m
       const l = await validationLoss(model, gptData("val", val), val.count);
       model.dispose();
       const t = evaluateTokenizer(imageTokenizer, val, "image tokenizer", "val");
-      const m = { valImageNats: l.imageNats, valImageBits: l.imageBits, valTextNats: l.textNats, tokenizerValPsnr: t.psnr, tokenizerValUsage: t.usage ?? 0 };
+      const m = {
+        valImageNats: l.imageNats,
+        valImageBits: l.imageBits,
+        valTextNats: l.textNats,
+        tokenizerValPsnr: t.psnr,
+        tokenizerValUsage: t.usage ?? 0,
+      };
       fs.writeFileSync(path.join(modelDir, "eval.json"), JSON.stringify(m, null, 2) + "\n");
       return m;
     });
@@ -181,7 +305,9 @@ export async function retrain(o: RetrainOptions): Promise<{ versionId: string; m
       const cfg = JSON.parse(fs.readFileSync(path.join(modelDir, "manifest.json"), "utf8")).config;
       const v = await upsertModelVersion(o.db, { name: o.name, kind: "dalle", path: relPath, config: cfg, metrics });
       if (o.activate) await activateModelVersion(o.db, v.id);
-      o.log(`registered model version ${o.name} (${v.id})${o.activate ? ", now active: a running server switches to it on its next request" : "; activate it on /models"}`);
+      o.log(
+        `registered model version ${o.name} (${v.id})${o.activate ? ", now active: a running server switches to it on its next request" : "; activate it on /models"}`,
+      );
       return { versionId: v.id };
     });
     return { versionId: String(reg.versionId), modelDir, metrics: metrics as Record<string, number>, skipped };

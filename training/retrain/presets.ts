@@ -17,7 +17,13 @@ export const PRESETS: Record<Preset, { size: number; vq: StageBudget<VQConfig>; 
   /** Seconds-scale: for tests and a quick look at a new data folder. */
   tiny: {
     size: 32,
-    vq: { config: { encoderWidths: [16, 32], decoderWidths: [16, 32], outputWidth: 16, codebookSize: 64, embedDim: 16 }, batchSize: 32, steps: 40, minutes: 0, checkpointEvery: 20 },
+    vq: {
+      config: { encoderWidths: [16, 32], decoderWidths: [16, 32], outputWidth: 16, codebookSize: 64, embedDim: 16 },
+      batchSize: 32,
+      steps: 40,
+      minutes: 0,
+      checkpointEvery: 20,
+    },
     gpt: { config: { nLayer: 2, nHead: 2, nEmbd: 64, dropout: 0 }, batchSize: 16, steps: 40, minutes: 0, checkpointEvery: 20 },
   },
   default: {
@@ -28,6 +34,12 @@ export const PRESETS: Record<Preset, { size: number; vq: StageBudget<VQConfig>; 
   large: {
     size: 32,
     vq: { config: { decoderWidths: [64, 160] }, batchSize: 64, steps: 1_000_000, minutes: 120, checkpointEvery: 500 },
-    gpt: { config: { nLayer: 6, nEmbd: 320, nHead: 5, dropout: 0.05 }, batchSize: 32, steps: 1_000_000, minutes: 240, checkpointEvery: 200 },
+    gpt: {
+      config: { nLayer: 6, nEmbd: 320, nHead: 5, dropout: 0.05 },
+      batchSize: 32,
+      steps: 1_000_000,
+      minutes: 240,
+      checkpointEvery: 200,
+    },
   },
 };

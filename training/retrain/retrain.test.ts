@@ -34,7 +34,10 @@ beforeAll(async () => {
     const pixels = renderScene(scene, rand).image;
     // A corner pixel unique to each file: only the deliberate copy below is a duplicate.
     pixels.set([i % 256, Math.floor(i / 256), 7], 0);
-    const png = await sharp(Buffer.from(pixels), { raw: { width: 32, height: 32, channels: 3 } }).resize(48, 40, { fit: "fill", kernel: "nearest" }).png().toBuffer();
+    const png = await sharp(Buffer.from(pixels), { raw: { width: 32, height: 32, channels: 3 } })
+      .resize(48, 40, { fit: "fill", kernel: "nearest" })
+      .png()
+      .toBuffer();
     fs.writeFileSync(path.join(src, `img${i}.png`), png);
     lines.push(JSON.stringify({ file: `img${i}.png`, caption: formatCaption(scene) }));
   }
@@ -54,7 +57,17 @@ afterAll(async () => {
 });
 
 describe("retrain", () => {
-  const options = () => ({ name: "mine", data: path.join(dir, "my-images"), preset: "tiny" as const, reuseTokenizer: false, activate: true, runsDir: path.join(dir, "runs"), modelsDir: path.join(dir, "models"), db, log: () => {} });
+  const options = () => ({
+    name: "mine",
+    data: path.join(dir, "my-images"),
+    preset: "tiny" as const,
+    reuseTokenizer: false,
+    activate: true,
+    runsDir: path.join(dir, "runs"),
+    modelsDir: path.join(dir, "models"),
+    db,
+    log: () => {},
+  });
 
   it("builds, trains, registers and activates a version that then generates", { timeout: 240_000 }, async () => {
     const r = await retrain(options());
@@ -72,7 +85,13 @@ describe("retrain", () => {
     const registry = new ModelRegistry(db);
     const lease = await registry.acquire();
     expect(lease.versionId).toBe(r.versionId);
-    const out = await generateImages(lease.bundle, { prompt: "a small red circle in the center", n: 1, guidance: 3, temperature: 1, seed: 1 });
+    const out = await generateImages(lease.bundle, {
+      prompt: "a small red circle in the center",
+      n: 1,
+      guidance: 3,
+      temperature: 1,
+      seed: 1,
+    });
     expect(out.images).toHaveLength(1);
     lease.release();
     registry.dispose();

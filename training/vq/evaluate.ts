@@ -30,7 +30,16 @@ export function evaluateTokenizer(model: VQModel, shard: Shard, name: string, sp
     tf.dispose([images, codes, recon]);
   }
   const s = acc.summary();
-  return { model: name, split, mse: s.mse, psnr: s.psnr, ssim: s.ssim, usage: codesSeen.usage(), perplexity: codesSeen.perplexity(), bitsPerImage: codesSeen.bitsPerImage(model.grid, model.grid) };
+  return {
+    model: name,
+    split,
+    mse: s.mse,
+    psnr: s.psnr,
+    ssim: s.ssim,
+    usage: codesSeen.usage(),
+    perplexity: codesSeen.perplexity(),
+    bitsPerImage: codesSeen.bitsPerImage(model.grid, model.grid),
+  };
 }
 
 export function formatTable(rows: EvalRow[]): string {
@@ -49,4 +58,3 @@ export function formatTable(rows: EvalRow[]): string {
   const line = (c: string[]) => `| ${c.map((x, i) => x.padEnd(widths[i])).join(" | ")} |`;
   return [line(head), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...cells.map(line)].join("\n");
 }
-

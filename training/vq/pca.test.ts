@@ -9,7 +9,10 @@ beforeAll(async () => {
   await selectBackend({ request: "wasm", log: { info() {}, warn() {} } });
 });
 
-const H = 16, W = 16, C = 3, D = H * W * C;
+const H = 16,
+  W = 16,
+  C = 3,
+  D = H * W * C;
 const SCALES = [0.2, 0.1, 0.05]; // distinct, so the three components come out in a known order
 
 /** Fixed ±1 patterns, the same for every split (seed 99). */

@@ -52,7 +52,10 @@ export function fitPca(shard: Shard, maxK: number, options: FitOptions = {}): Pc
   try {
     // Oversampling: the extra directions speed up convergence of the last wanted ones.
     const block = Math.min(dim, maxK + Math.max(8, Math.ceil(maxK / 4)));
-    const start = tf.tensor2d(Float32Array.from({ length: block * dim }, () => rand() - 0.5), [block, dim]);
+    const start = tf.tensor2d(
+      Float32Array.from({ length: block * dim }, () => rand() - 0.5),
+      [block, dim],
+    );
     q = orthonormalize(start, rand);
     start.dispose();
     for (let it = 0; it < iterations; it++) {
@@ -69,7 +72,14 @@ export function fitPca(shard: Shard, maxK: number, options: FitOptions = {}): Pc
     for (let r = 0; r < maxK; r++) for (let j = 0; j < block; j++) top[r * block + j] = vectors[j * block + r];
     const components = take(tf.tidy(() => tf.matMul(tf.tensor2d(top, [maxK, block]), qq)));
     for (let r = 0; r < maxK; r++) fixSign(components.subarray(r * dim, (r + 1) * dim));
-    return { mean: Float32Array.from(mean), components, k: maxK, dim, explainedVariance: values.slice(0, maxK).map((v) => Math.max(0, v)), totalVariance: trace };
+    return {
+      mean: Float32Array.from(mean),
+      components,
+      k: maxK,
+      dim,
+      explainedVariance: values.slice(0, maxK).map((v) => Math.max(0, v)),
+      totalVariance: trace,
+    };
   } finally {
     cov.dispose();
     q?.dispose();
@@ -120,7 +130,8 @@ export function evaluatePca(model: PcaModel, shard: Shard, k: number, batchSize 
 }
 
 function sampleRows(count: number, limit: number | undefined, rand: () => number): Int32Array {
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new RangeError(`sampleLimit must be a positive integer, got ${limit}`);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1))
+    throw new RangeError(`sampleLimit must be a positive integer, got ${limit}`);
   const all = Array.from({ length: count }, (_, i) => i);
   if (limit === undefined || limit >= count) return Int32Array.from(all);
   // Sorted back so reads stay sequential; the subset itself is what the seed decides.
@@ -275,17 +286,20 @@ export function jacobiEigen(a: Float64Array, n: number): { values: number[]; vec
         const sin = tan * cos;
         // Rotate columns p and r, then rows p and r (A ← JᵀAJ), and accumulate V ← VJ.
         for (let k = 0; k < n; k++) {
-          const akp = a[k * n + p], akr = a[k * n + r];
+          const akp = a[k * n + p],
+            akr = a[k * n + r];
           a[k * n + p] = cos * akp - sin * akr;
           a[k * n + r] = sin * akp + cos * akr;
         }
         for (let k = 0; k < n; k++) {
-          const apk = a[p * n + k], ark = a[r * n + k];
+          const apk = a[p * n + k],
+            ark = a[r * n + k];
           a[p * n + k] = cos * apk - sin * ark;
           a[r * n + k] = sin * apk + cos * ark;
         }
         for (let k = 0; k < n; k++) {
-          const vkp = v[k * n + p], vkr = v[k * n + r];
+          const vkp = v[k * n + p],
+            vkr = v[k * n + r];
           v[k * n + p] = cos * vkp - sin * vkr;
           v[k * n + r] = sin * vkp + cos * vkr;
         }

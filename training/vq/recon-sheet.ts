@@ -13,4 +13,3 @@ export async function reconstructionSheet(model: VQModel, val: Shard, file: stri
   tf.dispose([images, recon]);
   await imageGridPng(rows, val.height, Math.min(16, val.count), file);
 }
-

@@ -38,7 +38,12 @@ export interface VQTaskOptions {
 const psnr = (mse: number) => 10 * Math.log10(1 / Math.max(mse, 1e-10));
 
 /** Reconstruction MSE (clipped, as served) and codebook usage over up to `limit` validation images. */
-export async function validate(model: VQModel, val: Shard, limit = 1024, batchSize = 128): Promise<{ mse: number; psnr: number; usage: number }> {
+export async function validate(
+  model: VQModel,
+  val: Shard,
+  limit = 1024,
+  batchSize = 128,
+): Promise<{ mse: number; psnr: number; usage: number }> {
   const used = new Uint8Array(model.config.codebookSize);
   let se = 0;
   let n = 0;
@@ -81,7 +86,10 @@ export const createTask: CreateTask<VQTaskOptions> = async (o, role) => {
       return { rows: items.length, arrays: { images } };
     },
     loss(batch: Batch, ctx: StepContext) {
-      const images = tf.div(tf.tensor4d(batch.arrays.images as Uint8Array, [batch.rows, ...shape] as [number, number, number, number], "int32"), 255) as tf.Tensor4D; // [B, H, W, C]
+      const images = tf.div(
+        tf.tensor4d(batch.arrays.images as Uint8Array, [batch.rows, ...shape] as [number, number, number, number], "int32"),
+        255,
+      ) as tf.Tensor4D; // [B, H, W, C]
       const f = model.forward(images, {
         training: true,
         temperature: cosineAnneal(1, o.finalTemperature, ctx.progress),

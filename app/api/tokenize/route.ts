@@ -11,8 +11,20 @@ export const runtime = "nodejs";
 
 // The prompt as the Create form holds it while it is typed: the generation request's limit and checks.
 const Body = z.strictObject(
-  { prompt: z.unknown().refine((v) => v !== undefined, "prompt is required").pipe(PromptDraft) },
-  { error: (issue) => (issue.code === "unrecognized_keys" ? `unknown field: ${issue.keys.join(", ")}` : issue.code === "invalid_type" ? "the body must be a JSON object {prompt}" : undefined) },
+  {
+    prompt: z
+      .unknown()
+      .refine((v) => v !== undefined, "prompt is required")
+      .pipe(PromptDraft),
+  },
+  {
+    error: (issue) =>
+      issue.code === "unrecognized_keys"
+        ? `unknown field: ${issue.keys.join(", ")}`
+        : issue.code === "invalid_type"
+          ? "the body must be a JSON object {prompt}"
+          : undefined,
+  },
 );
 
 /**
@@ -35,7 +47,10 @@ export const POST = route(async (request: Request) => {
   try {
     const max = lease.bundle.transformer.config.textLen;
     const e = lease.bundle.text.encode(parsed.data.prompt, max);
-    return Response.json({ tokens: e.tokens, maxTokens: max, truncated: e.truncated, unknownWords: e.unknownWords }, { headers: { "Cache-Control": "no-store" } });
+    return Response.json(
+      { tokens: e.tokens, maxTokens: max, truncated: e.truncated, unknownWords: e.unknownWords },
+      { headers: { "Cache-Control": "no-store" } },
+    );
   } finally {
     lease.release();
   }

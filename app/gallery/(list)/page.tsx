@@ -10,12 +10,19 @@ export default async function GalleryPage({ searchParams }: { searchParams: Prom
   const raw = await searchParams;
   const query = GalleryQuery.parse({ page: raw.page, q: raw.q, model: raw.model });
   const { total, capped, pages, items, models } = await listGallery(getDb(), query);
-  const link = (page: number) => `/gallery?${new URLSearchParams({ ...(query.q ? { q: query.q } : {}), ...(query.model ? { model: query.model } : {}), page: String(page) })}`;
+  const link = (page: number) =>
+    `/gallery?${new URLSearchParams({ ...(query.q ? { q: query.q } : {}), ...(query.model ? { model: query.model } : {}), page: String(page) })}`;
   return (
     <div className="space-y-6">
       <h1 className="text-2xl font-bold">Gallery</h1>
       <form className="flex flex-wrap gap-2" action="/gallery" data-testid="gallery-search">
-        <input name="q" defaultValue={query.q} placeholder="Search prompts" className="min-w-0 flex-1 rounded border border-neutral-300 px-3 py-2" data-testid="gallery-q" />
+        <input
+          name="q"
+          defaultValue={query.q}
+          placeholder="Search prompts"
+          className="min-w-0 flex-1 rounded border border-neutral-300 px-3 py-2"
+          data-testid="gallery-q"
+        />
         <select name="model" defaultValue={query.model} className="rounded border border-neutral-300 px-2 py-2" data-testid="gallery-model">
           <option value="">All models</option>
           {models.map((m) => (
@@ -36,7 +43,11 @@ export default async function GalleryPage({ searchParams }: { searchParams: Prom
       </p>
       {items.length === 0 ? (
         <p className="text-neutral-600" data-testid="gallery-empty">
-          Nothing here yet. <Link href="/" className="text-tile-700 underline">Create something</Link>.
+          Nothing here yet.{" "}
+          <Link href="/" className="text-tile-700 underline">
+            Create something
+          </Link>
+          .
         </p>
       ) : (
         <ul className="grid grid-cols-2 gap-4 sm:grid-cols-4 lg:grid-cols-6">
@@ -44,7 +55,14 @@ export default async function GalleryPage({ searchParams }: { searchParams: Prom
             <li key={g.id}>
               <Link href={`/gallery/${g.id}`} className="block space-y-1" data-testid="gallery-item">
                 {g.images[0] && (
-                  <img src={`/api/images/${g.images[0].id}`} alt={g.prompt} width={128} height={128} loading="lazy" className="w-full rounded border border-neutral-200 bg-white [image-rendering:pixelated]" />
+                  <img
+                    src={`/api/images/${g.images[0].id}`}
+                    alt={g.prompt}
+                    width={128}
+                    height={128}
+                    loading="lazy"
+                    className="w-full rounded border border-neutral-200 bg-white [image-rendering:pixelated]"
+                  />
                 )}
                 <span className="line-clamp-2 text-sm text-neutral-800">{g.prompt}</span>
               </Link>
@@ -54,12 +72,20 @@ export default async function GalleryPage({ searchParams }: { searchParams: Prom
       )}
       {pages > 1 && (
         <nav className="flex items-center gap-3 text-sm" aria-label="Pages">
-          {query.page > 1 && <Link href={link(query.page - 1)} className="text-tile-700 underline">← Newer</Link>}
+          {query.page > 1 && (
+            <Link href={link(query.page - 1)} className="text-tile-700 underline">
+              ← Newer
+            </Link>
+          )}
           <span className="text-neutral-500">
             page {query.page} of {pages}
             {capped ? "+" : ""}
           </span>
-          {query.page < pages && <Link href={link(query.page + 1)} className="text-tile-700 underline">Older →</Link>}
+          {query.page < pages && (
+            <Link href={link(query.page + 1)} className="text-tile-700 underline">
+              Older →
+            </Link>
+          )}
         </nav>
       )}
     </div>

@@ -28,8 +28,12 @@ export default async function GenerationPage({ params }: { params: Promise<{ id:
     ["Seed", String(g.seed)],
     ["Model", g.modelVersion?.name ?? "—"],
     ["Created", g.createdAt.toISOString().replace("T", " ").slice(0, 19) + " UTC"],
-    ...Object.entries((g.params ?? {}) as Record<string, unknown>).filter(([k]) => k !== "seed").map(([k, v]) => [k, String(v)] as [string, string]),
-    ...Object.entries((g.timings ?? {}) as Record<string, number>).map(([k, v]) => [k.replace(/Ms$/, " (ms)"), String(v)] as [string, string]),
+    ...Object.entries((g.params ?? {}) as Record<string, unknown>)
+      .filter(([k]) => k !== "seed")
+      .map(([k, v]) => [k, String(v)] as [string, string]),
+    ...Object.entries((g.timings ?? {}) as Record<string, number>).map(
+      ([k, v]) => [k.replace(/Ms$/, " (ms)"), String(v)] as [string, string],
+    ),
   ];
   return (
     <div className="space-y-6">
@@ -39,7 +43,14 @@ export default async function GenerationPage({ params }: { params: Promise<{ id:
       <div className="grid grid-cols-2 gap-3 sm:grid-cols-4">
         {g.images.map((img) => (
           <a key={img.id} href={`/api/images/${img.id}`} download={`tessera-${g.id}-${img.index + 1}.png`}>
-            <img src={`/api/images/${img.id}`} alt={`${g.prompt} (${img.index + 1})`} width={128} height={128} className="w-full rounded border border-neutral-200 bg-white [image-rendering:pixelated]" data-testid="detail-image" />
+            <img
+              src={`/api/images/${img.id}`}
+              alt={`${g.prompt} (${img.index + 1})`}
+              width={128}
+              height={128}
+              className="w-full rounded border border-neutral-200 bg-white [image-rendering:pixelated]"
+              data-testid="detail-image"
+            />
           </a>
         ))}
       </div>
@@ -52,7 +63,11 @@ export default async function GenerationPage({ params }: { params: Promise<{ id:
         ))}
       </dl>
       <div className="flex flex-wrap items-center gap-3">
-        <Link href={`/?prompt=${encodeURIComponent(g.prompt)}`} className="inline-block rounded bg-tile-700 px-4 py-2 text-white" data-testid="remix">
+        <Link
+          href={`/?prompt=${encodeURIComponent(g.prompt)}`}
+          className="inline-block rounded bg-tile-700 px-4 py-2 text-white"
+          data-testid="remix"
+        >
           Remix this prompt
         </Link>
         {admin ? (
@@ -63,7 +78,11 @@ export default async function GenerationPage({ params }: { params: Promise<{ id:
             </button>
           </form>
         ) : (
-          <Link href={`/admin?next=${encodeURIComponent(`/gallery/${g.id}`)}`} className="text-sm text-neutral-500 underline" data-testid="delete-needs-admin">
+          <Link
+            href={`/admin?next=${encodeURIComponent(`/gallery/${g.id}`)}`}
+            className="text-sm text-neutral-500 underline"
+            data-testid="delete-needs-admin"
+          >
             Log in as admin to delete
           </Link>
         )}

@@ -31,8 +31,8 @@ export const GET = route(async (request: Request, { params }: { params: Promise<
         cleanup();
         controller.close();
       };
-      if (job.status === "done") return send({ type: "done" }), finish();
-      if (job.status === "failed") return send({ type: "failed", error: job.error ?? "failed" }), finish();
+      if (job.status === "done") return (send({ type: "done" }), finish());
+      if (job.status === "failed") return (send({ type: "failed", error: job.error ?? "failed" }), finish());
       const onEvent = (e: JobEvent) => {
         send(e);
         if (e.type === "done" || e.type === "failed") finish();
