@@ -1,5 +1,6 @@
 import { CreateForm } from "@/components/create-form";
-import { PROMPT_MAX } from "@/lib/generate/params";
+import { PROMPT_MAX, SAMPLING_FALLBACK } from "@/lib/generate/params";
+import { activeSamplingDefaults } from "@/lib/generate/sampling-defaults";
 import { getHealth, type Health } from "@/lib/health";
 
 /** Prompts built from training labels and styles, so a first try lands on something the model has seen. */
@@ -10,6 +11,7 @@ export const dynamic = "force-dynamic";
 
 export default async function HomePage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const health = await getHealth();
+  const sampling = health.model.active ? await activeSamplingDefaults() : SAMPLING_FALLBACK;
   const remix = (await searchParams).prompt;
   return (
     <div className="space-y-8">
@@ -23,7 +25,7 @@ export default async function HomePage({ searchParams }: { searchParams: Promise
         </p>
       </section>
       {health.model.active && (
-        <CreateForm examples={EXAMPLES} initialPrompt={typeof remix === "string" ? remix.slice(0, PROMPT_MAX) : ""} />
+        <CreateForm examples={EXAMPLES} sampling={sampling} initialPrompt={typeof remix === "string" ? remix.slice(0, PROMPT_MAX) : ""} />
       )}
       <StatusCard health={health} />
       {!health.model.active && (

@@ -3,7 +3,7 @@
 // The Create form: a prompt, options behind an "advanced" toggle, and a grid that fills in while image tokens
 // arrive (partial pictures over Server-Sent Events), then shows the final images.
 import { useEffect, useRef, useState } from "react";
-import { firstIssue, GenerationParams, PROMPT_MAX } from "@/lib/generate/params";
+import { firstIssue, GenerationParams, PROMPT_MAX, type SamplingDefaults } from "@/lib/generate/params";
 
 interface Options {
   n: number;
@@ -13,7 +13,7 @@ interface Options {
   seed: string;
 }
 
-const DEFAULTS: Options = { n: 4, guidance: 3, temperature: 1, topK: 64, seed: "" };
+const DEFAULT_N = 4;
 
 type Phase =
   | { kind: "idle" }
@@ -30,9 +30,18 @@ async function errorMessage(res: Response): Promise<string> {
   }
 }
 
-export function CreateForm({ examples, initialPrompt = "" }: { examples: string[]; initialPrompt?: string }) {
+export function CreateForm({
+  examples,
+  sampling,
+  initialPrompt = "",
+}: {
+  examples: string[];
+  /** The active model's measured sampling defaults (its manifest), or the app's fallback. */
+  sampling: SamplingDefaults;
+  initialPrompt?: string;
+}) {
   const [prompt, setPrompt] = useState(initialPrompt);
-  const [options, setOptions] = useState<Options>(DEFAULTS);
+  const [options, setOptions] = useState<Options>({ n: DEFAULT_N, ...sampling, seed: "" });
   const [advanced, setAdvanced] = useState(false);
   const [phase, setPhase] = useState<Phase>({ kind: "idle" });
   const source = useRef<EventSource | null>(null);

@@ -45,9 +45,10 @@ export const GenerationParams = z.strictObject(
       .refine((v) => v !== undefined, "prompt is required")
       .pipe(PromptText),
     n: number("n", 1, 9, true).default(4),
-    guidance: number("guidance", 1, 10, false).default(3),
-    temperature: number("temperature", 0.1, 2, false).default(1),
-    topK: number("topK", 0, 512, true).default(64),
+    // Left out, these come from the active model's measured defaults (SamplingDefaults, see withSamplingDefaults).
+    guidance: number("guidance", 1, 10, false).optional(),
+    temperature: number("temperature", 0.1, 2, false).optional(),
+    topK: number("topK", 0, 512, true).optional(),
     /** Leave it out for a random seed; null is not "no seed" (it used to mean 0). */
     seed: number("seed", 0, 2 ** 31 - 1, true).optional(),
   },
@@ -60,7 +61,33 @@ export const GenerationParams = z.strictObject(
           : undefined,
   },
 );
-export type GenerationParams = z.infer<typeof GenerationParams>;
+export type GenerationRequest = z.infer<typeof GenerationParams>;
+
+/** Sampling settings a model recommends (its manifest's `extra.sampling`, written by `npm run eval:gpt`). */
+export const SamplingDefaults = z.object({
+  guidance: number("guidance", 1, 10, false),
+  temperature: number("temperature", 0.1, 2, false),
+  /** null or 0: no top-k filter. */
+  topK: number("topK", 0, 512, true)
+    .nullable()
+    .transform((k) => k ?? 0),
+});
+export type SamplingDefaults = z.output<typeof SamplingDefaults>;
+
+/** For a model that has measured none: what the app always used. */
+export const SAMPLING_FALLBACK: Readonly<SamplingDefaults> = Object.freeze({ guidance: 3, temperature: 1, topK: 64 });
+
+/** A request with every sampling setting filled: what was asked, else the model's defaults. */
+export type GenerationParams = GenerationRequest & SamplingDefaults;
+
+export function withSamplingDefaults(request: GenerationRequest, defaults: SamplingDefaults): GenerationParams {
+  return {
+    ...request,
+    guidance: request.guidance ?? defaults.guidance,
+    temperature: request.temperature ?? defaults.temperature,
+    topK: request.topK ?? defaults.topK,
+  };
+}
 
 /** The first problem, as the API and the form both show it. */
 export function firstIssue(error: z.ZodError): string {

@@ -11,6 +11,7 @@ import { claimNextJob, GAVE_UP_ERROR, REQUEUED_NOTE, takeOverAbandoned } from ".
 import { migrate } from "../db/migrate";
 import { selectBackend } from "../tensor/backend";
 import { enqueue, GenerationParams, QueueFullError, type EnqueueOptions } from "./queue";
+import { SAMPLING_FALLBACK, withSamplingDefaults } from "./params";
 import { ensureDefaultVersion, ModelRegistry } from "./registry";
 import { GenerationWorker, type JobEvent } from "./worker";
 
@@ -50,9 +51,23 @@ const waitFor = (worker: GenerationWorker, id: string) =>
     });
   });
 
+const req = (body: object) => withSamplingDefaults(GenerationParams.parse(body), SAMPLING_FALLBACK);
+
 describe("generation params", () => {
   it("trims the prompt and rejects empty, too long and out-of-range input with a message", () => {
-    expect(GenerationParams.parse({ prompt: "  red heart  " })).toMatchObject({ prompt: "red heart", n: 4, guidance: 3 });
+    expect(GenerationParams.parse({ prompt: "  red heart  " })).toEqual({ prompt: "red heart", n: 4 });
+    // Sampling settings left out come from the model's measured defaults; those given are kept.
+    const model = { guidance: 1.5, temperature: 0.7, topK: 0 };
+    expect(withSamplingDefaults(GenerationParams.parse({ prompt: "a", temperature: 1 }), model)).toMatchObject({
+      guidance: 1.5,
+      temperature: 1,
+      topK: 0,
+    });
+    expect(withSamplingDefaults(GenerationParams.parse({ prompt: "a" }), SAMPLING_FALLBACK)).toMatchObject({
+      guidance: 3,
+      temperature: 1,
+      topK: 64,
+    });
     const err = (x: object) => GenerationParams.safeParse(x).error?.issues[0].message;
     expect(err({ prompt: "   " })).toBe("the prompt is empty");
     expect(err({ prompt: "x".repeat(201) })).toBe("the prompt is longer than 200 characters");
@@ -78,8 +93,8 @@ describe("worker", () => {
   it("runs queued jobs to done with their images, reporting progress", async () => {
     const registry = new ModelRegistry(db);
     const worker = new GenerationWorker(db, registry, { concurrency: 1, partialEvery: 32, log: quiet });
-    const a = await enqueue(db, GenerationParams.parse({ prompt: "red heart", n: 2, seed: 5 }), admit());
-    const b = await enqueue(db, GenerationParams.parse({ prompt: "grinning cat", n: 1 }), admit());
+    const a = await enqueue(db, req({ prompt: "red heart", n: 2, seed: 5 }), admit());
+    const b = await enqueue(db, req({ prompt: "grinning cat", n: 1 }), admit());
     const events = Promise.all([waitFor(worker, a.id), waitFor(worker, b.id)]);
     worker.start();
     worker.notify();
@@ -100,7 +115,7 @@ describe("worker", () => {
 
   it("refuses new jobs beyond the queue limit with a retry delay", async () => {
     await db.generation.create({ data: { prompt: "waiting", params: {}, seed: 1 } });
-    const err = await enqueue(db, GenerationParams.parse({ prompt: "one more" }), admit({ limit: 1 })).catch((e: unknown) => e);
+    const err = await enqueue(db, req({ prompt: "one more" }), admit({ limit: 1 })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QueueFullError);
     expect((err as QueueFullError).retryAfterS).toBeGreaterThan(0);
     await db.generation.deleteMany({ where: { prompt: "waiting" } });
@@ -136,7 +151,7 @@ describe("worker", () => {
   });
 
   it("finishes a job whose worker died: another worker takes it over once the lease expires", async () => {
-    const job = await enqueue(db, GenerationParams.parse({ prompt: "red heart", n: 1, seed: 1 }), admit());
+    const job = await enqueue(db, req({ prompt: "red heart", n: 1, seed: 1 }), admit());
     expect((await claimNextJob(db, "elsewhere:2:dead", 400))?.id).toBe(job.id);
     const registry = new ModelRegistry(db);
     const worker = new GenerationWorker(db, registry, { concurrency: 1, partialEvery: 0, leaseMs: 1000, log: quiet });
@@ -151,7 +166,7 @@ describe("worker", () => {
   });
 
   it("a job running while the database refuses writes ends done once writes work again, never stuck running", async () => {
-    const job = await enqueue(db, GenerationParams.parse({ prompt: "grinning cat", n: 2, seed: 3 }), admit());
+    const job = await enqueue(db, req({ prompt: "grinning cat", n: 2, seed: 3 }), admit());
     const registry = new ModelRegistry(db);
     const worker = new GenerationWorker(db, registry, {
       concurrency: 1,
@@ -201,18 +216,14 @@ describe("worker", () => {
   it("caps each client's pending jobs so one client cannot take the queue, and says which cap was hit", async () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++)
-      ids.push(
-        (await enqueue(db, GenerationParams.parse({ prompt: `a ${i}` }), admit({ limit: 5, perClientLimit: 3, clientId: "fair-a" }))).id,
-      );
-    const refused = await enqueue(
-      db,
-      GenerationParams.parse({ prompt: "a 3" }),
-      admit({ limit: 5, perClientLimit: 3, clientId: "fair-a" }),
-    ).catch((e: unknown) => e);
+      ids.push((await enqueue(db, req({ prompt: `a ${i}` }), admit({ limit: 5, perClientLimit: 3, clientId: "fair-a" }))).id);
+    const refused = await enqueue(db, req({ prompt: "a 3" }), admit({ limit: 5, perClientLimit: 3, clientId: "fair-a" })).catch(
+      (e: unknown) => e,
+    );
     expect(refused).toBeInstanceOf(QueueFullError);
     expect((refused as QueueFullError).limit).toBe("client");
     expect((refused as QueueFullError).message).toMatch(/QUEUE_LIMIT_PER_CLIENT/);
-    ids.push((await enqueue(db, GenerationParams.parse({ prompt: "b 0" }), admit({ limit: 5, perClientLimit: 3, clientId: "fair-b" }))).id);
+    ids.push((await enqueue(db, req({ prompt: "b 0" }), admit({ limit: 5, perClientLimit: 3, clientId: "fair-b" }))).id);
     await db.generation.deleteMany({ where: { id: { in: ids } } });
   });
 

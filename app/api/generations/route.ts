@@ -1,7 +1,8 @@
 import { HttpError, jsonError, methodNotAllowed, route } from "@/lib/api";
 import { clientIdFrom } from "@/lib/client-id";
 import { findActiveModelVersion } from "@/lib/db/versions";
-import { firstIssue, GenerationParams } from "@/lib/generate/params";
+import { firstIssue, GenerationParams, withSamplingDefaults } from "@/lib/generate/params";
+import { samplingDefaultsFor } from "@/lib/generate/sampling-defaults";
 import { enqueue, QueueFullError } from "@/lib/generate/queue";
 import { generationService } from "@/lib/generate/service";
 import { readJsonBody } from "@/lib/http/body";
@@ -19,7 +20,7 @@ export const POST = route(async (request: Request) => {
   const broken = service.registry.loadError;
   if (broken?.versionId === active.id) return jsonError(503, `the active model ${active.name} could not be loaded: ${broken.message}`);
   try {
-    const job = await enqueue(service.db, parsed.data, {
+    const job = await enqueue(service.db, withSamplingDefaults(parsed.data, samplingDefaultsFor(active.path)), {
       limit: service.queueLimit,
       perClientLimit: service.queueLimitPerClient,
       clientId: clientIdFrom(request.headers),
