@@ -1,6 +1,14 @@
+import fs from "node:fs";
+import path from "node:path";
 import { expect, test } from "@playwright/test";
 import { CreatePage } from "./pages/create-page";
 import { GalleryPage } from "./pages/gallery-page";
+
+/** The Create form starts from the served model's measured sampling defaults (its manifest), else guidance 3. */
+function modelGuidance(): string {
+  const manifest = JSON.parse(fs.readFileSync(path.join(process.env.TESSERA_MODEL_DIR ?? "models/default", "manifest.json"), "utf8"));
+  return String(manifest.extra?.sampling?.guidance ?? 3);
+}
 
 test("a new generation appears in the gallery, search finds it, and its page shows the parameters", async ({ page }) => {
   const create = new CreatePage(page);
@@ -24,7 +32,7 @@ test("a new generation appears in the gallery, search finds it, and its page sho
   await expect(gallery.detailImages).toHaveCount(1);
   await expect(gallery.param("Seed")).toHaveText("11");
   await expect(gallery.param("n")).toHaveText("1");
-  await expect(gallery.param("guidance")).toHaveText("3");
+  await expect(gallery.param("guidance")).toHaveText(modelGuidance());
   await page.getByTestId("remix").click();
   await expect(create.prompt).toHaveValue(prompt);
 });
