@@ -68,6 +68,12 @@ runMain("train:gpt", async () => {
   const trainRecords = captionsFor(records, "train");
   const variants = flags.augment ? trainRecords.map(captionVariants) : null;
   const textDir = path.join(flags.out, "text-tokenizer");
+  if (!fs.existsSync(path.join(textDir, "tokenizer.json")) && flags.warmStart) {
+    // A warm start must read text with the tokenizer its weights were trained on (same ids), not a new one.
+    fs.mkdirSync(textDir, { recursive: true });
+    for (const f of ["tokenizer.json", "tokenizer_config.json", "text-vocab.json"])
+      fs.copyFileSync(path.join(flags.warmStart, f), path.join(textDir, f));
+  }
   if (!fs.existsSync(path.join(textDir, "tokenizer.json")))
     await trainTextTokenizer(variants ? variants.flat() : captions("train"), textDir);
   else if (variants) addSeenWords(textDir, await loadTextTokenizer(textDir), variants.flat());
