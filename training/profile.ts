@@ -11,7 +11,7 @@ import { DEFAULT_VQ_CONFIG } from "../lib/model/vq-config";
 import { VQModel } from "../lib/model/vq-model";
 import { initBackend } from "../lib/tensor/backend";
 import { registerFastGradients } from "../lib/tensor/gradients";
-import { matmulGflops } from "./bench/models";
+import { matmulGflops, syntheticGptBatch } from "./bench/models";
 import { parseFlags, runMain } from "./cli";
 
 const Flags = z.object({
@@ -36,16 +36,7 @@ runMain("profile", async () => {
     const model = new Transformer(c, 1);
     batch = f.batch ?? 16;
     const n = imageTokens(c);
-    const text = tf.tensor2d(
-      Array.from({ length: batch * c.textLen }, (_, i) => (i % 7) + 3),
-      [batch, c.textLen],
-      "int32",
-    );
-    const image = tf.tensor2d(
-      Array.from({ length: batch * n }, (_, i) => i % c.imageVocab),
-      [batch, n],
-      "int32",
-    );
+    const { text, image } = syntheticGptBatch(c, batch);
     const params = [...model.params.trainable().values()];
     step = () => {
       const { value, grads } = tf.variableGrads(() => model.loss(text, image, true).loss, params);

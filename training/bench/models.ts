@@ -70,6 +70,23 @@ export async function imageTokenizerThroughput(reps: number, trainSteps: number)
   return { batch: 64, encodeImagesPerS: 64 / encode, decodeImagesPerS: 64 / decode, trainImagesPerS: 64 / train };
 }
 
+/** A fixed synthetic training batch for the transformer (speed does not depend on the values): text [B, T], codes [B, h·w]. */
+export function syntheticGptBatch(c: TransformerConfig, batch: number): { text: tf.Tensor2D; image: tf.Tensor2D } {
+  const n = imageTokens(c);
+  return {
+    text: tf.tensor2d(
+      Array.from({ length: batch * c.textLen }, (_, i) => (i % 7) + 3),
+      [batch, c.textLen],
+      "int32",
+    ),
+    image: tf.tensor2d(
+      Array.from({ length: batch * n }, (_, i) => i % c.imageVocab),
+      [batch, n],
+      "int32",
+    ),
+  };
+}
+
 export async function transformerThroughput(reps: number, trainSteps: number) {
   const c = DEFAULT_TRANSFORMER_CONFIG;
   const model = new Transformer(c, 1);
@@ -90,16 +107,7 @@ export async function transformerThroughput(reps: number, trainSteps: number) {
     noCacheB8: await gen(8, false),
   };
   const batch = 16;
-  const text = tf.tensor2d(
-    Array.from({ length: batch * c.textLen }, (_, i) => (i % 7) + 3),
-    [batch, c.textLen],
-    "int32",
-  );
-  const image = tf.tensor2d(
-    Array.from({ length: batch * n }, (_, i) => i % c.imageVocab),
-    [batch, n],
-    "int32",
-  );
+  const { text, image } = syntheticGptBatch(c, batch);
   const params = [...model.params.trainable().values()];
   const step = await best(trainSteps, () => {
     const { value, grads } = tf.variableGrads(() => model.loss(text, image, true).loss, params);

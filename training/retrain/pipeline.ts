@@ -27,6 +27,7 @@ import {
   type GptData,
   type GptTaskOptions,
 } from "../gpt/task";
+import type { TrainerConfig } from "../loop/config";
 import { shared } from "../loop/task";
 import { train as runTraining } from "../loop/trainer";
 import { trainTextTokenizer } from "../train-text-tokenizer";
@@ -71,6 +72,26 @@ function folderHash(dir: string): string {
         return [f, s.size, Math.round(s.mtimeMs)];
       }),
   );
+}
+
+/** The loop's settings for one training stage of a preset: the task's defaults with the preset's budget. */
+function stageTrainer(
+  defaults: Readonly<TrainerConfig>,
+  stage: { batchSize: number; steps: number; minutes: number; checkpointEvery: number },
+  minutes: number | undefined,
+  workers: number | "auto" | undefined,
+): TrainerConfig {
+  return {
+    ...defaults,
+    batchSize: stage.batchSize,
+    steps: stage.steps,
+    minutes: minutes ?? stage.minutes,
+    warmup: Math.min(defaults.warmup, stage.steps / 5),
+    checkpointEvery: stage.checkpointEvery,
+    valEvery: stage.checkpointEvery,
+    resume: true,
+    workers: workers ?? defaults.workers,
+  };
 }
 
 export async function retrain(
@@ -134,17 +155,7 @@ export async function retrain(
           klWeight: 5e-4,
           sheet: true,
         };
-        const trainer = {
-          ...VQ_TRAINER_DEFAULTS,
-          batchSize: p.vq.batchSize,
-          steps: p.vq.steps,
-          minutes: o.minutesVq ?? p.vq.minutes,
-          warmup: Math.min(VQ_TRAINER_DEFAULTS.warmup, p.vq.steps / 5),
-          checkpointEvery: p.vq.checkpointEvery,
-          valEvery: p.vq.checkpointEvery,
-          resume: true,
-          workers: o.workers ?? VQ_TRAINER_DEFAULTS.workers,
-        };
+        const trainer = stageTrainer(VQ_TRAINER_DEFAULTS, p.vq, o.minutesVq, o.workers);
         const task = await createVqTask(options, "main");
         try {
           const r = await runTraining(task, trainer, {
@@ -234,17 +245,7 @@ export async function retrain(
         nullText: tok.encodeNull(textLen),
         sheet: { imageTokenizer: vqOut, textTokenizer: textDir, prompts },
       };
-      const trainer = {
-        ...GPT_TRAINER_DEFAULTS,
-        batchSize: p.gpt.batchSize,
-        steps: p.gpt.steps,
-        minutes: o.minutesGpt ?? p.gpt.minutes,
-        warmup: Math.min(GPT_TRAINER_DEFAULTS.warmup, p.gpt.steps / 5),
-        checkpointEvery: p.gpt.checkpointEvery,
-        valEvery: p.gpt.checkpointEvery,
-        resume: true,
-        workers: o.workers ?? GPT_TRAINER_DEFAULTS.workers,
-      };
+      const trainer = stageTrainer(GPT_TRAINER_DEFAULTS, p.gpt, o.minutesGpt, o.workers);
       const task = await createGptTask(options, "main");
       try {
         const r = await runTraining(task, trainer, {
