@@ -12,6 +12,7 @@ import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
+import { batchTensor } from "../lib/data/batches";
 import { captionsFor, loadSplit, readCaptions, readManifest, SPLITS, type CaptionRecord, type Split } from "../lib/data/manifest";
 import type { Shard } from "../lib/data/shard";
 import { sampleImageCodesBatch } from "../lib/model/sample";
@@ -114,12 +115,11 @@ runMain("eval:gpt", async () => {
   const chanceScores = {} as Record<SetName, Scores>;
   for (const [name, set] of Object.entries(sets) as [SetName, (typeof sets)[SetName]][]) {
     const s = zeroScores();
-    const px = shards[set.split].height * shards[set.split].width * shards[set.split].channels;
     const images = tf.tidy(() => {
-      const raw = Float32Array.from(
-        set.prompts.flatMap((r) => Array.from(shards[set.split].data.subarray(r.index * px, (r.index + 1) * px), (v) => v / 255)),
+      const x = batchTensor(
+        shards[set.split],
+        set.prompts.map((r) => r.index),
       );
-      const x = tf.tensor4d(raw, [set.prompts.length, size, size, 3]);
       return tf.reshape(vq.decode(vq.encode(x)), [set.prompts.length, -1]) as tf.Tensor2D;
     });
     topK(images, corpusT, corpusSq, 5).forEach((nb, i) => score(s, nb, labels, labelOf(set.prompts[i])));

@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { loadCheckpoint, readCheckpointManifest, saveCheckpoint, type SaveOptions } from "../../lib/model/checkpoint";
+import { loadCheckpoint, saveCheckpoint, type SaveOptions } from "../../lib/model/checkpoint";
 import type { ParamStore } from "../../lib/model/params";
 import type { AdamW } from "../optim/adamw";
 import type { TrainerConfig } from "./config";
@@ -16,8 +16,6 @@ export interface Restored {
   /** The exported model folder the weights came from, when the run warm-started. */
   warmStartedFrom: string | null;
 }
-
-const sameConfig = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /**
  * Resumes `<out>/model` + `<out>/optimizer` when asked and present; otherwise, with `warmStart`, loads the weights
@@ -58,8 +56,7 @@ export function restoreRun(outDir: string, params: ParamStore, optimizer: AdamW,
   }
   if (c.resume) log(`no checkpoint in ${modelDir}`);
   if (c.warmStart) {
-    const manifest = readCheckpointManifest(c.warmStart);
-    const { tensors } = loadCheckpoint(c.warmStart);
+    const { manifest, tensors } = loadCheckpoint(c.warmStart);
     try {
       params.load(tensors, c.warmStart);
     } finally {
@@ -70,15 +67,6 @@ export function restoreRun(outDir: string, params: ParamStore, optimizer: AdamW,
   }
   if (c.resume) log("starting from scratch");
   return fresh;
-}
-
-/** Checks that a resumed or warm-started model's config is the one this run asks for. */
-export function assertSameConfig(dir: string, expected: object): void {
-  const m = readCheckpointManifest(dir);
-  if (!sameConfig(m.config, expected))
-    throw new Error(
-      `${dir} was trained with a different model config (${JSON.stringify(m.config)}); this run asks for ${JSON.stringify(expected)}`,
-    );
 }
 
 /** Saves weights (float32) and optimizer state together. */
