@@ -41,12 +41,14 @@ describe("tokenizer evaluation", () => {
       1,
     );
     const data = new Uint8Array(5 * 32 * 32 * 3).map((_, i) => (i * 37) % 256);
-    const row = evaluateTokenizer(model, { count: 5, height: 32, width: 32, channels: 3, data }, "tiny", "val", 2);
+    const row = evaluateTokenizer(model, { count: 5, height: 32, width: 32, channels: 3, data }, "tiny", "val", { batchSize: 2 });
     expect(row.mse).toBeGreaterThan(0);
     expect(row.psnr).toBeCloseTo(10 * Math.log10(1 / row.mse), 6);
     expect(row.usage).toBeGreaterThan(0);
     expect(row.usage).toBeLessThanOrEqual(1);
     expect(row.bitsPerImage).toBe(8 * 8 * 4);
+    expect(row.sharpness).toBeGreaterThan(0);
+    expect(row.ceiling).toBeNull();
     const table = formatTable([row]);
     expect(table.split("\n")).toHaveLength(3);
     expect(table).toMatch(/\| tiny +\| val +\|/);

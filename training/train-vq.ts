@@ -1,13 +1,16 @@
-// `npm run train:vq -- --kind vqvae|dvae [--preset default|tiny] [--minutes M | --steps N] [--batch-size 64]
-//   [--seed 1] [--out runs/vqvae] [--resume] [--workers auto] [--export models/image-tokenizer]`
-// Trains an image tokenizer on the emoji corpus (`npm run data` first) on the shared training loop (both cores,
-// data-parallel). Ctrl-C saves a checkpoint; --resume goes on from it. --export writes the model in float16.
+// `npm run train:vq -- --kind vqvae|dvae|ae [--gan true] [--preset default|tiny] [--minutes M | --steps N]
+//   [--batch-size 64] [--seed 1] [--out runs/vqvae] [--resume] [--warm-start DIR] [--workers auto]
+//   [--export models/image-tokenizer]`
+// Trains an image tokenizer (or the continuous "ae" baseline; --gan true makes a VQ-VAE a VQ-GAN) on the emoji
+// corpus (`npm run data` first) on the shared training loop (both cores, data-parallel). Ctrl-C saves a
+// checkpoint; --resume goes on from it. --export writes the model in float16 (without a VQ-GAN's discriminator).
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { loadSplit, readManifest } from "../lib/data/manifest";
 import { sha256 } from "../lib/data/shard";
 import { saveCheckpoint } from "../lib/model/checkpoint";
+import { DISCRIMINATOR_PREFIX } from "../lib/model/discriminator";
 import { DEFAULT_VQ_CONFIG, type VQConfig } from "../lib/model/vq-config";
 import { initBackend } from "../lib/tensor/backend";
 import { registerFastGradients } from "../lib/tensor/gradients";
@@ -15,7 +18,8 @@ import { parseFlags, runMain } from "./cli";
 import { TRAINER_FLAGS_USAGE, trainerConfigFrom, trainerFlags } from "./loop/config";
 import { shared } from "./loop/task";
 import { train } from "./loop/trainer";
-import { createTask, VQ_TRAINER_DEFAULTS, vqTaskDefinition, type VQTaskOptions } from "./vq/task";
+import { DEFAULT_GAN_OPTIONS } from "./vq/gan";
+import { createTask, DVAE_SCHEDULE, VQ_TRAINER_DEFAULTS, vqTaskDefinition, type VQTaskOptions } from "./vq/task";
 
 /** Named presets live here, in the training script, not in the model code. */
 const PRESETS: Record<string, Partial<VQConfig>> = {
@@ -24,21 +28,32 @@ const PRESETS: Record<string, Partial<VQConfig>> = {
   tiny: { encoderWidths: [16, 32], decoderWidths: [16, 32], outputWidth: 16, codebookSize: 64, embedDim: 16 },
 };
 
-const USAGE = `usage: npm run train:vq -- --kind vqvae|dvae [--preset default|tiny] [--out DIR] [--export DIR] [--final-temperature T] [--kl-weight W] ${TRAINER_FLAGS_USAGE}`;
+const USAGE = `usage: npm run train:vq -- --kind vqvae|dvae|ae [--preset default|tiny] [--out DIR] [--export DIR] [--codebook-size K] [--embed-dim D] [--padding edge|zero] [--restart-every N] [--hard-gumbel true|false] [--usage-weight W] [--final-temperature T] [--temperature-fraction F] [--kl-weight W] [--kl-warmup-fraction F] [--gan true [--gan-start N] [--disc-weight W] [--feature-weight W]] ${TRAINER_FLAGS_USAGE}`;
 
 const Flags = z.object({
-  kind: z.enum(["vqvae", "dvae"]).default("vqvae"),
+  kind: z.enum(["vqvae", "dvae", "ae"]).default("vqvae"),
+  codebookSize: z.coerce.number().int().min(2).max(65536).optional(),
+  embedDim: z.coerce.number().int().min(1).max(1024).optional(),
+  padding: z.enum(["zero", "edge"]).optional(),
+  restartEvery: z.coerce.number().int().min(1).optional(),
+  hardGumbel: z
+    .enum(["true", "false"])
+    .transform((v) => v === "true")
+    .optional(),
+  usageWeight: z.coerce.number().min(0).optional(),
+  temperatureFraction: z.coerce.number().positive().max(1).default(DVAE_SCHEDULE.temperatureFraction),
+  klWarmupFraction: z.coerce.number().positive().max(1).default(DVAE_SCHEDULE.klWarmupFraction),
   preset: z.enum(["default", "tiny"]).default("default"),
   data: z.string().default(path.join("data", "datasets", "emoji")),
   size: z.coerce.number().int().positive().default(32),
   out: z.string().optional(),
   export: z.string().optional(),
-  finalTemperature: z.coerce
-    .number()
-    .positive()
-    .max(1)
-    .default(1 / 16),
-  klWeight: z.coerce.number().min(0).default(5e-4),
+  finalTemperature: z.coerce.number().positive().max(1).default(DVAE_SCHEDULE.finalTemperature),
+  klWeight: z.coerce.number().min(0).default(DVAE_SCHEDULE.klWeight),
+  gan: z.enum(["true", "false"]).default("false"),
+  ganStart: z.coerce.number().int().min(0).default(DEFAULT_GAN_OPTIONS.start),
+  discWeight: z.coerce.number().min(0).default(DEFAULT_GAN_OPTIONS.discWeight),
+  featureWeight: z.coerce.number().min(0).default(DEFAULT_GAN_OPTIONS.featureWeight),
   ...trainerFlags(VQ_TRAINER_DEFAULTS),
 });
 
@@ -51,7 +66,12 @@ runMain("train:vq", async () => {
   const manifest = readManifest(flags.data);
   const train0 = loadSplit(flags.data, "train", flags.size, manifest);
   const val = loadSplit(flags.data, "val", flags.size, manifest);
-  const config: VQConfig = { ...DEFAULT_VQ_CONFIG, ...PRESETS[flags.preset], kind: flags.kind, imageSize: flags.size };
+  const overrides = Object.fromEntries(
+    (["codebookSize", "embedDim", "padding", "restartEvery", "hardGumbel", "usageWeight"] as const)
+      .filter((k) => flags[k] !== undefined)
+      .map((k) => [k, flags[k]]),
+  ) as Partial<VQConfig>;
+  const config: VQConfig = { ...DEFAULT_VQ_CONFIG, ...PRESETS[flags.preset], ...overrides, kind: flags.kind, imageSize: flags.size };
   const outDir = flags.out ?? path.join("runs", flags.kind);
   const dataHash = sha256(fs.readFileSync(path.join(flags.data, "manifest.json")));
   const options: VQTaskOptions = {
@@ -60,7 +80,13 @@ runMain("train:vq", async () => {
     train: { ...train0, data: shared(train0.data) },
     val: { ...val, data: shared(val.data) },
     finalTemperature: flags.finalTemperature,
+    temperatureFraction: flags.temperatureFraction,
     klWeight: flags.klWeight,
+    klWarmupFraction: flags.klWarmupFraction,
+    gan:
+      flags.gan === "true"
+        ? { ...DEFAULT_GAN_OPTIONS, start: flags.ganStart, discWeight: flags.discWeight, featureWeight: flags.featureWeight }
+        : undefined,
     sheet: true,
   };
   const trainer = trainerConfigFrom(VQ_TRAINER_DEFAULTS, flags);
@@ -74,7 +100,9 @@ runMain("train:vq", async () => {
       JSON.stringify({ kind: flags.kind, steps: r.step, workers: r.workers, imagesPerSecond: Math.round(r.itemsPerSecond), ...r.metrics }),
     );
     if (flags.export) {
-      await saveCheckpoint(flags.export, task.params.all(), {
+      // The discriminator only trains the tokenizer: an export leaves it out.
+      const weights = new Map([...task.params.all()].filter(([name]) => !name.startsWith(DISCRIMINATOR_PREFIX)));
+      await saveCheckpoint(flags.export, weights, {
         kind: config.kind,
         config,
         metrics: { ...r.metrics, steps: r.step },

@@ -1,7 +1,7 @@
 // Streams a shard as float32 image batches in [0, 1], shuffled per epoch with a seed, so a training run can be
 // repeated exactly. The caller owns (and disposes) each batch's tensor.
 import * as tf from "@tensorflow/tfjs";
-import { mulberry32, shuffleInPlace } from "./rng";
+import { drawFromCumulative, mulberry32, shuffleInPlace } from "./rng";
 import { imageBytes, type Shard } from "./shard";
 
 export interface Batch {
@@ -107,17 +107,7 @@ export class WeightedIndexStream {
     const out = new Int32Array(this.batchSize);
     const c = this.cumulative;
     const total = c[c.length - 1];
-    for (let b = 0; b < this.batchSize; b++) {
-      const u = this.rand() * total;
-      let lo = 0;
-      let hi = c.length - 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (c[mid] > u) hi = mid;
-        else lo = mid + 1;
-      }
-      out[b] = lo;
-    }
+    for (let b = 0; b < this.batchSize; b++) out[b] = drawFromCumulative(c, this.rand() * total);
     return out;
   }
 

@@ -32,6 +32,21 @@ export function shuffleInPlace<T>(items: T[], rand: () => number): T[] {
   return items;
 }
 
+/**
+ * The index drawn by `u` ∈ [0, total) from a cumulative weight array (cumulative[i] = w_0 + … + w_i): the first i
+ * with cumulative[i] > u, found by bisection, so index i comes up with probability w_i / total.
+ */
+export function drawFromCumulative(cumulative: ArrayLike<number>, u: number): number {
+  let lo = 0;
+  let hi = cumulative.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (cumulative[mid] > u) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
 /** A uniformly chosen element. */
 export function pick<T>(items: readonly T[], rand: () => number): T {
   return items[Math.floor(rand() * items.length)];

@@ -15,26 +15,36 @@ export interface Decoder {
 export function createDecoder(store: ParamStore, c: VQConfig): Decoder {
   const widths = c.decoderWidths;
   const deepest = widths[widths.length - 1];
-  const input = createConv(store, "dec.in", 3, c.embedDim, deepest);
+  const input = createConv(store, "dec.in", 3, c.embedDim, deepest, 1, c.padding);
   // From the coarsest stage up: refine at this resolution, then upsample into the next stage's width.
   const stages = [...widths].reverse().map((width, r) => {
     const i = widths.length - 1 - r;
     const next = i === 0 ? c.outputWidth : widths[i - 1];
     return {
-      blocks: Array.from({ length: c.resBlocks }, (_, j) => createResBlock(store, `dec.${i}.res${j}`, width)),
+      blocks: Array.from({ length: c.resBlocks }, (_, j) => createResBlock(store, `dec.${i}.res${j}`, width, c.padding)),
       up: createConv(store, `dec.${i}.up`, 1, width, 4 * next),
     };
   });
-  return { input, stages, out: createConv(store, "dec.out", 3, c.outputWidth, c.channels) };
+  return { input, stages, out: createConv(store, "dec.out", 3, c.outputWidth, c.channels, 1, c.padding) };
 }
 
-/** Returns images in roughly [0, 1] (unclipped: the loss sees the raw values; callers clip for display). */
-export function decode(d: Decoder, zQ: tf.Tensor4D): tf.Tensor4D {
+/** Everything up to the last layer: [B, h, w, D] → activations [B, S, S, outputWidth] that the head turns into pixels. */
+export function decodeFeatures(d: Decoder, zQ: tf.Tensor4D): tf.Tensor4D {
   let h = conv(d.input, zQ);
   for (const s of d.stages) {
     for (const b of s.blocks) h = resBlock(b, h);
     h = depthToSpace(conv(s.up, tf.relu(h))); // [B, 2H, 2W, next]
   }
-  const y = conv(d.out, tf.relu(h)); // [-1, 1] scale, as the encoder's input
+  return tf.relu(h);
+}
+
+/** The last layer (the VQ-GAN's adaptive weight is measured on it): features → images in roughly [0, 1]. */
+export function decodeHead(out: Conv, features: tf.Tensor4D): tf.Tensor4D {
+  const y = conv(out, features); // [-1, 1] scale, as the encoder's input
   return tf.div(tf.add(y, 1), 2) as tf.Tensor4D;
+}
+
+/** Returns images in roughly [0, 1] (unclipped: the loss sees the raw values; callers clip for display). */
+export function decode(d: Decoder, zQ: tf.Tensor4D): tf.Tensor4D {
+  return decodeHead(d.out, decodeFeatures(d, zQ));
 }

@@ -16,8 +16,8 @@ export function createEncoder(store: ParamStore, c: VQConfig, outDim: number): E
   const stages = c.encoderWidths.map((width, i) => {
     // The first stage sees raw pixels (4·C channels after space-to-depth): a 3×3 mix is cheap there and gives
     // each code spatial context; deeper stages mix their 4× wider input with a 1×1.
-    const mix = createConv(store, `enc.${i}.mix`, i === 0 ? 3 : 1, 4 * inCh, width);
-    const blocks = Array.from({ length: c.resBlocks }, (_, j) => createResBlock(store, `enc.${i}.res${j}`, width));
+    const mix = createConv(store, `enc.${i}.mix`, i === 0 ? 3 : 1, 4 * inCh, width, 1, c.padding);
+    const blocks = Array.from({ length: c.resBlocks }, (_, j) => createResBlock(store, `enc.${i}.res${j}`, width, c.padding));
     inCh = width;
     return { mix, blocks };
   });

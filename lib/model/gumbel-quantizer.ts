@@ -1,7 +1,10 @@
 // dVAE bottleneck (Ramesh et al. 2021, "Zero-Shot Text-to-Image Generation"; Jang et al. 2017, Maddison et al.
 // 2017): the encoder outputs logits over the K codes at each position; training decodes a Gumbel-softmax sample
 // y = softmax((logits + g) / τ), a relaxed one-hot that becomes discrete as τ → 0; a KL term pulls q(z|x) towards
-// the uniform prior the transformer's prior starts from. Inference takes the argmax.
+// the uniform prior the transformer's prior starts from, and a batch-level usage term keeps the whole codebook
+// in use. Inference takes the argmax; with `hardGumbel` (the default) training decodes the one-hot of the sample
+// too, with the soft sample's gradient (straight-through), so the decoder never learns to read information hidden
+// in mixture weights that the argmax then throws away.
 import * as tf from "@tensorflow/tfjs";
 import { oneHotFloat } from "../tensor/gradients";
 import { straightThrough } from "./layers";
@@ -30,6 +33,15 @@ export function klToUniform(logits: tf.Tensor2D): tf.Scalar {
     const logQ = tf.logSoftmax(logits);
     const negEntropy = tf.sum(tf.mul(tf.exp(logQ), logQ), 1);
     return tf.mean(tf.add(negEntropy, Math.log(logits.shape[1]))) as tf.Scalar;
+  });
+}
+
+/** KL(q̄ ‖ uniform) = Σ q̄ log q̄ + log K, q̄ the mean of softmax(logits) over the rows: 0 when the batch as a whole uses every code equally. */
+export function batchKlToUniform(logits: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => {
+    const qBar = tf.mean(tf.softmax(logits), 0); // [K]
+    const negEntropy = tf.sum(tf.mul(qBar, tf.log(tf.add(qBar, TINY))));
+    return tf.add(negEntropy, Math.log(logits.shape[1])) as tf.Scalar;
   });
 }
 
@@ -62,11 +74,12 @@ export class GumbelQuantizer implements Quantizer {
       }
       const zq = tf.matMul(y, this.embedding as unknown as tf.Tensor2D); // [N, D]
       const kl = klToUniform(logits);
+      const batchKl = batchKlToUniform(logits);
       return {
         zQ: tf.reshape(zq, [b, h, w, this.c.embedDim]) as tf.Tensor4D, // [B, h, w, D]
         codes: tf.reshape(codes, [b, h, w]) as tf.Tensor3D, // [B, h, w]
-        loss: tf.mul(kl, options.klWeight ?? 0) as tf.Scalar,
-        logs: { kl },
+        loss: tf.add(tf.mul(kl, options.klWeight ?? 0), tf.mul(batchKl, this.c.usageWeight)) as tf.Scalar,
+        logs: { kl, batchKl },
       };
     });
   }

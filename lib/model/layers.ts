@@ -1,24 +1,53 @@
-// The few building blocks the image tokenizers are made of. Every convolution is stride 1 with 'same' padding and
+// The few building blocks the image tokenizers are made of. Every convolution is stride 1 and keeps the size, and
 // resolution changes use space-to-depth / depth-to-space (Shi et al. 2016, "sub-pixel convolution"): on the wasm
 // backend those are exactly the fast kernels, and their gradients stay fast with lib/tensor/gradients.ts.
+//
+// Padding: zero padding ('same') tells every conv where the border is, so a plain white background gets other
+// features, hence other codes, along the edges and in each corner than in the middle: entropy the transformer must
+// model without any picture in it. Edge padding (replicate the border pixel) keeps a constant image constant through
+// every layer, so one background gets one code everywhere.
 import * as tf from "@tensorflow/tfjs";
 import type { ParamStore } from "./params";
+
+/** "zero": tfjs 'same' padding; "edge": the border pixels repeated outwards. */
+export type Padding = "zero" | "edge";
 
 export interface Conv {
   w: tf.Variable; // [k, k, Ci, Co]
   b: tf.Variable; // [Co]
+  padding: Padding;
 }
 
 /** He-normal initialised k×k conv (He et al. 2015); `gain` < 1 shrinks residual branches at the start. */
-export function createConv(store: ParamStore, name: string, k: number, ci: number, co: number, gain = 1): Conv {
+export function createConv(store: ParamStore, name: string, k: number, ci: number, co: number, gain = 1, padding: Padding = "zero"): Conv {
   const std = gain * Math.sqrt(2 / (k * k * ci));
   return {
     w: store.add(`${name}.w`, tf.randomNormal([k, k, ci, co], 0, std, "float32", store.seed())),
     b: store.add(`${name}.b`, tf.zeros([co])),
+    padding,
   };
 }
 
+/** x padded by `p` pixels on each side with copies of its border (for p = 1, "symmetric" mirroring is exactly that). */
+export function edgePad(x: tf.Tensor4D, p: number): tf.Tensor4D {
+  return tf.mirrorPad(
+    x,
+    [
+      [0, 0],
+      [p, p],
+      [p, p],
+      [0, 0],
+    ],
+    "symmetric",
+  ); // [B, H+2p, W+2p, C]
+}
+
 export function conv(c: Conv, x: tf.Tensor4D): tf.Tensor4D {
+  const k = c.w.shape[0];
+  if (c.padding === "edge" && k > 1) {
+    if (k !== 3) throw new Error(`edge padding is implemented for 1×1 and 3×3 convs, got ${k}×${k}`);
+    return tf.add(tf.conv2d(edgePad(x, 1), c.w as tf.Tensor4D, 1, "valid"), c.b);
+  }
   return tf.add(tf.conv2d(x, c.w as tf.Tensor4D, 1, "same"), c.b);
 }
 
@@ -28,8 +57,11 @@ export interface ResBlock {
 }
 
 /** Pre-activation residual block (He et al. 2016): x + conv1×1(relu(conv3×3(relu(x)))). */
-export function createResBlock(store: ParamStore, name: string, ch: number): ResBlock {
-  return { conv1: createConv(store, `${name}.conv1`, 3, ch, ch), conv2: createConv(store, `${name}.conv2`, 1, ch, ch, 0.1) };
+export function createResBlock(store: ParamStore, name: string, ch: number, padding: Padding = "zero"): ResBlock {
+  return {
+    conv1: createConv(store, `${name}.conv1`, 3, ch, ch, 1, padding),
+    conv2: createConv(store, `${name}.conv2`, 1, ch, ch, 0.1),
+  };
 }
 
 export function resBlock(r: ResBlock, x: tf.Tensor4D): tf.Tensor4D {

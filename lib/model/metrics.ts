@@ -68,6 +68,21 @@ export function batchSsim(x: tf.Tensor4D, y: tf.Tensor4D, options: SsimOptions =
   });
 }
 
+/**
+ * Sum over the batch of each image's mean gradient magnitude √(∂x² + ∂y²) (forward differences on the
+ * (H−1)×(W−1) grid, averaged over channels). Recon / real of this is a sharpness ratio: blur lowers it below 1.
+ */
+export function batchGradientMagnitude(x: tf.Tensor4D): number {
+  const [b, h, w, c] = x.shape;
+  return tf.tidy(() => {
+    const inner = tf.slice(x, [0, 0, 0, 0], [b, h - 1, w - 1, c]);
+    const dx = tf.sub(tf.slice(x, [0, 0, 1, 0], [b, h - 1, w - 1, c]), inner);
+    const dy = tf.sub(tf.slice(x, [0, 1, 0, 0], [b, h - 1, w - 1, c]), inner);
+    const mag = tf.sqrt(tf.add(tf.square(dx), tf.square(dy))); // [B, H-1, W-1, C]
+    return tf.sum(tf.mean(mag, [1, 2, 3])).dataSync()[0];
+  });
+}
+
 /** Both metrics of one batch as plain numbers (one sync each). */
 export function batchMetrics(x: tf.Tensor4D, y: tf.Tensor4D, options?: SsimOptions): { mse: number; ssim: number } {
   const mse = batchMse(x, y);

@@ -6,7 +6,7 @@ export interface QuantizeOptions {
   training: boolean;
   /** dVAE: Gumbel-softmax temperature τ (annealed by the trainer). */
   temperature?: number;
-  /** dVAE: weight of KL(q(z|x) ‖ uniform) (warmed up by the trainer). */
+  /** dVAE: weight of the per-sample KL(q(z|x) ‖ uniform) (warmed up by the trainer). */
   klWeight?: number;
   /** dVAE: seed of this call's Gumbel noise (a data-parallel trainer gives each replica its own); default: an internal stream. */
   noiseSeed?: number;
@@ -24,7 +24,7 @@ export interface QuantizeResult {
 }
 
 export interface Quantizer {
-  readonly kind: "vq" | "gumbel";
+  readonly kind: "vq" | "gumbel" | "none";
   /** Channels the encoder must produce: D for a VQ-VAE (z_e), K for a dVAE (logits). */
   readonly inputDim: number;
   quantize(zE: tf.Tensor4D, options: QuantizeOptions): QuantizeResult;

@@ -157,6 +157,51 @@ describe("sampling", () => {
     model.dispose();
   });
 
+  it("scores each image token with the logits of the tokens before it only (no target leak in loss)", () => {
+    const model = new Transformer(config, 8);
+    const [t, im] = [text(), image(5)];
+    const n = config.imageGrid ** 2;
+    // The reference: each token's logits recomputed from the prompt and the tokens before it, nothing else.
+    const reference = tf.tidy(() => {
+      let nll = 0;
+      for (let i = 0; i < n; i++) {
+        const prefix = i ? (tf.slice(im, [0, 0], [2, i]) as tf.Tensor2D) : null;
+        const logp = tf.logSoftmax(model.nextImageLogits(t, prefix)).arraySync() as number[][];
+        const target = tf.slice(im, [0, i], [2, 1]).dataSync();
+        nll -= logp[0][target[0]] + logp[1][target[1]];
+      }
+      return nll / (2 * n);
+    });
+    const l = model.loss(t, im, false);
+    expect(l.imageLoss.dataSync()[0]).toBeCloseTo(reference, 4);
+    tf.dispose([t, im, l.loss, l.textLoss, l.imageLoss]);
+    model.dispose();
+  });
+
+  it("guides with the <null> caption in the unconditional branch, never the prompt", async () => {
+    const model = new Transformer(config, 9);
+    const scale = 4;
+    // Greedy decoding under guidance, recomputed by hand from the two branches.
+    const greedy = (uncondText: number[]) =>
+      tf.tidy(() => {
+        const out: number[] = [];
+        for (let i = 0; i < config.imageGrid ** 2; i++) {
+          const prefix = i ? tf.tensor2d([out, out], [2, i], "int32") : null;
+          const logits = model
+            .nextImageLogits(tf.tensor2d([prompt, uncondText], [2, config.textLen], "int32"), prefix)
+            .arraySync() as number[][];
+          const g = logits[1].map((u, k) => u + scale * (logits[0][k] - u));
+          out.push(g.indexOf(Math.max(...g)));
+        }
+        return out;
+      });
+    const [codes] = await sampleImageCodes(model, prompt, nul, { ...base, n: 1, guidance: scale, topK: 1 });
+    expect([...codes]).toEqual(greedy(nul));
+    // The check can tell: with the prompt in both branches guidance would do nothing, and decode otherwise.
+    expect(greedy(prompt)).not.toEqual(greedy(nul));
+    model.dispose();
+  });
+
   it("leaks no tensors", async () => {
     const model = new Transformer(config, 7);
     const before = tf.memory().numTensors;

@@ -1,9 +1,10 @@
 // VQ-VAE bottleneck (van den Oord et al. 2017): each encoder vector z_e is replaced by its nearest codebook entry
 // e_k; gradients pass straight through to z_e. The codebook learns either from the codebook loss
 // ‖sg[z_e] − e‖² or, by default, from exponential moving averages of the vectors assigned to each code
-// (appendix A.1), which trains faster and more stably. Codes unused for a while are restarted from recent encoder
-// outputs, so the whole codebook stays in use.
+// (appendix A.1), which trains faster and more stably. Codes unused for a long while are restarted from encoder
+// outputs the codebook represents worst, so the whole codebook stays in use without splitting dense clusters.
 import * as tf from "@tensorflow/tfjs";
+import { drawFromCumulative, mulberry32 } from "../data/rng";
 import { oneHotFloat } from "../tensor/gradients";
 import { stopGradient, straightThrough } from "./layers";
 import type { ParamStore } from "./params";
@@ -53,6 +54,8 @@ export class VectorQuantizer implements Quantizer {
   private readonly count?: tf.Variable;
   private readonly sum?: tf.Variable;
   private restartSeed: number;
+  /** update() calls so far in this process: dead codes are looked for every `restartEvery` of them. */
+  private updates = 0;
 
   constructor(
     store: ParamStore,
@@ -120,31 +123,68 @@ export class VectorQuantizer implements Quantizer {
       sum.assign(next.sum);
       this.embedding.assign(next.embedding);
     });
+    const check = this.updates++ % this.c.restartEvery === 0;
+    if (!check) return;
     // An async read: the WebGPU backend cannot read synchronously in Node.
     const counts = (await count.data()) as Float32Array;
-    tf.tidy(() => this.restartDeadCodes(tf.reshape(zE, [b * h * w, d]) as tf.Tensor2D, counts));
+    const dead = deadCodes(counts, (b * h * w) / counts.length, this.c.deadCodeThreshold);
+    if (!dead.length) return;
+    const z = tf.reshape(zE, [b * h * w, d]) as tf.Tensor2D; // [N, D]
+    // The very first update finds every code dead (counts start at zero): seed the codebook from uniformly drawn
+    // encoder outputs. Later restarts draw outputs with probability ∝ their squared distance to the nearest code
+    // (k-means++, Arthur & Vassilvitskii 2007): the vectors the codebook represents worst, never a dense cluster
+    // (a white background) that is already well represented.
+    let weights: Float32Array | null = null;
+    if (dead.length < counts.length) {
+      const dist = tf.tidy(() => tf.min(pairwiseSqDist(z, this.embedding as unknown as tf.Tensor2D), 1)); // [N]
+      weights = (await dist.data()) as Float32Array;
+      dist.dispose();
+    }
+    this.restartSeed = (Math.imul(this.restartSeed, 1664525) + 1013904223) >>> 0;
+    const picks = pickRows(weights, z.shape[0], dead.length, this.restartSeed);
+    tf.tidy(() => this.restart(z, dead, picks));
+    z.dispose();
   }
 
-  /**
-   * Codes whose EMA count fell below a fraction of the mean count take a random encoder output of this batch (plus
-   * a little noise). Relative to the mean, so the rule means the same at any batch size; checked every step, so a
-   * collapse early in training is undone within ~100 steps rather than ~400.
-   */
-  private restartDeadCodes(z: tf.Tensor2D, counts: Float32Array): void {
-    const mean = z.shape[0] / counts.length;
-    const dead: number[] = [];
-    for (let k = 0; k < counts.length; k++) if (counts[k] < this.c.deadCodeThreshold * mean) dead.push(k);
-    if (!dead.length) return;
-    const n = z.shape[0];
-    this.restartSeed = (Math.imul(this.restartSeed, 1664525) + 1013904223) >>> 0;
-    const picks = tf.randomUniformInt([dead.length], 0, n, this.restartSeed);
-    const fresh = tf.add(tf.gather(z, picks), tf.randomNormal([dead.length, z.shape[1]], 0, 1e-3, "float32", this.restartSeed)); // [dead, D]
-    const mask = tf.reshape(tf.scatterND(tf.tensor2d(dead, [dead.length, 1], "int32"), tf.ones([dead.length]), [counts.length]), [-1, 1]); // [K, 1]
-    const placed = tf.scatterND(tf.tensor2d(dead, [dead.length, 1], "int32"), fresh, [counts.length, z.shape[1]]); // [K, D]
+  /** Dead codes take the picked encoder outputs (plus a little noise) with a count of one vector's worth. */
+  private restart(z: tf.Tensor2D, dead: number[], picks: Int32Array): void {
+    const k = this.c.codebookSize;
+    const fresh = tf.add(
+      tf.gather(z, tf.tensor1d(picks, "int32")),
+      tf.randomNormal([dead.length, z.shape[1]], 0, 1e-3, "float32", this.restartSeed),
+    ); // [dead, D]
+    const at = tf.tensor2d(dead, [dead.length, 1], "int32");
+    const mask = tf.reshape(tf.scatterND(at, tf.ones([dead.length]), [k]), [-1, 1]); // [K, 1]
+    const placed = tf.scatterND(at, fresh, [k, z.shape[1]]); // [K, D]
     const keep = tf.sub(1, mask);
     // A restarted code starts with a count of 1 (one vector's worth), so it has time to attract vectors.
     this.embedding.assign(tf.add(tf.mul(this.embedding, keep), placed));
     this.sum!.assign(tf.add(tf.mul(this.sum!, keep), placed));
     this.count!.assign(tf.add(tf.mul(this.count!, tf.reshape(keep, [-1])), tf.reshape(mask, [-1])));
   }
+}
+
+/**
+ * Codes whose EMA count is below `threshold` × the mean count (`mean` = vectors per step / K). Relative to the
+ * mean, so the rule means the same at any batch size.
+ */
+export function deadCodes(counts: Float32Array, mean: number, threshold: number): number[] {
+  const dead: number[] = [];
+  for (let k = 0; k < counts.length; k++) if (counts[k] < threshold * mean) dead.push(k);
+  return dead;
+}
+
+/** `count` row indices in [0, n): uniform when `weights` is null, else with probability ∝ weight (with replacement). */
+export function pickRows(weights: Float32Array | null, n: number, count: number, seed: number): Int32Array {
+  const rand = mulberry32(seed);
+  const out = new Int32Array(count);
+  if (!weights) {
+    for (let i = 0; i < count; i++) out[i] = Math.min(n - 1, Math.floor(rand() * n));
+    return out;
+  }
+  const cdf = new Float64Array(n);
+  let total = 0;
+  for (let i = 0; i < n; i++) cdf[i] = total += Math.max(0, weights[i]);
+  for (let i = 0; i < count; i++) out[i] = drawFromCumulative(cdf, rand() * total);
+  return out;
 }

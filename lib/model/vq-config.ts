@@ -1,7 +1,11 @@
 // Configuration of the image tokenizers (DALL·E's first stage): a conv encoder/decoder around a discrete
-// bottleneck, either a VQ-VAE (van den Oord et al. 2017) or a Gumbel-softmax dVAE (Ramesh et al. 2021).
+// bottleneck, either a VQ-VAE (van den Oord et al. 2017) or a Gumbel-softmax dVAE (Ramesh et al. 2021); "ae" is
+// the same encoder/decoder around a continuous 8×8×D bottleneck, a baseline that shows what quantisation costs.
+// (A VQ-GAN is a VQ-VAE trained with an extra adversarial loss: the same config, see training/vq/gan.ts.)
+import type { Padding } from "./layers";
+
 export interface VQConfig {
-  kind: "vqvae" | "dvae";
+  kind: "vqvae" | "dvae" | "ae";
   /** Square input images, in pixels. */
   imageSize: number;
   channels: number;
@@ -15,6 +19,8 @@ export interface VQConfig {
   outputWidth: number;
   /** Residual blocks per stage. */
   resBlocks: number;
+  /** How 3×3 convs pad the border ("edge" keeps a plain background one code everywhere; see layers.ts). */
+  padding: Padding;
   /** K: number of codebook entries. */
   codebookSize: number;
   /** D: dimension of a codebook vector. */
@@ -29,8 +35,20 @@ export interface VQConfig {
    * restarted from an encoder output of the current batch.
    */
   deadCodeThreshold: number;
-  /** dVAE: straight-through hard one-hot samples in the forward pass. */
+  /**
+   * VQ-VAE: steps between dead-code checks (1 = every step). With EMA decay 0.99 a code must stay (nearly) unused
+   * for ~100s of steps to fall below the threshold, so checking rarely restarts only codes that are really dead,
+   * not codes that merely missed a batch.
+   */
+  restartEvery: number;
+  /** dVAE: straight-through hard one-hot samples in the forward pass (the decoder sees what inference gives it). */
   hardGumbel: boolean;
+  /**
+   * dVAE: weight of the batch-level usage term KL(q̄ ‖ uniform), q̄ the mean of q(z|x) over every position of the
+   * batch (wav2vec 2.0's diversity loss, Baevski et al. 2020): the per-sample KL to uniform does not stop every
+   * image from using the same few codes, this does.
+   */
+  usageWeight: number;
 }
 
 export const DEFAULT_VQ_CONFIG: Readonly<VQConfig> = Object.freeze({
@@ -44,14 +62,27 @@ export const DEFAULT_VQ_CONFIG: Readonly<VQConfig> = Object.freeze({
   decoderWidths: [48, 128],
   outputWidth: 32,
   resBlocks: 1,
+  padding: "edge",
   codebookSize: 512,
   embedDim: 64,
   beta: 0.25,
   ema: true,
   emaDecay: 0.99,
   deadCodeThreshold: 0.05,
-  hardGumbel: false,
+  restartEvery: 100,
+  hardGumbel: true,
+  usageWeight: 0.01,
 } satisfies VQConfig);
+
+/**
+ * What a manifest written before a field existed meant by it: zero padding, a dead-code check every step, the soft
+ * Gumbel relaxation, no usage term. Loading an old tokenizer with today's defaults would change its pictures.
+ */
+const LEGACY_VQ_FIELDS: Partial<VQConfig> = { padding: "zero", restartEvery: 1, hardGumbel: false, usageWeight: 0 };
+
+export function vqConfigFromManifest(config: Record<string, unknown>): VQConfig {
+  return { ...LEGACY_VQ_FIELDS, ...config } as VQConfig;
+}
 
 /** Side of the code grid (h = w = imageSize / f). */
 export function gridSize(c: VQConfig): number {
@@ -66,6 +97,9 @@ export function validateVQConfig(c: VQConfig): VQConfig {
   if (c.encoderWidths.length !== stages || c.decoderWidths.length !== stages)
     problems.push(`encoderWidths and decoderWidths need ${stages} entries (one per stage)`);
   if (c.codebookSize < 2) problems.push("codebookSize must be ≥ 2");
+  if (c.padding !== "zero" && c.padding !== "edge") problems.push(`padding must be "zero" or "edge", got ${String(c.padding)}`);
+  if (!(Number.isInteger(c.restartEvery) && c.restartEvery >= 1)) problems.push("restartEvery must be an integer ≥ 1");
+  if (!(c.usageWeight >= 0)) problems.push("usageWeight must be ≥ 0");
   if (!(c.emaDecay > 0 && c.emaDecay < 1)) problems.push("emaDecay must be in (0, 1)");
   if (problems.length) throw new Error(`invalid VQ config: ${problems.join("; ")}`);
   return c;

@@ -53,11 +53,11 @@ describe.each(["vqvae", "dvae"] as const)("%s", (kind) => {
     const x = images();
     const params = [...model.params.trainable().values()];
     const f = model.forward(x, { training: true, temperature: 1, klWeight: 1e-3 });
-    expect(Object.keys(f).sort()).toEqual(["codes", "latents", "loss", "losses", "reconstruction"]);
+    expect(Object.keys(f).sort()).toEqual(["codes", "features", "latents", "loss", "losses", "reconstruction"]);
     expect(f.reconstruction.shape).toEqual([3, 32, 32, 3]);
     expect(f.losses.reconstruction.dataSync()[0]).toBeGreaterThan(0);
     tf.dispose(Object.values(f.losses));
-    tf.dispose([f.reconstruction, f.codes, f.latents, f.loss]);
+    tf.dispose([f.reconstruction, f.codes, f.latents, f.features, f.loss]);
     const { value, grads } = tf.variableGrads(() => model.forward(x, { training: true, temperature: 1, klWeight: 1e-3 }).loss, params);
     expect(Object.keys(grads)).toHaveLength(params.length);
     tf.dispose([value, x, ...Object.values(grads)]);
@@ -70,7 +70,7 @@ describe.each(["vqvae", "dvae"] as const)("%s", (kind) => {
     // One EMA update, so the VQ-VAE's codebook holds data-initialised entries as a trained one would.
     const f = model.forward(x, { training: true, temperature: 1 });
     await model.afterStep(f);
-    tf.dispose([f.reconstruction, f.codes, f.latents, f.loss, ...Object.values(f.losses)]);
+    tf.dispose([f.reconstruction, f.codes, f.latents, f.features, f.loss, ...Object.values(f.losses)]);
     const before = model.encode(x);
     const ckpt = path.join(dir, `${kind}-f16`);
     await saveCheckpoint(ckpt, model.params.all(), { kind, config: model.config, dtype: "float16" });
@@ -80,7 +80,12 @@ describe.each(["vqvae", "dvae"] as const)("%s", (kind) => {
     tf.dispose([...loaded.tensors.values()]);
     const after = copy.encode(x);
     const same = before.dataSync().filter((c, i) => c === after.dataSync()[i]).length;
-    expect(same / before.size).toBeGreaterThanOrEqual(0.99);
+    // After one update several codes are seeded from near-identical vectors (noise 1e-3, float16's own precision),
+    // so a rounded copy may pick a twin now and then; what it decodes must not change.
+    expect(same / before.size).toBeGreaterThanOrEqual(0.98);
+    const [a, b] = [model.decode(before), copy.decode(after)];
+    expect(tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0])).toBeLessThan(0.02);
+    tf.dispose([a, b]);
     expect(fs.statSync(path.join(ckpt, "weights.bin")).size).toBe(
       model.params.names().reduce((s, n) => s + model.params.get(n).size * 2, 0),
     );
@@ -97,12 +102,42 @@ describe.each(["vqvae", "dvae"] as const)("%s", (kind) => {
       const codes = model.encode(x);
       model.decode(codes).dispose();
       codes.dispose();
+      model.reconstruct(x).dispose();
       const f = model.forward(x, { training: true, temperature: 0.5, klWeight: 1e-3 });
       await model.afterStep(f);
-      tf.dispose([f.reconstruction, f.codes, f.latents, f.loss, ...Object.values(f.losses)]);
+      tf.dispose([f.reconstruction, f.codes, f.latents, f.features, f.loss, ...Object.values(f.losses)]);
     }
     expect(tf.memory().numTensors).toBe(before);
     x.dispose();
+    model.dispose();
+  });
+});
+
+describe("continuous autoencoder baseline (kind ae)", () => {
+  it("reconstructs through the same encoder and decoder, trains, has no codes and leaks nothing", async () => {
+    const model = new VQModel({ ...tiny("ae"), embedDim: 4 }, 4);
+    const x = images();
+    expect(model.discrete).toBe(false);
+    expect(() => model.encode(x)).toThrow(/no codes/);
+    const params = [...model.params.trainable().values()];
+    const lossAt = () => tf.tidy(() => model.forward(x, { training: true }).loss.dataSync()[0]);
+    const first = lossAt();
+    const optimizer = tf.train.adam(3e-3);
+    for (let i = 0; i < 20; i++) optimizer.minimize(() => model.forward(x, { training: true }).loss, false, params);
+    expect(lossAt()).toBeLessThan(first);
+    const before = tf.memory().numTensors;
+    const r = model.reconstruct(x);
+    expect(r.shape).toEqual([3, 32, 32, 3]);
+    expect(Math.min(...r.dataSync())).toBeGreaterThanOrEqual(0);
+    r.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    const ckpt = path.join(dir, "ae");
+    await saveCheckpoint(ckpt, model.params.all(), { kind: "ae", config: model.config, dtype: "float16" });
+    const loaded = VQModel.load(ckpt).model;
+    expect(loaded.discrete).toBe(false);
+    tf.dispose([x]);
+    optimizer.dispose();
+    loaded.dispose();
     model.dispose();
   });
 });

@@ -2,13 +2,15 @@
 // (encode, decode), whichever quantizer is inside.
 import * as tf from "@tensorflow/tfjs";
 import { restoreModel, type CheckpointManifest } from "./checkpoint";
-import { createDecoder, decode, type Decoder } from "./decoder";
+import { createDecoder, decode, decodeFeatures, decodeHead, type Decoder } from "./decoder";
+import type { Conv } from "./layers";
 import { createEncoder, encode, type Encoder } from "./encoder";
 import { GumbelQuantizer } from "./gumbel-quantizer";
 import { ParamStore } from "./params";
 import type { QuantizeOptions, Quantizer } from "./quantizer";
 import { VectorQuantizer } from "./vector-quantizer";
-import { gridSize, validateVQConfig, type VQConfig } from "./vq-config";
+import { ContinuousBottleneck } from "./continuous-bottleneck";
+import { gridSize, validateVQConfig, vqConfigFromManifest, type VQConfig } from "./vq-config";
 
 export interface VQForward {
   /** [B, S, S, C], unclipped */
@@ -20,6 +22,8 @@ export interface VQForward {
   codes: tf.Tensor3D;
   /** Encoder output (z_e or logits), for the quantizer's between-step update. */
   latents: tf.Tensor4D;
+  /** The decoder's activations before its last layer (reconstruction = head(features)), for the VQ-GAN's λ. */
+  features: tf.Tensor4D;
 }
 
 export class VQModel {
@@ -34,14 +38,24 @@ export class VQModel {
   ) {
     validateVQConfig(config);
     this.params = new ParamStore(seed);
-    this.quantizer = config.kind === "vqvae" ? new VectorQuantizer(this.params, config) : new GumbelQuantizer(this.params, config);
+    this.quantizer =
+      config.kind === "vqvae"
+        ? new VectorQuantizer(this.params, config)
+        : config.kind === "dvae"
+          ? new GumbelQuantizer(this.params, config)
+          : new ContinuousBottleneck(config);
     this.encoder = createEncoder(this.params, config, this.quantizer.inputDim);
     this.decoder = createDecoder(this.params, config);
   }
 
   /** Loads a checkpoint folder written by the trainer (float32 or float16 weights). */
   static load(dir: string): { model: VQModel; manifest: CheckpointManifest } {
-    return restoreModel(dir, ["vqvae", "dvae"], (config) => new VQModel(config as unknown as VQConfig));
+    return restoreModel(dir, ["vqvae", "dvae", "ae"], (config) => new VQModel(vqConfigFromManifest(config)));
+  }
+
+  /** Whether the bottleneck is discrete (a tokenizer) rather than the continuous "ae" baseline. */
+  get discrete(): boolean {
+    return this.quantizer.kind !== "none";
   }
 
   get grid(): number {
@@ -53,7 +67,8 @@ export class VQModel {
     return tf.tidy(() => {
       const latents = encode(this.encoder, images);
       const q = this.quantizer.quantize(latents, options);
-      const reconstruction = decode(this.decoder, q.zQ);
+      const features = decodeFeatures(this.decoder, q.zQ);
+      const reconstruction = decodeHead(this.decoder.out, features);
       const recon = tf.mean(tf.square(tf.sub(reconstruction, images))) as tf.Scalar;
       return {
         reconstruction,
@@ -61,8 +76,15 @@ export class VQModel {
         losses: { reconstruction: recon, ...q.logs },
         codes: q.codes,
         latents,
+        features,
       };
     });
+  }
+
+  /** The decoder's last layer, and the head applied with other weights `w` (the same shape) for the VQ-GAN's λ. */
+  get lastLayer(): { conv: Conv; head: (features: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D } {
+    const out = this.decoder.out;
+    return { conv: out, head: (features, w) => decodeHead({ ...out, w: w as tf.Variable }, features) };
   }
 
   /** Non-gradient updates after an optimizer step (the VQ-VAE's EMA codebook and dead-code restarts). */
@@ -72,7 +94,16 @@ export class VQModel {
 
   /** Images [B, S, S, C] in [0, 1] → codes [B, h, w] int32. */
   encode(images: tf.Tensor4D): tf.Tensor3D {
+    if (!this.discrete) throw new Error('a continuous autoencoder (kind "ae") has no codes: use reconstruct()');
     return tf.tidy(() => this.quantizer.quantize(encode(this.encoder, images), { training: false }).codes);
+  }
+
+  /** Images → their reconstruction as served, clipped to [0, 1]: decode(encode(x)), or the continuous path of an "ae". */
+  reconstruct(images: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const q = this.quantizer.quantize(encode(this.encoder, images), { training: false });
+      return tf.clipByValue(decode(this.decoder, q.zQ), 0, 1) as tf.Tensor4D;
+    });
   }
 
   /** Codes [B, h, w] → images [B, S, S, C] clipped to [0, 1]. */

@@ -12,7 +12,7 @@ import { createTask as createGptTask, GPT_TRAINER_DEFAULTS, gptTaskDefinition, t
 import type { TrainerConfig } from "../loop/config";
 import { shared, type TaskDefinition, type TrainTask } from "../loop/task";
 import { train } from "../loop/trainer";
-import { createTask as createVqTask, VQ_TRAINER_DEFAULTS, vqTaskDefinition, type VQTaskOptions } from "../vq/task";
+import { createTask as createVqTask, DVAE_SCHEDULE, VQ_TRAINER_DEFAULTS, vqTaskDefinition, type VQTaskOptions } from "../vq/task";
 import { timedMatmulGflops } from "./models";
 
 const sink = { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream;
@@ -98,8 +98,7 @@ export async function trainingThroughput(quick: boolean) {
     seed: 1,
     train: shard,
     val: { ...shard, count: 8 },
-    finalTemperature: 1 / 16,
-    klWeight: 5e-4,
+    ...DVAE_SCHEDULE,
   };
   const steps = quick ? 3 : 8;
   const gptRate = async (w: number) => throughput(() => createGptTask(gpt, "main"), gptTaskDefinition(gpt), GPT_TRAINER_DEFAULTS, w, steps);

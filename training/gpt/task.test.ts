@@ -1,9 +1,16 @@
 // The transformer task's batches: caption dropout replaces the caption by <null> in the share of rows asked for
 // (what classifier-free guidance is trained on), decided per (step, row) so that every replica and a resumed run
 // see the same batches.
-import { describe, expect, it } from "vitest";
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { Transformer } from "../../lib/model/transformer";
 import { DEFAULT_TRANSFORMER_CONFIG, type TransformerConfig } from "../../lib/model/transformer-config";
-import { createTask, type GptTaskOptions } from "./task";
+import { selectBackend } from "../../lib/tensor/backend";
+import { createTask, validationLoss, type GptTaskOptions } from "./task";
+
+beforeAll(async () => {
+  await selectBackend({ request: "wasm", log: { info() {}, warn() {} } });
+});
 
 const config: TransformerConfig = {
   ...DEFAULT_TRANSFORMER_CONFIG,
@@ -74,5 +81,27 @@ describe("transformer task", () => {
     const items = Int32Array.from([1, 2, 3, 4, 5, 6]);
     expect(a.plan(items, 17).arrays.text).toEqual(a.plan(items, 17).arrays.text);
     a.dispose();
+  });
+});
+
+describe("validationLoss", () => {
+  it("is the mean loss over every row, whatever the batch size (a short last batch weighs what it holds)", async () => {
+    const model = new Transformer(config, 3);
+    const data = options(0).val;
+    const count = 5;
+    const reference = tf.tidy(() => {
+      const l = model.loss(
+        tf.tensor2d(data.text.subarray(0, count * 4), [count, 4], "int32"),
+        tf.tensor2d(data.codes.subarray(0, count * 4), [count, 4], "int32"),
+        false,
+      );
+      return { image: l.imageLoss.dataSync()[0], text: l.textLoss.dataSync()[0] };
+    });
+    const v = await validationLoss(model, data, count, 2);
+    expect(v.imageNats).toBeCloseTo(reference.image, 5);
+    expect(v.textNats).toBeCloseTo(reference.text, 5);
+    expect(v.imageBits).toBeCloseTo(reference.image / Math.LN2, 5);
+    expect((await validationLoss(model, data, count, 3)).imageNats).toBeCloseTo(reference.image, 5);
+    model.dispose();
   });
 });

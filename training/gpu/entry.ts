@@ -17,7 +17,7 @@ import { flag, parseFlags, runMain } from "../cli";
 import { createTask as createGptTask, GPT_TRAINER_DEFAULTS, gptTaskDefinition, type GptTaskOptions } from "../gpt/task";
 import type { TrainerConfig } from "../loop/config";
 import { train } from "../loop/trainer";
-import { createTask as createVqTask, VQ_TRAINER_DEFAULTS, vqTaskDefinition, type VQTaskOptions } from "../vq/task";
+import { createTask as createVqTask, DVAE_SCHEDULE, VQ_TRAINER_DEFAULTS, vqTaskDefinition, type VQTaskOptions } from "../vq/task";
 
 const Flags = z.object({
   task: z.enum(["vq", "gpt", "bench"]).default("bench"),
@@ -90,8 +90,7 @@ runMain("gpu", async () => {
       seed: 1,
       train: loadSplit(path.join(f.data, "emoji"), "train", 32, manifest),
       val: loadSplit(path.join(f.data, "emoji"), "val", 32, manifest),
-      finalTemperature: 1 / 16,
-      klWeight: 5e-4,
+      ...DVAE_SCHEDULE,
     };
     const task = await createVqTask(options, "main");
     const r = await train(task, trainer(VQ_TRAINER_DEFAULTS, 64, 1000, 1000), {

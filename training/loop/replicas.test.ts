@@ -53,7 +53,16 @@ const vqConfig: VQConfig = {
 function vqOptions(): VQTaskOptions {
   const t = loadSplit(path.join(dir, "shapes"), "train", 32);
   const v = loadSplit(path.join(dir, "shapes"), "val", 32);
-  return { config: vqConfig, seed: 1, train: { ...t, data: shared(t.data) }, val: v, finalTemperature: 1 / 16, klWeight: 1e-3 };
+  return {
+    config: vqConfig,
+    seed: 1,
+    train: { ...t, data: shared(t.data) },
+    val: v,
+    finalTemperature: 1 / 16,
+    temperatureFraction: 0.1,
+    klWeight: 1e-3,
+    klWarmupFraction: 0.2,
+  };
 }
 
 beforeAll(async () => {

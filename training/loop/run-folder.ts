@@ -22,7 +22,14 @@ export interface Restored {
  * of an exported (e.g. float16) model folder and starts a fresh schedule — the way to go on after the run folder
  * is gone (a new machine) but the shipped model is not.
  */
-export function restoreRun(outDir: string, params: ParamStore, optimizer: AdamW, c: TrainerConfig, log: (line: string) => void): Restored {
+export function restoreRun(
+  outDir: string,
+  params: ParamStore,
+  optimizer: AdamW,
+  c: TrainerConfig,
+  log: (line: string) => void,
+  freshOnWarmStart?: (name: string) => boolean,
+): Restored {
   const modelDir = path.join(outDir, "model");
   const fresh: Restored = { step: 0, elapsedBefore: 0, warmStartedFrom: null };
   if (c.resume && fs.existsSync(path.join(modelDir, "manifest.json"))) {
@@ -58,7 +65,7 @@ export function restoreRun(outDir: string, params: ParamStore, optimizer: AdamW,
   if (c.warmStart) {
     const { manifest, tensors } = loadCheckpoint(c.warmStart);
     try {
-      params.load(tensors, c.warmStart);
+      params.load(tensors, c.warmStart, freshOnWarmStart);
     } finally {
       tf.dispose([...tensors.values()]);
     }

@@ -45,6 +45,8 @@ export interface TrainTask {
   readonly sampleWeights?: Float32Array;
   /** What one item counts as for the throughput figure, e.g. { unit: "tok", perItem: 87 } or { unit: "img", perItem: 1 }. */
   readonly throughput: { unit: string; perItem: number };
+  /** Parameters a warm start may find missing (they keep their initial values), e.g. a VQ-GAN's discriminator. */
+  freshOnWarmStart?(name: string): boolean;
   /** Which trainable parameters get weight decay. */
   decays(name: string): boolean;
   /** Main thread: the batch for these item indices (per-row choices such as caption dropout are made here). */

@@ -42,7 +42,9 @@ const options = (over: Partial<VQTaskOptions> = {}): VQTaskOptions => ({
   train: loadSplit(path.join(dir, "shapes"), "train", 32),
   val: loadSplit(path.join(dir, "shapes"), "val", 32),
   finalTemperature: 1 / 16,
+  temperatureFraction: 0.1,
   klWeight: 1e-3,
+  klWarmupFraction: 0.2,
   sheet: true,
   ...over,
 });

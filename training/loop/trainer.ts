@@ -61,7 +61,7 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
   let pool: ReplicaPool | null = null;
   const interrupt = interruptible(log);
   try {
-    const restored = restoreRun(run.outDir, task.params, optimizer, c, log);
+    const restored = restoreRun(run.outDir, task.params, optimizer, c, log, task.freshOnWarmStart);
     let step = restored.step;
     fs.mkdirSync(run.outDir, { recursive: true });
     pool = await ReplicaPool.start(task, run.definition, workers);

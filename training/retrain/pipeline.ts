@@ -32,7 +32,7 @@ import { shared } from "../loop/task";
 import { train as runTraining } from "../loop/trainer";
 import { trainTextTokenizer } from "../train-text-tokenizer";
 import { evaluateTokenizer } from "../vq/evaluate";
-import { createTask as createVqTask, VQ_TRAINER_DEFAULTS, vqTaskDefinition, type VQTaskOptions } from "../vq/task";
+import { createTask as createVqTask, DVAE_SCHEDULE, VQ_TRAINER_DEFAULTS, vqTaskDefinition, type VQTaskOptions } from "../vq/task";
 import { PRESETS, type Preset } from "./presets";
 
 export interface RetrainOptions {
@@ -151,8 +151,7 @@ export async function retrain(
           seed: 1,
           train: { ...train, data: shared(train.data) },
           val: { ...val, data: shared(val.data) },
-          finalTemperature: 1 / 16,
-          klWeight: 5e-4,
+          ...DVAE_SCHEDULE,
           sheet: true,
         };
         const trainer = stageTrainer(VQ_TRAINER_DEFAULTS, p.vq, o.minutesVq, o.workers);

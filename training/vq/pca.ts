@@ -9,7 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import { sequentialBatches } from "../../lib/data/batches";
 import { mulberry32, shuffleInPlace } from "../../lib/data/rng";
 import { imageBytes, type Shard } from "../../lib/data/shard";
-import { batchMetrics, MetricAccumulator } from "../../lib/model/metrics";
+import { batchGradientMagnitude, batchMetrics, MetricAccumulator } from "../../lib/model/metrics";
 
 export interface PcaModel {
   /** Per-pixel mean of the fitted images, length dim, values in [0, 1]. */
@@ -109,16 +109,25 @@ export function pcaProjector(model: PcaModel, k: number): { reconstruct(images: 
 }
 
 /** MSE, PSNR of the mean MSE over the split, and mean SSIM of reconstructions from the first k components. */
-export function evaluatePca(model: PcaModel, shard: Shard, k: number, batchSize = 256): { mse: number; psnr: number; ssim: number } {
+export function evaluatePca(
+  model: PcaModel,
+  shard: Shard,
+  k: number,
+  batchSize = 256,
+): { mse: number; psnr: number; ssim: number; sharpness: number } {
   if (imageBytes(shard) !== model.dim) throw new Error(`shard images hold ${imageBytes(shard)} values; the PCA was fitted on ${model.dim}`);
   const projector = pcaProjector(model, k);
   const acc = new MetricAccumulator();
+  let gradRecon = 0;
+  let gradReal = 0;
   try {
     for (const { images } of sequentialBatches(shard, batchSize)) {
       const rec = projector.reconstruct(images);
       try {
         const m = batchMetrics(images, rec);
         acc.add(images.shape[0], m.mse, m.ssim);
+        gradRecon += batchGradientMagnitude(rec);
+        gradReal += batchGradientMagnitude(images);
       } finally {
         tf.dispose([images, rec]);
       }
@@ -126,7 +135,7 @@ export function evaluatePca(model: PcaModel, shard: Shard, k: number, batchSize 
   } finally {
     projector.dispose();
   }
-  return { mse: acc.mse(), psnr: acc.psnr(), ssim: acc.ssim() };
+  return { mse: acc.mse(), psnr: acc.psnr(), ssim: acc.ssim(), sharpness: gradRecon / gradReal };
 }
 
 function sampleRows(count: number, limit: number | undefined, rand: () => number): Int32Array {

@@ -1,0 +1,46 @@
+// The curve reader and the SVG: the right points from a log, a line per series, bad input refused.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { curvesSvg, readSeries } from "./curves";
+
+describe("learning curves", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-plot-"));
+  const log = path.join(dir, "log.jsonl");
+  fs.writeFileSync(
+    log,
+    [
+      { step: 10, items: 640, loss: 2 },
+      { step: 20, items: 1280, loss: 1.5 },
+      { step: 20, items: 1280, valPsnr: 18 },
+    ]
+      .map((r) => JSON.stringify(r))
+      .join("\n") + "\n",
+  );
+
+  it("reads the rows that carry the key, against items or steps", () => {
+    expect(readSeries(log, "loss", "items")).toEqual([
+      [640, 2],
+      [1280, 1.5],
+    ]);
+    expect(readSeries(log, "valPsnr", "step")).toEqual([[20, 18]]);
+  });
+
+  it("draws one path per series with its name in the legend, and refuses logs with nothing to draw", () => {
+    const svg = curvesSvg(
+      [
+        { name: "a<b", points: readSeries(log, "loss", "items") },
+        { name: "b", points: [[640, 1]] },
+      ],
+      "items",
+      "loss",
+      true,
+    );
+    expect(svg.match(/<path /g)).toHaveLength(2);
+    expect(svg).toContain("a&lt;b");
+    expect(() => curvesSvg([{ name: "x", points: [] }], "items", "loss", false)).toThrow(/no rows carry loss/);
+    fs.writeFileSync(path.join(dir, "bad.jsonl"), "{oops\n");
+    expect(() => readSeries(path.join(dir, "bad.jsonl"), "loss", "items")).toThrow(/bad.jsonl:1: not JSON/);
+  });
+});
