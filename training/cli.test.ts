@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { flag, parseFlags } from "./cli";
+import { flag, parseArgs, parseFlags } from "./cli";
 
 const Schema = z.object({
   set: z.enum(["emoji", "shapes"]).default("emoji"),
@@ -20,5 +20,14 @@ describe("CLI flags", () => {
     expect(() => parse("shapes")).toThrow(/unexpected argument "shapes"/);
     expect(() => parse("--set", "cats")).toThrow(/--set: .*"emoji"/);
     expect(() => parse("--batch-size", "-3")).toThrow(/--batch-size: /);
+  });
+
+  it("splits positional arguments from the flags after them, and needs at least one", () => {
+    expect(parseArgs(["a", "b", "--set", "shapes"], Schema, "usage: test")).toEqual({
+      positional: ["a", "b"],
+      flags: { set: "shapes", batchSize: 8, preview: false },
+    });
+    expect(parseArgs(["a"], Schema, "usage: test").positional).toEqual(["a"]);
+    expect(() => parseArgs(["--set", "shapes"], Schema, "usage: test")).toThrow(/^usage: test$/);
   });
 });

@@ -24,6 +24,17 @@ export function parseFlags<S extends z.ZodObject>(argv: string[], schema: S, usa
   return parsed.data;
 }
 
+/**
+ * `<positional …> [--flag value …]`: the arguments before the first flag, and the flags parsed as parseFlags does.
+ * At least one positional argument is required.
+ */
+export function parseArgs<S extends z.ZodObject>(argv: string[], schema: S, usage: string): { positional: string[]; flags: z.infer<S> } {
+  const firstFlag = argv.findIndex((a) => a.startsWith("--"));
+  const positional = firstFlag < 0 ? argv : argv.slice(0, firstFlag);
+  if (!positional.length) throw new Error(usage);
+  return { positional, flags: parseFlags(firstFlag < 0 ? [] : argv.slice(firstFlag), schema, usage) };
+}
+
 /** A boolean flag: bare `--flag`, or `--flag true|false`. */
 export const flag = () => z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]).default(false);
 

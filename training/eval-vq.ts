@@ -13,7 +13,7 @@ import { captionsFor, loadSplit, readCaptions, readManifest, SPLITS, type Split 
 import type { Shard } from "../lib/data/shard";
 import { VQModel } from "../lib/model/vq-model";
 import { initBackend } from "../lib/tensor/backend";
-import { parseFlags, runMain } from "./cli";
+import { parseArgs, runMain } from "./cli";
 import { labelOf } from "./gpt/eval-sets";
 import { flatten } from "./gpt/retrieval";
 import { CodeGridModel } from "./vq/code-entropy";
@@ -40,11 +40,7 @@ const Flags = z.object({
 });
 
 runMain("eval:vq", async () => {
-  const argv = process.argv.slice(2);
-  const firstFlag = argv.findIndex((a) => a.startsWith("--"));
-  const dirs = firstFlag < 0 ? argv : argv.slice(0, firstFlag);
-  if (!dirs.length) throw new Error(USAGE);
-  const flags = parseFlags(firstFlag < 0 ? [] : argv.slice(firstFlag), Flags, USAGE);
+  const { positional: dirs, flags } = parseArgs(process.argv.slice(2), Flags, USAGE);
   if (flags.names && flags.names.length !== dirs.length)
     throw new Error(`--names gives ${flags.names.length} names for ${dirs.length} checkpoints\n${USAGE}`);
   for (const dir of dirs)

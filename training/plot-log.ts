@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import sharp from "sharp";
 import { z } from "zod";
-import { flag, parseFlags, runMain } from "./cli";
+import { flag, parseArgs, runMain } from "./cli";
 import { curvesSvg, readSeries } from "./plot/curves";
 
 const USAGE = "usage: npm run plot -- <log.jsonl> [<log.jsonl> …] --key NAME [--names a,b] [--x items|step] [--log-y] --out FILE.png";
@@ -22,11 +22,7 @@ const Flags = z.object({
 });
 
 runMain("plot", async () => {
-  const argv = process.argv.slice(2);
-  const firstFlag = argv.findIndex((a) => a.startsWith("--"));
-  const files = firstFlag < 0 ? argv : argv.slice(0, firstFlag);
-  if (!files.length) throw new Error(USAGE);
-  const flags = parseFlags(firstFlag < 0 ? [] : argv.slice(firstFlag), Flags, USAGE);
+  const { positional: files, flags } = parseArgs(process.argv.slice(2), Flags, USAGE);
   if (flags.names && flags.names.length !== files.length)
     throw new Error(`--names gives ${flags.names.length} names for ${files.length} logs\n${USAGE}`);
   for (const f of files) if (!fs.existsSync(f)) throw new Error(`${f}: no such log`);

@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSplit } from "../../lib/data/manifest";
 import { DEFAULT_TRANSFORMER_CONFIG, type TransformerConfig } from "../../lib/model/transformer-config";
-import { DEFAULT_VQ_CONFIG, type VQConfig } from "../../lib/model/vq-config";
+import { tinyVQConfig } from "../../test/fixtures/tiny-vq-config";
 import { selectBackend } from "../../lib/tensor/backend";
 import { registerFastGradients } from "../../lib/tensor/gradients";
 import { buildShapes } from "../data/build-shapes";
@@ -42,14 +42,7 @@ function gptOptions(): GptTaskOptions {
   return { config: gptConfig, seed: 3, captionDropout: 0.25, train: data, val: data, nullText: [2, 0, 0, 0, 0, 0], valLimit: 8 };
 }
 
-const vqConfig: VQConfig = {
-  ...DEFAULT_VQ_CONFIG,
-  encoderWidths: [8, 16],
-  decoderWidths: [8, 16],
-  outputWidth: 8,
-  codebookSize: 32,
-  embedDim: 8,
-};
+const vqConfig = tinyVQConfig();
 function vqOptions(): VQTaskOptions {
   const t = loadSplit(path.join(dir, "shapes"), "train", 32);
   const v = loadSplit(path.join(dir, "shapes"), "val", 32);

@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSplit } from "../../lib/data/manifest";
 import { readCheckpointManifest, saveCheckpoint } from "../../lib/model/checkpoint";
-import { DEFAULT_VQ_CONFIG, type VQConfig } from "../../lib/model/vq-config";
+import { tinyVQConfig } from "../../test/fixtures/tiny-vq-config";
 import { selectBackend } from "../../lib/tensor/backend";
 import { registerFastGradients } from "../../lib/tensor/gradients";
 import { buildShapes } from "../data/build-shapes";
@@ -19,14 +19,7 @@ import { train } from "./trainer";
 
 let dir: string;
 const sink = { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream;
-const config: VQConfig = {
-  ...DEFAULT_VQ_CONFIG,
-  encoderWidths: [8, 16],
-  decoderWidths: [8, 16],
-  outputWidth: 8,
-  codebookSize: 32,
-  embedDim: 8,
-};
+const config = tinyVQConfig();
 
 beforeAll(async () => {
   await selectBackend({ request: "wasm", log: { info() {}, warn() {} } });
