@@ -100,9 +100,13 @@ describe.each(["vqvae", "dvae"] as const)("%s", (kind) => {
     const before = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) {
       const codes = model.encode(x);
-      model.decode(codes).dispose();
-      codes.dispose();
+      const decoded = model.decode(codes);
       model.reconstruct(x).dispose();
+      // One pass gives what encode then decode give.
+      const r = model.roundTrip(x);
+      expect(Array.from(r.codes.dataSync())).toEqual(Array.from(codes.dataSync()));
+      expect(tf.tidy(() => tf.max(tf.abs(tf.sub(r.reconstruction, decoded))).dataSync()[0])).toBeLessThan(1e-5);
+      tf.dispose([codes, decoded, r.reconstruction, r.codes]);
       const f = model.forward(x, { training: true, temperature: 0.5, klWeight: 1e-3 });
       await model.afterStep(f);
       tf.dispose([f.reconstruction, f.codes, f.latents, f.features, f.loss, ...Object.values(f.losses)]);

@@ -100,9 +100,16 @@ export class VQModel {
 
   /** Images → their reconstruction as served, clipped to [0, 1]: decode(encode(x)), or the continuous path of an "ae". */
   reconstruct(images: tf.Tensor4D): tf.Tensor4D {
+    const { reconstruction, codes } = this.roundTrip(images);
+    codes.dispose();
+    return reconstruction;
+  }
+
+  /** One encoder pass for both: the reconstruction as served and the codes (all zeros for an "ae", see discrete). */
+  roundTrip(images: tf.Tensor4D): { reconstruction: tf.Tensor4D; codes: tf.Tensor3D } {
     return tf.tidy(() => {
       const q = this.quantizer.quantize(encode(this.encoder, images), { training: false });
-      return tf.clipByValue(decode(this.decoder, q.zQ), 0, 1) as tf.Tensor4D;
+      return { reconstruction: tf.clipByValue(decode(this.decoder, q.zQ), 0, 1) as tf.Tensor4D, codes: q.codes };
     });
   }
 

@@ -69,17 +69,15 @@ export function evaluateTokenizer(model: VQModel, shard: Shard, name: string, sp
   let gradReal = 0;
   let offset = 0;
   for (const { images } of sequentialBatches(shard, extras.batchSize ?? 128)) {
-    const recon = model.reconstruct(images);
+    const { reconstruction: recon, codes } = model.roundTrip(images);
     const m = batchMetrics(recon, images);
     acc.add(images.shape[0], m.mse, m.ssim);
     gradRecon += batchGradientMagnitude(recon);
     gradReal += batchGradientMagnitude(images);
     if (discrete) {
-      const codes = model.encode(images);
       const data = codes.dataSync();
       codesSeen.add(data);
       if (extras.codeModel) for (const c of data) allCodes.push(c);
-      codes.dispose();
     }
     const r = extras.retrieval;
     if (r) {
@@ -88,7 +86,7 @@ export function evaluateTokenizer(model: VQModel, shard: Shard, name: string, sp
       flat.dispose();
     }
     offset += images.shape[0];
-    tf.dispose([images, recon]);
+    tf.dispose([images, recon, codes]);
   }
   const s = acc.summary();
   const bits = discrete && extras.codeModel ? extras.codeModel.bitsPerImage(allCodes) : null;

@@ -72,16 +72,12 @@ export async function validate(
   let n = 0;
   const capped = { ...val, count: Math.min(val.count, limit) };
   for (const { images } of sequentialBatches(capped, batchSize)) {
-    const recon = model.reconstruct(images);
+    const { reconstruction: recon, codes } = model.roundTrip(images);
     const err = tf.tidy(() => tf.sum(tf.square(tf.sub(recon, images))));
     se += (await err.data())[0];
     n += images.size;
-    if (model.discrete) {
-      const codes = model.encode(images);
-      for (const c of await codes.data()) used[c] = 1;
-      codes.dispose();
-    }
-    tf.dispose([images, recon, err]);
+    if (model.discrete) for (const c of await codes.data()) used[c] = 1;
+    tf.dispose([images, recon, codes, err]);
   }
   const mse = se / n;
   return { mse, psnr: psnr(mse), usage: model.discrete ? used.reduce((a, b) => a + b, 0) / used.length : 0 };
