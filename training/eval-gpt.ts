@@ -1,5 +1,5 @@
 // `npm run eval:gpt -- <model folder> [--prompts 48] [--images 2] [--guidance 1,1.25,1.5,2,3] [--temperature 0.3,0.7,1]
-//   [--top-k 0] [--json FILE] [--write-defaults]`
+//   [--top-k 0] [--json FILE] [--sheet FILE] [--write-defaults]`
 // An eval that can see quality (training/gpt/eval-sets.ts): on two seeded, stratified prompt sets — held-out test
 // captions and in-distribution train captions — it generates `images` pictures per prompt for every sampling
 // setting of the sweep and scores each by its nearest real images (exact label and label family, @1 and @5),
@@ -7,7 +7,8 @@
 // It also reports the image-token loss on val, test and a fixed train subset (memorisation), and the
 // conditioning gap on val (caption vs <null> vs a shuffled caption). The best setting by the mean of in-
 // distribution exact@1 and held-out family@1 is the recommended default; --write-defaults stores it in the model's
-// manifest (`extra.sampling`), which the server and the Create form read.
+// manifest (`extra.sampling`), which the server and the Create form read. At that setting it also draws a contact
+// sheet (training/gpt/contact-sheet.ts): 8 prompts of each set, the real image beside 4 generated ones.
 import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -23,14 +24,14 @@ import { initBackend } from "../lib/tensor/backend";
 import { loadTextTokenizer, tokeniseCaptions } from "../lib/text/tokenizer";
 import { parseFlags, runMain } from "./cli";
 import { encodeShard } from "./gpt/codes";
-import { chance, labelOf, mean, score, stratifiedPrompts, styleOf, topK, zeroScores, type Scores } from "./gpt/eval-sets";
-import { flatten } from "./gpt/retrieval";
+import { chance, flatten, labelOf, mean, score, stratifiedPrompts, styleOf, topK, zeroScores, type Scores } from "./gpt/eval-sets";
 import { validationLoss, type GptData } from "./gpt/task";
 import { updateSamplingDefaults } from "./gpt/sampling-defaults";
+import { writeContactSheet } from "./gpt/contact-sheet";
 import { Progress } from "./progress";
 
 const USAGE =
-  "usage: npm run eval:gpt -- <model folder> [--data DIR] [--prompts N] [--images N] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch N] [--seed N] [--json FILE] [--write-defaults]";
+  "usage: npm run eval:gpt -- <model folder> [--data DIR] [--prompts N] [--images N] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch N] [--seed N] [--json FILE] [--sheet FILE] [--write-defaults]";
 const list = (what: string) =>
   z.string().transform((s, ctx) => {
     const v = s.split(",").map((x) => Number(x.trim()));
@@ -48,6 +49,7 @@ const Flags = z.object({
   batch: z.coerce.number().int().min(1).max(64).default(8),
   seed: z.coerce.number().int().min(0).default(1),
   json: z.string().optional(),
+  sheet: z.string().optional(),
   writeDefaults: z
     .enum(["true", "false"])
     .optional()
@@ -229,6 +231,26 @@ runMain("eval:gpt", async () => {
     ) + "\n",
   );
   console.log(`wrote ${out}`);
+  const sheet = flags.sheet ?? path.join(dir, "contact-sheet.png");
+  const sheetSetting = { guidance: best.guidance, temperature: best.temperature, topK: best.topK ?? undefined };
+  await writeContactSheet(
+    gpt,
+    vq,
+    tok,
+    [
+      {
+        title: "held-out test prompts (label–style pairs never trained on)",
+        records: sets.heldout.prompts.slice(0, 8),
+        shard: shards.test,
+      },
+      { title: "in-distribution train prompts", records: sets.train.prompts.slice(0, 8), shard: shards.train },
+    ],
+    sheetSetting,
+    4,
+    sheet,
+    flags.seed,
+  );
+  console.log(`contact sheet at ${JSON.stringify(sheetSetting)} → ${sheet}`);
   if (flags.writeDefaults) {
     updateSamplingDefaults(dir, defaults);
     console.log(`sampling defaults ${JSON.stringify(defaults)} → ${path.join(dir, "manifest.json")}`);

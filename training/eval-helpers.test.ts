@@ -5,7 +5,7 @@ import { selectBackend } from "../lib/tensor/backend";
 import { registerFastGradients } from "../lib/tensor/gradients";
 import { DEFAULT_VQ_CONFIG } from "../lib/model/vq-config";
 import { VQModel } from "../lib/model/vq-model";
-import { nearestNeighbours } from "./gpt/retrieval";
+import { topK } from "./gpt/eval-sets";
 import { sheetPrompts } from "./gpt/sample-sheet";
 import { evaluateTokenizer, formatTable } from "./vq/evaluate";
 
@@ -15,7 +15,7 @@ beforeAll(async () => {
 });
 
 describe("retrieval", () => {
-  it("finds the nearest corpus row by squared error", () => {
+  it("finds the nearest corpus rows by squared error, nearest first", () => {
     const corpus = tf.tensor2d([
       [0, 0, 0],
       [1, 1, 1],
@@ -24,10 +24,14 @@ describe("retrieval", () => {
     const q = tf.tensor2d([
       [0.9, 1, 0.8],
       [0.1, 0, 0.2],
-      [0.5, 0.1, 0.9],
+      [0.5, 0.1, 0.7],
     ]);
-    const nn = nearestNeighbours(q, tf.transpose(corpus) as tf.Tensor2D, tf.sum(tf.square(corpus), 1) as tf.Tensor1D);
-    expect([...nn]).toEqual([1, 0, 2]);
+    const nn = topK(q, tf.transpose(corpus) as tf.Tensor2D, tf.sum(tf.square(corpus), 1) as tf.Tensor1D, 2);
+    expect(nn.map((row) => [...row])).toEqual([
+      [1, 2],
+      [0, 2],
+      [2, 0],
+    ]);
   });
   it("takes distinct prompts for sample sheets", () => {
     expect(sheetPrompts(["a", "b", "a", "c"], 2)).toEqual(["a", "b"]);

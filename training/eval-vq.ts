@@ -15,7 +15,7 @@ import { VQModel } from "../lib/model/vq-model";
 import { initBackend } from "../lib/tensor/backend";
 import { parseArgs, runMain } from "./cli";
 import { labelOf } from "./gpt/eval-sets";
-import { flatten } from "./gpt/retrieval";
+import { flatten } from "./gpt/eval-sets";
 import { CodeGridModel } from "./vq/code-entropy";
 import { encodeAll, evaluateTokenizer, formatTable, type EvalRow, type RetrievalPool } from "./vq/evaluate";
 import { evaluatePca, fitPca } from "./vq/pca";

@@ -1,6 +1,6 @@
-// `npm run plot -- <log.jsonl> [<log.jsonl> …] --key loss [--names a,b] [--x items|step] [--log-y] --out curve.png`
+// `npm run plot -- <log.jsonl> [<log.jsonl> …] --key loss [--names a,b] [--x items|step|minutes] [--log-y] --out curve.png`
 // Draws learning curves from the training loop's `<run>/log.jsonl` files as one PNG: one line per file (rows that
-// carry the key), x = training items seen (or steps), y = the key (e.g. loss, imageLoss, reconstruction,
+// carry the key), x = training items seen (or steps, or training minutes), y = the key (e.g. loss, imageLoss, reconstruction,
 // valImageNats, valPsnr), drawn by training/plot/curves.ts and rasterised with sharp.
 import fs from "node:fs";
 import path from "node:path";
@@ -9,14 +9,15 @@ import { z } from "zod";
 import { flag, parseArgs, runMain } from "./cli";
 import { curvesSvg, readSeries } from "./plot/curves";
 
-const USAGE = "usage: npm run plot -- <log.jsonl> [<log.jsonl> …] --key NAME [--names a,b] [--x items|step] [--log-y] --out FILE.png";
+const USAGE =
+  "usage: npm run plot -- <log.jsonl> [<log.jsonl> …] --key NAME [--names a,b] [--x items|step|minutes] [--log-y] --out FILE.png";
 const Flags = z.object({
   key: z.string().min(1),
   names: z
     .string()
     .transform((s) => s.split(","))
     .optional(),
-  x: z.enum(["items", "step"]).default("items"),
+  x: z.enum(["items", "step", "minutes"]).default("items"),
   logY: flag(),
   out: z.string().min(1),
 });
@@ -30,7 +31,12 @@ runMain("plot", async () => {
     name: flags.names?.[i] ?? path.basename(path.dirname(f)),
     points: readSeries(f, flags.key, flags.x),
   }));
-  const svg = curvesSvg(series, flags.x === "items" ? "training items seen" : "step", flags.key, flags.logY);
+  const svg = curvesSvg(
+    series,
+    { items: "training items seen", step: "step", minutes: "training minutes" }[flags.x],
+    flags.key,
+    flags.logY,
+  );
   fs.mkdirSync(path.dirname(path.resolve(flags.out)), { recursive: true });
   await sharp(Buffer.from(svg)).png().toFile(flags.out);
   console.log(`wrote ${flags.out} (${series.map((s) => `${s.name}: ${s.points.length} points`).join(", ")})`);

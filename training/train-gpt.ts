@@ -26,16 +26,19 @@ import { addSeenWords, trainTextTokenizer } from "./train-text-tokenizer";
 import { balancedWeights, captionVariants, VARIANT_PROBS } from "./gpt/augment";
 
 /** Named presets live here, not in the model code. */
-const PRESETS: Record<string, Partial<TransformerConfig>> = {
+const PRESETS = {
   default: { dropout: 0 },
   tiny: { nLayer: 2, nHead: 2, nEmbd: 64, dropout: 0 },
-};
+  // The size sweep's candidates (issue 15: pick the size by short runs at a fixed wall-clock budget).
+  small: { nLayer: 3, nHead: 4, nEmbd: 192, dropout: 0 },
+  deep: { nLayer: 6, nHead: 4, nEmbd: 256, dropout: 0 },
+} satisfies Record<string, Partial<TransformerConfig>>;
 
-const USAGE = `usage: npm run train:gpt -- [--image-tokenizer DIR] [--preset default|tiny] [--dropout P] [--caption-dropout P] [--augment true|false] [--balance true|false] [--out DIR] [--export DIR] ${TRAINER_FLAGS_USAGE}`;
+const USAGE = `usage: npm run train:gpt -- [--image-tokenizer DIR] [--preset default|tiny|small|deep] [--dropout P] [--caption-dropout P] [--augment true|false] [--balance true|false] [--out DIR] [--export DIR] ${TRAINER_FLAGS_USAGE}`;
 const Flags = z.object({
   imageTokenizer: z.string().default(path.join("models", "image-tokenizer")),
   data: z.string().default(path.join("data", "datasets", "emoji")),
-  preset: z.enum(["default", "tiny"]).default("default"),
+  preset: z.enum(Object.keys(PRESETS) as [keyof typeof PRESETS, ...(keyof typeof PRESETS)[]]).default("default"),
   textLen: z.coerce.number().int().min(2).max(256).default(DEFAULT_TRANSFORMER_CONFIG.textLen),
   dropout: z.coerce.number().min(0).max(0.9).optional(),
   captionDropout: z.coerce.number().min(0).max(1).default(0.1),

@@ -82,6 +82,22 @@ export async function benchHttp(o: { quick: boolean; modelDir?: string; log?: (s
       NEXT_TELEMETRY_DISABLED: "1",
     },
   });
+  // The server is its own process group (detached): if the bench itself is stopped (Ctrl-C, a test's timeout),
+  // take the group down with it instead of leaving a server that keeps both cores busy.
+  const stopServer = () => {
+    try {
+      process.kill(-server.pid!, "SIGTERM");
+    } catch {
+      // already gone
+    }
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    stopServer();
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
+  process.on("exit", stopServer);
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   let peakRss = 0;
   const health = async () => {
     const t = performance.now();
@@ -126,10 +142,9 @@ export async function benchHttp(o: { quick: boolean; modelDir?: string; log?: (s
     await sampler;
     return { generation, healthUnderLoad: stats(healthMs), peakRssMiB: peakRss };
   } finally {
-    try {
-      process.kill(-server.pid!, "SIGTERM");
-    } catch {
-      // already gone
-    }
+    stopServer();
+    process.off("exit", stopServer);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   }
 }

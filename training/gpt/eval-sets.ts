@@ -5,6 +5,7 @@
 // the whole corpus): exact label and label family (skin tone stripped), at 1 and at 5 neighbours.
 import * as tf from "@tensorflow/tfjs";
 import type { CaptionRecord } from "../../lib/data/manifest";
+import type { Shard } from "../../lib/data/shard";
 import { mulberry32, shuffleInPlace } from "../../lib/data/rng";
 import { labelFamily } from "./augment";
 
@@ -50,7 +51,10 @@ export interface Scores {
 
 export const zeroScores = (): Scores => ({ exact1: 0, exact5: 0, family1: 0, family5: 0 });
 
-/** Indices of the k nearest corpus images (squared pixel error) for each query; queries [Q, D], corpusT [D, M]. */
+/**
+ * Indices of the k nearest corpus images (squared pixel error), nearest first, for each query; queries [Q, D],
+ * corpusT [D, M]: ‖q‖² − 2·q·cᵀ + ‖c‖² with the corpus transposed once (plain matMuls are the fast path on wasm).
+ */
 export function topK(queries: tf.Tensor2D, corpusT: tf.Tensor2D, corpusSq: tf.Tensor1D, k: number): Int32Array[] {
   return tf.tidy(() => {
     const qq = tf.sum(tf.square(queries), 1, true); // [Q, 1]
@@ -59,6 +63,13 @@ export function topK(queries: tf.Tensor2D, corpusT: tf.Tensor2D, corpusSq: tf.Te
     const flat = indices.dataSync() as Int32Array;
     return Array.from({ length: queries.shape[0] }, (_, q) => flat.slice(q * k, (q + 1) * k));
   });
+}
+
+/** A shard's images as rows of pixels in [0, 1]: [N, H·W·C], the retrieval space. */
+export function flatten(shard: Shard): tf.Tensor2D {
+  return tf.tidy(
+    () => tf.div(tf.tensor2d(shard.data, [shard.count, shard.height * shard.width * shard.channels], "float32"), 255) as tf.Tensor2D,
+  );
 }
 
 /** Adds one image's hits (its 5 neighbours' labels against the prompt's) to `s`. */

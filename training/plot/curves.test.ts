@@ -11,8 +11,8 @@ describe("learning curves", () => {
   fs.writeFileSync(
     log,
     [
-      { step: 10, items: 640, loss: 2 },
-      { step: 20, items: 1280, loss: 1.5 },
+      { step: 10, items: 640, loss: 2, elapsedSeconds: 30 },
+      { step: 20, items: 1280, loss: 1.5, elapsedSeconds: 60 },
       { step: 20, items: 1280, valPsnr: 18 },
     ]
       .map((r) => JSON.stringify(r))
@@ -25,6 +25,8 @@ describe("learning curves", () => {
       [1280, 1.5],
     ]);
     expect(readSeries(log, "valPsnr", "step")).toEqual([[20, 18]]);
+    // A validation row sits at the wall-clock of the training row logged before it.
+    expect(readSeries(log, "valPsnr", "minutes")).toEqual([[1, 18]]);
   });
 
   it("draws one path per series with its name in the legend, and refuses logs with nothing to draw", () => {

@@ -1,5 +1,5 @@
 // Learning curves from the training loop's `<run>/log.jsonl` as SVG, drawn by hand (no plotting library): one line
-// per log, x = items seen or step, y = any logged key. `npm run plot` rasterises it with sharp.
+// per log, x = items seen, step or training minutes, y = any logged key. `npm run plot` rasterises it with sharp.
 import fs from "node:fs";
 
 const COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
@@ -10,10 +10,17 @@ export interface Series {
   points: [number, number][];
 }
 
-/** Points (x, key) of a log.jsonl: rows without the key (or without x) are skipped; bad lines are errors. */
-export function readSeries(file: string, key: string, x: "items" | "step"): [number, number][] {
+export type XAxis = "items" | "step" | "minutes";
+
+/**
+ * Points (x, key) of a log.jsonl: rows without the key (or without x) are skipped; bad lines are errors. x
+ * "minutes" is training wall-clock (the loop's `elapsedSeconds`, which validation rows inherit from the training
+ * row before them): the axis a fixed-time comparison of model sizes is read on.
+ */
+export function readSeries(file: string, key: string, x: XAxis): [number, number][] {
   const lines = fs.readFileSync(file, "utf8").split("\n").filter(Boolean);
   const points: [number, number][] = [];
+  let minutes: number | undefined;
   lines.forEach((line, i) => {
     let row: Record<string, unknown>;
     try {
@@ -21,7 +28,8 @@ export function readSeries(file: string, key: string, x: "items" | "step"): [num
     } catch {
       throw new Error(`${file}:${i + 1}: not JSON`);
     }
-    const [xv, yv] = [row[x], row[key]];
+    if (typeof row.elapsedSeconds === "number") minutes = row.elapsedSeconds / 60;
+    const [xv, yv] = [x === "minutes" ? minutes : row[x], row[key]];
     if (typeof xv === "number" && typeof yv === "number" && Number.isFinite(yv)) points.push([xv, yv]);
   });
   return points;
@@ -64,4 +72,4 @@ export function curvesSvg(series: Series[], xLabel: string, yLabel: string, logY
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">${parts.join("")}</svg>`;
 }
 
-const escapeXml = (s: string) => s.replace(/[<>&"]/g, (ch) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[ch]!);
+export const escapeXml = (s: string) => s.replace(/[<>&"]/g, (ch) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[ch]!);

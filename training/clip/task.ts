@@ -1,0 +1,229 @@
+// CLIP as a training task (training/loop/task.ts): the symmetric InfoNCE loss over (image, caption) pairs of the
+// emoji train split (Radford et al. 2021). plan() draws each row's caption variant and image shift; loss() counts a
+// caption as a positive for every image it describes (captionPositives); validate() reports the val loss and
+// within-batch retrieval. Sampling is balanced over (label family, style) by the script (training/gpt/augment.ts
+// balancedWeights): without it half of each batch would be skin-tone variants of a few hands and people, near
+// duplicates that crowd out the rest of the corpus as negatives. The loop does everything else.
+//
+// Data parallelism and negatives: the loop splits a batch by rows and each replica computes the loss of its own
+// shard, so every row is contrasted with the rows of its shard only (batch / replicas), not with the whole batch as
+// the paper's all-gather does. Larger batches are therefore worth more here than for the other tasks.
+import * as tf from "@tensorflow/tfjs";
+import { hashString } from "../../lib/data/rng";
+import { Clip } from "../../lib/model/clip";
+import { clipLogits, symmetricInfoNCE } from "../../lib/model/clip-loss";
+import type { ClipConfig } from "../../lib/model/clip-config";
+import { DEFAULT_TRAINER_CONFIG, type TrainerConfig } from "../loop/config";
+import type { Batch, CreateTask, TaskDefinition, TrainTask } from "../loop/task";
+import { shiftImage } from "./augment";
+
+/** Pairs as plain arrays: images [count · S·S·C] uint8 HWC, captions [count · T] token ids. */
+export interface ClipData {
+  count: number;
+  images: Uint8Array;
+  text: Int32Array;
+  /** Optional caption variants [count · V · T] (variant 0 = `text`), drawn per row with `variantProbs`. */
+  variants?: Int32Array;
+  variantProbs?: readonly number[];
+  /** Optional sampling weights per item (training/gpt/augment.ts balancedWeights). */
+  weights?: Float32Array;
+}
+
+/**
+ * The loop's settings for CLIP. The paper trains with Adam, decoupled weight decay 0.2 on all weights but gains,
+ * biases and the temperature, β2 0.98 and a cosine schedule (§2.5, appendix F); a batch of 32,768 does not fit two
+ * cores, 256 (128 per replica) does. Decay 0.1 at lr 1e-3 is the paper's 0.2 at its 5e-4 per step.
+ */
+export const CLIP_TRAINER_DEFAULTS: Readonly<TrainerConfig> = Object.freeze({
+  ...DEFAULT_TRAINER_CONFIG,
+  batchSize: 256,
+  lr: 1e-3,
+  warmup: 100,
+  lrFloor: 0.05,
+  beta2: 0.98,
+  weightDecay: 0.1,
+  clip: 1,
+  checkpointEvery: 250,
+  valEvery: 50,
+});
+
+/**
+ * A uniform number in [0, 1) from (seed, step, row), the same on every replica and after a resume (as the
+ * transformer task's; not imported from it, so a worker does not load the transformer, VQ and sheet code).
+ */
+function hashUniform(seed: number, step: number, row: number): number {
+  return hashString(`${step}:${row}`, seed) / 4294967296;
+}
+
+export interface ClipTaskOptions {
+  config: ClipConfig;
+  /** Initialisation seed (the loop's seed drives the data order). */
+  seed: number;
+  train: ClipData;
+  val: ClipData;
+  /** Maximum random translation in pixels, each axis (0 = none). */
+  shift: number;
+  /** Validation rows contrasted with each other at once (the per-replica shard of the default batch). */
+  valBatch?: number;
+  /** Validation items per evaluation. */
+  valLimit?: number;
+  /** Facts for the manifest's hyper-parameters (e.g. the text tokenizer's sha256), not read by the task. */
+  notes?: Record<string, unknown>;
+}
+
+/**
+ * positives[i·n + j] = 1 where caption j is one of image i's own caption variants (`described`: each row's V
+ * variants, [n · V · T]; the row's caption is always among them). InfoNCE's default target treats every other
+ * caption of the batch as a negative, but the label-only caption "grinning face" drawn for the noto image describes
+ * the twemoji "grinning face" just as well: as a negative it would teach CLIP that a label without a style does not
+ * fit the other styles. The relation is not symmetric ("grinning face, twemoji" does not describe the noto image),
+ * and skin tones stay apart ("thumbs up: light skin tone" is not a variant of "thumbs up: dark skin tone"). Exact
+ * duplicate captions need no help: their two one-hot targets give the same loss as one shared soft target.
+ */
+export function captionPositives(text: Int32Array, described: Int32Array, textLen: number): Float32Array {
+  const n = text.length / textLen;
+  const v = described.length / (n * textLen);
+  if (!Number.isInteger(n) || !Number.isInteger(v) || v < 1)
+    throw new Error(`captionPositives: ${text.length} caption ids and ${described.length} variant ids do not fit textLen ${textLen}`);
+  const key = (a: Int32Array, row: number) => a.subarray(row * textLen, (row + 1) * textLen).join(",");
+  const captions = Array.from({ length: n }, (_, j) => key(text, j));
+  const out = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) {
+    const own = new Set(Array.from({ length: v }, (_, k) => key(described, i * v + k)));
+    for (let j = 0; j < n; j++) if (own.has(captions[j])) out[i * n + j] = 1;
+  }
+  return out;
+}
+
+export interface ClipValidation {
+  loss: number;
+  /** Share of images whose own caption scores highest among the chunk's captions, and the converse. */
+  imageToText1: number;
+  textToImage1: number;
+}
+
+/** Val loss and within-chunk top-1 retrieval over up to `limit` items, in chunks of ~`batch` (equal sizes). */
+export async function validateClip(model: Clip, data: ClipData, limit = 1024, batch = 128): Promise<ClipValidation> {
+  const c = model.config;
+  const px = c.imageSize * c.imageSize * c.channels;
+  const count = Math.min(limit, data.count);
+  const chunks = Math.max(1, Math.round(count / batch));
+  let loss = 0;
+  let i2t = 0;
+  let t2i = 0;
+  for (let k = 0; k < chunks; k++) {
+    const from = Math.floor((k * count) / chunks);
+    const to = Math.floor(((k + 1) * count) / chunks);
+    const n = to - from;
+    const text = data.text.subarray(from * c.textLen, to * c.textLen);
+    // Val reads one caption per image: positives are its own caption and any identical one.
+    const positives = captionPositives(text, text, c.textLen);
+    const out = tf.tidy(() => {
+      const images = tf.div(
+        tf.tensor4d(data.images.subarray(from * px, to * px), [n, c.imageSize, c.imageSize, c.channels], "int32"),
+        255,
+      ) as tf.Tensor4D; // [n, S, S, C]
+      const logits = clipLogits(
+        model.encodeImages(images),
+        model.encodeTexts(tf.tensor2d(text, [n, c.textLen], "int32")),
+        model.logitScale(),
+      ); // [n images, n texts]
+      const l = symmetricInfoNCE(logits, tf.tensor2d(positives, [n, n]));
+      return { loss: l.loss, bestText: tf.argMax(logits, 1), bestImage: tf.argMax(tf.transpose(logits), 1) };
+    });
+    const [l, bestText, bestImage] = await Promise.all([out.loss.data(), out.bestText.data(), out.bestImage.data()]);
+    tf.dispose([out.loss, out.bestText, out.bestImage]);
+    loss += l[0] * n;
+    // A hit: the best-scoring partner is a positive (a duplicate caption is as right as the row's own).
+    for (let i = 0; i < n; i++) {
+      i2t += positives[i * n + bestText[i]];
+      t2i += positives[bestImage[i] * n + i];
+    }
+  }
+  return { loss: loss / count, imageToText1: i2t / count, textToImage1: t2i / count };
+}
+
+export const CLIP_TASK_MODULE = new URL("./task.ts", import.meta.url).href;
+
+export function clipTaskDefinition(options: ClipTaskOptions): TaskDefinition<ClipTaskOptions> {
+  return { module: CLIP_TASK_MODULE, options };
+}
+
+export const createTask: CreateTask<ClipTaskOptions> = async (o) => {
+  const c = o.config;
+  const model = new Clip(c, o.seed);
+  const px = c.imageSize * c.imageSize * c.channels;
+  const task: TrainTask & { model: Clip } = {
+    model,
+    kind: "clip",
+    config: c,
+    hyper: {
+      initSeed: o.seed,
+      shift: o.shift,
+      captionVariants: o.train.variantProbs ?? null,
+      balancedSampling: !!o.train.weights,
+      positives: "caption j is one of image i's caption variants",
+      negatives: "within each replica's shard",
+      valBatch: o.valBatch ?? 128,
+      valLimit: o.valLimit ?? 1024,
+      ...o.notes,
+    },
+    params: model.params,
+    itemCount: o.train.count,
+    sampleWeights: o.train.weights,
+    throughput: { unit: "img", perItem: 1 },
+    // Decoupled decay on conv and linear weights only: not on gains, biases, embeddings or the temperature (§2.5).
+    decays: (name) => name.endsWith(".w"),
+    plan(items: Int32Array, step: number): Batch {
+      const text = new Int32Array(items.length * c.textLen);
+      const images = new Uint8Array(items.length * px);
+      const { variants, variantProbs } = o.train;
+      const v = variantProbs?.length ?? 1;
+      const described = new Int32Array(items.length * v * c.textLen);
+      const span = 2 * o.shift + 1;
+      items.forEach((item, b) => {
+        let caption = o.train.text.subarray(item * c.textLen, (item + 1) * c.textLen);
+        if (variants && variantProbs) {
+          // Which variant this row reads: by a hash of (step, row), the same on every replica and after a resume.
+          let u = hashUniform(o.seed ^ 0xc11, step, b);
+          let k = 0;
+          while (k < v - 1 && u >= variantProbs[k]) u -= variantProbs[k++];
+          caption = variants.subarray((item * v + k) * c.textLen, (item * v + k + 1) * c.textLen);
+        }
+        text.set(caption, b * c.textLen);
+        described.set((variants ?? o.train.text).subarray(item * v * c.textLen, (item + 1) * v * c.textLen), b * v * c.textLen);
+        const dx = o.shift ? Math.floor(hashUniform(o.seed ^ 0xd1, step, b) * span) - o.shift : 0;
+        const dy = o.shift ? Math.floor(hashUniform(o.seed ^ 0xd2, step, b) * span) - o.shift : 0;
+        const src = o.train.images.subarray(item * px, (item + 1) * px);
+        shiftImage(src, images.subarray(b * px, (b + 1) * px), c.imageSize, c.imageSize, c.channels, dx, dy);
+      });
+      return { rows: items.length, arrays: { images, text, described } };
+    },
+    loss(batch: Batch) {
+      const n = batch.rows;
+      const images = tf.div(
+        tf.tensor4d(batch.arrays.images as Uint8Array, [n, c.imageSize, c.imageSize, c.channels], "int32"),
+        255,
+      ) as tf.Tensor4D; // [B, S, S, C]
+      const ids = tf.tensor2d(batch.arrays.text as Int32Array, [n, c.textLen], "int32");
+      const positives = tf.tensor2d(captionPositives(batch.arrays.text as Int32Array, batch.arrays.described as Int32Array, c.textLen), [
+        n,
+        n,
+      ]);
+      const l = model.loss(images, ids, positives);
+      return { loss: l.loss, logs: { i2t: l.imageToText, t2i: l.textToImage, scale: l.logitScale } };
+    },
+    async afterStep() {
+      model.clampLogitScale();
+    },
+    async validate() {
+      const v = await validateClip(model, o.val, o.valLimit ?? 1024, o.valBatch ?? 128);
+      const scale = model.logitScale();
+      const logitScale = (await scale.data())[0];
+      scale.dispose();
+      return { valLoss: v.loss, valImageToText1: v.imageToText1, valTextToImage1: v.textToImage1, logitScale };
+    },
+    dispose: () => model.dispose(),
+  };
+  return task;
+};

@@ -1,0 +1,162 @@
+// `npm run train:clip -- [--text-tokenizer models/default] [--preset default|tiny|small|large] [--minutes M | --steps N]
+//   [--out runs/clip] [--resume] [--warm-start DIR] [--workers auto] [--export DIR]`
+// Trains CLIP (lib/model/clip.ts; Radford et al. 2021) on the emoji train split: (image, caption) pairs with caption
+// variants and small random shifts, balanced over (label family, style), on the shared training loop (both cores,
+// data-parallel, resumable). Captions are read with the text tokenizer of the transformer CLIP will serve beside
+// (--text-tokenizer, a model folder holding tokenizer.json): reranking feeds CLIP the same ids the transformer
+// reads. --export writes a CLIP model folder: manifest.json (config, trainer and task hyper-parameters, data hash,
+// the tokenizer's sha256), weights.bin (float16), the tokenizer files and the training log.
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { captionsFor, loadSplit, readCaptions, readManifest } from "../lib/data/manifest";
+import { sha256 } from "../lib/data/shard";
+import { readCheckpointManifest, saveCheckpoint } from "../lib/model/checkpoint";
+import { CLIP_KIND } from "../lib/model/clip";
+import { DEFAULT_CLIP_CONFIG, type ClipConfig } from "../lib/model/clip-config";
+import { initBackend } from "../lib/tensor/backend";
+import { registerFastGradients } from "../lib/tensor/gradients";
+import { loadTextTokenizer, TEXT_VOCAB_FILE, tokeniseCaptions } from "../lib/text/tokenizer";
+import { parseFlags, runMain } from "./cli";
+import { CLIP_VARIANT_PROBS, clipCaptionVariants } from "./clip/augment";
+import { CLIP_TRAINER_DEFAULTS, clipTaskDefinition, createTask, type ClipData, type ClipTaskOptions } from "./clip/task";
+import { balancedWeights } from "./gpt/augment";
+import { TRAINER_FLAGS_USAGE, trainerConfigFrom, trainerFlags } from "./loop/config";
+import { shared } from "./loop/task";
+import { train } from "./loop/trainer";
+
+/** Named presets live here, not in the model code. */
+const PRESETS = {
+  default: {},
+  /** Seconds-scale model for smoke runs. */
+  tiny: { imageWidths: [8, 16, 32], nLayer: 1, nHead: 2, nEmbd: 32, embedDim: 32 },
+  small: { imageWidths: [16, 32, 64], nLayer: 2, nHead: 2, nEmbd: 64, embedDim: 64 },
+  large: { imageWidths: [48, 96, 192], nLayer: 3, nHead: 4, nEmbd: 192, embedDim: 128 },
+} satisfies Record<string, Partial<ClipConfig>>;
+
+/** A boolean flag that is on unless `--name false`. */
+const onByDefault = () => z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]).default(true);
+
+const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", TEXT_VOCAB_FILE];
+
+const USAGE = `usage: npm run train:clip -- [--text-tokenizer DIR] [--data DIR] [--preset ${Object.keys(PRESETS).join("|")}] [--text-len N] [--embed-dim D] [--shift PX] [--augment true|false] [--balance true|false] [--out DIR] [--export DIR] ${TRAINER_FLAGS_USAGE}`;
+const Flags = z.object({
+  textTokenizer: z.string().default(path.join("models", "default")),
+  data: z.string().default(path.join("data", "datasets", "emoji")),
+  preset: z.enum(Object.keys(PRESETS) as [keyof typeof PRESETS, ...(keyof typeof PRESETS)[]]).default("default"),
+  textLen: z.coerce.number().int().min(2).max(256).default(DEFAULT_CLIP_CONFIG.textLen),
+  embedDim: z.coerce.number().int().min(2).max(1024).optional(),
+  /** Random translation of each training image by up to this many pixels per axis. */
+  shift: z.coerce.number().int().min(0).max(8).default(2),
+  /** Caption variants (label only; keywords with and without style) beside "<label>, <style>". */
+  augment: onByDefault(),
+  /** Sample each (label family, style) equally often instead of each image. */
+  balance: onByDefault(),
+  out: z.string().default(path.join("runs", "clip")),
+  export: z.string().optional(),
+  ...trainerFlags(CLIP_TRAINER_DEFAULTS),
+});
+
+const fileHash = (dir: string) => sha256(fs.readFileSync(path.join(dir, "tokenizer.json")));
+
+/**
+ * The run's own copy of the text tokenizer (<out>/text-tokenizer): made on the first run, checked on every later
+ * one, so a resumed or warm-started run reads captions with the ids its weights were trained on.
+ */
+function pinTokenizer(source: string, out: string, warmStart: string | null): { dir: string; sha256: string } {
+  for (const f of TOKENIZER_FILES)
+    if (!fs.existsSync(path.join(source, f)))
+      throw new Error(`--text-tokenizer ${source} has no ${f} (give a model folder, e.g. models/default)`);
+  const want = fileHash(source);
+  const dir = path.join(out, "text-tokenizer");
+  if (fs.existsSync(path.join(dir, "tokenizer.json"))) {
+    if (fileHash(dir) !== want)
+      throw new Error(`${out} was started with another text tokenizer than ${source} (its copy is ${dir}); use another --out`);
+  } else {
+    fs.mkdirSync(dir, { recursive: true });
+    for (const f of TOKENIZER_FILES) fs.copyFileSync(path.join(source, f), path.join(dir, f));
+  }
+  if (warmStart) {
+    const m = readCheckpointManifest(warmStart);
+    if (m.kind !== CLIP_KIND) throw new Error(`--warm-start ${warmStart} holds a "${m.kind}" checkpoint, not a CLIP`);
+    const theirs = m.extra.textTokenizerSha256 ?? (m.extra.hyper as Record<string, unknown> | undefined)?.textTokenizerSha256;
+    if (theirs !== want) throw new Error(`--warm-start ${warmStart} was trained with another text tokenizer than ${source}`);
+  }
+  return { dir, sha256: want };
+}
+
+runMain("train:clip", async () => {
+  const flags = parseFlags(process.argv.slice(2), Flags, USAGE);
+  if (flags.minutes === 0 && flags.steps === CLIP_TRAINER_DEFAULTS.steps)
+    throw new Error(`give a budget: --minutes M or --steps N\n${USAGE}`);
+  const pinned = pinTokenizer(flags.textTokenizer, flags.out, flags.warmStart);
+  const backend = await initBackend();
+  registerFastGradients();
+  const tok = await loadTextTokenizer(pinned.dir);
+  const config: ClipConfig = {
+    ...DEFAULT_CLIP_CONFIG,
+    ...PRESETS[flags.preset],
+    ...(flags.embedDim !== undefined ? { embedDim: flags.embedDim } : {}),
+    textVocab: tok.vocabSize,
+    textLen: flags.textLen,
+    padId: tok.padId,
+  };
+
+  const manifest = readManifest(flags.data);
+  const records = readCaptions(flags.data);
+  const data = {} as Record<"train" | "val", ClipData>;
+  for (const split of ["train", "val"] as const) {
+    const shard = loadSplit(flags.data, split, config.imageSize, manifest);
+    const caps = captionsFor(records, split);
+    if (caps.length !== shard.count) throw new Error(`${split}: ${caps.length} captions for ${shard.count} images`);
+    const { ids, truncated } = tokeniseCaptions(
+      tok,
+      caps.map((r) => r.caption),
+      config.textLen,
+    );
+    if (truncated) console.warn(`${split}: ${truncated} captions longer than ${config.textLen} tokens were truncated`);
+    data[split] = { count: shard.count, images: shared(shard.data), text: shared(ids) };
+  }
+  const trainRecords = captionsFor(records, "train");
+  if (flags.augment) {
+    const variants = tokeniseCaptions(tok, trainRecords.flatMap(clipCaptionVariants), config.textLen);
+    if (variants.truncated) console.warn(`train: ${variants.truncated} caption variants were truncated to ${config.textLen} tokens`);
+    Object.assign(data.train, { variants: shared(variants.ids), variantProbs: CLIP_VARIANT_PROBS });
+  }
+  if (flags.balance) data.train.weights = balancedWeights(trainRecords);
+
+  const options: ClipTaskOptions = {
+    config,
+    seed: flags.seed,
+    train: data.train,
+    val: data.val,
+    shift: flags.shift,
+    notes: { textTokenizerSha256: pinned.sha256, textTokenizerSource: flags.textTokenizer, preset: flags.preset },
+  };
+  const trainer = trainerConfigFrom(CLIP_TRAINER_DEFAULTS, flags);
+  const dataHash = sha256(fs.readFileSync(path.join(flags.data, "manifest.json")));
+  console.log(
+    `training CLIP (${flags.preset}) on ${data.train.count} pairs, backend ${backend.name}, text vocab ${tok.vocabSize} from ${flags.textTokenizer}; checkpoints in ${flags.out}`,
+  );
+  const task = await createTask(options, "main");
+  try {
+    const r = await train(task, trainer, { outDir: flags.out, dataHash, definition: clipTaskDefinition(options), backend: backend.name });
+    console.log(JSON.stringify({ steps: r.step, workers: r.workers, imagesPerSecond: Math.round(r.itemsPerSecond), ...r.metrics }));
+    if (flags.export) {
+      await saveCheckpoint(flags.export, task.params.all(), {
+        kind: CLIP_KIND,
+        config,
+        metrics: { steps: r.step, ...r.metrics, imagesPerSecond: r.itemsPerSecond },
+        dataHash,
+        step: r.step,
+        dtype: "float16",
+        extra: { textTokenizer: ".", textTokenizerSha256: pinned.sha256, trainer, hyper: task.hyper },
+      });
+      for (const f of TOKENIZER_FILES) fs.copyFileSync(path.join(pinned.dir, f), path.join(flags.export, f));
+      fs.copyFileSync(path.join(flags.out, "log.jsonl"), path.join(flags.export, "log.jsonl"));
+      console.log(`exported CLIP → ${flags.export}`);
+    }
+  } finally {
+    task.dispose();
+  }
+});
