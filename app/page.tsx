@@ -1,4 +1,5 @@
 import { CreateForm } from "@/components/create-form";
+import { activeRerankOffer } from "@/lib/generate/candidates";
 import { PROMPT_MAX, SAMPLING_FALLBACK } from "@/lib/generate/params";
 import { activeSamplingDefaults } from "@/lib/generate/sampling-defaults";
 import { getHealth, type Health } from "@/lib/health";
@@ -12,6 +13,7 @@ export const dynamic = "force-dynamic";
 export default async function HomePage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const health = await getHealth();
   const sampling = health.model.active ? await activeSamplingDefaults() : SAMPLING_FALLBACK;
+  const rerank = health.model.active ? await activeRerankOffer() : null;
   const remix = (await searchParams).prompt;
   return (
     <div className="space-y-8">
@@ -24,8 +26,13 @@ export default async function HomePage({ searchParams }: { searchParams: Promise
           picture lands in a gallery. Small enough to read, train and run on a laptop.
         </p>
       </section>
-      {health.model.active && (
-        <CreateForm examples={EXAMPLES} sampling={sampling} initialPrompt={typeof remix === "string" ? remix.slice(0, PROMPT_MAX) : ""} />
+      {health.model.active && rerank && (
+        <CreateForm
+          examples={EXAMPLES}
+          sampling={sampling}
+          rerank={rerank}
+          initialPrompt={typeof remix === "string" ? remix.slice(0, PROMPT_MAX) : ""}
+        />
       )}
       <StatusCard health={health} />
       {!health.model.active && (

@@ -1,15 +1,18 @@
 "use client";
 
 // The Create form: a prompt, options behind an "advanced" toggle, and a grid that fills in while image tokens
-// arrive (partial pictures over Server-Sent Events), then shows the final images.
+// arrive (partial pictures over Server-Sent Events), then shows the final images. With a CLIP in the model, each
+// request samples `candidates` images and keeps the n CLIP scores best; the partial pictures are those of the
+// first n candidates, so the final (best) images may differ from the last partial ones.
 import { useEffect, useRef, useState } from "react";
-import { firstIssue, GenerationParams, PROMPT_MAX, type SamplingDefaults } from "@/lib/generate/params";
+import { firstIssue, generationParamsFor, PROMPT_MAX, type RerankOffer, type SamplingDefaults } from "@/lib/generate/params";
 
 interface Options {
   n: number;
   guidance: number;
   temperature: number;
   topK: number;
+  candidates: number;
   seed: string;
 }
 
@@ -18,7 +21,16 @@ const DEFAULT_N = 4;
 type Phase =
   | { kind: "idle" }
   | { kind: "waiting"; id: string; done: number; total: number; partial: string[] }
-  | { kind: "done"; id: string; images: { id: string; url: string }[]; seed: number; timings?: Record<string, number>; streamed: number }
+  | {
+      kind: "done";
+      id: string;
+      images: { id: string; url: string }[];
+      seed: number;
+      timings?: Record<string, number>;
+      streamed: number;
+      /** Candidates CLIP ranked (null: reranking was off). */
+      candidates: number | null;
+    }
   | { kind: "error"; message: string };
 
 async function errorMessage(res: Response): Promise<string> {
@@ -33,15 +45,18 @@ async function errorMessage(res: Response): Promise<string> {
 export function CreateForm({
   examples,
   sampling,
+  rerank,
   initialPrompt = "",
 }: {
   examples: string[];
   /** The active model's measured sampling defaults (its manifest), or the app's fallback. */
   sampling: SamplingDefaults;
+  /** The server's candidate default and cap, and whether the active model has a CLIP to rank them. */
+  rerank: RerankOffer;
   initialPrompt?: string;
 }) {
   const [prompt, setPrompt] = useState(initialPrompt);
-  const [options, setOptions] = useState<Options>({ n: DEFAULT_N, ...sampling, seed: "" });
+  const [options, setOptions] = useState<Options>({ n: DEFAULT_N, ...sampling, candidates: rerank.default, seed: "" });
   const [advanced, setAdvanced] = useState(false);
   const [phase, setPhase] = useState<Phase>({ kind: "idle" });
   const source = useRef<EventSource | null>(null);
@@ -68,9 +83,19 @@ export function CreateForm({
   async function submit(seedOverride?: number) {
     source.current?.close();
     const seed = seedOverride ?? (options.seed.trim() ? Number(options.seed) : undefined);
-    const request = { prompt, n: options.n, guidance: options.guidance, temperature: options.temperature, topK: options.topK, seed };
-    // The API's own schema: the same limits and messages here, before a round trip.
-    const checked = GenerationParams.safeParse(request);
+    // Without a CLIP the server samples n whatever candidates says: the field is off and not sent.
+    const candidates = rerank.rerank ? options.candidates : undefined;
+    const request = {
+      prompt,
+      n: options.n,
+      guidance: options.guidance,
+      temperature: options.temperature,
+      topK: options.topK,
+      seed,
+      candidates,
+    };
+    // The API's own schema under the server's cap: the same limits and messages here, before a round trip.
+    const checked = generationParamsFor(rerank.max).safeParse(request);
     if (!checked.success) return setPhase({ kind: "error", message: firstIssue(checked.error) });
     const res = await fetch("/api/generations", {
       method: "POST",
@@ -97,7 +122,7 @@ export function CreateForm({
       const job = await fetch(`/api/generations/${id}`);
       if (!job.ok) return setPhase({ kind: "error", message: await errorMessage(job) });
       const body = await job.json();
-      setPhase({ kind: "done", id, images: body.images, seed: body.seed, timings: body.timings, streamed });
+      setPhase({ kind: "done", id, images: body.images, seed: body.seed, timings: body.timings, streamed, candidates: body.candidates });
     });
     es.onerror = () => {
       if (es.readyState === EventSource.CLOSED)
@@ -106,7 +131,7 @@ export function CreateForm({
   }
 
   const busy = phase.kind === "waiting";
-  const number = (key: keyof Options, label: string, min: number, max: number, step: number) => (
+  const number = (key: keyof Options, label: string, min: number, max: number, step: number, disabled = false) => (
     <label className="flex flex-col gap-1 text-sm">
       <span className="text-neutral-600">{label}</span>
       <input
@@ -114,10 +139,11 @@ export function CreateForm({
         min={min}
         max={max}
         step={step}
+        disabled={disabled}
         value={options[key]}
         data-testid={`option-${key}`}
         onChange={(e) => setOptions({ ...options, [key]: Number(e.target.value) })}
-        className="rounded border border-neutral-300 px-2 py-1"
+        className="rounded border border-neutral-300 px-2 py-1 disabled:bg-neutral-100 disabled:text-neutral-400"
       />
     </label>
   );
@@ -191,8 +217,16 @@ export function CreateForm({
           </button>
         </div>
         {advanced && (
-          <div className="grid grid-cols-2 gap-3 sm:grid-cols-5" data-testid="advanced">
+          <div className="grid grid-cols-2 gap-3 sm:grid-cols-6" data-testid="advanced">
             {number("n", "Images (1–9)", 1, 9, 1)}
+            {number(
+              "candidates",
+              rerank.rerank ? `Candidates (n–${rerank.max}; CLIP keeps the best n)` : "Candidates (off: this model has no CLIP)",
+              1,
+              rerank.max,
+              1,
+              !rerank.rerank,
+            )}
             {number("guidance", "Guidance (1–10)", 1, 10, 0.5)}
             {number("temperature", "Temperature", 0.1, 2, 0.1)}
             {number("topK", "Top-k (0 = off)", 0, 512, 1)}
@@ -237,6 +271,9 @@ export function CreateForm({
               seed {phase.seed}
               {phase.timings?.totalMs ? ` · ${(phase.timings.totalMs / 1000).toFixed(1)} s` : ""}
               {phase.streamed ? ` · ${phase.streamed} tokens streamed` : ""}
+            </span>
+            <span className="text-neutral-500" data-testid="result-rerank">
+              {phase.candidates ? `best ${phase.images.length} of ${phase.candidates} by CLIP` : "reranking off"}
             </span>
             <a href={`/gallery/${phase.id}`} className="text-tile-700 underline" data-testid="open-in-gallery">
               Open in gallery

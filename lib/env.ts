@@ -1,20 +1,30 @@
 // Server settings from the environment, validated once: a bad value stops the server with a message naming it.
 import { z } from "zod";
+import { CANDIDATES_FALLBACK, CANDIDATES_LIMIT } from "./generate/params";
 
-const ServerEnv = z.object({
-  /** The model folder registered as the first active version when the database has none. */
-  TESSERA_MODEL_DIR: z.string().min(1).default("models/default"),
-  /** Queued + running jobs beyond which POST /api/generations answers 429. */
-  QUEUE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(20),
-  /** Queued + running jobs of one client (see lib/client-id.ts) beyond which its requests answer 429. */
-  QUEUE_LIMIT_PER_CLIENT: z.coerce.number().int().min(1).max(10_000).default(4),
-  /** How long a worker's claim on a job holds without a heartbeat before another worker may take it over. */
-  JOB_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
-  /** Jobs generated at once by the in-process worker. */
-  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(8).default(1),
-  /** Stream a partial picture every this many image tokens (0: never). */
-  PARTIAL_EVERY: z.coerce.number().int().min(0).max(1024).default(8),
-});
+const ServerEnv = z
+  .object({
+    /** The model folder registered as the first active version when the database has none. */
+    TESSERA_MODEL_DIR: z.string().min(1).default("models/default"),
+    /** Queued + running jobs beyond which POST /api/generations answers 429. */
+    QUEUE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(20),
+    /** Queued + running jobs of one client (see lib/client-id.ts) beyond which its requests answer 429. */
+    QUEUE_LIMIT_PER_CLIENT: z.coerce.number().int().min(1).max(10_000).default(4),
+    /** How long a worker's claim on a job holds without a heartbeat before another worker may take it over. */
+    JOB_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
+    /** Jobs generated at once by the in-process worker. */
+    WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(8).default(1),
+    /** Stream a partial picture every this many image tokens (0: never). */
+    PARTIAL_EVERY: z.coerce.number().int().min(0).max(1024).default(8),
+    /** Candidates a request samples for CLIP to rank when it does not say (models without a CLIP sample n). */
+    CANDIDATES_DEFAULT: z.coerce.number().int().min(1).max(CANDIDATES_LIMIT).default(CANDIDATES_FALLBACK.default),
+    /** The most candidates a request may ask for: each one costs about as much to sample as a kept image. */
+    CANDIDATES_MAX: z.coerce.number().int().min(1).max(CANDIDATES_LIMIT).default(CANDIDATES_FALLBACK.max),
+  })
+  .refine((e) => e.CANDIDATES_DEFAULT <= e.CANDIDATES_MAX, {
+    message: "CANDIDATES_DEFAULT must not exceed CANDIDATES_MAX",
+    path: ["CANDIDATES_DEFAULT"],
+  });
 export type ServerEnv = z.infer<typeof ServerEnv>;
 
 export function serverEnv(env: NodeJS.ProcessEnv = process.env): ServerEnv {

@@ -1,8 +1,13 @@
 // The gallery's query string, parsed leniently: a bad page number or an over-long search falls back to a default
-// instead of failing the page.
+// instead of failing the page. A search is by text (a literal substring of the prompt) or, with `by=meaning`, by
+// meaning (the active model's CLIP: the query's embedding against the stored image embeddings, lib/generate/semantic.ts).
 import { z } from "zod";
 import type { Db } from "./db/client";
-import { listGallery as listGalleryRows } from "./db/gallery";
+import { galleryItems, listGallery as listGalleryRows } from "./db/gallery";
+import { listModelNames } from "./db/versions";
+import { publicMessage } from "./errors";
+import { searchByMeaning } from "./generate/semantic";
+import { generationService } from "./generate/service";
 
 export const GalleryQuery = z.object({
   page: z.coerce.number().int().min(1).max(100_000).catch(1).default(1),
@@ -14,11 +19,49 @@ export const GalleryQuery = z.object({
     .catch("")
     .default(""),
   model: z.string().trim().max(100).catch("").default(""),
+  by: z.enum(["text", "meaning"]).catch("text").default("text"),
 });
 export type GalleryQuery = z.infer<typeof GalleryQuery>;
 
 export const PAGE_SIZE = 24;
 
-export function listGallery(db: Db, query: GalleryQuery) {
-  return listGalleryRows(db, { ...query, pageSize: PAGE_SIZE });
+/** A search by meaning ranks every generation; it shows the closest this many. */
+export const MEANING_TOP_K = 48;
+
+export interface MeaningInfo {
+  /** False when the search fell back to text: the reason says why (no CLIP in the active model). */
+  on: boolean;
+  reason?: string;
+  /** Cosine similarity of each shown generation's closest image with the query. */
+  similarity: Record<string, number>;
+}
+
+export async function listGallery(db: Db, query: GalleryQuery) {
+  if (query.by !== "meaning" || !query.q) return { ...(await listGalleryRows(db, { ...query, pageSize: PAGE_SIZE })), meaning: null };
+  const found = await generationService()
+    .then((s) => searchByMeaning(db, s.registry, query.q, MEANING_TOP_K))
+    .catch((err: unknown) => ({ available: false as const, reason: publicMessage(err) }));
+  if (!found.available) {
+    const text = await listGalleryRows(db, { ...query, pageSize: PAGE_SIZE });
+    return { ...text, meaning: { on: false, reason: found.reason, similarity: {} } satisfies MeaningInfo };
+  }
+  // Only the active model's generations carry embeddings its CLIP can compare: another model's filter finds none.
+  const results = query.model && query.model !== found.modelVersionId ? [] : found.results;
+  const shown = results.slice((query.page - 1) * PAGE_SIZE, query.page * PAGE_SIZE);
+  const rows = await galleryItems(
+    db,
+    shown.map((r) => r.generationId),
+  );
+  // The cover is the image that matched, not the generation's first one.
+  const cover = new Map(shown.map((r) => [r.generationId, r.imageId]));
+  const items = rows.map((g) => ({ ...g, images: [{ id: cover.get(g.id)! }] }));
+  const similarity = Object.fromEntries(shown.map((r) => [r.generationId, r.similarity]));
+  return {
+    total: results.length,
+    capped: false,
+    pages: Math.max(1, Math.ceil(results.length / PAGE_SIZE)),
+    items,
+    models: await listModelNames(db),
+    meaning: { on: true, similarity } satisfies MeaningInfo,
+  };
 }

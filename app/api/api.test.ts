@@ -36,6 +36,8 @@ beforeAll(async () => {
   process.env.QUEUE_LIMIT = "6";
   process.env.QUEUE_LIMIT_PER_CLIENT = "2";
   process.env.PARTIAL_EVERY = "16";
+  process.env.CANDIDATES_DEFAULT = "8";
+  process.env.CANDIDATES_MAX = "12";
   await migrate(process.env.DATABASE_URL);
   await writeTinyModelFolder(path.join(dir, "model"));
 });
@@ -56,8 +58,10 @@ describe("API", () => {
   it("accepts a prompt with 202, streams progress, and serves the finished job and its PNGs", async () => {
     const res = await post({ prompt: "  red heart ", n: 2, seed: 4 });
     expect(res.status).toBe(202);
-    const { id, seed } = await res.json();
+    const { id, seed, candidates, rerank } = await res.json();
     expect(seed).toBe(4);
+    // The tiny model has no CLIP: candidates are ignored (n are sampled) and the response says reranking is off.
+    expect({ candidates, rerank }).toEqual({ candidates: 2, rerank: false });
     expect(res.headers.get("Location")).toBe(`/api/generations/${id}`);
 
     const events = await readEvents(await getEvents(new Request(`http://t/api/generations/${id}/events`), ctx(id)));
@@ -68,6 +72,8 @@ describe("API", () => {
     const job = await (await getGeneration(new Request("http://t"), ctx(id))).json();
     expect(job).toMatchObject({ id, prompt: "red heart", status: "done", progress: 1, seed: 4, params: { n: 2, guidance: 3 } });
     expect(job.images).toHaveLength(2);
+    // Reranking off: no candidates recorded, no scores, nothing rejected.
+    expect([job.params.candidates, job.candidates, job.rejected, job.images[0].score]).toEqual([undefined, null, [], null]);
     const png = await getImage(new Request("http://t"), ctx(job.images[0].id));
     expect(png.headers.get("Content-Type")).toBe("image/png");
     expect(png.headers.get("Cache-Control")).toContain("immutable");
@@ -87,7 +93,14 @@ describe("API", () => {
       [{ prompt: "ok", seed: null }, "seed must be a whole number 0–2147483647"],
       ['{"prompt":"a \\ud800"}', "the prompt contains characters that are not text (control characters or broken Unicode)"],
       [{ prompt: "\u200b\u2060" }, "the prompt has no visible character"],
-      [[1, 2], "the body must be a JSON object {prompt, n?, guidance?, temperature?, topK?, seed?}"],
+      [[1, 2], "the body must be a JSON object {prompt, n?, guidance?, temperature?, topK?, seed?, candidates?}"],
+      // candidates: a whole number up to the server's cap (CANDIDATES_MAX=12 here), and never fewer than n.
+      [{ prompt: "ok", candidates: 0 }, "candidates must be a whole number 1–12"],
+      [{ prompt: "ok", candidates: 13 }, "candidates must be a whole number 1–12"],
+      [{ prompt: "ok", candidates: 64 }, "candidates must be a whole number 1–12"],
+      [{ prompt: "ok", candidates: 6.5 }, "candidates must be a whole number 1–12"],
+      [{ prompt: "ok", candidates: "8" }, "candidates must be a whole number 1–12"],
+      [{ prompt: "ok", n: 4, candidates: 3 }, "candidates must be at least n (4): it is how many images are sampled to keep the best n"],
     ] as const) {
       const res = await post(body);
       expect(res.status).toBe(400);

@@ -64,6 +64,7 @@ const jsonText = fc.oneof(
         temperature: fc.jsonValue(),
         topK: fc.jsonValue(),
         seed: fc.jsonValue(),
+        candidates: fc.oneof(fc.jsonValue(), fc.integer({ min: -2, max: 70 })),
       },
       { requiredKeys: [] },
     )

@@ -9,6 +9,8 @@ export class CreatePage {
   readonly error: Locator;
   readonly examples: Locator;
   readonly advancedToggle: Locator;
+  /** "best n of C by CLIP", or "reranking off". */
+  readonly rerankInfo: Locator;
 
   constructor(readonly page: Page) {
     this.prompt = page.getByTestId("prompt");
@@ -18,17 +20,19 @@ export class CreatePage {
     this.error = page.getByTestId("create-error");
     this.examples = page.getByTestId("example");
     this.advancedToggle = page.getByTestId("advanced-toggle");
+    this.rerankInfo = page.getByTestId("result-rerank");
   }
 
   async goto(): Promise<void> {
     await this.page.goto("/");
   }
 
-  async create(prompt: string, options: { n?: number; seed?: number } = {}): Promise<void> {
+  async create(prompt: string, options: { n?: number; seed?: number; candidates?: number } = {}): Promise<void> {
     await this.prompt.fill(prompt);
-    if (options.n !== undefined || options.seed !== undefined) {
+    if (options.n !== undefined || options.seed !== undefined || options.candidates !== undefined) {
       await this.advancedToggle.click();
       if (options.n !== undefined) await this.page.getByTestId("option-n").fill(String(options.n));
+      if (options.candidates !== undefined) await this.page.getByTestId("option-candidates").fill(String(options.candidates));
       if (options.seed !== undefined) await this.page.getByTestId("option-seed").fill(String(options.seed));
     }
     await this.generate.click();

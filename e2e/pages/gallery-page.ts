@@ -6,24 +6,40 @@ export class GalleryPage {
   readonly search: Locator;
   readonly submit: Locator;
   readonly count: Locator;
+  /** The "by meaning" toggle beside the search box (CLIP similarity instead of a substring). */
+  readonly byMeaning: Locator;
+  readonly similarity: Locator;
+  readonly moreLikeThis: Locator;
   readonly detailPrompt: Locator;
   readonly detailImages: Locator;
+  /** The CLIP score under each kept image (a model with a CLIP). */
+  readonly detailScores: Locator;
+  /** The "rejected candidates" section (collapsed) and its images. */
+  readonly rejected: Locator;
+  readonly rejectedImages: Locator;
 
   constructor(readonly page: Page) {
     this.items = page.getByTestId("gallery-item");
     this.search = page.getByTestId("gallery-q");
     this.submit = page.getByTestId("gallery-submit");
     this.count = page.getByTestId("gallery-count");
+    this.byMeaning = page.getByTestId("gallery-meaning");
+    this.similarity = page.getByTestId("gallery-similarity");
+    this.moreLikeThis = page.getByTestId("similar-item");
     this.detailPrompt = page.getByTestId("detail-prompt");
     this.detailImages = page.getByTestId("detail-image");
+    this.detailScores = page.getByTestId("detail-score");
+    this.rejected = page.getByTestId("detail-rejected");
+    this.rejectedImages = page.getByTestId("rejected-image");
   }
 
   async goto(): Promise<void> {
     await this.page.goto("/gallery");
   }
 
-  async searchFor(text: string): Promise<void> {
+  async searchFor(text: string, options: { byMeaning?: boolean } = {}): Promise<void> {
     await this.search.fill(text);
+    await this.byMeaning.setChecked(options.byMeaning ?? false);
     await this.submit.click();
   }
 

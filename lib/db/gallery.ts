@@ -14,9 +14,19 @@ const itemSelect = {
   id: true,
   prompt: true,
   createdAt: true,
-  images: { select: { id: true }, orderBy: { index: "asc" as const }, take: 1 },
+  // The cover: the first kept image (the best-scored when reranked); rejected candidates never show in the gallery.
+  images: { where: { rejected: false }, select: { id: true }, orderBy: { index: "asc" as const }, take: 1 },
   modelVersion: { select: { name: true } },
 };
+
+/** Gallery items of these generations, in this order (ids that no longer exist are left out). */
+export async function galleryItems(db: Db, ids: string[]) {
+  const rows = await db.generation.findMany({ where: { id: { in: ids } }, select: itemSelect });
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return ids.map((id) => byId.get(id)).filter((r) => r !== undefined);
+}
+
+export type GalleryItem = Awaited<ReturnType<typeof galleryItems>>[number];
 
 export async function listGallery(db: Db, f: GalleryFilter) {
   const skip = (f.page - 1) * f.pageSize;
@@ -27,9 +37,7 @@ export async function listGallery(db: Db, f: GalleryFilter) {
   let items;
   if (f.q) {
     const found = await searchFinishedGenerations(db, { q: f.q, modelVersionId, skip, take: f.pageSize });
-    const rows = await db.generation.findMany({ where: { id: { in: found.ids } }, select: itemSelect });
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    items = found.ids.map((id) => byId.get(id)).filter((r) => r !== undefined);
+    items = await galleryItems(db, found.ids);
     total = found.total;
     capped = found.capped;
   } else {

@@ -83,28 +83,79 @@ export interface FinishedImage {
   png: Buffer;
   width: number;
   height: number;
+  /** CLIP's cosine with the prompt (a model with a CLIP). */
+  score?: number;
+  /** CLIP's unit image embedding (a model with a CLIP). */
+  embedding?: Float32Array;
 }
 
+export interface JobOutput {
+  /** The images kept, in the order shown (best score first when reranked). */
+  images: FinishedImage[];
+  /** Candidates CLIP ranked below them: stored flagged, for the detail page only. */
+  rejected?: FinishedImage[];
+  /** Candidates sampled and ranked; null when reranking was off. */
+  candidates?: number | null;
+}
+
+/** float32 little-endian bytes of an embedding (the column's format, the same on every machine). */
+export function embeddingBytes(e: Float32Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(e.length * 4);
+  const view = new DataView(out.buffer);
+  e.forEach((v, i) => view.setFloat32(i * 4, v, true));
+  return out;
+}
+
+/** The inverse of embeddingBytes. */
+export function embeddingOf(bytes: Uint8Array): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Float32Array.from({ length: bytes.byteLength >> 2 }, (_, i) => view.getFloat32(i * 4, true));
+}
+
+const imageRow = (id: string, img: FinishedImage, index: number, rejected: boolean) => ({
+  generationId: id,
+  index,
+  png: new Uint8Array(img.png),
+  width: img.width,
+  height: img.height,
+  score: img.score ?? null,
+  rejected,
+  embedding: img.embedding ? embeddingBytes(img.embedding) : null,
+});
+
 /**
- * Stores the images and marks the job done — with the model version that generated it, and no error left over
- * from an earlier attempt — in one transaction. False (and nothing written) when the lease is no longer held.
+ * Stores the images (kept ones at index 0..n−1, then the rejected candidates) and marks the job done — with the
+ * model version that generated it, and no error left over from an earlier attempt — in one transaction. False
+ * (and nothing written) when the lease is no longer held.
  */
 export async function completeJob(
   db: Db,
   id: string,
   workerId: string,
-  images: FinishedImage[],
+  output: JobOutput,
   timings: Record<string, number>,
   modelVersionId: string,
 ): Promise<boolean> {
+  const kept = output.images;
+  const rejected = output.rejected ?? [];
   return db.$transaction(async (tx) => {
     const { count } = await tx.generation.updateMany({
       where: { id, workerId, status: "running" },
-      data: { status: "done", progress: 1, timings, modelVersionId, error: null, workerId: null, leaseUntil: null, finishedAt: new Date() },
+      data: {
+        status: "done",
+        progress: 1,
+        timings,
+        modelVersionId,
+        candidates: output.candidates ?? null,
+        error: null,
+        workerId: null,
+        leaseUntil: null,
+        finishedAt: new Date(),
+      },
     });
     if (count !== 1) return false;
     await tx.image.createMany({
-      data: images.map((img, index) => ({ generationId: id, index, png: new Uint8Array(img.png), width: img.width, height: img.height })),
+      data: [...kept.map((img, i) => imageRow(id, img, i, false)), ...rejected.map((img, i) => imageRow(id, img, kept.length + i, true))],
     });
     return true;
   });
@@ -155,16 +206,28 @@ export function getJobStatus(db: Db, id: string) {
   return db.generation.findUnique({ where: { id }, select: { status: true, error: true, progress: true } });
 }
 
-/** One job with its image ids and model (the job API and the detail page). */
-export function getGeneration(db: Db, id: string) {
-  return db.generation.findUnique({
+const shownImage = { id: true, index: true, width: true, height: true, score: true } as const;
+
+/**
+ * One job with its kept images (with their CLIP scores), the candidates CLIP rejected (best first) and its model,
+ * for the job API and the detail page.
+ */
+export async function getGeneration(db: Db, id: string) {
+  const job = await db.generation.findUnique({
     where: { id },
     omit: { clientId: true, workerId: true, leaseUntil: true },
     include: {
-      images: { select: { id: true, index: true, width: true, height: true }, orderBy: { index: "asc" } },
+      images: { select: { ...shownImage, rejected: true }, orderBy: { index: "asc" } },
       modelVersion: { select: { id: true, name: true } },
     },
   });
+  if (!job) return null;
+  const strip = ({ rejected: _, ...img }: (typeof job.images)[number]) => img;
+  return {
+    ...job,
+    images: job.images.filter((i) => !i.rejected).map(strip),
+    rejected: job.images.filter((i) => i.rejected).map(strip),
+  };
 }
 
 /** Deletes a job and (by cascade) its images; false for an unknown id. */

@@ -9,6 +9,7 @@ import { selectBackend } from "../tensor/backend";
 import { generateImages } from "./generate";
 import { loadModelBundle, type ModelBundle } from "./model-bundle";
 import { writeTinyModelFolder as writeModelFolder } from "../../test/fixtures/tiny-model";
+import { writeTinyClip } from "../../test/fixtures/tiny-clip";
 
 let dir: string;
 let bundle: ModelBundle;
@@ -67,5 +68,32 @@ describe("generation", () => {
     const other = path.join(dir, "mismatch");
     await writeModelFolder(other, 32);
     await expect(loadModelBundle(other)).rejects.toThrow(/does not fit this model|does not match the transformer/);
+  });
+
+  it("loads the CLIP a folder carries in clip/ (or where its manifest says), and refuses one that does not fit", async () => {
+    expect(bundle.clip).toBeUndefined();
+    const withClip = path.join(dir, "with-clip");
+    await writeModelFolder(withClip);
+    await writeTinyClip(withClip, 1, "ranker");
+    // Not in the default place, and the manifest does not name it: no CLIP.
+    const without = await loadModelBundle(withClip);
+    expect(without.clip).toBeUndefined();
+    without.dispose();
+    const manifestFile = path.join(withClip, "manifest.json");
+    const manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8"));
+    fs.writeFileSync(manifestFile, JSON.stringify({ ...manifest, extra: { ...manifest.extra, clip: "ranker" } }));
+    const loaded = await loadModelBundle(withClip);
+    expect(loaded.clip?.model.config.textLen).toBe(6);
+    loaded.dispose();
+    fs.writeFileSync(manifestFile, JSON.stringify({ ...manifest, extra: { ...manifest.extra, clip: "missing" } }));
+    await expect(loadModelBundle(withClip)).rejects.toThrow(/names a CLIP in missing\/, which holds no manifest.json/);
+    // A CLIP over another vocabulary cannot read this model's prompts.
+    fs.writeFileSync(manifestFile, JSON.stringify(manifest));
+    await writeTinyClip(withClip);
+    const vocabFile = path.join(withClip, "clip", "tokenizer.json");
+    const tok = JSON.parse(fs.readFileSync(vocabFile, "utf8"));
+    tok.model.vocab["zzz</w>"] = Object.keys(tok.model.vocab).length;
+    fs.writeFileSync(vocabFile, JSON.stringify(tok));
+    await expect(loadModelBundle(withClip)).rejects.toThrow(/the CLIP expects/);
   });
 });

@@ -1,11 +1,20 @@
 // A servable model folder, loaded as one unit: the transformer (manifest.json + weights.bin), its text tokenizer
-// (tokenizer.json beside them) and its image tokenizer (the sub-folder the manifest names). The folder is the only
-// contract between training and serving.
+// (tokenizer.json beside them), its image tokenizer (the sub-folder the manifest names) and, when the folder has
+// one, a CLIP that reranks candidates (the sub-folder `extra.clip` names, default "clip", with its own tokenizer
+// files). The folder is the only contract between training and serving.
+import fs from "node:fs";
 import path from "node:path";
 import type { CheckpointManifest } from "../model/checkpoint";
+import { Clip } from "../model/clip";
 import { Transformer } from "../model/transformer";
 import { VQModel } from "../model/vq-model";
 import { loadTextTokenizer, type TextTokenizer } from "../text/tokenizer";
+
+export interface ClipPart {
+  model: Clip;
+  /** CLIP's own copy of the tokenizer (training pins one; its textLen may differ from the transformer's). */
+  text: TextTokenizer;
+}
 
 export interface ModelBundle {
   dir: string;
@@ -13,12 +22,52 @@ export interface ModelBundle {
   transformer: Transformer;
   imageTokenizer: VQModel;
   text: TextTokenizer;
+  /** Absent when the folder carries no CLIP: then generation samples exactly n images, unranked. */
+  clip?: ClipPart;
   dispose(): void;
+}
+
+/** The CLIP sub-folder of a model folder, or null when it has none (a manifest naming one that is missing is an error). */
+export function clipDirOf(dir: string, manifest: CheckpointManifest): string | null {
+  const named = manifest.extra.clip;
+  const sub = path.join(dir, String(named ?? "clip"));
+  if (fs.existsSync(path.join(/*turbopackIgnore: true*/ sub, "manifest.json"))) return sub;
+  if (named !== undefined) throw new Error(`${dir}: the manifest names a CLIP in ${String(named)}/, which holds no manifest.json`);
+  return null;
+}
+
+/** Whether a model folder carries a CLIP, without loading anything (the API says if a request will be reranked). */
+export function folderHasClip(dir: string): boolean {
+  try {
+    const manifest = JSON.parse(fs.readFileSync(path.join(/*turbopackIgnore: true*/ dir, "manifest.json"), "utf8")) as CheckpointManifest;
+    return clipDirOf(dir, { ...manifest, extra: manifest.extra ?? {} }) !== null;
+  } catch {
+    return false;
+  }
+}
+
+async function loadClip(dir: string, vq: VQModel): Promise<ClipPart> {
+  const model = Clip.load(dir).model;
+  try {
+    const c = model.config;
+    if (c.imageSize !== vq.config.imageSize || c.channels !== 3)
+      throw new Error(
+        `${dir}: the CLIP reads ${c.imageSize}×${c.imageSize}×${c.channels} images, the image tokenizer draws ${vq.config.imageSize}×${vq.config.imageSize}×3`,
+      );
+    const text = await loadTextTokenizer(dir);
+    if (text.vocabSize !== c.textVocab)
+      throw new Error(`${dir}: its tokenizer.json has ${text.vocabSize} tokens, the CLIP expects ${c.textVocab}`);
+    return { model, text };
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
 }
 
 export async function loadModelBundle(dir: string): Promise<ModelBundle> {
   const { model: transformer, manifest } = Transformer.load(dir);
   let imageTokenizer: VQModel | undefined;
+  let clip: ClipPart | undefined;
   try {
     const sub = String(manifest.extra.imageTokenizer ?? "image-tokenizer");
     imageTokenizer = VQModel.load(path.join(dir, sub)).model;
@@ -31,21 +80,27 @@ export async function loadModelBundle(dir: string): Promise<ModelBundle> {
     const text = await loadTextTokenizer(dir);
     if (text.vocabSize !== c.textVocab)
       throw new Error(`${dir}: tokenizer.json has ${text.vocabSize} tokens, the transformer expects ${c.textVocab}`);
+    const clipDir = clipDirOf(dir, manifest);
+    if (clipDir) clip = await loadClip(clipDir, imageTokenizer);
     const vq = imageTokenizer;
+    const ranker = clip;
     return {
       dir,
       manifest,
       transformer,
       imageTokenizer: vq,
       text,
+      clip: ranker,
       dispose() {
         transformer.dispose();
         vq.dispose();
+        ranker?.model.dispose();
       },
     };
   } catch (err) {
     transformer.dispose();
     imageTokenizer?.dispose();
+    clip?.model.dispose();
     throw err;
   }
 }

@@ -38,29 +38,72 @@ const number = (name: string, min: number, max: number, int: boolean) => {
   return n.min(min, range).max(max, range);
 };
 
-export const GenerationParams = z.strictObject(
-  {
-    prompt: z
-      .unknown()
-      .refine((v) => v !== undefined, "prompt is required")
-      .pipe(PromptText),
-    n: number("n", 1, 9, true).default(4),
-    // Left out, these come from the active model's measured defaults (SamplingDefaults, see withSamplingDefaults).
-    guidance: number("guidance", 1, 10, false).optional(),
-    temperature: number("temperature", 0.1, 2, false).optional(),
-    topK: number("topK", 0, 512, true).optional(),
-    /** Leave it out for a random seed; null is not "no seed" (it used to mean 0). */
-    seed: number("seed", 0, 2 ** 31 - 1, true).optional(),
-  },
-  {
-    error: (issue) =>
-      issue.code === "unrecognized_keys"
-        ? `unknown field${issue.keys.length > 1 ? "s" : ""}: ${issue.keys.join(", ")}`
-        : issue.code === "invalid_type"
-          ? "the body must be a JSON object {prompt, n?, guidance?, temperature?, topK?, seed?}"
-          : undefined,
-  },
-);
+/** The most candidates any request may ask for; the server's CANDIDATES_MAX may cap lower. */
+export const CANDIDATES_LIMIT = 64;
+
+/** How many candidates a request samples when it does not say, and the most it may ask for (the server's config). */
+export interface CandidateSettings {
+  default: number;
+  max: number;
+}
+export const CANDIDATES_FALLBACK: Readonly<CandidateSettings> = Object.freeze({ default: 16, max: CANDIDATES_LIMIT });
+
+/** What the server offers the Create form: its candidate settings, and whether the active model can rerank. */
+export interface RerankOffer extends CandidateSettings {
+  /** False when the active model has no CLIP: requests then sample n images and rank none. */
+  rerank: boolean;
+}
+
+/** The request schema under a server cap on `candidates` (the API and the form both build it with the server's cap). */
+function requestSchema(cap: number) {
+  return z
+    .strictObject(
+      {
+        prompt: z
+          .unknown()
+          .refine((v) => v !== undefined, "prompt is required")
+          .pipe(PromptText),
+        n: number("n", 1, 9, true).default(4),
+        // Left out, these come from the active model's measured defaults (SamplingDefaults, see withSamplingDefaults).
+        guidance: number("guidance", 1, 10, false).optional(),
+        temperature: number("temperature", 0.1, 2, false).optional(),
+        topK: number("topK", 0, 512, true).optional(),
+        /** Leave it out for a random seed; null is not "no seed" (it used to mean 0). */
+        seed: number("seed", 0, 2 ** 31 - 1, true).optional(),
+        /** Images sampled for CLIP to rank, the best n kept; left out, the server's default (see withCandidates). */
+        candidates: number("candidates", 1, cap, true).optional(),
+      },
+      {
+        error: (issue) =>
+          issue.code === "unrecognized_keys"
+            ? `unknown field${issue.keys.length > 1 ? "s" : ""}: ${issue.keys.join(", ")}`
+            : issue.code === "invalid_type"
+              ? "the body must be a JSON object {prompt, n?, guidance?, temperature?, topK?, seed?, candidates?}"
+              : undefined,
+      },
+    )
+    .superRefine((r, ctx) => {
+      if (r.candidates !== undefined && r.candidates < r.n)
+        ctx.addIssue({
+          code: "custom",
+          path: ["candidates"],
+          message: `candidates must be at least n (${r.n}): it is how many images are sampled to keep the best n`,
+        });
+    });
+}
+
+const schemas = new Map<number, ReturnType<typeof requestSchema>>();
+
+/** The request schema with `candidates` capped at `cap` (clamped to 1–CANDIDATES_LIMIT). */
+export function generationParamsFor(cap: number): ReturnType<typeof requestSchema> {
+  const c = Math.min(CANDIDATES_LIMIT, Math.max(1, Math.floor(cap)));
+  let schema = schemas.get(c);
+  if (!schema) schemas.set(c, (schema = requestSchema(c)));
+  return schema;
+}
+
+/** The schema at the API's hard limit; the API itself checks requests with generationParamsFor(CANDIDATES_MAX). */
+export const GenerationParams = generationParamsFor(CANDIDATES_LIMIT);
 export type GenerationRequest = z.infer<typeof GenerationParams>;
 
 /** Sampling settings a model recommends (its manifest's `extra.sampling`, written by `npm run eval:gpt`). */
@@ -87,6 +130,18 @@ export function withSamplingDefaults(request: GenerationRequest, defaults: Sampl
     temperature: request.temperature ?? defaults.temperature,
     topK: request.topK ?? defaults.topK,
   };
+}
+
+/**
+ * The candidates a request samples: what it asked, else the server's default — at least n (fewer cannot yield n),
+ * at most the server's cap unless n itself is more.
+ */
+export function withCandidates<R extends { n: number; candidates?: number }>(
+  request: R,
+  settings: CandidateSettings,
+): R & { candidates: number } {
+  const candidates = request.candidates ?? Math.max(request.n, Math.min(settings.default, settings.max));
+  return { ...request, candidates };
 }
 
 /** The first problem, as the API and the form both show it. */

@@ -2,11 +2,13 @@
 // registered on first start). Loaded once and warmed up; when another version becomes active, the next request
 // loads it while the old one keeps serving, then swaps atomically; the old one is disposed once its last job ends.
 import path from "node:path";
+import * as tf from "@tensorflow/tfjs";
 import type { Db } from "../db/client";
 import { countModelVersions, createModelVersion, findActiveModelVersion } from "../db/versions";
 import { publicMessage } from "../errors";
 import { readCheckpointManifest } from "../model/checkpoint";
 import { loadModelBundle, type ModelBundle } from "./model-bundle";
+import { scoreCandidates } from "./rerank";
 
 export interface ModelLease {
   versionId: string;
@@ -101,6 +103,12 @@ export class ModelRegistry {
       temperature: 1,
       seed: 0,
     });
+    if (bundle.clip) {
+      // The same for the CLIP that reranks: one blank candidate.
+      const size = bundle.clip.model.config.imageSize;
+      const blank = tf.ones([1, size, size, 3]) as tf.Tensor4D; // [1, S, S, 3]
+      await scoreCandidates(bundle.clip, "", blank).finally(() => blank.dispose());
+    }
     return { versionId, name, bundle, users: 0, retired: false };
   }
 

@@ -11,7 +11,7 @@ import { claimNextJob, GAVE_UP_ERROR, REQUEUED_NOTE, takeOverAbandoned } from ".
 import { migrate } from "../db/migrate";
 import { selectBackend } from "../tensor/backend";
 import { enqueue, GenerationParams, QueueFullError, type EnqueueOptions } from "./queue";
-import { SAMPLING_FALLBACK, withSamplingDefaults } from "./params";
+import { generationParamsFor, SAMPLING_FALLBACK, withCandidates, withSamplingDefaults } from "./params";
 import { ensureDefaultVersion, ModelRegistry } from "./registry";
 import { GenerationWorker, type JobEvent } from "./worker";
 
@@ -86,6 +86,23 @@ describe("generation params", () => {
     expect(err({ prompt: "a\u0000b" })).toMatch(/not text/);
     expect(err({ prompt: "ok", promt: "typo" })).toBe("unknown field: promt");
     expect(GenerationParams.parse({ prompt: "ok", seed: 0 }).seed).toBe(0);
+  });
+});
+
+describe("candidates", () => {
+  it("default to the server's setting, never below n, and are held to the server's cap", () => {
+    const server = { default: 16, max: 32 };
+    expect(withCandidates(GenerationParams.parse({ prompt: "a" }), server).candidates).toBe(16);
+    expect(withCandidates(GenerationParams.parse({ prompt: "a", candidates: 5 }), server).candidates).toBe(5);
+    // A default below n (or a cap below it) still samples n: fewer could not yield n images.
+    expect(withCandidates(GenerationParams.parse({ prompt: "a", n: 9 }), { default: 4, max: 6 }).candidates).toBe(9);
+    expect(withCandidates(GenerationParams.parse({ prompt: "a" }), { default: 16, max: 8 }).candidates).toBe(8);
+    const err = (x: object) => generationParamsFor(32).safeParse(x).error?.issues[0].message;
+    expect(err({ prompt: "a", candidates: 33 })).toBe("candidates must be a whole number 1–32");
+    expect(err({ prompt: "a", candidates: 64 })).toBe("candidates must be a whole number 1–32");
+    expect(GenerationParams.safeParse({ prompt: "a", candidates: 64 }).success).toBe(true);
+    expect(err({ prompt: "a", n: 3, candidates: 2 })).toMatch(/^candidates must be at least n/);
+    expect(err({ prompt: "a", n: 3, candidates: 3 })).toBeUndefined();
   });
 });
 

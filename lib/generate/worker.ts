@@ -1,5 +1,6 @@
-// The in-process worker: takes queued jobs from the database under a lease, generates with the active model,
-// stores the images with the job's completion, and publishes progress (with partial pictures) to subscribers such
+// The in-process worker: takes queued jobs from the database under a lease, generates with the active model
+// (reranking candidates with its CLIP when it has one), stores the kept images — and the rejected candidates,
+// flagged — with their scores at the job's completion, and publishes progress (with partial pictures) to subscribers such
 // as an SSE route. A job is never left running without a live worker: the lease is renewed by heartbeat while the
 // job runs, writes that fail (database locked, read-only or unreachable) are retried until the database is back,
 // and every worker's idle loop takes over jobs whose lease has expired (their worker died).
@@ -186,7 +187,16 @@ export class GenerationWorker {
       const loadedMs = performance.now() - started;
       const result = await generateImages(
         lease.bundle,
-        { prompt, n: params.n, guidance: params.guidance, temperature: params.temperature, topK: params.topK || undefined, seed },
+        {
+          prompt,
+          n: params.n,
+          guidance: params.guidance,
+          temperature: params.temperature,
+          topK: params.topK || undefined,
+          seed,
+          // Jobs queued before reranking existed have none: n candidates, i.e. scored but not reranked.
+          candidates: params.candidates,
+        },
         {
           partialEvery: this.o.partialEvery,
           onProgress: async (p) => {
@@ -206,11 +216,19 @@ export class GenerationWorker {
         loadMs: Math.round(loadedMs),
         tokensMs: result.timingsMs.tokens,
         decodeMs: result.timingsMs.decode,
+        ...(result.timingsMs.rerank !== undefined ? { rerankMs: result.timingsMs.rerank } : {}),
         totalMs: Math.round(performance.now() - started),
       };
       const versionId = lease.versionId;
       const stored = await this.persist(`store the images of ${id}`, () =>
-        completeJob(this.db, id, this.id, result.images, timings, versionId),
+        completeJob(
+          this.db,
+          id,
+          this.id,
+          { images: result.images, rejected: result.rejected, candidates: result.candidates },
+          timings,
+          versionId,
+        ),
       );
       if (stored) this.events.emit(id, { type: "done" } satisfies JobEvent);
       else if (stored === false) this.o.log?.info(`[tessera] generation ${id} was deleted or taken over meanwhile; its result is dropped`);

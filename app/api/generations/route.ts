@@ -1,7 +1,9 @@
 import { HttpError, jsonError, methodNotAllowed, route } from "@/lib/api";
 import { clientIdFrom } from "@/lib/client-id";
 import { findActiveModelVersion } from "@/lib/db/versions";
-import { firstIssue, GenerationParams, withSamplingDefaults } from "@/lib/generate/params";
+import { candidateSettings } from "@/lib/generate/candidates";
+import { folderHasClip } from "@/lib/generate/model-bundle";
+import { firstIssue, generationParamsFor, withCandidates, withSamplingDefaults } from "@/lib/generate/params";
 import { samplingDefaultsFor } from "@/lib/generate/sampling-defaults";
 import { enqueue, QueueFullError } from "@/lib/generate/queue";
 import { generationService } from "@/lib/generate/service";
@@ -10,17 +12,28 @@ import { readJsonBody } from "@/lib/http/body";
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";
 
-/** POST /api/generations {prompt, n?, guidance?, temperature?, topK?, seed?} → 202 {id, seed}. */
+/**
+ * POST /api/generations {prompt, n?, guidance?, temperature?, topK?, seed?, candidates?} → 202 {id, seed, candidates,
+ * rerank}: `rerank` false when the active model has no CLIP (then n images are sampled, whatever `candidates` says).
+ */
 export const POST = route(async (request: Request) => {
-  const parsed = GenerationParams.safeParse(await readJsonBody(request));
+  const body = await readJsonBody(request);
+  const settings = candidateSettings();
+  const parsed = generationParamsFor(settings.max).safeParse(body);
   if (!parsed.success) return jsonError(400, firstIssue(parsed.error));
   const service = await generationService();
   const active = await findActiveModelVersion(service.db);
   if (!active) return jsonError(503, "no model is active yet: train one and activate it");
   const broken = service.registry.loadError;
   if (broken?.versionId === active.id) return jsonError(503, `the active model ${active.name} could not be loaded: ${broken.message}`);
+  const rerank = folderHasClip(active.path);
+  const sampling = withSamplingDefaults(parsed.data, samplingDefaultsFor(active.path));
+  // Without a CLIP, candidates are ignored: the job records none, so it never claims a ranking it did not do.
+  const { candidates: _ignored, ...unranked } = sampling;
+  const ranked = rerank ? withCandidates(sampling, settings) : null;
+  const params = ranked ?? unranked;
   try {
-    const job = await enqueue(service.db, withSamplingDefaults(parsed.data, samplingDefaultsFor(active.path)), {
+    const job = await enqueue(service.db, params, {
       limit: service.queueLimit,
       perClientLimit: service.queueLimitPerClient,
       clientId: clientIdFrom(request.headers),
@@ -28,7 +41,10 @@ export const POST = route(async (request: Request) => {
       concurrency: service.concurrency,
     });
     service.worker.notify();
-    return Response.json(job, { status: 202, headers: { Location: `/api/generations/${job.id}` } });
+    return Response.json(
+      { ...job, candidates: ranked?.candidates ?? params.n, rerank },
+      { status: 202, headers: { Location: `/api/generations/${job.id}` } },
+    );
   } catch (err) {
     if (err instanceof QueueFullError) throw new HttpError(429, err.message, { "Retry-After": String(err.retryAfterS) });
     throw err;

@@ -8,10 +8,15 @@ export const metadata: Metadata = { title: "Gallery" };
 
 export default async function GalleryPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const raw = await searchParams;
-  const query = GalleryQuery.parse({ page: raw.page, q: raw.q, model: raw.model });
-  const { total, capped, pages, items, models } = await listGallery(getDb(), query);
+  const query = GalleryQuery.parse({ page: raw.page, q: raw.q, model: raw.model, by: raw.by });
+  const { total, capped, pages, items, models, meaning } = await listGallery(getDb(), query);
   const link = (page: number) =>
-    `/gallery?${new URLSearchParams({ ...(query.q ? { q: query.q } : {}), ...(query.model ? { model: query.model } : {}), page: String(page) })}`;
+    `/gallery?${new URLSearchParams({
+      ...(query.q ? { q: query.q } : {}),
+      ...(query.model ? { model: query.model } : {}),
+      ...(query.by === "meaning" ? { by: "meaning" } : {}),
+      page: String(page),
+    })}`;
   return (
     <div className="space-y-6">
       <h1 className="text-2xl font-bold">Gallery</h1>
@@ -31,6 +36,10 @@ export default async function GalleryPage({ searchParams }: { searchParams: Prom
             </option>
           ))}
         </select>
+        <label className="flex items-center gap-1 text-sm text-neutral-700" title="Rank by CLIP similarity instead of matching the text">
+          <input type="checkbox" name="by" value="meaning" defaultChecked={query.by === "meaning"} data-testid="gallery-meaning" />
+          by meaning
+        </label>
         <button className="rounded bg-tile-700 px-4 py-2 text-white" data-testid="gallery-submit">
           Search
         </button>
@@ -39,8 +48,13 @@ export default async function GalleryPage({ searchParams }: { searchParams: Prom
         {/* A search counts up to a cap (lib/db/search.ts): beyond it, "1000+". */}
         {total}
         {capped ? "+" : ""} generation{total === 1 && !capped ? "" : "s"}
-        {query.q ? ` matching “${query.q}”` : ""}
+        {query.q ? (meaning?.on ? ` closest in meaning to “${query.q}”` : ` matching “${query.q}”`) : ""}
       </p>
+      {meaning && !meaning.on && (
+        <p className="text-sm text-amber-700" data-testid="gallery-meaning-off">
+          Search by meaning is unavailable ({meaning.reason}); these are the prompts that contain the text.
+        </p>
+      )}
       {items.length === 0 ? (
         <p className="text-neutral-600" data-testid="gallery-empty">
           Nothing here yet.{" "}
@@ -65,6 +79,11 @@ export default async function GalleryPage({ searchParams }: { searchParams: Prom
                   />
                 )}
                 <span className="line-clamp-2 text-sm text-neutral-800">{g.prompt}</span>
+                {meaning?.on && meaning.similarity[g.id] !== undefined && (
+                  <span className="block text-xs text-neutral-500" data-testid="gallery-similarity">
+                    similarity {meaning.similarity[g.id].toFixed(3)}
+                  </span>
+                )}
               </Link>
             </li>
           ))}

@@ -5,10 +5,15 @@ import { notFound } from "next/navigation";
 import { deleteGeneration } from "@/app/admin/actions";
 import { isAdmin } from "@/lib/admin";
 import { getDb } from "@/lib/db/client";
+import { galleryItems } from "@/lib/db/gallery";
 import { getGeneration } from "@/lib/db/generations";
+import { moreLikeThis } from "@/lib/generate/semantic";
 import { isRecordId } from "@/lib/ids";
 
 export const dynamic = "force-dynamic";
+
+/** Similar generations shown under "More like this". */
+const MORE_LIKE_THIS = 8;
 
 // An id that cannot be a record is "not found" without a query (see lib/ids.ts).
 const find = async (id: string) => (isRecordId(id) ? getGeneration(getDb(), id) : null);
@@ -22,11 +27,26 @@ export default async function GenerationPage({ params }: { params: Promise<{ id:
   const g = await find((await params).id);
   if (!g) notFound();
   const admin = await isAdmin(await headers());
+  // "More like this": the generations whose images are closest to this one's best, by CLIP embedding.
+  const similar = await moreLikeThis(getDb(), g.id, MORE_LIKE_THIS);
+  const similarItems = await galleryItems(
+    getDb(),
+    similar.map((s) => s.generationId),
+  );
+  const cover = new Map(similar.map((s) => [s.generationId, s]));
   const rows: [string, string][] = [
     ["Status", g.status + (g.error ? ` (${g.error})` : "")],
     ...(g.note ? ([["Note", g.note]] as [string, string][]) : []),
     ["Seed", String(g.seed)],
     ["Model", g.modelVersion?.name ?? "—"],
+    [
+      "Reranking",
+      g.candidates
+        ? `best ${g.images.length} of ${g.candidates} candidates by CLIP score`
+        : g.status === "done"
+          ? "off (the model has no CLIP)"
+          : "—",
+    ],
     ["Created", g.createdAt.toISOString().replace("T", " ").slice(0, 19) + " UTC"],
     ...Object.entries((g.params ?? {}) as Record<string, unknown>)
       .filter(([k]) => k !== "seed")
@@ -42,16 +62,19 @@ export default async function GenerationPage({ params }: { params: Promise<{ id:
       </h1>
       <div className="grid grid-cols-2 gap-3 sm:grid-cols-4">
         {g.images.map((img) => (
-          <a key={img.id} href={`/api/images/${img.id}`} download={`tessera-${g.id}-${img.index + 1}.png`}>
-            <img
-              src={`/api/images/${img.id}`}
-              alt={`${g.prompt} (${img.index + 1})`}
-              width={128}
-              height={128}
-              className="w-full rounded border border-neutral-200 bg-white [image-rendering:pixelated]"
-              data-testid="detail-image"
-            />
-          </a>
+          <figure key={img.id} className="space-y-1">
+            <a href={`/api/images/${img.id}`} download={`tessera-${g.id}-${img.index + 1}.png`}>
+              <img
+                src={`/api/images/${img.id}`}
+                alt={`${g.prompt} (${img.index + 1})`}
+                width={128}
+                height={128}
+                className="w-full rounded border border-neutral-200 bg-white [image-rendering:pixelated]"
+                data-testid="detail-image"
+              />
+            </a>
+            {img.score !== null && <Score value={img.score} testId="detail-score" />}
+          </figure>
         ))}
       </div>
       <dl className="grid grid-cols-[10rem_1fr] gap-x-4 gap-y-1 text-sm" data-testid="detail-params">
@@ -62,6 +85,51 @@ export default async function GenerationPage({ params }: { params: Promise<{ id:
           </div>
         ))}
       </dl>
+      {g.rejected.length > 0 && (
+        <details className="space-y-2" data-testid="detail-rejected">
+          <summary className="cursor-pointer text-sm text-neutral-600">
+            Rejected candidates ({g.rejected.length}): sampled too, ranked lower by CLIP
+          </summary>
+          <div className="grid grid-cols-4 gap-2 sm:grid-cols-8">
+            {g.rejected.map((img) => (
+              <figure key={img.id} className="space-y-1">
+                <img
+                  src={`/api/images/${img.id}`}
+                  alt={`${g.prompt} (rejected candidate)`}
+                  width={64}
+                  height={64}
+                  loading="lazy"
+                  className="w-full rounded border border-neutral-200 bg-white opacity-80 [image-rendering:pixelated]"
+                  data-testid="rejected-image"
+                />
+                {img.score !== null && <Score value={img.score} testId="rejected-score" />}
+              </figure>
+            ))}
+          </div>
+        </details>
+      )}
+      {similarItems.length > 0 && (
+        <section className="space-y-2" data-testid="more-like-this">
+          <h2 className="text-sm font-semibold text-neutral-600">More like this</h2>
+          <ul className="grid grid-cols-4 gap-2 sm:grid-cols-8">
+            {similarItems.map((s) => (
+              <li key={s.id}>
+                <Link href={`/gallery/${s.id}`} className="block space-y-1" data-testid="similar-item" title={s.prompt}>
+                  <img
+                    src={`/api/images/${cover.get(s.id)!.imageId}`}
+                    alt={s.prompt}
+                    width={64}
+                    height={64}
+                    loading="lazy"
+                    className="w-full rounded border border-neutral-200 bg-white [image-rendering:pixelated]"
+                  />
+                  <span className="line-clamp-1 text-xs text-neutral-600">{s.prompt}</span>
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
       <div className="flex flex-wrap items-center gap-3">
         <Link
           href={`/?prompt=${encodeURIComponent(g.prompt)}`}
@@ -88,5 +156,14 @@ export default async function GenerationPage({ params }: { params: Promise<{ id:
         )}
       </div>
     </div>
+  );
+}
+
+/** A CLIP score (cosine with the prompt, −1…1), as the detail page shows it. */
+function Score({ value, testId }: { value: number; testId: string }) {
+  return (
+    <figcaption className="text-xs text-neutral-500" title="CLIP's cosine similarity with the prompt (−1 to 1)" data-testid={testId}>
+      CLIP {value.toFixed(3)}
+    </figcaption>
   );
 }

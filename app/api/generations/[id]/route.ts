@@ -9,13 +9,18 @@ export const runtime = "nodejs";
 
 type Ctx = { params: Promise<{ id: string }> };
 
-/** GET /api/generations/[id]: the job, its parameters, status, timings and image URLs. */
+const withUrl = <T extends { id: string }>(img: T) => ({ ...img, url: `/api/images/${img.id}` });
+
+/**
+ * GET /api/generations/[id]: the job, its parameters, status, timings, `candidates` (how many CLIP ranked; null when
+ * reranking was off), its kept images (URL, CLIP score) and the `rejected` candidates (the same, ranked lower).
+ */
 export const GET = route(async (_request: Request, { params }: Ctx) => {
   const { id } = await params;
   const job = isRecordId(id) ? await getGeneration(getDb(), id) : null;
   if (!job) return jsonError(404, `no generation with id ${shownId(id)}`);
   return Response.json(
-    { ...job, images: job.images.map((img) => ({ ...img, url: `/api/images/${img.id}` })) },
+    { ...job, images: job.images.map(withUrl), rejected: job.rejected.map(withUrl) },
     { headers: { "Cache-Control": "no-store" } },
   );
 });

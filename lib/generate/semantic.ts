@@ -1,0 +1,41 @@
+// Search by meaning with the active model's CLIP: a query text's embedding against the image embeddings stored at
+// generation time (lib/db/semantic-search.ts), and "more like this" (one generation's image against the others).
+// Only the active version's generations are searched by text: its CLIP made their embeddings.
+import * as tf from "@tensorflow/tfjs";
+import type { Db } from "../db/client";
+import { findGenerationEmbedding, listImageEmbeddings, nearestGenerations, type Neighbour } from "../db/semantic-search";
+import type { ModelRegistry } from "./registry";
+
+export type MeaningSearch =
+  | { available: true; modelVersionId: string; results: Neighbour[] }
+  /** The active model has no CLIP (or none is active): nothing to embed the query with. */
+  | { available: false; reason: string };
+
+/** Generations of the active model whose images are closest in meaning to `q`, best first, at most `topK`. */
+export async function searchByMeaning(db: Db, registry: ModelRegistry, q: string, topK: number): Promise<MeaningSearch> {
+  const lease = await registry.acquire();
+  try {
+    const clip = lease.bundle.clip;
+    if (!clip) return { available: false, reason: `the active model ${lease.name} has no CLIP` };
+    const c = clip.model.config;
+    const ids = tf.tensor2d([clip.text.encode(q, c.textLen).ids], [1, c.textLen], "int32");
+    const text = clip.model.encodeTexts(ids); // [1, D]
+    let query: Float32Array;
+    try {
+      query = Float32Array.from(await text.data());
+    } finally {
+      tf.dispose([ids, text]);
+    }
+    const images = await listImageEmbeddings(db, lease.versionId);
+    return { available: true, modelVersionId: lease.versionId, results: nearestGenerations(images, query, topK) };
+  } finally {
+    lease.release();
+  }
+}
+
+/** Other generations of the same model version whose images look most like this one's best image (no model needed). */
+export async function moreLikeThis(db: Db, generationId: string, topK: number): Promise<Neighbour[]> {
+  const own = await findGenerationEmbedding(db, generationId);
+  if (!own) return [];
+  return nearestGenerations(await listImageEmbeddings(db, own.modelVersionId), own.embedding, topK, generationId);
+}
