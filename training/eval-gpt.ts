@@ -1,5 +1,5 @@
 // `npm run eval:gpt -- <model folder> [--prompts 48] [--images 2] [--guidance 1,1.25,1.5,2,3] [--temperature 0.3,0.7,1]
-//   [--top-k 0] [--json FILE] [--sheet FILE] [--write-defaults]`
+//   [--top-k 0] [--json FILE] [--sheet FILE] [--clip DIR] [--candidates 16] [--write-defaults]`
 // An eval that can see quality (training/gpt/eval-sets.ts): on two seeded, stratified prompt sets — held-out test
 // captions and in-distribution train captions — it generates `images` pictures per prompt for every sampling
 // setting of the sweep and scores each by its nearest real images (exact label and label family, @1 and @5),
@@ -8,7 +8,9 @@
 // conditioning gap on val (caption vs <null> vs a shuffled caption). The best setting by the mean of in-
 // distribution exact@1 and held-out family@1 is the recommended default; --write-defaults stores it in the model's
 // manifest (`extra.sampling`), which the server and the Create form read. At that setting it also draws a contact
-// sheet (training/gpt/contact-sheet.ts): 8 prompts of each set, the real image beside 4 generated ones.
+// sheet (training/gpt/contact-sheet.ts): 8 prompts of each set, the real image beside 4 generated ones. With a
+// CLIP (--clip, default the model's clip/ folder) it also measures what reranking `candidates` pictures buys at
+// that setting, at equal n (training/gpt/rerank-eval.ts).
 import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -28,10 +30,12 @@ import { chance, flatten, labelOf, mean, score, stratifiedPrompts, styleOf, topK
 import { validationLoss, type GptData } from "./gpt/task";
 import { updateSamplingDefaults } from "./gpt/sampling-defaults";
 import { writeContactSheet } from "./gpt/contact-sheet";
+import { rerankComparison, type RerankRow } from "./gpt/rerank-eval";
+import { Clip } from "../lib/model/clip";
 import { Progress } from "./progress";
 
 const USAGE =
-  "usage: npm run eval:gpt -- <model folder> [--data DIR] [--prompts N] [--images N] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch N] [--seed N] [--json FILE] [--sheet FILE] [--write-defaults]";
+  "usage: npm run eval:gpt -- <model folder> [--data DIR] [--prompts N] [--images N] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch N] [--seed N] [--json FILE] [--sheet FILE] [--clip DIR] [--candidates N] [--write-defaults]";
 const list = (what: string) =>
   z.string().transform((s, ctx) => {
     const v = s.split(",").map((x) => Number(x.trim()));
@@ -50,6 +54,8 @@ const Flags = z.object({
   seed: z.coerce.number().int().min(0).default(1),
   json: z.string().optional(),
   sheet: z.string().optional(),
+  clip: z.string().optional(),
+  candidates: z.coerce.number().int().min(2).max(64).default(16),
   writeDefaults: z
     .enum(["true", "false"])
     .optional()
@@ -185,10 +191,39 @@ runMain("eval:gpt", async () => {
     sweep.push(row);
   }
   bar.finish();
-  tf.dispose([corpusT, corpusSq]);
 
   const pick = (r: (typeof sweep)[number]) => (r.train.exact1 + r.heldout.family1) / 2;
   const best = [...sweep].sort((a, b) => pick(b) - pick(a))[0];
+  const setting = { guidance: best.guidance, temperature: best.temperature, topK: best.topK ?? undefined };
+  const clipDir = flags.clip ?? (fs.existsSync(path.join(dir, "clip", "manifest.json")) ? path.join(dir, "clip") : null);
+  let rerank: { clip: string; candidates: number; heldout: RerankRow; train: RerankRow } | null = null;
+  if (clipDir) {
+    const clip = { model: Clip.load(clipDir).model, text: await loadTextTokenizer(clipDir) };
+    try {
+      const rbar = new Progress("rerank", 2 * flags.prompts);
+      const row = (set: (typeof sets)[SetName]) =>
+        rerankComparison({
+          gpt,
+          vq,
+          tok,
+          clip,
+          prompts: set.prompts,
+          setting,
+          candidates: flags.candidates,
+          images: flags.images,
+          seed: flags.seed,
+          neighbours: (q) => topK(q, corpusT, corpusSq, 5),
+          labels,
+          onPrompt: () => rbar.tick(1),
+        });
+      rerank = { clip: clipDir, candidates: flags.candidates, heldout: await row(sets.heldout), train: await row(sets.train) };
+      rbar.finish();
+    } finally {
+      clip.model.dispose();
+    }
+  }
+  tf.dispose([corpusT, corpusSq]);
+
   const pct = (x: number) => `${(100 * x).toFixed(1)}`.padStart(5);
   const line = (s: Scores) => `${pct(s.exact1)} ${pct(s.exact5)} ${pct(s.family1)} ${pct(s.family5)}`;
   console.log(
@@ -208,6 +243,11 @@ runMain("eval:gpt", async () => {
       .map((st) => `${st} ${pct(best.byStyle.heldout[st]?.family1 ?? NaN).trim()} / ${pct(best.byStyle.train[st].exact1).trim()}`)
       .join(", ")}`,
   );
+  if (rerank)
+    for (const name of ["heldout", "train"] as const)
+      console.log(
+        `rerank ${name} (${flags.images} of ${flags.candidates} candidates at the best setting): off ${line(rerank[name].off)}, on ${line(rerank[name].on)}; mean CLIP score ${rerank[name].clipOff.toFixed(3)} → ${rerank[name].clipOn.toFixed(3)}`,
+      );
   const defaults = { guidance: best.guidance, temperature: best.temperature, topK: best.topK };
   const out = flags.json ?? path.join(dir, "eval-gpt.json");
   fs.writeFileSync(
@@ -225,6 +265,7 @@ runMain("eval:gpt", async () => {
         ceiling,
         sweep,
         best: defaults,
+        rerank,
       },
       null,
       2,
@@ -232,7 +273,6 @@ runMain("eval:gpt", async () => {
   );
   console.log(`wrote ${out}`);
   const sheet = flags.sheet ?? path.join(dir, "contact-sheet.png");
-  const sheetSetting = { guidance: best.guidance, temperature: best.temperature, topK: best.topK ?? undefined };
   await writeContactSheet(
     gpt,
     vq,
@@ -245,12 +285,12 @@ runMain("eval:gpt", async () => {
       },
       { title: "in-distribution train prompts", records: sets.train.prompts.slice(0, 8), shard: shards.train },
     ],
-    sheetSetting,
+    setting,
     4,
     sheet,
     flags.seed,
   );
-  console.log(`contact sheet at ${JSON.stringify(sheetSetting)} → ${sheet}`);
+  console.log(`contact sheet at ${JSON.stringify(setting)} → ${sheet}`);
   if (flags.writeDefaults) {
     updateSamplingDefaults(dir, defaults);
     console.log(`sampling defaults ${JSON.stringify(defaults)} → ${path.join(dir, "manifest.json")}`);

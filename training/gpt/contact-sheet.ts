@@ -31,7 +31,24 @@ export interface SheetRow {
 const SCALE = 3;
 const GAP = 4;
 const TEXT_W = 300;
-const TITLE_H = 28;
+/** A section's title line and the line of column labels under it. */
+const TITLE_H = 44;
+/** Characters per caption line at 14 px in TEXT_W (long captions wrap at spaces). */
+const LINE_CHARS = 34;
+
+/** Splits a caption into lines of at most LINE_CHARS characters at spaces (a longer word gets a line of its own). */
+export function wrapCaption(caption: string, width = LINE_CHARS): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of caption.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
 
 /** Lays out sections of rows (caption | real | samples) as one PNG; every image is size×size RGB. */
 export async function contactSheetPng(sections: { title: string; rows: SheetRow[] }[], size: number, file: string): Promise<void> {
@@ -51,12 +68,14 @@ export async function contactSheetPng(sections: { title: string; rows: SheetRow[
     });
   let y = GAP;
   for (const s of sections) {
-    text.push(`<text x="${GAP}" y="${y + 20}" font-size="16" font-weight="bold">${escapeXml(s.title)}</text>`);
-    text.push(`<text x="${TEXT_W}" y="${y + 20}" font-size="12">real</text>`);
-    text.push(`<text x="${TEXT_W + cell + GAP * 4}" y="${y + 20}" font-size="12">generated</text>`);
+    text.push(`<text x="${GAP}" y="${y + 18}" font-size="16" font-weight="bold">${escapeXml(s.title)}</text>`);
+    text.push(`<text x="${TEXT_W}" y="${y + 38}" font-size="12">real</text>`);
+    text.push(`<text x="${TEXT_W + cell + GAP * 4}" y="${y + 38}" font-size="12">generated</text>`);
     y += TITLE_H;
     for (const r of s.rows) {
-      text.push(`<text x="${GAP}" y="${y + cell / 2 + 5}" font-size="14">${escapeXml(r.caption)}</text>`);
+      const lines = wrapCaption(r.caption);
+      const top = y + cell / 2 + 5 - ((lines.length - 1) * 17) / 2;
+      lines.forEach((l, i) => text.push(`<text x="${GAP}" y="${top + i * 17}" font-size="14">${escapeXml(l)}</text>`));
       await tile(r.real, TEXT_W, y);
       for (const [i, img] of r.samples.entries()) await tile(img, TEXT_W + cell * (i + 1) + GAP * 4, y);
       y += cell;

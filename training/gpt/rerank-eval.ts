@@ -1,0 +1,83 @@
+// What reranking buys (issue 16, part 5): for every prompt, `candidates` pictures are sampled at one setting (the
+// server's defaults); "off" keeps the first `images` of them as sampled, "on" keeps the `images` CLIP scores
+// highest (lib/generate/rerank.ts, the server's own scoring). Both are then scored by their nearest real images,
+// so the two rows differ only in which of the same candidates are kept: equal n, equal samples.
+import * as tf from "@tensorflow/tfjs";
+import type { CaptionRecord } from "../../lib/data/manifest";
+import { sampleImageCodesBatch, type SampleOptions } from "../../lib/model/sample";
+import type { Transformer } from "../../lib/model/transformer";
+import type { VQModel } from "../../lib/model/vq-model";
+import type { ClipPart } from "../../lib/generate/model-bundle";
+import { rankByScore, scoreCandidates } from "../../lib/generate/rerank";
+import type { TextTokenizer } from "../../lib/text/tokenizer";
+import { labelOf, mean, score, zeroScores, type Scores } from "./eval-sets";
+
+export interface RerankRow {
+  off: Scores;
+  on: Scores;
+  /** Mean CLIP score of the kept pictures, off and on. */
+  clipOff: number;
+  clipOn: number;
+}
+
+export async function rerankComparison(o: {
+  gpt: Transformer;
+  vq: VQModel;
+  tok: TextTokenizer;
+  clip: ClipPart;
+  prompts: CaptionRecord[];
+  setting: Omit<SampleOptions, "n" | "seed">;
+  candidates: number;
+  images: number;
+  seed: number;
+  /** Nearest-neighbour ids (5 per query) of flattened pictures [Q, H·W·3]. */
+  neighbours: (pixels: tf.Tensor2D) => Int32Array[];
+  labels: readonly string[];
+  onPrompt?: () => void;
+}): Promise<RerankRow> {
+  const off = zeroScores();
+  const on = zeroScores();
+  let clipOff = 0;
+  let clipOn = 0;
+  const textLen = o.gpt.config.textLen;
+  const nul = o.tok.encodeNull(textLen);
+  for (const [p, r] of o.prompts.entries()) {
+    const codes = await sampleImageCodesBatch(o.gpt, [o.tok.encode(r.caption, textLen).ids], nul, {
+      ...o.setting,
+      n: o.candidates,
+      seed: o.seed * 100_003 + p,
+    });
+    const pixels = tf.tidy(
+      () =>
+        tf.clipByValue(
+          o.vq.decode(tf.tensor3d(Int32Array.from(codes.flatMap((g) => [...g])), [codes.length, o.vq.grid, o.vq.grid], "int32")),
+          0,
+          1,
+        ) as tf.Tensor4D,
+    ); // [C, S, S, 3]
+    try {
+      const { scores } = await scoreCandidates(o.clip, r.caption, pixels);
+      const kept = rankByScore(scores, o.images).kept.map((k) => k.index);
+      const first = Array.from({ length: o.images }, (_, i) => i);
+      for (const [which, ids, s] of [
+        ["off", first, off],
+        ["on", kept, on],
+      ] as const) {
+        const flat = tf.tidy(() => tf.reshape(tf.gather(pixels, ids), [ids.length, -1]) as tf.Tensor2D); // [n, S·S·3]
+        try {
+          for (const nb of o.neighbours(flat)) score(s, nb, o.labels, labelOf(r));
+        } finally {
+          flat.dispose();
+        }
+        const mine = ids.reduce((a, i) => a + scores[i], 0);
+        if (which === "off") clipOff += mine;
+        else clipOn += mine;
+      }
+    } finally {
+      pixels.dispose();
+    }
+    o.onPrompt?.();
+  }
+  const n = o.prompts.length * o.images;
+  return { off: mean(off, n), on: mean(on, n), clipOff: clipOff / n, clipOn: clipOn / n };
+}
