@@ -10,5 +10,8 @@ export default defineConfig({
     pool: "forks",
     fileParallelism: false,
     testTimeout: 60_000,
+    // Set-up hooks write tiny models and migrate databases: on a busy machine (training on both cores) the
+    // default 10 s is not enough.
+    hookTimeout: 60_000,
   },
 });
