@@ -38,6 +38,15 @@ export function parseArgs<S extends z.ZodObject>(argv: string[], schema: S, usag
 /** A boolean flag: bare `--flag`, or `--flag true|false`. */
 export const flag = () => z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]).default(false);
 
+/** A comma-separated list of numbers ≥ 0 (`--guidance 1,1.5,3`), for the evals' sweeps. */
+export const numberList = (what: string) =>
+  z.string().transform((s, ctx) => {
+    const v = s.split(",").map((x) => Number(x.trim()));
+    if (!v.length || v.some((x) => !Number.isFinite(x) || x < 0))
+      ctx.addIssue({ code: "custom", message: `${what}: a comma-separated list of numbers ≥ 0, got "${s}"` });
+    return v;
+  });
+
 /** Runs a script's main, printing only the message of an error (no stack) and exiting non-zero. */
 export function runMain(name: string, main: () => Promise<void>): void {
   main().catch((err: unknown) => {

@@ -24,7 +24,7 @@ import { imageTokens } from "../lib/model/transformer-config";
 import { VQModel } from "../lib/model/vq-model";
 import { initBackend } from "../lib/tensor/backend";
 import { loadTextTokenizer, tokeniseCaptions } from "../lib/text/tokenizer";
-import { parseFlags, runMain } from "./cli";
+import { numberList, parseFlags, runMain } from "./cli";
 import { encodeShard } from "./gpt/codes";
 import { chance, flatten, labelOf, mean, score, stratifiedPrompts, styleOf, topK, zeroScores, type Scores } from "./gpt/eval-sets";
 import { validationLoss, type GptData } from "./gpt/task";
@@ -36,13 +36,7 @@ import { Progress } from "./progress";
 
 const USAGE =
   "usage: npm run eval:gpt -- <model folder> [--data DIR] [--prompts N] [--images N] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch N] [--seed N] [--json FILE] [--sheet FILE] [--clip DIR] [--candidates N] [--write-defaults]";
-const list = (what: string) =>
-  z.string().transform((s, ctx) => {
-    const v = s.split(",").map((x) => Number(x.trim()));
-    if (!v.length || v.some((x) => !Number.isFinite(x) || x < 0))
-      ctx.addIssue({ code: "custom", message: `${what}: a comma-separated list of numbers ≥ 0, got "${s}"` });
-    return v;
-  });
+const list = numberList;
 const Flags = z.object({
   data: z.string().default(path.join("data", "datasets", "emoji")),
   prompts: z.coerce.number().int().min(1).max(1000).default(48),
@@ -169,11 +163,7 @@ runMain("eval:gpt", async () => {
           { n: flags.images, ...setting, seed: flags.seed * 100_003 + start },
         );
         const q = tf.tidy(
-          () =>
-            tf.reshape(vq.decode(tf.tensor3d(Int32Array.from(codes.flatMap((g) => [...g])), [codes.length, vq.grid, vq.grid], "int32")), [
-              codes.length,
-              -1,
-            ]) as tf.Tensor2D,
+          () => tf.reshape(vq.decodeCodes(codes), [codes.length, -1]) as tf.Tensor2D, // [P·n, S·S·3]
         );
         topK(q, corpusT, corpusSq, 5).forEach((nb, i) => {
           const r = chunk[Math.floor(i / flags.images)];

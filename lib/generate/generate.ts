@@ -63,19 +63,12 @@ export interface GenerateResult {
 
 /** Codes (−1 = not yet written) → uint8 HWC pixels of every image back to back, at the tokenizer's resolution. */
 async function decodeBytes(bundle: ModelBundle, codes: Int32Array[]): Promise<Uint8Array> {
-  const vq = bundle.imageTokenizer;
-  const g = vq.grid;
-  const grid = tf.tensor3d(
-    codes.flatMap((c) => Array.from(c, (v) => (v < 0 ? 0 : v))),
-    [codes.length, g, g],
-    "int32",
-  );
-  const pixels = vq.decode(grid);
+  const pixels = bundle.imageTokenizer.decodeCodes(codes); // [B, S, S, 3]
   const bytes = tf.tidy(() => tf.cast(tf.clipByValue(tf.round(tf.mul(pixels, 255)), 0, 255), "int32"));
   try {
     return Uint8Array.from(await bytes.data());
   } finally {
-    tf.dispose([grid, pixels, bytes]);
+    tf.dispose([pixels, bytes]);
   }
 }
 

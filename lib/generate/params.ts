@@ -117,8 +117,12 @@ export const SamplingDefaults = z.object({
 });
 export type SamplingDefaults = z.output<typeof SamplingDefaults>;
 
-/** For a model that has measured none: what the app always used. */
-export const SAMPLING_FALLBACK: Readonly<SamplingDefaults> = Object.freeze({ guidance: 3, temperature: 1, topK: 64 });
+/**
+ * For a model that has measured none. Guidance 3 / temperature 1 / top-k 64 was the app's first choice and the
+ * worst column of every `eval:gpt` sweep since (docs/transformer/README.md): mild guidance and a cooler
+ * temperature recognise better on held-out and train prompts alike.
+ */
+export const SAMPLING_FALLBACK: Readonly<SamplingDefaults> = Object.freeze({ guidance: 1.5, temperature: 0.7, topK: 0 });
 
 /** A request with every sampling setting filled: what was asked, else the model's defaults. */
 export type GenerationParams = GenerationRequest & SamplingDefaults;

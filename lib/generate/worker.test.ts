@@ -57,16 +57,16 @@ describe("generation params", () => {
   it("trims the prompt and rejects empty, too long and out-of-range input with a message", () => {
     expect(GenerationParams.parse({ prompt: "  red heart  " })).toEqual({ prompt: "red heart", n: 4 });
     // Sampling settings left out come from the model's measured defaults; those given are kept.
-    const model = { guidance: 1.5, temperature: 0.7, topK: 0 };
+    const model = { guidance: 2, temperature: 0.3, topK: 8 };
     expect(withSamplingDefaults(GenerationParams.parse({ prompt: "a", temperature: 1 }), model)).toMatchObject({
-      guidance: 1.5,
+      guidance: 2,
       temperature: 1,
-      topK: 0,
+      topK: 8,
     });
     expect(withSamplingDefaults(GenerationParams.parse({ prompt: "a" }), SAMPLING_FALLBACK)).toMatchObject({
-      guidance: 3,
-      temperature: 1,
-      topK: 64,
+      guidance: 1.5,
+      temperature: 0.7,
+      topK: 0,
     });
     const err = (x: object) => GenerationParams.safeParse(x).error?.issues[0].message;
     expect(err({ prompt: "   " })).toBe("the prompt is empty");

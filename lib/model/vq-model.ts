@@ -118,6 +118,25 @@ export class VQModel {
     return tf.tidy(() => tf.clipByValue(decode(this.decoder, this.quantizer.embed(codes)), 0, 1) as tf.Tensor4D);
   }
 
+  /**
+   * Code grids as plain arrays (h·w row-major each; −1 = not yet sampled, drawn as code 0) → images [B, S, S, C] in
+   * [0, 1]. The one place a sampler's output becomes pixels (serving, evals, sheets).
+   */
+  decodeCodes(codes: readonly ArrayLike<number>[]): tf.Tensor4D {
+    const g = this.grid;
+    const flat = new Int32Array(codes.length * g * g);
+    codes.forEach((c, i) => {
+      if (c.length !== g * g) throw new Error(`a code grid has ${g * g} codes, got ${c.length}`);
+      for (let k = 0; k < c.length; k++) flat[i * g * g + k] = c[k] < 0 ? 0 : c[k];
+    });
+    const grid = tf.tensor3d(flat, [codes.length, g, g], "int32"); // [B, h, w]
+    try {
+      return this.decode(grid);
+    } finally {
+      grid.dispose();
+    }
+  }
+
   dispose(): void {
     this.params.dispose();
   }

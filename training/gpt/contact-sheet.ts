@@ -108,14 +108,13 @@ export async function writeContactSheet(
       nul,
       { ...setting, n: images, seed },
     );
-    const grid = tf.tensor3d(Int32Array.from(codes.flatMap((g) => [...g])), [codes.length, vq.grid, vq.grid], "int32"); // [P·n, h, w]
     const real = batchTensor(
       s.shard,
       s.records.map((r) => r.index),
     );
     let generated: Uint8Array[], reals: Uint8Array[];
     try {
-      const pixels = vq.decode(grid);
+      const pixels = vq.decodeCodes(codes); // [P·n, S, S, 3]
       try {
         generated = await tensorToImages(pixels);
       } finally {
@@ -123,7 +122,7 @@ export async function writeContactSheet(
       }
       reals = await tensorToImages(real);
     } finally {
-      tf.dispose([grid, real]);
+      real.dispose();
     }
     out.push({
       title: s.title,

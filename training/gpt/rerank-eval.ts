@@ -47,14 +47,7 @@ export async function rerankComparison(o: {
       n: o.candidates,
       seed: o.seed * 100_003 + p,
     });
-    const pixels = tf.tidy(
-      () =>
-        tf.clipByValue(
-          o.vq.decode(tf.tensor3d(Int32Array.from(codes.flatMap((g) => [...g])), [codes.length, o.vq.grid, o.vq.grid], "int32")),
-          0,
-          1,
-        ) as tf.Tensor4D,
-    ); // [C, S, S, 3]
+    const pixels = o.vq.decodeCodes(codes); // [C, S, S, 3]
     try {
       const { scores } = await scoreCandidates(o.clip, r.caption, pixels);
       const kept = rankByScore(scores, o.images).kept.map((k) => k.index);

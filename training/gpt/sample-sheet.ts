@@ -6,6 +6,7 @@ import { sampleImageCodes } from "../../lib/model/sample";
 import type { Transformer } from "../../lib/model/transformer";
 import type { VQModel } from "../../lib/model/vq-model";
 import type { TextTokenizer } from "../../lib/text/tokenizer";
+import { SAMPLING_FALLBACK } from "../../lib/generate/params";
 import { imageGridPng, tensorToImages } from "../image-grid";
 
 /** Fixed prompts for the sample sheets: the first distinct val captions. */
@@ -19,15 +20,12 @@ export async function writeSampleSheet(gpt: Transformer, vq: VQModel, tok: TextT
   for (const [i, prompt] of prompts.entries()) {
     const [codes] = await sampleImageCodes(gpt, tok.encode(prompt, gpt.config.textLen).ids, nul, {
       n: 1,
-      guidance: 3,
-      temperature: 1,
-      topK: 64,
+      ...SAMPLING_FALLBACK,
       seed: i,
     });
-    const grid = tf.tensor3d(codes, [1, vq.grid, vq.grid], "int32");
-    const pixels = vq.decode(grid);
+    const pixels = vq.decodeCodes([codes]);
     images.push(...(await tensorToImages(pixels)));
-    tf.dispose([grid, pixels]);
+    pixels.dispose();
   }
   await imageGridPng(images, vq.config.imageSize, prompts.length, file, 2);
   fs.writeFileSync(file.replace(/\.png$/, ".txt"), prompts.join("\n") + "\n");
