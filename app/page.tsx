@@ -1,20 +1,32 @@
-import { CreateForm } from "@/components/create-form";
-import { activeRerankOffer } from "@/lib/generate/candidates";
-import { PROMPT_MAX, SAMPLING_FALLBACK } from "@/lib/generate/params";
-import { activeSamplingDefaults } from "@/lib/generate/sampling-defaults";
+import { CreateForm, type ModelOption } from "@/components/create-form";
+import { listServableModels } from "@/lib/generate/models";
+import { PROMPT_MAX } from "@/lib/generate/params";
+import { generationService } from "@/lib/generate/service";
 import { getHealth, type Health } from "@/lib/health";
 
-/** Prompts built from training labels and styles, so a first try lands on something the model has seen. */
+/**
+ * Prompts built from the emoji corpus's labels and styles, so a first try lands on something the model has seen;
+ * shown for a model whose manifest lists no `extra.examples` of its own.
+ */
 const EXAMPLES = ["grinning face, noto", "red heart, twemoji", "cat face, openmoji", "thumbs up, fluent"];
+
+/** Every servable model with what the form switches to when it is picked (none when the service cannot start). */
+async function modelOptions(): Promise<ModelOption[]> {
+  const models = await generationService()
+    .then((s) => listServableModels(s.db))
+    .catch(() => []);
+  return models.map((m) => ({ ...m, examples: m.examples ?? EXAMPLES }));
+}
 
 // Rendered per request: the status card reports the live backend, database and model.
 export const dynamic = "force-dynamic";
 
 export default async function HomePage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
-  const health = await getHealth();
-  const sampling = health.model.active ? await activeSamplingDefaults() : SAMPLING_FALLBACK;
-  const rerank = health.model.active ? await activeRerankOffer() : null;
-  const remix = (await searchParams).prompt;
+  const [health, models, query] = await Promise.all([getHealth(), modelOptions(), searchParams]);
+  const remix = query.prompt;
+  // `?model=<name or id>` preselects that model; else the active one (listed first).
+  const asked = typeof query.model === "string" ? query.model : "";
+  const initial = models.find((m) => m.name === asked || m.id === asked) ?? models[0];
   return (
     <div className="space-y-8">
       <section className="space-y-3">
@@ -26,16 +38,11 @@ export default async function HomePage({ searchParams }: { searchParams: Promise
           picture lands in a gallery. Small enough to read, train and run on a laptop.
         </p>
       </section>
-      {health.model.active && rerank && (
-        <CreateForm
-          examples={EXAMPLES}
-          sampling={sampling}
-          rerank={rerank}
-          initialPrompt={typeof remix === "string" ? remix.slice(0, PROMPT_MAX) : ""}
-        />
+      {initial && (
+        <CreateForm models={models} initialModel={initial.id} initialPrompt={typeof remix === "string" ? remix.slice(0, PROMPT_MAX) : ""} />
       )}
       <StatusCard health={health} />
-      {!health.model.active && (
+      {!initial && (
         <p className="rounded-md border border-amber-300 bg-amber-50 p-4 text-sm text-amber-900" data-testid="no-model">
           No model is active yet, so there is nothing to generate with. Train one with the scripts in{" "}
           <code className="font-mono">training/</code> and activate it; the prompt box appears here once a model is loaded.

@@ -1,19 +1,28 @@
 "use client";
 
-// The Create form: a prompt, options behind an "advanced" toggle, and a grid that fills in while image tokens
-// arrive (partial pictures over Server-Sent Events), then shows the final images. With a CLIP in the model, each
-// request samples `candidates` images and keeps the n CLIP scores best; the partial pictures are those of the
-// first n candidates, so the final (best) images may differ from the last partial ones.
+// The Create form: a model picker, a prompt, options behind an "advanced" toggle, and a grid that fills in while
+// image tokens arrive (partial pictures over Server-Sent Events), then shows the final images. The page renders
+// every servable model's sampling defaults, rerank offer and examples; picking a model switches the form to its
+// own, client-side. With a CLIP in the model, each request samples `candidates` images and keeps the n CLIP scores
+// best; the partial pictures are those of the first n candidates, so the final (best) images may differ from the
+// last partial ones.
 import { useEffect, useRef, useState } from "react";
 import { firstIssue, generationParamsFor, PROMPT_MAX, type RerankOffer, type SamplingDefaults } from "@/lib/generate/params";
+import { AdvancedOptions, type Options } from "./advanced-options";
+import { ImageGrid } from "./image-grid";
+import { ModelPicker } from "./model-picker";
 
-interface Options {
-  n: number;
-  guidance: number;
-  temperature: number;
-  topK: number;
-  candidates: number;
-  seed: string;
+/** One servable model as the page renders it for the form. */
+export interface ModelOption {
+  id: string;
+  name: string;
+  active: boolean;
+  /** Its measured sampling defaults (its manifest), or the app's fallback. */
+  sampling: SamplingDefaults;
+  /** The server's candidate default and cap, and whether this model has a CLIP to rank them. */
+  rerank: RerankOffer;
+  /** Its manifest's example prompts, or the page's own. */
+  examples: string[];
 }
 
 const DEFAULT_N = 4;
@@ -42,28 +51,40 @@ async function errorMessage(res: Response): Promise<string> {
   }
 }
 
+/** The options a model starts the form with: its sampling defaults and the server's candidate default. */
+const modelOptions = (m: ModelOption) => ({ ...m.sampling, candidates: m.rerank.default });
+
 export function CreateForm({
-  examples,
-  sampling,
-  rerank,
+  models,
+  initialModel,
   initialPrompt = "",
 }: {
-  examples: string[];
-  /** The active model's measured sampling defaults (its manifest), or the app's fallback. */
-  sampling: SamplingDefaults;
-  /** The server's candidate default and cap, and whether the active model has a CLIP to rank them. */
-  rerank: RerankOffer;
+  /** The servable models, the active one first. */
+  models: ModelOption[];
+  /** The id of the model picked at first. */
+  initialModel: string;
   initialPrompt?: string;
 }) {
+  const [modelId, setModelId] = useState(initialModel);
+  const model = models.find((m) => m.id === modelId) ?? models[0];
+  const { rerank, examples } = model;
   const [prompt, setPrompt] = useState(initialPrompt);
-  const [options, setOptions] = useState<Options>({ n: DEFAULT_N, ...sampling, candidates: rerank.default, seed: "" });
+  const [options, setOptions] = useState<Options>({ n: DEFAULT_N, ...modelOptions(model), seed: "" });
   const [advanced, setAdvanced] = useState(false);
   const [phase, setPhase] = useState<Phase>({ kind: "idle" });
   const source = useRef<EventSource | null>(null);
 
   useEffect(() => () => source.current?.close(), []);
 
-  // Live token count and unseen-word warning from the model's own tokenizer, debounced.
+  // Another model: its own sampling defaults and candidates; the number of images and the seed stay.
+  function pickModel(id: string) {
+    const next = models.find((m) => m.id === id);
+    if (!next) return;
+    setModelId(id);
+    setOptions((o) => ({ ...o, ...modelOptions(next) }));
+  }
+
+  // Live token count and unseen-word warning from the picked model's own tokenizer, debounced.
   const [tokenInfo, setTokenInfo] = useState<{ tokens: number; maxTokens: number; truncated: boolean; unknownWords: string[] } | null>(
     null,
   );
@@ -73,12 +94,12 @@ export function CreateForm({
       const res = await fetch("/api/tokenize", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ prompt }),
+        body: JSON.stringify({ prompt, model: model.id }),
       }).catch(() => null);
       if (res?.ok) setTokenInfo(await res.json());
     }, 250);
     return () => clearTimeout(timer);
-  }, [prompt]);
+  }, [prompt, model.id]);
 
   async function submit(seedOverride?: number) {
     source.current?.close();
@@ -93,6 +114,7 @@ export function CreateForm({
       topK: options.topK,
       seed,
       candidates,
+      model: model.id,
     };
     // The API's own schema under the server's cap: the same limits and messages here, before a round trip.
     const checked = generationParamsFor(rerank.max).safeParse(request);
@@ -131,22 +153,6 @@ export function CreateForm({
   }
 
   const busy = phase.kind === "waiting";
-  const number = (key: keyof Options, label: string, min: number, max: number, step: number, disabled = false) => (
-    <label className="flex flex-col gap-1 text-sm">
-      <span className="text-neutral-600">{label}</span>
-      <input
-        type="number"
-        min={min}
-        max={max}
-        step={step}
-        disabled={disabled}
-        value={options[key]}
-        data-testid={`option-${key}`}
-        onChange={(e) => setOptions({ ...options, [key]: Number(e.target.value) })}
-        className="rounded border border-neutral-300 px-2 py-1 disabled:bg-neutral-100 disabled:text-neutral-400"
-      />
-    </label>
-  );
 
   return (
     <div className="space-y-4">
@@ -157,6 +163,7 @@ export function CreateForm({
           void submit();
         }}
       >
+        <ModelPicker models={models} value={model.id} disabled={busy} onChange={pickModel} />
         <label className="block">
           <span className="sr-only">Prompt</span>
           <textarea
@@ -164,7 +171,7 @@ export function CreateForm({
             onChange={(e) => setPrompt(e.target.value)}
             rows={2}
             maxLength={PROMPT_MAX}
-            placeholder="e.g. grinning face, noto"
+            placeholder={examples[0] ? `e.g. ${examples[0]}` : undefined}
             data-testid="prompt"
             className="w-full rounded-md border border-neutral-300 bg-white p-3 text-base shadow-sm focus:border-tile-500 focus:outline-none"
           />
@@ -216,32 +223,7 @@ export function CreateForm({
             {advanced ? "Hide options" : "Advanced options"}
           </button>
         </div>
-        {advanced && (
-          <div className="grid grid-cols-2 gap-3 sm:grid-cols-6" data-testid="advanced">
-            {number("n", "Images (1–9)", 1, 9, 1)}
-            {number(
-              "candidates",
-              rerank.rerank ? `Candidates (n–${rerank.max}; CLIP keeps the best n)` : "Candidates (off: this model has no CLIP)",
-              1,
-              rerank.max,
-              1,
-              !rerank.rerank,
-            )}
-            {number("guidance", "Guidance (1–10)", 1, 10, 0.5)}
-            {number("temperature", "Temperature", 0.1, 2, 0.1)}
-            {number("topK", "Top-k (0 = off)", 0, 512, 1)}
-            <label className="flex flex-col gap-1 text-sm">
-              <span className="text-neutral-600">Seed (blank = random)</span>
-              <input
-                value={options.seed}
-                onChange={(e) => setOptions({ ...options, seed: e.target.value })}
-                inputMode="numeric"
-                data-testid="option-seed"
-                className="rounded border border-neutral-300 px-2 py-1"
-              />
-            </label>
-          </div>
-        )}
+        {advanced && <AdvancedOptions options={options} onChange={setOptions} rerank={rerank} />}
       </form>
 
       {phase.kind === "error" && (
@@ -260,12 +242,12 @@ export function CreateForm({
           <p className="text-sm text-neutral-600">
             {phase.total ? `writing image tokens: ${phase.done}/${phase.total}` : "waiting in the queue…"}
           </p>
-          <Grid urls={phase.partial} testId="partial-image" />
+          <ImageGrid urls={phase.partial} testId="partial-image" />
         </div>
       )}
       {phase.kind === "done" && (
         <div className="space-y-2" data-testid="result">
-          <Grid urls={phase.images.map((i) => i.url)} testId="result-image" downloads />
+          <ImageGrid urls={phase.images.map((i) => i.url)} testId="result-image" downloads />
           <div className="flex flex-wrap gap-3 text-sm">
             <span className="text-neutral-500" data-testid="result-info">
               seed {phase.seed}
@@ -289,31 +271,6 @@ export function CreateForm({
           </div>
         </div>
       )}
-    </div>
-  );
-}
-
-function Grid({ urls, testId, downloads = false }: { urls: string[]; testId: string; downloads?: boolean }) {
-  return (
-    <div className="grid grid-cols-2 gap-3 sm:grid-cols-4">
-      {urls.map((url, i) => (
-        <figure key={i} className="space-y-1">
-          {/* Nearest-neighbour upscaling keeps the 32×32 pixels crisp. */}
-          <img
-            src={url}
-            alt={`generated image ${i + 1}`}
-            width={128}
-            height={128}
-            className="w-full rounded border border-neutral-200 bg-white [image-rendering:pixelated]"
-            data-testid={testId}
-          />
-          {downloads && (
-            <a href={url} download={`tessera-${i + 1}.png`} className="text-xs text-tile-700 underline">
-              Download PNG
-            </a>
-          )}
-        </figure>
-      ))}
     </div>
   );
 }

@@ -6,6 +6,21 @@ const ServerEnv = z
   .object({
     /** The model folder registered as the first active version when the database has none. */
     TESSERA_MODEL_DIR: z.string().min(1).default("models/default"),
+    /**
+     * More model folders, comma-separated, each registered (not active) under its folder name when no version of
+     * that name exists yet; folders that do not exist or hold no manifest.json are skipped. Empty: none.
+     */
+    TESSERA_EXTRA_MODEL_DIRS: z
+      .string()
+      .default("models/shapes")
+      .transform((s) =>
+        s
+          .split(",")
+          .map((d) => d.trim())
+          .filter(Boolean),
+      ),
+    /** Model versions kept loaded at once (the active one counts); the least recently used is unloaded beyond it. */
+    MODELS_LOADED: z.coerce.number().int().min(1).max(16).default(2),
     /** Queued + running jobs beyond which POST /api/generations answers 429. */
     QUEUE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(20),
     /** Queued + running jobs of one client (see lib/client-id.ts) beyond which its requests answer 429. */

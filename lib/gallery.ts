@@ -1,10 +1,11 @@
 // The gallery's query string, parsed leniently: a bad page number or an over-long search falls back to a default
 // instead of failing the page. A search is by text (a literal substring of the prompt) or, with `by=meaning`, by
-// meaning (the active model's CLIP: the query's embedding against the stored image embeddings, lib/generate/semantic.ts).
+// meaning (a CLIP: the query's embedding against the stored image embeddings, lib/generate/semantic.ts) — the active
+// model's, or the filtered model's. The model filter takes a version's id (the form's) or its name (`?model=shapes`).
 import { z } from "zod";
 import type { Db } from "./db/client";
 import { galleryItems, listGallery as listGalleryRows } from "./db/gallery";
-import { listModelNames } from "./db/versions";
+import { findModelVersionByIdOrName, listModelNames } from "./db/versions";
 import { publicMessage } from "./errors";
 import { searchByMeaning } from "./generate/semantic";
 import { generationService } from "./generate/service";
@@ -18,7 +19,12 @@ export const GalleryQuery = z.object({
     .pipe(z.string().max(200))
     .catch("")
     .default(""),
-  model: z.string().trim().max(100).catch("").default(""),
+  model: z
+    .string()
+    .transform((s) => s.replace(/[\u0000-\u001f\u007f]|\p{Cs}/gu, "").trim())
+    .pipe(z.string().max(100))
+    .catch("")
+    .default(""),
   by: z.enum(["text", "meaning"]).catch("text").default("text"),
 });
 export type GalleryQuery = z.infer<typeof GalleryQuery>;
@@ -29,24 +35,29 @@ export const PAGE_SIZE = 24;
 export const MEANING_TOP_K = 48;
 
 export interface MeaningInfo {
-  /** False when the search fell back to text: the reason says why (no CLIP in the active model). */
+  /** False when the search fell back to text: the reason says why (no CLIP in the model searched). */
   on: boolean;
   reason?: string;
   /** Cosine similarity of each shown generation's closest image with the query. */
   similarity: Record<string, number>;
 }
 
-export async function listGallery(db: Db, query: GalleryQuery) {
-  if (query.by !== "meaning" || !query.q) return { ...(await listGalleryRows(db, { ...query, pageSize: PAGE_SIZE })), meaning: null };
+/** The gallery page; `model` in the result is the filter as a version id (what the form's select holds). */
+export async function listGallery(db: Db, asked: GalleryQuery) {
+  // A name becomes its version's id; an unknown filter stays as given and matches nothing.
+  const filtered = asked.model ? await findModelVersionByIdOrName(db, asked.model) : null;
+  const query = { ...asked, model: filtered?.id ?? asked.model };
+  if (query.by !== "meaning" || !query.q || (query.model && !filtered))
+    return { ...(await listGalleryRows(db, { ...query, pageSize: PAGE_SIZE })), meaning: null, model: query.model };
   const found = await generationService()
-    .then((s) => searchByMeaning(db, s.registry, query.q, MEANING_TOP_K))
+    .then((s) => searchByMeaning(db, s.registry, query.q, MEANING_TOP_K, filtered?.id))
     .catch((err: unknown) => ({ available: false as const, reason: publicMessage(err) }));
   if (!found.available) {
     const text = await listGalleryRows(db, { ...query, pageSize: PAGE_SIZE });
-    return { ...text, meaning: { on: false, reason: found.reason, similarity: {} } satisfies MeaningInfo };
+    return { ...text, meaning: { on: false, reason: found.reason, similarity: {} } satisfies MeaningInfo, model: query.model };
   }
-  // Only the active model's generations carry embeddings its CLIP can compare: another model's filter finds none.
-  const results = query.model && query.model !== found.modelVersionId ? [] : found.results;
+  // The results are that version's generations only: its CLIP made their embeddings.
+  const results = found.results;
   const shown = results.slice((query.page - 1) * PAGE_SIZE, query.page * PAGE_SIZE);
   const rows = await galleryItems(
     db,
@@ -63,5 +74,6 @@ export async function listGallery(db: Db, query: GalleryQuery) {
     items,
     models: await listModelNames(db),
     meaning: { on: true, similarity } satisfies MeaningInfo,
+    model: query.model,
   };
 }

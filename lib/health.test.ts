@@ -57,7 +57,7 @@ describe("health", () => {
     await expect(registry.acquire()).rejects.toThrow();
     const h = await getHealth();
     expect(h.status).toBe("degraded");
-    expect(h.model).toMatchObject({ active: "broken", loaded: false });
+    expect(h.model).toMatchObject({ active: "broken", loaded: false, rerank: false });
     expect(h.reasons.join(" ")).toMatch(/the active model broken failed to load/);
     expect(JSON.stringify(h)).not.toContain(dir);
     const res = await tokenize(

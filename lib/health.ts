@@ -6,6 +6,7 @@ import { getDb, pingDb, probeWrite } from "./db/client";
 import { parseDatabaseUrl } from "./db/url";
 import { findActiveModelVersion } from "./db/versions";
 import { publicMessage } from "./errors";
+import { folderHasClip } from "./generate/model-bundle";
 import { generationServiceIfStarted } from "./generate/service";
 import { VERSION } from "./version";
 
@@ -22,8 +23,11 @@ export interface Health {
     | { reachable: true; writable: true; provider: string; latencyMs: number }
     | { reachable: true; writable: false; provider: string; latencyMs: number; error: string }
     | { reachable: false; writable: false; provider: string | null; error: string };
-  /** The active model version registered in the database; `loaded` turns true once a model is in memory. */
-  model: { loaded: boolean; active: string | null; error?: string };
+  /**
+   * The active model version registered in the database; `loaded` turns true once a model is in memory; `rerank`
+   * says whether its folder carries a CLIP, i.e. whether requests sample candidates and keep CLIP's best.
+   */
+  model: { loaded: boolean; active: string | null; rerank: boolean; error?: string };
 }
 
 export async function getHealth(): Promise<Health> {
@@ -31,7 +35,11 @@ export async function getHealth(): Promise<Health> {
   const active = db.reachable ? await findActiveModelVersion(getDb()).catch(() => null) : null;
   const service = await generationServiceIfStarted();
   const loadError = service?.registry.loadError;
-  const model: Health["model"] = { loaded: active !== null && service?.registry.loadedName === active.name, active: active?.name ?? null };
+  const model: Health["model"] = {
+    loaded: active !== null && service?.registry.loadedName === active.name,
+    active: active?.name ?? null,
+    rerank: active !== null && folderHasClip(active.path),
+  };
   if (active && loadError?.versionId === active.id && !model.loaded) model.error = loadError.message;
   const reasons: string[] = [];
   if (backend.name === null) reasons.push(`no tensor backend: ${backend.error}`);

@@ -60,7 +60,7 @@ export function formatBench(r: BenchResult): string {
   if (r.http) {
     for (const [k, v] of Object.entries(r.http.generation))
       rows.push([
-        `HTTP ${k.replace("images", "").replace("_clients", " image(s), clients ")}`,
+        `HTTP ${k.replace("images", "").replace("_clients", " image(s), clients ").replace("_candidates", ", candidates ")}`,
         `p50 ${v.p50Ms} ms, p95 ${v.p95Ms} ms (${v.requests} requests)`,
       ]);
     rows.push(["/api/health under load", `p50 ${r.http.healthUnderLoad.p50Ms} ms, p95 ${r.http.healthUnderLoad.p95Ms} ms`]);

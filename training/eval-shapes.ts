@@ -1,5 +1,5 @@
 // `npm run eval:shapes -- <model folder> [--data data/datasets/shapes] [--prompts 1000] [--train-prompts 500]
-//   [--images 1] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch 16] [--seed 1] [--json FILE]
+//   [--images 1] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch 16] [--seed 1] [--candidates 16] [--rerank-prompts 200] [--json FILE]
 //   [--sheet FILE] [--write-defaults]`
 // The composition eval (issue 17). Every test caption of the shapes set holds at least one colour–shape pair no
 // train scene has ("red triangle"); the model draws `images` pictures per caption and lib/data/shapes/score.ts
@@ -7,7 +7,8 @@
 // same for val and train captions (in-distribution), and for the image tokenizer's reconstruction of the real
 // images (the ceiling: what a perfect transformer could score through this tokenizer). Without sampling lists it
 // grades at the model's own defaults (the manifest's `extra.sampling`, as the server does); with lists it sweeps
-// them and picks the setting by **val** all-correct, so the held-out numbers are not selected on.
+// them and picks the setting by **val** all-correct, so the held-out numbers are not selected on. With a CLIP in the
+// folder it also grades reranking (training/shapes/rerank.ts): the first n of `candidates` pictures vs CLIP's best n.
 import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -21,13 +22,14 @@ import { sampleImageCodesBatch } from "../lib/model/sample";
 import { initBackend } from "../lib/tensor/backend";
 import { numberList, parseArgs, runMain } from "./cli";
 import { writeContactSheet } from "./gpt/contact-sheet";
-import { updateSamplingDefaults } from "./gpt/sampling-defaults";
+import { updateManifestExtra, updateSamplingDefaults } from "./gpt/sampling-defaults";
 import { tensorToImages } from "./image-grid";
 import { Progress } from "./progress";
 import { gradeReport, gradeTable, type GradeReport } from "./shapes/grade";
+import { shapesRerank } from "./shapes/rerank";
 
 const USAGE =
-  "usage: npm run eval:shapes -- <model folder> [--data DIR] [--prompts N] [--train-prompts N] [--images N] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch N] [--seed N] [--json FILE] [--sheet FILE] [--write-defaults]";
+  "usage: npm run eval:shapes -- <model folder> [--data DIR] [--prompts N] [--train-prompts N] [--images N] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch N] [--seed N] [--candidates N] [--rerank-prompts N] [--json FILE] [--sheet FILE] [--write-defaults]";
 const Flags = z.object({
   data: z.string().default(path.join("data", "datasets", "shapes")),
   prompts: z.coerce.number().int().min(1).max(100_000).default(1000),
@@ -38,6 +40,9 @@ const Flags = z.object({
   topK: numberList("--top-k").optional(),
   batch: z.coerce.number().int().min(1).max(64).default(16),
   seed: z.coerce.number().int().min(0).default(1),
+  candidates: z.coerce.number().int().min(2).max(64).default(16),
+  /** Captions per set for the rerank rows (each samples `candidates` pictures: 16× the cost of a plain row). */
+  rerankPrompts: z.coerce.number().int().min(1).max(100_000).default(200),
   json: z.string().optional(),
   sheet: z.string().optional(),
   writeDefaults: z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]).default(false),
@@ -49,10 +54,10 @@ type SetName = keyof typeof SETS;
 runMain("eval:shapes", async () => {
   const { positional, flags } = parseArgs(process.argv.slice(2), Flags, USAGE);
   const dir = positional[0];
-  await initBackend();
   const manifest = readManifest(flags.data);
   const heldOutPairs = z.array(z.string()).catch([]).parse(manifest.notes?.heldOutPairs);
   if (!heldOutPairs.length) throw new Error(`${flags.data} names no held-out pairs: is it the shapes set (npm run data -- --set shapes)?`);
+  await initBackend();
   const bundle = await loadModelBundle(dir);
   const { transformer: gpt, imageTokenizer: vq, text: tok } = bundle;
   try {
@@ -68,11 +73,12 @@ runMain("eval:shapes", async () => {
       Split,
       ReturnType<typeof loadSplit>
     >;
+    const scoresOf = (images: Uint8Array[], set: CaptionRecord[], per: number): Score[] =>
+      images.map((img, i) => scoreImage(img, set[Math.floor(i / per)].caption));
     const grade = (images: Uint8Array[], set: CaptionRecord[], per: number): GradeReport =>
-      gradeReport(
-        images.map((img, i): Score => scoreImage(img, set[Math.floor(i / per)].caption)),
-        heldOutPairs,
-      );
+      gradeReport(scoresOf(images, set, per), heldOutPairs);
+    /** Per setting, the held-out captions whose every picture was right (the Create page's example prompts). */
+    const allRight = new Map<string, string[]>();
 
     // Ceiling: the real images, and the image tokenizer's reconstructions of them.
     const real = {} as Record<SetName, GradeReport>;
@@ -129,13 +135,44 @@ runMain("eval:shapes", async () => {
           }
           bar.tick(chunk.length, `s=${setting.guidance} T=${setting.temperature} ${name}`);
         }
-        graded[name] = grade(images, set, flags.images);
+        const scores = scoresOf(images, set, flags.images);
+        graded[name] = gradeReport(scores, heldOutPairs);
+        if (name === "heldout")
+          allRight.set(
+            JSON.stringify(setting),
+            set.filter((_, p) => scores.slice(p * flags.images, (p + 1) * flags.images).every((s) => s.pass)).map((r) => r.caption),
+          );
       }
       sweep.push({ guidance: setting.guidance, temperature: setting.temperature, topK: setting.topK ?? null, sets: graded });
     }
     bar.finish();
     const best = [...sweep].sort((a, b) => (b.sets.val.allCorrect.rate ?? 0) - (a.sets.val.allCorrect.rate ?? 0))[0];
     const setting = { guidance: best.guidance, temperature: best.temperature, topK: best.topK ?? undefined };
+
+    // With a CLIP in the folder: what reranking `candidates` pictures buys at that setting, held-out and train.
+    let rerank: {
+      candidates: number;
+      heldout: { off: GradeReport; on: GradeReport };
+      train: { off: GradeReport; on: GradeReport };
+    } | null = null;
+    if (bundle.clip) {
+      const heldout = sets.heldout.slice(0, flags.rerankPrompts);
+      const train = sets.train.slice(0, flags.rerankPrompts);
+      const rbar = new Progress("rerank", heldout.length + train.length);
+      const run = (prompts: CaptionRecord[]) =>
+        shapesRerank({
+          bundle,
+          prompts,
+          setting,
+          candidates: flags.candidates,
+          images: flags.images,
+          seed: flags.seed,
+          heldOutPairs,
+          onPrompt: () => rbar.tick(1),
+        });
+      rerank = { candidates: flags.candidates, heldout: await run(heldout), train: await run(train) };
+      rbar.finish();
+    }
 
     const label = { heldout: "held-out test", val: "val", train: "train" } as const;
     const rows = (Object.keys(sets) as SetName[]).flatMap((name) => [
@@ -146,6 +183,12 @@ runMain("eval:shapes", async () => {
         report: r.sets[name],
       })),
     ]);
+    if (rerank)
+      for (const name of ["heldout", "train"] as const)
+        rows.push(
+          { name: `${label[name]}: rerank off (first ${flags.images} of ${rerank.candidates})`, report: rerank[name].off },
+          { name: `${label[name]}: rerank on (CLIP's best ${flags.images} of ${rerank.candidates})`, report: rerank[name].on },
+        );
     console.log(`\n${gradeTable(rows)}\n`);
     const pct = (x: number | null) => (x === null ? "—" : `${(100 * x).toFixed(1)} %`);
     console.log(
@@ -164,6 +207,7 @@ runMain("eval:shapes", async () => {
       real,
       ceiling,
       sweep,
+      rerank,
       best: { guidance: best.guidance, temperature: best.temperature, topK: best.topK },
     };
     fs.writeFileSync(out, JSON.stringify(json, null, 2) + "\n");
@@ -189,6 +233,14 @@ runMain("eval:shapes", async () => {
     console.log(`contact sheet at ${JSON.stringify(setting)} → ${sheet}`);
     if (flags.writeDefaults) {
       updateSamplingDefaults(dir, json.best);
+      // Example prompts: held-out captions the model drew right at that setting, one- and two-object alike.
+      const right = allRight.get(JSON.stringify(setting)) ?? [];
+      const one = right.filter((c) => !/ (left of|right of|above|below) /.test(c)).slice(0, 3);
+      const examples = [...one, ...right.filter((c) => !one.includes(c)).slice(0, 6 - one.length)];
+      if (examples.length) {
+        updateManifestExtra(dir, { examples });
+        console.log(`example prompts ${JSON.stringify(examples)} → ${path.join(dir, "manifest.json")}`);
+      }
       console.log(`sampling defaults ${JSON.stringify(json.best)} → ${path.join(dir, "manifest.json")}`);
     }
   } finally {

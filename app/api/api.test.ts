@@ -70,7 +70,7 @@ describe("API", () => {
     expect(events.at(-1)).toBe("done");
 
     const job = await (await getGeneration(new Request("http://t"), ctx(id))).json();
-    expect(job).toMatchObject({ id, prompt: "red heart", status: "done", progress: 1, seed: 4, params: { n: 2, guidance: 3 } });
+    expect(job).toMatchObject({ id, prompt: "red heart", status: "done", progress: 1, seed: 4, params: { n: 2, guidance: 1.5 } });
     expect(job.images).toHaveLength(2);
     // Reranking off: no candidates recorded, no scores, nothing rejected.
     expect([job.params.candidates, job.candidates, job.rejected, job.images[0].score]).toEqual([undefined, null, [], null]);
@@ -93,7 +93,7 @@ describe("API", () => {
       [{ prompt: "ok", seed: null }, "seed must be a whole number 0–2147483647"],
       ['{"prompt":"a \\ud800"}', "the prompt contains characters that are not text (control characters or broken Unicode)"],
       [{ prompt: "\u200b\u2060" }, "the prompt has no visible character"],
-      [[1, 2], "the body must be a JSON object {prompt, n?, guidance?, temperature?, topK?, seed?, candidates?}"],
+      [[1, 2], "the body must be a JSON object {prompt, n?, guidance?, temperature?, topK?, seed?, candidates?, model?}"],
       // candidates: a whole number up to the server's cap (CANDIDATES_MAX=12 here), and never fewer than n.
       [{ prompt: "ok", candidates: 0 }, "candidates must be a whole number 1–12"],
       [{ prompt: "ok", candidates: 13 }, "candidates must be a whole number 1–12"],

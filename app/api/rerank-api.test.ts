@@ -9,6 +9,7 @@ import { getDb } from "@/lib/db/client";
 import { migrate } from "@/lib/db/migrate";
 import { GalleryQuery, listGallery } from "@/lib/gallery";
 import { generationService } from "@/lib/generate/service";
+import { getHealth } from "@/lib/health";
 import { selectBackend } from "@/lib/tensor/backend";
 import { writeTinyClip } from "@/test/fixtures/tiny-clip";
 import { writeTinyModelFolder } from "@/test/fixtures/tiny-model";
@@ -66,6 +67,8 @@ describe("API with a CLIP in the model", () => {
       Math.max(...job.rejected.map((i: { score: number }) => i.score)),
     );
     expect(Object.keys(job.timings)).toContain("rerankMs");
+    // The health report says requests are reranked (the bench reads it to add its candidates row).
+    expect((await getHealth()).model).toMatchObject({ active: "model", rerank: true });
   });
 
   it("the gallery searches by meaning with the active model's CLIP, and by text otherwise", async () => {

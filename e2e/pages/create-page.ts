@@ -1,6 +1,6 @@
 import type { Locator, Page } from "@playwright/test";
 
-/** The Create page at `/` once a model is active: prompt, options, progress and results. */
+/** The Create page at `/` once a model is servable: model picker, prompt, options, progress and results. */
 export class CreatePage {
   readonly prompt: Locator;
   readonly generate: Locator;
@@ -11,6 +11,10 @@ export class CreatePage {
   readonly advancedToggle: Locator;
   /** "best n of C by CLIP", or "reranking off". */
   readonly rerankInfo: Locator;
+  /** The model picker: every servable model, the active one first (labelled "<name> (active)"). */
+  readonly modelPicker: Locator;
+  /** The link of a finished generation to its page, `/gallery/<id>`. */
+  readonly openInGallery: Locator;
 
   constructor(readonly page: Page) {
     this.prompt = page.getByTestId("prompt");
@@ -21,10 +25,43 @@ export class CreatePage {
     this.examples = page.getByTestId("example");
     this.advancedToggle = page.getByTestId("advanced-toggle");
     this.rerankInfo = page.getByTestId("result-rerank");
+    this.modelPicker = page.getByTestId("model-picker");
+    this.openInGallery = page.getByTestId("open-in-gallery");
   }
 
-  async goto(): Promise<void> {
-    await this.page.goto("/");
+  /** `/`, or `/?model=<name>` to preselect a model. */
+  async goto(options: { model?: string } = {}): Promise<void> {
+    await this.page.goto(options.model ? `/?model=${encodeURIComponent(options.model)}` : "/");
+  }
+
+  private modelOption(name: string): Locator {
+    const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    return this.modelPicker.locator("option").filter({ hasText: new RegExp(`^${escaped}( \\(active\\))?$`) });
+  }
+
+  /** Picks a model by name in the picker (once the page's scripts have loaded: the switch happens client-side). */
+  async pickModel(name: string): Promise<void> {
+    await this.page.waitForLoadState("networkidle");
+    const value = await this.modelOption(name).getAttribute("value");
+    if (!value) throw new Error(`the model picker has no model ${name}`);
+    await this.modelPicker.selectOption(value);
+  }
+
+  /** The name of the model picked now. */
+  async pickedModel(): Promise<string> {
+    const label = (await this.modelPicker.locator("option:checked").textContent()) ?? "";
+    return label.replace(/ \(active\)$/, "");
+  }
+
+  /** One advanced option's field (`n`, `candidates`, `guidance`, `temperature`, `topK`, `seed`). */
+  option(name: string): Locator {
+    return this.page.getByTestId(`option-${name}`);
+  }
+
+  /** The id of the finished generation, from its "Open in gallery" link. */
+  async generationId(): Promise<string> {
+    const href = (await this.openInGallery.getAttribute("href")) ?? "";
+    return href.replace(/^\/gallery\//, "");
   }
 
   async create(prompt: string, options: { n?: number; seed?: number; candidates?: number } = {}): Promise<void> {

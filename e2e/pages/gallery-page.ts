@@ -17,6 +17,9 @@ export class GalleryPage {
   /** The "rejected candidates" section (collapsed) and its images. */
   readonly rejected: Locator;
   readonly rejectedImages: Locator;
+  /** The model filter beside the search box, and the model name on each card. */
+  readonly modelFilter: Locator;
+  readonly cardModels: Locator;
 
   constructor(readonly page: Page) {
     this.items = page.getByTestId("gallery-item");
@@ -31,6 +34,8 @@ export class GalleryPage {
     this.detailScores = page.getByTestId("detail-score");
     this.rejected = page.getByTestId("detail-rejected");
     this.rejectedImages = page.getByTestId("rejected-image");
+    this.modelFilter = page.getByTestId("gallery-model");
+    this.cardModels = page.getByTestId("card-model");
   }
 
   async goto(): Promise<void> {
@@ -41,6 +46,17 @@ export class GalleryPage {
     await this.search.fill(text);
     await this.byMeaning.setChecked(options.byMeaning ?? false);
     await this.submit.click();
+  }
+
+  /** Shows only the generations of the model of this name (the filter's select, then Search). */
+  async filterByModel(name: string): Promise<void> {
+    await this.modelFilter.selectOption({ label: name });
+    await this.submit.click();
+  }
+
+  /** The card of one generation. */
+  item(id: string): Locator {
+    return this.page.locator(`[data-testid="gallery-item"][href="/gallery/${id}"]`);
   }
 
   param(name: string): Locator {

@@ -17,6 +17,30 @@ export function listModelNames(db: Db) {
   return db.modelVersion.findMany({ select: { id: true, name: true }, orderBy: { createdAt: "desc" } });
 }
 
+/** One version by id, or null. */
+export function findModelVersion(db: Db, id: string) {
+  return db.modelVersion.findUnique({ where: { id } });
+}
+
+/** One version by id or, failing that, by name (what the API's `model` and the pages' `?model=` accept), or null. */
+export async function findModelVersionByIdOrName(db: Db, key: string) {
+  return (await db.modelVersion.findUnique({ where: { id: key } })) ?? db.modelVersion.findUnique({ where: { name: key } });
+}
+
+/** The versions that generate images (kind "dalle"): the active one first, then newest first (the Create page's picker). */
+export function listServableModelVersions(db: Db) {
+  return db.modelVersion.findMany({
+    where: { kind: "dalle" },
+    orderBy: [{ active: "desc" }, { createdAt: "desc" }, { name: "asc" }],
+    select: { id: true, name: true, path: true, active: true },
+  });
+}
+
+/** Whether a version of this name is registered. */
+export async function modelVersionNameTaken(db: Db, name: string): Promise<boolean> {
+  return (await db.modelVersion.count({ where: { name } })) > 0;
+}
+
 /** The folder of one version, or null for an unknown id. */
 export function findModelVersionPath(db: Db, id: string) {
   return db.modelVersion.findUnique({ where: { id }, select: { path: true } });

@@ -38,6 +38,17 @@ const number = (name: string, min: number, max: number, int: boolean) => {
   return n.min(min, range).max(max, range);
 };
 
+/**
+ * Which model version a request (or a token count) is for: a version's id or its name, as /models lists them; the
+ * server answers 400 for one it does not know. Left out: the active model.
+ */
+export const ModelKey = z
+  .string({ error: "model must be a string: a model version's id or name" })
+  .trim()
+  .min(1, "model is empty: leave it out for the active model, or give a model version's id or name")
+  .max(100, "model must be at most 100 characters: a model version's id or name")
+  .refine((s) => !INVALID.test(s), "model contains characters that are not text (control characters or broken Unicode)");
+
 /** The most candidates any request may ask for; the server's CANDIDATES_MAX may cap lower. */
 export const CANDIDATES_LIMIT = 64;
 
@@ -48,9 +59,9 @@ export interface CandidateSettings {
 }
 export const CANDIDATES_FALLBACK: Readonly<CandidateSettings> = Object.freeze({ default: 16, max: CANDIDATES_LIMIT });
 
-/** What the server offers the Create form: its candidate settings, and whether the active model can rerank. */
+/** What the server offers the Create form: its candidate settings, and whether a model can rerank. */
 export interface RerankOffer extends CandidateSettings {
-  /** False when the active model has no CLIP: requests then sample n images and rank none. */
+  /** False when the model has no CLIP: requests then sample n images and rank none. */
   rerank: boolean;
 }
 
@@ -64,7 +75,7 @@ function requestSchema(cap: number) {
           .refine((v) => v !== undefined, "prompt is required")
           .pipe(PromptText),
         n: number("n", 1, 9, true).default(4),
-        // Left out, these come from the active model's measured defaults (SamplingDefaults, see withSamplingDefaults).
+        // Left out, these come from the chosen model's measured defaults (SamplingDefaults, see withSamplingDefaults).
         guidance: number("guidance", 1, 10, false).optional(),
         temperature: number("temperature", 0.1, 2, false).optional(),
         topK: number("topK", 0, 512, true).optional(),
@@ -72,13 +83,15 @@ function requestSchema(cap: number) {
         seed: number("seed", 0, 2 ** 31 - 1, true).optional(),
         /** Images sampled for CLIP to rank, the best n kept; left out, the server's default (see withCandidates). */
         candidates: number("candidates", 1, cap, true).optional(),
+        /** The model version to generate with (id or name); left out, the active one. Stored as the job's version, not in its params. */
+        model: ModelKey.optional(),
       },
       {
         error: (issue) =>
           issue.code === "unrecognized_keys"
             ? `unknown field${issue.keys.length > 1 ? "s" : ""}: ${issue.keys.join(", ")}`
             : issue.code === "invalid_type"
-              ? "the body must be a JSON object {prompt, n?, guidance?, temperature?, topK?, seed?, candidates?}"
+              ? "the body must be a JSON object {prompt, n?, guidance?, temperature?, topK?, seed?, candidates?, model?}"
               : undefined,
       },
     )

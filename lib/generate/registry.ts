@@ -1,14 +1,17 @@
-// Which model serves generations: the ModelVersion marked active in the database (the shipped models/default is
-// registered on first start). Loaded once and warmed up; when another version becomes active, the next request
-// loads it while the old one keeps serving, then swaps atomically; the old one is disposed once its last job ends.
+// Which loaded model serves a generation: any registered ModelVersion by id, or the one marked active in the
+// database. Loaded bundles are kept in a small cache keyed by version id (MODELS_LOADED, default 2, the active one
+// among them), each loaded once and warmed up; beyond the cap the least recently acquired one is evicted and
+// disposed once its last lease is released. When another version becomes active, the next request for the active
+// model loads it while jobs holding the old one keep running; the old one stays cached until LRU evicts it.
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { Db } from "../db/client";
-import { countModelVersions, createModelVersion, findActiveModelVersion } from "../db/versions";
+import { findActiveModelVersion, findModelVersion } from "../db/versions";
 import { publicMessage } from "../errors";
-import { readCheckpointManifest } from "../model/checkpoint";
 import { loadModelBundle, type ModelBundle } from "./model-bundle";
 import { scoreCandidates } from "./rerank";
+
+export { ensureDefaultVersion, ensureExtraVersions } from "./registration";
 
 export interface ModelLease {
   versionId: string;
@@ -17,79 +20,135 @@ export interface ModelLease {
   release(): void;
 }
 
+export interface LoadError {
+  versionId: string;
+  name: string;
+  message: string;
+}
+
 interface Loaded {
   versionId: string;
   name: string;
   bundle: ModelBundle;
   users: number;
-  retired: boolean;
+  /** Out of the cache: disposed when its last lease is released. */
+  evicted: boolean;
+  disposed: boolean;
 }
 
-/** Registers a shipped model folder as the active version when the database has none yet. */
-export async function ensureDefaultVersion(db: Db, dir: string, root = process.cwd()): Promise<void> {
-  if ((await countModelVersions(db)) > 0) return;
-  const manifest = readCheckpointManifest(path.resolve(root, dir));
-  await createModelVersion(db, {
-    name: path.basename(dir),
-    kind: "dalle",
-    path: dir,
-    config: manifest.config as object,
-    metrics: manifest.metrics as object,
-    active: true,
-  });
+/** acquire(id) for an id no version has (the API checks first; a job's version may be deleted meanwhile). */
+export class UnknownModelVersionError extends Error {
+  constructor(readonly versionId: string) {
+    super(`no model version has the id ${versionId}`);
+  }
 }
 
 export class ModelRegistry {
-  private current?: Loaded;
-  private loading?: Promise<Loaded>;
+  /** Loaded versions, least recently acquired first (a Map keeps insertion order; an acquire moves its entry last). */
+  private readonly cache = new Map<string, Loaded>();
+  /** Loads in flight, one per version, awaited by every acquire of that version meanwhile. */
+  private readonly loading = new Map<string, Promise<Loaded>>();
+  private readonly errors = new Map<string, LoadError>();
+  /** The version last seen marked active by an acquire. */
+  private activeId: string | null = null;
 
   constructor(
     private readonly db: Db,
     private readonly root = process.cwd(),
-  ) {}
-
-  /** Why the last attempt to load a version failed (cleared by the next successful load), for health and the API. */
-  loadError: { versionId: string; name: string; message: string } | null = null;
-
-  get loadedName(): string | null {
-    return this.current?.name ?? null;
+    /** Versions kept loaded at once (MODELS_LOADED). */
+    readonly capacity = 2,
+  ) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`a model registry holds at least 1 model, not ${capacity}`);
   }
 
-  /** The active model, loaded if needed; call release() when the job is done. */
-  async acquire(): Promise<ModelLease> {
-    const active = await findActiveModelVersion(this.db);
-    if (!active) throw new Error("no model version is active: train one (npm run retrain) or activate one on /models");
-    if (this.current?.versionId !== active.id) {
-      this.loading ??= this.load(active.id, active.name, active.path)
-        .then(
-          (loaded) => ((this.loadError = null), loaded),
-          (err: unknown) => {
-            this.loadError = { versionId: active.id, name: active.name, message: publicMessage(err) };
-            throw err;
-          },
-        )
-        .finally(() => (this.loading = undefined));
-      const next = await this.loading;
-      if (this.current?.versionId !== next.versionId) {
-        const old = this.current;
-        this.current = next;
-        if (old) this.retire(old);
-      }
+  /** Why the last attempt to load the active version failed (cleared by its next successful load), for health. */
+  get loadError(): LoadError | null {
+    return this.activeId ? (this.errors.get(this.activeId) ?? null) : null;
+  }
+
+  /** Why the last attempt to load this version failed, or null (cleared by its next successful load). */
+  loadErrorOf(versionId: string): LoadError | null {
+    return this.errors.get(versionId) ?? null;
+  }
+
+  /** The name of the active version when it is loaded, else null. */
+  get loadedName(): string | null {
+    return (this.activeId && this.cache.get(this.activeId)?.name) || null;
+  }
+
+  /** Ids of the versions in the cache, least recently acquired first. */
+  get loadedIds(): string[] {
+    return [...this.cache.keys()];
+  }
+
+  /**
+   * The version with this id (any registered one) or, without an id, the active one — loaded if needed, which may
+   * evict the least recently used other; call release() when the job is done.
+   */
+  async acquire(versionId?: string): Promise<ModelLease> {
+    const version = versionId ? await findModelVersion(this.db, versionId) : await findActiveModelVersion(this.db);
+    if (!version) {
+      if (versionId) throw new UnknownModelVersionError(versionId);
+      throw new Error("no model version is active: train one (npm run retrain) or activate one on /models");
     }
-    const lease = this.current!;
-    lease.users++;
+    if (version.active) this.activeId = version.id;
+    for (;;) {
+      const cached = this.cache.get(version.id);
+      const entry = cached ?? (await this.loadOnce(version.id, version.name, version.path));
+      // Evicted by a later load between its arrival and now, with no lease to keep it: load it again.
+      if (entry.disposed) continue;
+      if (!entry.evicted) {
+        this.cache.delete(entry.versionId);
+        this.cache.set(entry.versionId, entry);
+      }
+      return this.lease(entry);
+    }
+  }
+
+  private lease(entry: Loaded): ModelLease {
+    entry.users++;
     let released = false;
     return {
-      versionId: lease.versionId,
-      name: lease.name,
-      bundle: lease.bundle,
+      versionId: entry.versionId,
+      name: entry.name,
+      bundle: entry.bundle,
       release: () => {
         if (released) return;
         released = true;
-        lease.users--;
-        if (lease.retired && lease.users === 0) lease.bundle.dispose();
+        entry.users--;
+        if (entry.evicted && entry.users === 0) this.free(entry);
       },
     };
+  }
+
+  private loadOnce(versionId: string, name: string, dir: string): Promise<Loaded> {
+    let pending = this.loading.get(versionId);
+    if (!pending) {
+      pending = this.load(versionId, name, dir)
+        .then(
+          (loaded) => {
+            this.errors.delete(versionId);
+            this.cache.set(versionId, loaded);
+            this.evictBeyondCapacity();
+            return loaded;
+          },
+          (err: unknown) => {
+            this.errors.set(versionId, { versionId, name, message: publicMessage(err) });
+            throw err;
+          },
+        )
+        .finally(() => this.loading.delete(versionId));
+      this.loading.set(versionId, pending);
+    }
+    return pending;
+  }
+
+  private evictBeyondCapacity(): void {
+    for (const [id, entry] of this.cache) {
+      if (this.cache.size <= this.capacity) break;
+      this.cache.delete(id);
+      this.retire(entry);
+    }
   }
 
   private async load(versionId: string, name: string, dir: string): Promise<Loaded> {
@@ -109,16 +168,23 @@ export class ModelRegistry {
       const blank = tf.ones([1, size, size, 3]) as tf.Tensor4D; // [1, S, S, 3]
       await scoreCandidates(bundle.clip, "", blank).finally(() => blank.dispose());
     }
-    return { versionId, name, bundle, users: 0, retired: false };
+    return { versionId, name, bundle, users: 0, evicted: false, disposed: false };
   }
 
-  private retire(old: Loaded): void {
-    old.retired = true;
-    if (old.users === 0) old.bundle.dispose();
+  private retire(entry: Loaded): void {
+    entry.evicted = true;
+    if (entry.users === 0) this.free(entry);
   }
 
+  private free(entry: Loaded): void {
+    if (entry.disposed) return;
+    entry.disposed = true;
+    entry.bundle.dispose();
+  }
+
+  /** Unloads every cached version (those still leased once their last lease is released); loads in flight still land. */
   dispose(): void {
-    if (this.current) this.retire(this.current);
-    this.current = undefined;
+    for (const entry of this.cache.values()) this.retire(entry);
+    this.cache.clear();
   }
 }

@@ -3,9 +3,7 @@
 // from what was measured best for that model. Cached by the manifest's modification time.
 import fs from "node:fs";
 import path from "node:path";
-import { findActiveModelVersion } from "../db/versions";
 import { SAMPLING_FALLBACK, SamplingDefaults } from "./params";
-import { generationService } from "./service";
 
 const cache = new Map<string, { mtimeMs: number; value: SamplingDefaults }>();
 
@@ -30,11 +28,4 @@ export function samplingDefaultsFor(dir: string): SamplingDefaults {
   }
   cache.set(file, { mtimeMs, value });
   return value;
-}
-
-/** The active model's defaults (the fallback when no model is active). */
-export async function activeSamplingDefaults(): Promise<SamplingDefaults> {
-  const service = await generationService();
-  const active = await findActiveModelVersion(service.db);
-  return active ? samplingDefaultsFor(active.path) : { ...SAMPLING_FALLBACK };
 }

@@ -1,6 +1,7 @@
-// Search by meaning with the active model's CLIP: a query text's embedding against the image embeddings stored at
-// generation time (lib/db/semantic-search.ts), and "more like this" (one generation's image against the others).
-// Only the active version's generations are searched by text: its CLIP made their embeddings.
+// Search by meaning with a model's CLIP (the active one's, or that of the version the gallery is filtered by): a query
+// text's embedding against the image embeddings stored at generation time (lib/db/semantic-search.ts), and "more
+// like this" (one generation's image against the others). Only that version's generations are searched by text:
+// its CLIP made their embeddings.
 import * as tf from "@tensorflow/tfjs";
 import type { Db } from "../db/client";
 import { findGenerationEmbedding, listImageEmbeddings, nearestGenerations, type Neighbour } from "../db/semantic-search";
@@ -8,15 +9,24 @@ import type { ModelRegistry } from "./registry";
 
 export type MeaningSearch =
   | { available: true; modelVersionId: string; results: Neighbour[] }
-  /** The active model has no CLIP (or none is active): nothing to embed the query with. */
+  /** The model has no CLIP (or none is active): nothing to embed the query with. */
   | { available: false; reason: string };
 
-/** Generations of the active model whose images are closest in meaning to `q`, best first, at most `topK`. */
-export async function searchByMeaning(db: Db, registry: ModelRegistry, q: string, topK: number): Promise<MeaningSearch> {
-  const lease = await registry.acquire();
+/**
+ * Generations of one version (`versionId`, else the active one) whose images are closest in meaning to `q`, best
+ * first, at most `topK`.
+ */
+export async function searchByMeaning(
+  db: Db,
+  registry: ModelRegistry,
+  q: string,
+  topK: number,
+  versionId?: string,
+): Promise<MeaningSearch> {
+  const lease = await registry.acquire(versionId);
   try {
     const clip = lease.bundle.clip;
-    if (!clip) return { available: false, reason: `the active model ${lease.name} has no CLIP` };
+    if (!clip) return { available: false, reason: `the ${versionId ? "" : "active "}model ${lease.name} has no CLIP` };
     const c = clip.model.config;
     const ids = tf.tensor2d([clip.text.encode(q, c.textLen).ids], [1, c.textLen], "int32");
     const text = clip.model.encodeTexts(ids); // [1, D]

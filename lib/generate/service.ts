@@ -1,9 +1,11 @@
 // The generation service of this process: one database client, one model registry, one worker. Started on first
-// use (or from instrumentation at boot): registers the shipped model if the database has none, re-queues jobs a
-// previous process left running, then starts the worker. Kept on globalThis because Next bundles routes separately.
+// use (or from instrumentation at boot): registers the shipped model if the database has none and the extra model
+// folders (TESSERA_EXTRA_MODEL_DIRS) it lacks, re-queues jobs a previous process left running, then starts the
+// worker. Kept on globalThis because Next bundles routes separately.
 import { getDb, type Db } from "../db/client";
 import { serverEnv } from "../env";
-import { ensureDefaultVersion, ModelRegistry } from "./registry";
+import { ensureDefaultVersion, ensureExtraVersions } from "./registration";
+import { ModelRegistry } from "./registry";
 import { GenerationWorker } from "./worker";
 
 export interface GenerationService {
@@ -25,7 +27,14 @@ async function start(): Promise<GenerationService> {
   } catch (err) {
     console.warn(`[tessera] no model registered: ${(err as Error).message}`);
   }
-  const registry = new ModelRegistry(db);
+  try {
+    const extra = await ensureExtraVersions(db, env.TESSERA_EXTRA_MODEL_DIRS);
+    if (extra.registered.length) console.info(`[tessera] registered model version(s): ${extra.registered.join(", ")}`);
+    for (const f of extra.failed) console.warn(`[tessera] cannot register the model folder ${f.dir}: ${f.message}`);
+  } catch (err) {
+    console.warn(`[tessera] cannot register the extra model folders: ${(err as Error).message}`);
+  }
+  const registry = new ModelRegistry(db, process.cwd(), env.MODELS_LOADED);
   const worker = new GenerationWorker(db, registry, {
     concurrency: env.WORKER_CONCURRENCY,
     partialEvery: env.PARTIAL_EVERY,

@@ -244,8 +244,27 @@ describe("worker", () => {
     await db.generation.deleteMany({ where: { id: { in: ids } } });
   });
 
-  it("swaps to a newly activated version and frees the old one when its last job ends", async () => {
+  it("runs each job on the version it was queued for, and a job queued for none on the active one", async () => {
+    await writeTinyModelFolder(path.join(dir, "other"), 16, 9);
+    const active = await db.modelVersion.findFirstOrThrow({ where: { active: true } });
+    const other = await db.modelVersion.create({ data: { name: "other", kind: "dalle", path: path.join(dir, "other"), config: {} } });
     const registry = new ModelRegistry(db);
+    const worker = new GenerationWorker(db, registry, { concurrency: 1, partialEvery: 0, log: quiet });
+    const chosen = await enqueue(db, req({ prompt: "red heart", n: 1, seed: 2 }), admit({ modelVersionId: other.id }));
+    const unset = await enqueue(db, req({ prompt: "red heart", n: 1, seed: 2 }), admit());
+    const events = Promise.all([waitFor(worker, chosen.id), waitFor(worker, unset.id)]);
+    worker.start();
+    expect((await events).map((e) => e.at(-1))).toEqual([{ type: "done" }, { type: "done" }]);
+    await worker.stop();
+    // completeJob records the version that ran; both stay loaded (MODELS_LOADED 2).
+    const ran = await db.generation.findMany({ where: { id: { in: [chosen.id, unset.id] } }, select: { id: true, modelVersionId: true } });
+    expect(Object.fromEntries(ran.map((r) => [r.id, r.modelVersionId]))).toEqual({ [chosen.id]: other.id, [unset.id]: active.id });
+    expect(registry.loadedIds.sort()).toEqual([active.id, other.id].sort());
+    registry.dispose();
+  });
+
+  it("swaps to a newly activated version and, with one model loaded, frees the old one when its last job ends", async () => {
+    const registry = new ModelRegistry(db, process.cwd(), 1);
     const first = await registry.acquire();
     await writeTinyModelFolder(path.join(dir, "m2"), 16, 7);
     await db.modelVersion.updateMany({ data: { active: false } });
@@ -253,9 +272,12 @@ describe("worker", () => {
     const second = await registry.acquire();
     expect(second.versionId).toBe(v2.id);
     expect(second.versionId).not.toBe(first.versionId);
-    // The old model still works for the job that holds it.
+    // The old model still works for the job that holds it, and is freed once it lets go.
+    const weight = [...first.bundle.transformer.params.all().values()][0];
     expect(first.bundle.transformer.params.names().length).toBeGreaterThan(0);
+    expect(weight.isDisposed).toBe(false);
     first.release();
+    expect(weight.isDisposed).toBe(true);
     second.release();
     expect(registry.loadedName).toBe("m2");
     registry.dispose();

@@ -1,9 +1,10 @@
-// The in-process worker: takes queued jobs from the database under a lease, generates with the active model
-// (reranking candidates with its CLIP when it has one), stores the kept images — and the rejected candidates,
-// flagged — with their scores at the job's completion, and publishes progress (with partial pictures) to subscribers such
-// as an SSE route. A job is never left running without a live worker: the lease is renewed by heartbeat while the
-// job runs, writes that fail (database locked, read-only or unreachable) are retried until the database is back,
-// and every worker's idle loop takes over jobs whose lease has expired (their worker died).
+// The in-process worker: takes queued jobs from the database under a lease, generates with the job's model version
+// (chosen at enqueue; the active one for a job that names none), reranking candidates with its CLIP when it has
+// one, stores the kept images — and the rejected candidates, flagged — with their scores at the job's completion,
+// and publishes progress (with partial pictures) to subscribers such as an SSE route. A job is never left running
+// without a live worker: the lease is renewed by heartbeat while the job runs, writes that fail (database locked,
+// read-only or unreachable) are retried until the database is back, and every worker's idle loop takes over jobs
+// whose lease has expired (their worker died).
 import { EventEmitter } from "node:events";
 import os from "node:os";
 import { randomBytes } from "node:crypto";
@@ -137,7 +138,8 @@ export class GenerationWorker {
       }
       this.running++;
       try {
-        await this.run(job.id, job.prompt, job.params as unknown as Omit<GenerationParams, "prompt">, job.seed);
+        const params = job.params as unknown as Omit<GenerationParams, "prompt">;
+        await this.run(job.id, job.prompt, params, job.seed, job.modelVersionId);
       } finally {
         this.running--;
       }
@@ -162,7 +164,13 @@ export class GenerationWorker {
     }
   }
 
-  private async run(id: string, prompt: string, params: Omit<GenerationParams, "prompt">, seed: number): Promise<void> {
+  private async run(
+    id: string,
+    prompt: string,
+    params: Omit<GenerationParams, "prompt">,
+    seed: number,
+    modelVersionId: string | null,
+  ): Promise<void> {
     const started = performance.now();
     let lastWrite = 0;
     let lost = false;
@@ -183,7 +191,8 @@ export class GenerationWorker {
     );
     let lease;
     try {
-      lease = await this.registry.acquire();
+      // The version the request chose; jobs queued without one (or whose version was deleted since) take the active one.
+      lease = await this.registry.acquire(modelVersionId ?? undefined);
       const loadedMs = performance.now() - started;
       const result = await generateImages(
         lease.bundle,
@@ -219,6 +228,7 @@ export class GenerationWorker {
         ...(result.timingsMs.rerank !== undefined ? { rerankMs: result.timingsMs.rerank } : {}),
         totalMs: Math.round(performance.now() - started),
       };
+      // What actually ran, recorded at completion.
       const versionId = lease.versionId;
       const stored = await this.persist(`store the images of ${id}`, () =>
         completeJob(

@@ -35,13 +35,13 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** One generation, from POST to a finished job, in ms. */
-async function generateOnce(base: string, n: number, i: number): Promise<number> {
+/** One generation, from POST to a finished job, in ms. `candidates` 1: no reranking (the server samples n). */
+async function generateOnce(base: string, n: number, i: number, candidates: number): Promise<number> {
   const started = performance.now();
   const res = await fetch(`${base}/api/generations`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ prompt: "grinning face, noto", n, seed: i }),
+    body: JSON.stringify({ prompt: "grinning face, noto", n, seed: i, candidates: Math.max(n, candidates) }),
   });
   if (res.status !== 202) throw new Error(`POST /api/generations answered ${res.status}: ${await res.text()}`);
   const { id } = (await res.json()) as { id: string };
@@ -101,15 +101,17 @@ export async function benchHttp(o: { quick: boolean; modelDir?: string; log?: (s
   let peakRss = 0;
   const health = async () => {
     const t = performance.now();
-    const body = (await (await fetch(`${base}/api/health`)).json()) as { rssMiB: number; model: { loaded: boolean } };
+    const body = (await (await fetch(`${base}/api/health`)).json()) as { rssMiB: number; model: { loaded: boolean; rerank?: boolean } };
     peakRss = Math.max(peakRss, body.rssMiB);
-    return { ms: performance.now() - t, loaded: body.model.loaded };
+    return { ms: performance.now() - t, loaded: body.model.loaded, rerank: body.model.rerank === true };
   };
   try {
     const deadline = Date.now() + 180_000;
     log(`starting the server on ${base} (building if needed)…`);
+    let rerank = false;
     for (;;) {
       const h = await health().catch(() => null);
+      rerank = h?.rerank ?? false;
       if (h?.loaded) break;
       if (Date.now() > deadline) throw new Error("the server did not become ready with a loaded model within 180 s");
       await new Promise((r) => setTimeout(r, 250));
@@ -123,20 +125,23 @@ export async function benchHttp(o: { quick: boolean; modelDir?: string; log?: (s
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
-    for (const n of [1, 4]) {
-      for (const clients of [1, 8]) {
-        const perClient = o.quick ? (clients === 1 ? 2 : 1) : clients === 1 ? 6 : 3;
-        const times: number[] = [];
-        await Promise.all(
-          Array.from({ length: clients }, async (_, c) => {
-            for (let k = 0; k < perClient; k++) times.push(await generateOnce(base, n, c * 100 + k));
-          }),
-        );
-        generation[`images${n}_clients${clients}`] = stats(times);
-        log(
-          `${n} image(s), ${clients} client(s): p50 ${Math.round(percentile(times, 50))} ms, p95 ${Math.round(percentile(times, 95))} ms`,
-        );
-      }
+    // Rows: n images for c clients without reranking; with a CLIP in the model, also the issue-16 target row (a
+    // 4-image request that samples 16 candidates and keeps CLIP's best 4, one client).
+    const runs: { n: number; clients: number; candidates: number }[] = [
+      ...[1, 4].flatMap((n) => [1, 8].map((clients) => ({ n, clients, candidates: 1 }))),
+      ...(rerank ? [{ n: 4, clients: 1, candidates: 16 }] : []),
+    ];
+    for (const { n, clients, candidates } of runs) {
+      const perClient = o.quick ? (clients === 1 ? 2 : 1) : clients === 1 ? 6 : 3;
+      const times: number[] = [];
+      await Promise.all(
+        Array.from({ length: clients }, async (_, c) => {
+          for (let k = 0; k < perClient; k++) times.push(await generateOnce(base, n, c * 100 + k, candidates));
+        }),
+      );
+      const key = `images${n}_clients${clients}${candidates > 1 ? `_candidates${candidates}` : ""}`;
+      generation[key] = stats(times);
+      log(`${key}: p50 ${Math.round(percentile(times, 50))} ms, p95 ${Math.round(percentile(times, 95))} ms`);
     }
     loading = false;
     await sampler;

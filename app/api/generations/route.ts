@@ -1,8 +1,8 @@
 import { HttpError, jsonError, methodNotAllowed, route } from "@/lib/api";
 import { clientIdFrom } from "@/lib/client-id";
-import { findActiveModelVersion } from "@/lib/db/versions";
 import { candidateSettings } from "@/lib/generate/candidates";
 import { folderHasClip } from "@/lib/generate/model-bundle";
+import { chooseModel } from "@/lib/generate/models";
 import { firstIssue, generationParamsFor, withCandidates, withSamplingDefaults } from "@/lib/generate/params";
 import { samplingDefaultsFor } from "@/lib/generate/sampling-defaults";
 import { enqueue, QueueFullError } from "@/lib/generate/queue";
@@ -13,21 +13,25 @@ export const dynamic = "force-dynamic";
 export const runtime = "nodejs";
 
 /**
- * POST /api/generations {prompt, n?, guidance?, temperature?, topK?, seed?, candidates?} → 202 {id, seed, candidates,
- * rerank}: `rerank` false when the active model has no CLIP (then n images are sampled, whatever `candidates` says).
+ * POST /api/generations {prompt, n?, guidance?, temperature?, topK?, seed?, candidates?, model?} → 202 {id, seed,
+ * candidates, rerank}: `model` (a version's id or name; left out, the active one) is the job's model, whose
+ * sampling defaults fill what the request leaves out; `rerank` false when it has no CLIP (then n images are
+ * sampled, whatever `candidates` says).
  */
 export const POST = route(async (request: Request) => {
   const body = await readJsonBody(request);
   const settings = candidateSettings();
   const parsed = generationParamsFor(settings.max).safeParse(body);
   if (!parsed.success) return jsonError(400, firstIssue(parsed.error));
+  const { model: key, ...asked } = parsed.data;
   const service = await generationService();
-  const active = await findActiveModelVersion(service.db);
-  if (!active) return jsonError(503, "no model is active yet: train one and activate it");
-  const broken = service.registry.loadError;
-  if (broken?.versionId === active.id) return jsonError(503, `the active model ${active.name} could not be loaded: ${broken.message}`);
-  const rerank = folderHasClip(active.path);
-  const sampling = withSamplingDefaults(parsed.data, samplingDefaultsFor(active.path));
+  const choice = await chooseModel(service.db, key);
+  if (!choice.ok) return jsonError(choice.status, choice.message);
+  const model = choice.model;
+  const broken = service.registry.loadErrorOf(model.id);
+  if (broken) return jsonError(503, `the ${model.active ? "active " : ""}model ${model.name} could not be loaded: ${broken.message}`);
+  const rerank = folderHasClip(model.path);
+  const sampling = withSamplingDefaults(asked, samplingDefaultsFor(model.path));
   // Without a CLIP, candidates are ignored: the job records none, so it never claims a ranking it did not do.
   const { candidates: _ignored, ...unranked } = sampling;
   const ranked = rerank ? withCandidates(sampling, settings) : null;
@@ -37,7 +41,7 @@ export const POST = route(async (request: Request) => {
       limit: service.queueLimit,
       perClientLimit: service.queueLimitPerClient,
       clientId: clientIdFrom(request.headers),
-      modelVersionId: active.id,
+      modelVersionId: model.id,
       concurrency: service.concurrency,
     });
     service.worker.notify();

@@ -9,11 +9,12 @@ export const metadata: Metadata = { title: "Gallery" };
 export default async function GalleryPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const raw = await searchParams;
   const query = GalleryQuery.parse({ page: raw.page, q: raw.q, model: raw.model, by: raw.by });
-  const { total, capped, pages, items, models, meaning } = await listGallery(getDb(), query);
+  // `model` comes back as the filtered version's id, also when the address named it (`?model=shapes`).
+  const { total, capped, pages, items, models, meaning, model } = await listGallery(getDb(), query);
   const link = (page: number) =>
     `/gallery?${new URLSearchParams({
       ...(query.q ? { q: query.q } : {}),
-      ...(query.model ? { model: query.model } : {}),
+      ...(model ? { model } : {}),
       ...(query.by === "meaning" ? { by: "meaning" } : {}),
       page: String(page),
     })}`;
@@ -28,7 +29,7 @@ export default async function GalleryPage({ searchParams }: { searchParams: Prom
           className="min-w-0 flex-1 rounded border border-neutral-300 px-3 py-2"
           data-testid="gallery-q"
         />
-        <select name="model" defaultValue={query.model} className="rounded border border-neutral-300 px-2 py-2" data-testid="gallery-model">
+        <select name="model" defaultValue={model} className="rounded border border-neutral-300 px-2 py-2" data-testid="gallery-model">
           <option value="">All models</option>
           {models.map((m) => (
             <option key={m.id} value={m.id}>
@@ -79,6 +80,9 @@ export default async function GalleryPage({ searchParams }: { searchParams: Prom
                   />
                 )}
                 <span className="line-clamp-2 text-sm text-neutral-800">{g.prompt}</span>
+                <span className="block text-xs text-neutral-500" data-testid="card-model">
+                  {g.modelVersion?.name ?? "unknown model"}
+                </span>
                 {meaning?.on && meaning.similarity[g.id] !== undefined && (
                   <span className="block text-xs text-neutral-500" data-testid="gallery-similarity">
                     similarity {meaning.similarity[g.id].toFixed(3)}

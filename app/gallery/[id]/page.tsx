@@ -124,6 +124,9 @@ export default async function GenerationPage({ params }: { params: Promise<{ id:
                     className="w-full rounded border border-neutral-200 bg-white [image-rendering:pixelated]"
                   />
                   <span className="line-clamp-1 text-xs text-neutral-600">{s.prompt}</span>
+                  <span className="block text-xs text-neutral-400" data-testid="card-model">
+                    {s.modelVersion?.name ?? "unknown model"}
+                  </span>
                 </Link>
               </li>
             ))}
@@ -132,7 +135,7 @@ export default async function GenerationPage({ params }: { params: Promise<{ id:
       )}
       <div className="flex flex-wrap items-center gap-3">
         <Link
-          href={`/?prompt=${encodeURIComponent(g.prompt)}`}
+          href={`/?${new URLSearchParams({ prompt: g.prompt, ...(g.modelVersion ? { model: g.modelVersion.name } : {}) })}`}
           className="inline-block rounded bg-tile-700 px-4 py-2 text-white"
           data-testid="remix"
         >

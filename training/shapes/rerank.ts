@@ -1,0 +1,46 @@
+// What reranking buys on the shapes set: for every caption `candidates` pictures are sampled at one setting; "off"
+// grades the first `images` of them as sampled, "on" the `images` the model's CLIP scores highest (the server's
+// own scoring, lib/generate/rerank.ts). Same candidates, equal n: the two rows differ only in which are kept.
+import type { CaptionRecord } from "../../lib/data/manifest";
+import { scoreImage, type Score } from "../../lib/data/shapes/score";
+import type { ModelBundle } from "../../lib/generate/model-bundle";
+import { rankByScore, scoreCandidates } from "../../lib/generate/rerank";
+import { sampleImageCodesBatch, type SampleOptions } from "../../lib/model/sample";
+import { tensorToImages } from "../image-grid";
+import { gradeReport, type GradeReport } from "./grade";
+
+export async function shapesRerank(o: {
+  bundle: ModelBundle;
+  prompts: CaptionRecord[];
+  setting: Omit<SampleOptions, "n" | "seed">;
+  candidates: number;
+  images: number;
+  seed: number;
+  heldOutPairs: readonly string[];
+  onPrompt?: () => void;
+}): Promise<{ off: GradeReport; on: GradeReport }> {
+  const { transformer: gpt, imageTokenizer: vq, text: tok, clip } = o.bundle;
+  if (!clip) throw new Error("shapesRerank: the model folder carries no CLIP");
+  const textLen = gpt.config.textLen;
+  const nul = tok.encodeNull(textLen);
+  const off: Score[] = [];
+  const on: Score[] = [];
+  for (const [p, r] of o.prompts.entries()) {
+    const codes = await sampleImageCodesBatch(gpt, [tok.encode(r.caption, textLen).ids], nul, {
+      ...o.setting,
+      n: o.candidates,
+      seed: o.seed * 100_003 + p,
+    });
+    const pixels = vq.decodeCodes(codes); // [C, S, S, 3]
+    try {
+      const [{ scores }, images] = await Promise.all([scoreCandidates(clip, r.caption, pixels), tensorToImages(pixels)]);
+      const kept = rankByScore(scores, o.images).kept.map((k) => k.index);
+      for (let i = 0; i < o.images; i++) off.push(scoreImage(images[i], r.caption));
+      for (const i of kept) on.push(scoreImage(images[i], r.caption));
+    } finally {
+      pixels.dispose();
+    }
+    o.onPrompt?.();
+  }
+  return { off: gradeReport(off, o.heldOutPairs), on: gradeReport(on, o.heldOutPairs) };
+}
