@@ -1,13 +1,12 @@
 // The health report tells the truth: "degraded", with the reason, when the database takes reads but not writes or
 // when the active model failed to load — and its messages carry no absolute filesystem paths.
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serviceSandbox, stopService } from "../test/fixtures/service";
 import { POST as tokenize } from "../app/api/tokenize/route";
 import { getDb } from "./db/client";
-import { migrate } from "./db/migrate";
 import { generationService } from "./generate/service";
 import { getHealth } from "./health";
 import { selectBackend } from "./tensor/backend";
@@ -17,19 +16,10 @@ let file: string;
 
 beforeAll(async () => {
   await selectBackend({ request: "wasm", log: { info() {}, warn() {} } });
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-health-"));
-  file = path.join(dir, "h.db");
-  process.env.DATABASE_URL = `file:${file}`;
-  process.env.TESSERA_MODEL_DIR = path.join(dir, "no-model-here");
-  await migrate(process.env.DATABASE_URL);
+  dir = await serviceSandbox("tessera-health-", "no-model-here");
+  file = path.join(dir, "test.db");
 });
-afterAll(async () => {
-  const s = await generationService();
-  await s.worker.stop();
-  s.registry.dispose();
-  await getDb().$disconnect();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopService(dir));
 
 describe("health", () => {
   it("is ok with a writable database and no model, and degraded while the database refuses writes", async () => {

@@ -1,12 +1,10 @@
 // The API route handlers called as the server calls them, against a real SQLite database and a real (tiny) model
 // folder; the worker runs in this process.
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serviceSandbox, stopService } from "@/test/fixtures/service";
 import { CLIENT_HEADER, clientIdForAddress } from "@/lib/client-id";
 import { getDb } from "@/lib/db/client";
-import { migrate } from "@/lib/db/migrate";
 import { generationService } from "@/lib/generate/service";
 import { JSON_BODY_LIMIT } from "@/lib/http/body";
 import { writeTinyModelFolder } from "@/test/fixtures/tiny-model";
@@ -30,24 +28,15 @@ const post = (body: unknown, client = "10.0.0.1", headers: Record<string, string
 
 beforeAll(async () => {
   await selectBackend({ request: "wasm", log: { info() {}, warn() {} } });
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-api-"));
-  process.env.DATABASE_URL = `file:${path.join(dir, "api.db")}`;
-  process.env.TESSERA_MODEL_DIR = path.join(dir, "model");
+  dir = await serviceSandbox("tessera-api-");
   process.env.QUEUE_LIMIT = "6";
   process.env.QUEUE_LIMIT_PER_CLIENT = "2";
   process.env.PARTIAL_EVERY = "16";
   process.env.CANDIDATES_DEFAULT = "8";
   process.env.CANDIDATES_MAX = "12";
-  await migrate(process.env.DATABASE_URL);
   await writeTinyModelFolder(path.join(dir, "model"));
 });
-afterAll(async () => {
-  const s = await generationService();
-  await s.worker.stop();
-  s.registry.dispose();
-  await getDb().$disconnect();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopService(dir));
 
 async function readEvents(res: Response): Promise<string[]> {
   const text = await new Response(res.body).text();

@@ -1,14 +1,11 @@
 // Property tests: hostile input to every API route, called as the server calls it against a real SQLite database
 // and a real (tiny) model, never answers 5xx, and every error is the JSON error shape without filesystem paths.
 // The server entry's guard gets the same treatment for the paths and form posts Next itself would choke on.
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serviceSandbox, stopService } from "@/test/fixtures/service";
 import { ADMIN_COOKIE } from "@/lib/admin";
-import { getDb } from "@/lib/db/client";
-import { migrate } from "@/lib/db/migrate";
 import { generationService } from "@/lib/generate/service";
 import { checkActionBody, checkPath, checkRequest } from "@/lib/http/guard";
 import { selectBackend } from "@/lib/tensor/backend";
@@ -26,21 +23,13 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 120);
 
 beforeAll(async () => {
   await selectBackend({ request: "wasm", log: { info() {}, warn() {} } });
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-fuzz-"));
-  process.env.DATABASE_URL = `file:${path.join(dir, "fuzz.db")}`;
-  process.env.TESSERA_MODEL_DIR = path.join(dir, "model");
+  dir = await serviceSandbox("tessera-fuzz-");
   process.env.ADMIN_TOKEN = "fuzz-admin-token";
-  await migrate(process.env.DATABASE_URL);
   await writeTinyModelFolder(path.join(dir, "model"));
   // Accepted jobs wait in the queue: the properties are about answers, not about generating.
   await (await generationService()).worker.stop();
 });
-afterAll(async () => {
-  const s = await generationService();
-  s.registry.dispose();
-  await getDb().$disconnect();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopService(dir));
 
 /** No 5xx; an error is {error: {status, message}} with the response's status and no absolute path in the text. */
 async function expectSound(res: Response): Promise<void> {

@@ -2,13 +2,11 @@
 // (TESSERA_EXTRA_MODEL_DIRS) is registered beside it, and requests choose one with `model` (id or name). The
 // chosen version is the job's, its sampling defaults fill in the request, the worker runs the job on it, the
 // tokenizer is its own, and the gallery's model filter finds its generations.
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serviceSandbox, stopService } from "@/test/fixtures/service";
 import { CLIENT_HEADER, clientIdForAddress } from "@/lib/client-id";
 import { getDb } from "@/lib/db/client";
-import { migrate } from "@/lib/db/migrate";
 import { GalleryQuery, listGallery } from "@/lib/gallery";
 import { listServableModels } from "@/lib/generate/models";
 import { generationService } from "@/lib/generate/service";
@@ -39,13 +37,10 @@ const SECOND_SAMPLING = { guidance: 2.5, temperature: 0.9, topK: 4 };
 
 beforeAll(async () => {
   await selectBackend({ request: "wasm", log: { info() {}, warn() {} } });
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-models-api-"));
-  process.env.DATABASE_URL = `file:${path.join(dir, "api.db")}`;
-  process.env.TESSERA_MODEL_DIR = path.join(dir, "model");
+  dir = await serviceSandbox("tessera-models-api-");
   process.env.TESSERA_EXTRA_MODEL_DIRS = [path.join(dir, "second"), path.join(dir, "not-shipped")].join(",");
   process.env.MODELS_LOADED = "2";
   process.env.PARTIAL_EVERY = "0";
-  await migrate(process.env.DATABASE_URL);
   await writeTinyModelFolder(path.join(dir, "model"));
   await writeTinyModelFolder(path.join(dir, "second"), 16, 5, {
     captions: SHAPES,
@@ -53,13 +48,7 @@ beforeAll(async () => {
     extra: { sampling: SECOND_SAMPLING, examples: [SHAPES[0], "", 7, SHAPES[1], SHAPES[0]] },
   });
 });
-afterAll(async () => {
-  const s = await generationService();
-  await s.worker.stop();
-  s.registry.dispose();
-  await getDb().$disconnect();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopService(dir));
 
 async function finished(id: string) {
   await new Response((await getEvents(new Request("http://t"), ctx(id))).body).text();

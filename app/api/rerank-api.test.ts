@@ -1,14 +1,11 @@
 // The generation API with a model folder that carries a CLIP: requests rerank by default (CANDIDATES_DEFAULT), the
 // job reports its scores and the rejected candidates, and the server's cap (CANDIDATES_MAX) holds.
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serviceSandbox, stopService } from "@/test/fixtures/service";
 import { CLIENT_HEADER, clientIdForAddress } from "@/lib/client-id";
 import { getDb } from "@/lib/db/client";
-import { migrate } from "@/lib/db/migrate";
 import { GalleryQuery, listGallery } from "@/lib/gallery";
-import { generationService } from "@/lib/generate/service";
 import { getHealth } from "@/lib/health";
 import { selectBackend } from "@/lib/tensor/backend";
 import { writeTinyClip } from "@/test/fixtures/tiny-clip";
@@ -30,23 +27,14 @@ const post = (body: unknown) =>
 
 beforeAll(async () => {
   await selectBackend({ request: "wasm", log: { info() {}, warn() {} } });
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-rerank-api-"));
-  process.env.DATABASE_URL = `file:${path.join(dir, "api.db")}`;
-  process.env.TESSERA_MODEL_DIR = path.join(dir, "model");
+  dir = await serviceSandbox("tessera-rerank-api-");
   process.env.CANDIDATES_DEFAULT = "5";
   process.env.CANDIDATES_MAX = "6";
   process.env.PARTIAL_EVERY = "0";
-  await migrate(process.env.DATABASE_URL);
   await writeTinyModelFolder(path.join(dir, "model"));
   await writeTinyClip(path.join(dir, "model"));
 });
-afterAll(async () => {
-  const s = await generationService();
-  await s.worker.stop();
-  s.registry.dispose();
-  await getDb().$disconnect();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopService(dir));
 
 describe("API with a CLIP in the model", () => {
   it("reranks the server's default number of candidates and serves the scores and the rejected ones", async () => {
