@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 import Link from "next/link";
+import { PixelImage } from "@/components/pixel-image";
 import { getDb } from "@/lib/db/client";
 import { GalleryQuery, listGallery } from "@/lib/gallery";
 
@@ -69,16 +70,7 @@ export default async function GalleryPage({ searchParams }: { searchParams: Prom
           {items.map((g) => (
             <li key={g.id}>
               <Link href={`/gallery/${g.id}`} className="block space-y-1" data-testid="gallery-item">
-                {g.images[0] && (
-                  <img
-                    src={`/api/images/${g.images[0].id}`}
-                    alt={g.prompt}
-                    width={128}
-                    height={128}
-                    loading="lazy"
-                    className="w-full rounded border border-neutral-200 bg-white [image-rendering:pixelated]"
-                  />
-                )}
+                {g.images[0] && <PixelImage src={`/api/images/${g.images[0].id}`} alt={g.prompt} lazy />}
                 <span className="line-clamp-2 text-sm text-neutral-800">{g.prompt}</span>
                 <span className="block text-xs text-neutral-500" data-testid="card-model">
                   {g.modelVersion?.name ?? "unknown model"}

@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 import Link from "next/link";
+import { PixelImage } from "@/components/pixel-image";
 import { headers } from "next/headers";
 import { notFound } from "next/navigation";
 import { deleteGeneration } from "@/app/admin/actions";
@@ -64,14 +65,7 @@ export default async function GenerationPage({ params }: { params: Promise<{ id:
         {g.images.map((img) => (
           <figure key={img.id} className="space-y-1">
             <a href={`/api/images/${img.id}`} download={`tessera-${g.id}-${img.index + 1}.png`}>
-              <img
-                src={`/api/images/${img.id}`}
-                alt={`${g.prompt} (${img.index + 1})`}
-                width={128}
-                height={128}
-                className="w-full rounded border border-neutral-200 bg-white [image-rendering:pixelated]"
-                data-testid="detail-image"
-              />
+              <PixelImage src={`/api/images/${img.id}`} alt={`${g.prompt} (${img.index + 1})`} testId="detail-image" />
             </a>
             {img.score !== null && <Score value={img.score} testId="detail-score" />}
           </figure>
@@ -93,15 +87,7 @@ export default async function GenerationPage({ params }: { params: Promise<{ id:
           <div className="grid grid-cols-4 gap-2 sm:grid-cols-8">
             {g.rejected.map((img) => (
               <figure key={img.id} className="space-y-1">
-                <img
-                  src={`/api/images/${img.id}`}
-                  alt={`${g.prompt} (rejected candidate)`}
-                  width={64}
-                  height={64}
-                  loading="lazy"
-                  className="w-full rounded border border-neutral-200 bg-white opacity-80 [image-rendering:pixelated]"
-                  data-testid="rejected-image"
-                />
+                <PixelImage src={`/api/images/${img.id}`} alt={`${g.prompt} (rejected candidate)`} small lazy dim testId="rejected-image" />
                 {img.score !== null && <Score value={img.score} testId="rejected-score" />}
               </figure>
             ))}
@@ -115,14 +101,7 @@ export default async function GenerationPage({ params }: { params: Promise<{ id:
             {similarItems.map((s) => (
               <li key={s.id}>
                 <Link href={`/gallery/${s.id}`} className="block space-y-1" data-testid="similar-item" title={s.prompt}>
-                  <img
-                    src={`/api/images/${cover.get(s.id)!.imageId}`}
-                    alt={s.prompt}
-                    width={64}
-                    height={64}
-                    loading="lazy"
-                    className="w-full rounded border border-neutral-200 bg-white [image-rendering:pixelated]"
-                  />
+                  <PixelImage src={`/api/images/${cover.get(s.id)!.imageId}`} alt={s.prompt} small lazy />
                   <span className="line-clamp-1 text-xs text-neutral-600">{s.prompt}</span>
                   <span className="block text-xs text-neutral-400" data-testid="card-model">
                     {s.modelVersion?.name ?? "unknown model"}

@@ -5,34 +5,10 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../tensor/backend";
 import { mulberry32 } from "../../data/rng";
 import { Transformer, type KVCache } from "../transformer";
-import { DEFAULT_TRANSFORMER_CONFIG, imageTokens, type TransformerConfig } from "../transformer-config";
+import { imageTokens } from "../transformer-config";
+import { scrambleWeights as scramble, tinyTransformerConfig as tinyConfig } from "../../../test/fixtures/tiny-transformer";
 import { OnnxDecoder } from "./decoder-session";
 import type { PlantedBugs } from "./export-decoder";
-
-export const tinyConfig: TransformerConfig = {
-  ...DEFAULT_TRANSFORMER_CONFIG,
-  textVocab: 10,
-  textLen: 4,
-  imageVocab: 8,
-  imageGrid: 3,
-  nLayer: 2,
-  nHead: 2,
-  nEmbd: 16,
-  dropout: 0,
-};
-
-/**
- * Re-draws every weight at a larger scale (gains around 1, biases and all matrices N(0, 0.3²)): with the 0.02
- * init, logits are ~0.1 and a missing layer norm or mask moves them by less than a tolerance can see.
- */
-export function scramble(model: Transformer, seed: number): void {
-  let s = seed;
-  for (const [name, v] of model.params.all()) {
-    const init = tf.randomNormal(v.shape, name.endsWith(".g") ? 1 : 0, 0.3, "float32", s++);
-    v.assign(init);
-    init.dispose();
-  }
-}
 
 beforeAll(async () => {
   await selectBackend({ request: "wasm", log: { info() {}, warn() {} } });
