@@ -29,6 +29,11 @@ const ServerEnv = z
     JOB_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
     /** Jobs generated at once by the in-process worker. */
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(8).default(1),
+    /**
+     * What runs the transformer while sampling: ONNX Runtime (lib/model/onnx/, graphs written by this project, one
+     * thread) or TensorFlow.js. Same codes for a seed but for ~1 draw in 10⁴ (float rounding); see lib/generate/engine.ts.
+     */
+    GENERATION_ENGINE: z.enum(["onnx", "tfjs"]).default("onnx"),
     /** Stream a partial picture every this many image tokens (0: never). */
     PARTIAL_EVERY: z.coerce.number().int().min(0).max(1024).default(8),
     /** Candidates a request samples for CLIP to rank when it does not say (models without a CLIP sample n). */

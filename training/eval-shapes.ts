@@ -18,7 +18,7 @@ import { captionsFor, loadSplit, readCaptions, readManifest, type CaptionRecord,
 import { scoreImage, type Score } from "../lib/data/shapes/score";
 import { SAMPLING_FALLBACK, SamplingDefaults } from "../lib/generate/params";
 import { loadModelBundle } from "../lib/generate/model-bundle";
-import { sampleImageCodesBatch } from "../lib/model/sample";
+import { batchSamplerFor } from "../lib/generate/engine";
 import { initBackend } from "../lib/tensor/backend";
 import { numberList, parseArgs, runMain } from "./cli";
 import { writeContactSheet } from "./gpt/contact-sheet";
@@ -29,7 +29,7 @@ import { gradeReport, gradeTable, type GradeReport } from "./shapes/grade";
 import { shapesRerank } from "./shapes/rerank";
 
 const USAGE =
-  "usage: npm run eval:shapes -- <model folder> [--data DIR] [--prompts N] [--train-prompts N] [--images N] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch N] [--seed N] [--candidates N] [--rerank-prompts N] [--json FILE] [--sheet FILE] [--write-defaults]";
+  "usage: npm run eval:shapes -- <model folder> [--data DIR] [--prompts N] [--train-prompts N] [--images N] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch N] [--engine onnx|tfjs] [--seed N] [--candidates N] [--rerank-prompts N] [--json FILE] [--sheet FILE] [--write-defaults]";
 const Flags = z.object({
   data: z.string().default(path.join("data", "datasets", "shapes")),
   prompts: z.coerce.number().int().min(1).max(100_000).default(1000),
@@ -39,6 +39,8 @@ const Flags = z.object({
   temperature: numberList("--temperature").optional(),
   topK: numberList("--top-k").optional(),
   batch: z.coerce.number().int().min(1).max(64).default(16),
+  /** What runs the transformer: the server's default (ONNX Runtime), or tfjs (lib/generate/engine.ts). */
+  engine: z.enum(["onnx", "tfjs"]).default("onnx"),
   seed: z.coerce.number().int().min(0).default(1),
   candidates: z.coerce.number().int().min(2).max(64).default(16),
   /** Captions per set for the rerank rows (each samples `candidates` pictures: 16× the cost of a plain row). */
@@ -112,6 +114,7 @@ runMain("eval:shapes", async () => {
       ),
     );
     const nul = tok.encodeNull(gpt.config.textLen);
+    const sample = await batchSamplerFor(flags.engine);
     const total = settings.length * Object.values(sets).reduce((a, s) => a + s.length, 0);
     const bar = new Progress("eval:shapes", total);
     const sweep: { guidance: number; temperature: number; topK: number | null; sets: Record<SetName, GradeReport> }[] = [];
@@ -121,7 +124,7 @@ runMain("eval:shapes", async () => {
         const images: Uint8Array[] = [];
         for (let start = 0; start < set.length; start += flags.batch) {
           const chunk = set.slice(start, start + flags.batch);
-          const codes = await sampleImageCodesBatch(
+          const codes = await sample(
             gpt,
             chunk.map((r) => tok.encode(r.caption, gpt.config.textLen).ids),
             nul,
@@ -167,6 +170,7 @@ runMain("eval:shapes", async () => {
           candidates: flags.candidates,
           images: flags.images,
           seed: flags.seed,
+          sample,
           heldOutPairs,
           onPrompt: () => rbar.tick(1),
         });

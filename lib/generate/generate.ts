@@ -5,7 +5,8 @@
 // kept (./rerank.ts); the others come back as `rejected`, scored too.
 import * as tf from "@tensorflow/tfjs";
 import sharp from "sharp";
-import { sampleImageCodes } from "../model/sample";
+import { serverEnv } from "../env";
+import { batchSamplerFor, type Engine } from "./engine";
 import type { ModelBundle } from "./model-bundle";
 import { rerank } from "./rerank";
 
@@ -46,6 +47,8 @@ export interface GenerateOptions {
   onProgress?: (p: GenerateProgress) => void | Promise<void>;
   /** Decode partial images every this many tokens (0: never). */
   partialEvery?: number;
+  /** What runs the transformer (default GENERATION_ENGINE, onnx). */
+  engine?: Engine;
 }
 
 export interface GenerateResult {
@@ -102,7 +105,8 @@ export async function generateImages(bundle: ModelBundle, params: GenerateParams
   const sampled = clip ? (params.candidates ?? params.n) : params.n;
   const started = performance.now();
   // All candidates in one batch: one KV-cached pass costs less per image than several small ones.
-  const codes = await sampleImageCodes(bundle.transformer, encoded.ids, bundle.text.encodeNull(c.textLen), {
+  const sample = await batchSamplerFor(options.engine ?? serverEnv().GENERATION_ENGINE);
+  const codes = await sample(bundle.transformer, [encoded.ids], bundle.text.encodeNull(c.textLen), {
     n: sampled,
     guidance: params.guidance,
     temperature: params.temperature,

@@ -7,7 +7,9 @@ import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { Db } from "../db/client";
 import { findActiveModelVersion, findModelVersion } from "../db/versions";
+import { serverEnv } from "../env";
 import { publicMessage } from "../errors";
+import { batchSamplerFor } from "./engine";
 import { loadModelBundle, type ModelBundle } from "./model-bundle";
 import { scoreCandidates } from "./rerank";
 
@@ -153,10 +155,11 @@ export class ModelRegistry {
 
   private async load(versionId: string, name: string, dir: string): Promise<Loaded> {
     const bundle = await loadModelBundle(path.resolve(this.root, dir));
-    // One tiny generation compiles kernels and allocates buffers, so the first user does not pay for it.
-    const { sampleImageCodes } = await import("../model/sample");
+    // One tiny generation on the serving engine compiles kernels (tfjs) or builds the ONNX graphs and sessions, and
+    // allocates buffers, so the first user does not pay for it.
+    const sample = await batchSamplerFor(serverEnv().GENERATION_ENGINE);
     const c = bundle.transformer.config;
-    await sampleImageCodes(bundle.transformer, bundle.text.encodeNull(c.textLen), bundle.text.encodeNull(c.textLen), {
+    await sample(bundle.transformer, [bundle.text.encodeNull(c.textLen)], bundle.text.encodeNull(c.textLen), {
       n: 1,
       guidance: 1,
       temperature: 1,

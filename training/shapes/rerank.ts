@@ -5,7 +5,8 @@ import type { CaptionRecord } from "../../lib/data/manifest";
 import { scoreImage, type Score } from "../../lib/data/shapes/score";
 import type { ModelBundle } from "../../lib/generate/model-bundle";
 import { rankByScore, scoreCandidates } from "../../lib/generate/rerank";
-import { sampleImageCodesBatch, type SampleOptions } from "../../lib/model/sample";
+import type { BatchSampler } from "../../lib/generate/engine";
+import type { SampleOptions } from "../../lib/model/sample";
 import { tensorToImages } from "../image-grid";
 import { gradeReport, type GradeReport } from "./grade";
 
@@ -16,6 +17,8 @@ export async function shapesRerank(o: {
   candidates: number;
   images: number;
   seed: number;
+  /** The batch sampler (lib/generate/engine.ts). */
+  sample: BatchSampler;
   heldOutPairs: readonly string[];
   onPrompt?: () => void;
 }): Promise<{ off: GradeReport; on: GradeReport }> {
@@ -26,7 +29,7 @@ export async function shapesRerank(o: {
   const off: Score[] = [];
   const on: Score[] = [];
   for (const [p, r] of o.prompts.entries()) {
-    const codes = await sampleImageCodesBatch(gpt, [tok.encode(r.caption, textLen).ids], nul, {
+    const codes = await o.sample(gpt, [tok.encode(r.caption, textLen).ids], nul, {
       ...o.setting,
       n: o.candidates,
       seed: o.seed * 100_003 + p,

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { mulberry32 } from "../rng";
 import { formatCaption, parseCaption, sceneObjects, type Scene } from "./caption";
 import { blankCanvas, drawObject, isHeldOut, renderScene, sampleScene } from "./render";
-import { scoreImage } from "./score";
+import { findBlobs, scoreImage } from "./score";
 
 const render = (scene: Scene, seed = 1) => renderScene(scene, mulberry32(seed)).image;
 const failing = (image: Uint8Array, caption: string) =>
@@ -92,6 +92,30 @@ describe("scorer", () => {
     const rand = mulberry32(5);
     for (let i = 0; i < image.length; i++) image[i] = Math.max(0, Math.min(255, image[i] + Math.round((rand() - 0.5) * 40)));
     expect(scoreImage(image, "a large orange triangle at the top left").pass).toBe(true);
+  });
+
+  it("sees an object whole through off-colour specks on its edges and holes inside, as a decoder draws them", () => {
+    for (const [shape, colour, speck] of [
+      ["triangle", "red", [245, 130, 20]],
+      ["cross", "orange", [235, 215, 30]],
+      ["diamond", "green", [160, 160, 160]],
+    ] as const) {
+      const image = blankCanvas();
+      drawObject(image, { object: { size: "small", colour, shape }, x0: 12, y0: 12, extent: 8 });
+      const isObject = (p: number) => image[p * 3] !== 255 || image[p * 3 + 1] !== 255 || image[p * 3 + 2] !== 255;
+      const edge: number[] = [];
+      for (let p = 0; p < 32 * 32; p++)
+        if (isObject(p) && [p - 1, p + 1, p - 32, p + 32].some((q) => q >= 0 && q < 32 * 32 && !isObject(q))) edge.push(p);
+      // Every third edge pixel takes a neighbouring palette colour (or a grey no colour is near), one inside goes white.
+      const painted = Uint8Array.from(image);
+      edge.filter((_, i) => i % 3 === 0).forEach((p) => painted.set(speck, p * 3));
+      const centre = 16 * 32 + 16;
+      painted.set([255, 255, 255], centre * 3);
+      const caption = `a small ${colour} ${shape} in the center`;
+      expect(scoreImage(painted, caption).pass, caption).toBe(true);
+      // A speck is never an object of its own: no extra blob is counted.
+      expect(findBlobs(painted)).toHaveLength(1);
+    }
   });
 
   it("rejects an image of the wrong size", () => {

@@ -63,37 +63,85 @@ export function classifyPixels(image: Uint8Array): Int8Array {
   return labels;
 }
 
-/** 8-connected components of every object colour, largest first, noise-sized ones dropped. */
-export function findBlobs(image: Uint8Array): Blob[] {
-  if (image.length !== CANVAS * CANVAS * 3) throw new Error(`expected a ${CANVAS}×${CANVAS}×3 image, got ${image.length} bytes`);
-  const labels = classifyPixels(image);
-  const seen = new Uint8Array(CANVAS * CANVAS);
-  const blobs: Blob[] = [];
+/** The 8 neighbours of pixel p that lie on the canvas. */
+function neighbours(p: number): number[] {
+  const px = p % CANVAS;
+  const py = (p - px) / CANVAS;
+  const out: number[] = [];
+  for (let dy = -1; dy <= 1; dy++)
+    for (let dx = -1; dx <= 1; dx++) {
+      const x = px + dx;
+      const y = py + dy;
+      if ((dx || dy) && x >= 0 && y >= 0 && x < CANVAS && y < CANVAS) out.push(y * CANVAS + x);
+    }
+  return out;
+}
+
+/** 8-connected components of equal labels, each as its pixel indices (every label, background and "none" too). */
+function components(labels: Int8Array): number[][] {
+  const seen = new Uint8Array(labels.length);
+  const out: number[][] = [];
   for (let start = 0; start < labels.length; start++) {
+    if (seen[start]) continue;
     const k = labels[start];
-    if (k <= 0 || seen[start]) continue;
     const members: number[] = [];
     const stack = [start];
     seen[start] = 1;
     while (stack.length) {
       const p = stack.pop()!;
       members.push(p);
-      const px = p % CANVAS;
-      const py = (p - px) / CANVAS;
-      for (let dy = -1; dy <= 1; dy++) {
-        for (let dx = -1; dx <= 1; dx++) {
-          const x = px + dx;
-          const y = py + dy;
-          if (x < 0 || y < 0 || x >= CANVAS || y >= CANVAS) continue;
-          const q = y * CANVAS + x;
-          if (!seen[q] && labels[q] === k) {
-            seen[q] = 1;
-            stack.push(q);
-          }
+      for (const q of neighbours(p))
+        if (!seen[q] && labels[q] === k) {
+          seen[q] = 1;
+          stack.push(q);
         }
-      }
     }
-    if (members.length < MIN_BLOB_PIXELS) continue;
+    out.push(members);
+  }
+  return out;
+}
+
+/**
+ * Specks — components of fewer than MIN_BLOB_PIXELS pixels — join what surrounds them. A decoder's output has a
+ * few off-colour pixels inside and along an object (a red triangle with orange or blended pixels on its edges, a
+ * white pixel inside a square); a person sees the object whole, and so must the shape template. A coloured or
+ * unclassified speck joins the object colour most common around it (the background only when it touches none); a
+ * background speck (a hole) joins whatever surrounds it most. No object of the grammar is that small (a small one
+ * covers ≥ 30 pixels), so no real object is ever absorbed. Smallest specks first, each voted on by the labels as
+ * they stand after the ones before: the tip of a cross arm cut off by a line of specks is whole again by the time
+ * it is looked at.
+ */
+function absorbSpecks(labels: Int8Array): Int8Array {
+  const out = Int8Array.from(labels);
+  const specks = components(labels)
+    .filter((m) => m.length < MIN_BLOB_PIXELS)
+    .sort((a, b) => a.length - b.length);
+  for (const members of specks) {
+    const own = out[members[0]];
+    const inside = new Set(members);
+    const votes = new Map<number, number>();
+    for (const p of members)
+      for (const q of neighbours(p)) {
+        const k = out[q];
+        if (inside.has(q) || (own !== 0 && k <= 0)) continue;
+        votes.set(k, (votes.get(k) ?? 0) + 1);
+      }
+    let best = own === 0 ? 0 : votes.size ? own : 0;
+    let most = 0;
+    for (const [k, v] of votes) if (v > most) [best, most] = [k, v];
+    for (const p of members) out[p] = best;
+  }
+  return out;
+}
+
+/** 8-connected components of every object colour, largest first, after specks are absorbed (absorbSpecks). */
+export function findBlobs(image: Uint8Array): Blob[] {
+  if (image.length !== CANVAS * CANVAS * 3) throw new Error(`expected a ${CANVAS}×${CANVAS}×3 image, got ${image.length} bytes`);
+  const labels = absorbSpecks(classifyPixels(image));
+  const blobs: Blob[] = [];
+  for (const members of components(labels)) {
+    const k = labels[members[0]];
+    if (k <= 0 || members.length < MIN_BLOB_PIXELS) continue;
     const xs = members.map((p) => p % CANVAS);
     const ys = members.map((p) => Math.floor(p / CANVAS));
     const x0 = Math.min(...xs);

@@ -1,11 +1,14 @@
-// ONNX Runtime (onnxruntime-node, CPU) running the exported decode step, and the per-generation KV cache it reads.
-// One session per loaded Transformer, built on first use and rebuilt when its weights are re-assigned. The cache
-// is plain Float32Arrays wrapped once in ort.Tensors: ORT reads a CPU input in place, so feeding the whole cache
-// each step costs nothing, and after each step only this token's keys/values (B·C floats per layer) are written.
+// ONNX Runtime (onnxruntime-node, CPU) running the exported prefill and decode step, and the per-generation KV
+// cache they share. One pair of sessions per loaded Transformer, built on first use and rebuilt when its weights
+// are re-assigned. The cache is plain Float32Arrays (the prefill's outputs, already padded to every position of
+// one image) wrapped once in ort.Tensors: ORT reads a CPU input in place, so feeding the whole cache each step
+// costs nothing, and after each step only this token's keys/values (B·C floats per layer) are written into it.
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import type { KVCache, Transformer } from "../transformer";
 import { imageTokens } from "../transformer-config";
-import { exportDecodeStep, type DecodeStepGraph, type PlantedBugs } from "./export-decoder";
+import { exportDecodeStep, type DecodeStepGraph } from "./export-decoder";
+import { exportPrefill, type PrefillGraph } from "./export-prefill";
+import type { PlantedBugs } from "./layers";
 
 /**
  * One thread (on a 2-core machine a second ORT thread only fights the server or a training run, and 512³ matMuls
@@ -24,66 +27,88 @@ const MASKED = -1e9;
 export class OnnxDecoder {
   private constructor(
     private readonly model: Transformer,
+    readonly prefillSession: InferenceSession,
+    readonly prefillGraph: PrefillGraph,
     readonly session: InferenceSession,
     readonly graph: DecodeStepGraph,
   ) {}
 
+  get config() {
+    return this.model.config;
+  }
+
   static async create(model: Transformer, planted?: PlantedBugs): Promise<OnnxDecoder> {
-    const graph = exportDecodeStep(model, planted);
-    return new OnnxDecoder(model, await InferenceSession.create(graph.bytes, { ...ORT_SESSION_OPTIONS }), graph);
+    const prefill = exportPrefill(model, planted);
+    const step = exportDecodeStep(model, planted);
+    const [ps, ss] = await Promise.all([prefill, step].map((gr) => InferenceSession.create(gr.bytes, { ...ORT_SESSION_OPTIONS })));
+    return new OnnxDecoder(model, ps, prefill, ss, step);
   }
 
   /**
-   * A generation's cache, filled from a tfjs prefill cache (kT [B, H, hd, T], v [B, H, T, hd] per layer) with room
-   * for every image position after it. The caller keeps ownership of `prefill`.
+   * Runs the prompts (tokenizer ids [B][T_text], <pad> included) once: the first image token's logits [B·K] and a
+   * cache holding the prompt, with room for every image position after it.
    */
-  async start(prefill: KVCache): Promise<DecodeState> {
-    const c = this.model.config;
-    if (prefill.length !== c.nLayer) throw new Error(`prefill cache has ${prefill.length} layers, the model ${c.nLayer}`);
-    const [rows, nH, hd, t] = prefill[0].kT.shape;
-    const state = new DecodeState(this, rows, nH, hd, t + imageTokens(c) - 1);
-    for (let l = 0; l < c.nLayer; l++) state.load(l, (await prefill[l].kT.data()) as Float32Array, (await prefill[l].v.data()) as Float32Array, t);
-    return state;
+  async prefill(texts: number[][]): Promise<{ logits: Float32Array; state: DecodeState }> {
+    const { textLen: t, textVocab, padId } = this.model.config;
+    const ids = new Int32Array(texts.length * t);
+    // Each <pad> becomes its position's own pad id, as Transformer.padToPositional.
+    texts.forEach((row, b) => row.forEach((id, i) => (ids[b * t + i] = id === padId ? textVocab + i : id)));
+    const n = this.prefillGraph.names;
+    const out = await this.prefillSession.run({ [n.text]: new Tensor("int32", ids, [texts.length, t]) });
+    const kT = n.kT.map((name) => out[name].data as Float32Array);
+    const v = n.v.map((name) => out[name].data as Float32Array);
+    return { logits: out[n.logits].data as Float32Array, state: new DecodeState(this, texts.length, kT, v, t, this.prefillGraph.capacity) };
   }
 
-  release(): Promise<void> {
-    return this.session.release();
+  /**
+   * The same from a tfjs prefill cache (kT [B, H, hd, T], v [B, H, T, hd] per layer), copied into fresh buffers:
+   * lets tests check the step alone against Transformer.extend. The caller keeps ownership of `cache`.
+   */
+  async fromTfjsCache(cache: KVCache): Promise<DecodeState> {
+    const [rows, nH, hd, t] = cache[0].kT.shape;
+    const cap = t + imageTokens(this.model.config) - 1;
+    const kT: Float32Array[] = [];
+    const v: Float32Array[] = [];
+    for (const l of cache) {
+      const [srcK, srcV] = [(await l.kT.data()) as Float32Array, (await l.v.data()) as Float32Array];
+      const [dstK, dstV] = [new Float32Array(rows * nH * hd * cap), new Float32Array(rows * nH * cap * hd)];
+      for (let r = 0; r < rows * nH * hd; r++) dstK.set(srcK.subarray(r * t, (r + 1) * t), r * cap);
+      for (let bh = 0; bh < rows * nH; bh++) dstV.set(srcV.subarray(bh * t * hd, (bh + 1) * t * hd), bh * cap * hd);
+      kT.push(dstK);
+      v.push(dstV);
+    }
+    return new DecodeState(this, rows, kT, v, t, cap);
+  }
+
+  async release(): Promise<void> {
+    await Promise.all([this.prefillSession.release(), this.session.release()]);
   }
 }
 
 export class DecodeState {
-  /** Positions filled so far. */
-  t = 0;
-  private readonly kT: Float32Array[] = []; // [B, H, hd, T_max] per layer
-  private readonly v: Float32Array[] = []; // [B, H, T_max, hd] per layer
   private readonly mask: Float32Array; // [T_max]
   private readonly feeds: Record<string, Tensor> = {};
+  private readonly nH: number;
+  private readonly hd: number;
 
   constructor(
     private readonly decoder: OnnxDecoder,
     readonly rows: number,
-    private readonly nH: number,
-    private readonly hd: number,
+    private readonly kT: Float32Array[], // [B, H, hd, T_max] per layer
+    private readonly v: Float32Array[], // [B, H, T_max, hd] per layer
+    /** Positions filled so far. */
+    public t: number,
     readonly capacity: number,
   ) {
     const n = decoder.graph.names;
-    this.mask = new Float32Array(capacity).fill(MASKED);
+    this.nH = decoder.config.nHead;
+    this.hd = decoder.config.nEmbd / this.nH;
+    this.mask = new Float32Array(capacity).fill(MASKED).fill(0, 0, t);
     this.feeds[n.mask] = new Tensor("float32", this.mask, [capacity]);
     n.pastKT.forEach((name, l) => {
-      this.kT.push(new Float32Array(rows * nH * hd * capacity));
-      this.v.push(new Float32Array(rows * nH * capacity * hd));
-      this.feeds[name] = new Tensor("float32", this.kT[l], [rows, nH, hd, capacity]);
-      this.feeds[n.pastV[l]] = new Tensor("float32", this.v[l], [rows, nH, capacity, hd]);
+      this.feeds[name] = new Tensor("float32", kT[l], [rows, this.nH, this.hd, capacity]);
+      this.feeds[n.pastV[l]] = new Tensor("float32", v[l], [rows, this.nH, capacity, this.hd]);
     });
-  }
-
-  /** Copies `t` positions of one layer's tfjs cache (kT [B, H, hd, t], v [B, H, t, hd]) into slots 0..t-1. */
-  load(layer: number, kT: Float32Array, v: Float32Array, t: number): void {
-    const { hd, capacity: cap } = this;
-    for (let r = 0; r < this.rows * this.nH * hd; r++) this.kT[layer].set(kT.subarray(r * t, (r + 1) * t), r * cap);
-    for (let bh = 0; bh < this.rows * this.nH; bh++) this.v[layer].set(v.subarray(bh * t * hd, (bh + 1) * t * hd), bh * cap * hd);
-    this.mask.fill(0, 0, t);
-    this.t = t;
   }
 
   /**
@@ -101,8 +126,8 @@ export class DecodeState {
     });
     const { hd, capacity: cap, t } = this;
     for (let l = 0; l < n.k.length; l++) {
-      const k = out[n.k[l]].data as Float32Array; // [B, C] = [B, H, hd]
-      const v = out[n.v[l]].data as Float32Array; // [B, C] = [B, H, hd]
+      const k = out[n.k[l]].data as Float32Array; // [B, C] = [B·H, hd]
+      const v = out[n.v[l]].data as Float32Array; // [B, C] = [B·H, hd]
       const kT = this.kT[l];
       for (let r = 0; r < this.rows * this.nH; r++) {
         for (let d = 0; d < hd; d++) kT[(r * hd + d) * cap + t] = k[r * hd + d];
@@ -128,8 +153,8 @@ function fingerprint(model: Transformer): unknown[] {
 }
 
 /**
- * The model's decoder session, exported on first use (tens of ms; a generation's 64 steps then take a few ms each
- * batch) and rebuilt if its weights changed since. Weakly keyed: dropping the model drops the session.
+ * The model's ONNX sessions, exported on first use (~0.1 s, once) and rebuilt if its weights changed since. Weakly
+ * keyed: dropping the model drops them (their native memory goes at garbage collection, or at releaseOnnxDecoder).
  */
 export function onnxDecoderFor(model: Transformer): Promise<OnnxDecoder> {
   const now = fingerprint(model);
@@ -142,7 +167,10 @@ export function onnxDecoderFor(model: Transformer): Promise<OnnxDecoder> {
   return decoder;
 }
 
-/** Frees the model's native session now (e.g. when the server swaps models) instead of at garbage collection. */
+/**
+ * Frees the model's native sessions now (e.g. when the server unloads the model) instead of at garbage collection.
+ * Call it only when no generation with this model is in flight: a released session cannot run.
+ */
 export async function releaseOnnxDecoder(model: Transformer): Promise<void> {
   const hit = sessions.get(model);
   sessions.delete(model);

@@ -1,5 +1,6 @@
-// The exported decode step against the tfjs one it replaces (Transformer.extend), position by position, with and
-// without <null>-caption guidance rows; and proof that the comparison can tell, by exporting with each planted bug.
+// The exported prefill and decode step against the tfjs ones they replace (Transformer.prefill / extend), position
+// by position, with and without <null>-caption guidance rows; and proof that the comparisons can tell, by
+// exporting with each planted bug.
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../tensor/backend";
@@ -20,7 +21,7 @@ async function maxStepDiff(model: Transformer, texts: number[][], decoder: OnnxD
   const rand = mulberry32(seed);
   const prompts = tf.tensor2d(texts, [texts.length, c.textLen], "int32");
   let { logits, cache }: { logits: tf.Tensor2D; cache: KVCache } = model.prefill(prompts);
-  const state = await decoder.start(cache);
+  const state = await decoder.fromTfjsCache(cache);
   let worst = 0;
   try {
     for (let i = 0; i < imageTokens(c) - 1; i++) {
@@ -40,6 +41,40 @@ async function maxStepDiff(model: Transformer, texts: number[][], decoder: OnnxD
     for (const l of cache) tf.dispose([l.kT, l.v]);
     prompts.dispose();
   }
+  return worst;
+}
+
+/**
+ * Max |tfjs − ONNX| over the prefill's first-token logits and its whole cache (the ONNX cache is padded to the
+ * image's capacity: its first T positions must equal tfjs's, the rest must be zero).
+ */
+async function maxPrefillDiff(model: Transformer, texts: number[][], decoder: OnnxDecoder): Promise<number> {
+  const c = model.config;
+  const t = c.textLen;
+  const hd = c.nEmbd / c.nHead;
+  const want = model.prefill(tf.tensor2d(texts, [texts.length, t], "int32"));
+  const got = await decoder.prefill(texts);
+  const cap = got.state.capacity;
+  let worst = 0;
+  const cmp = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  };
+  cmp(want.logits.dataSync(), got.logits);
+  const { kT, v } = got.state as unknown as { kT: Float32Array[]; v: Float32Array[] };
+  want.cache.forEach((l, layer) => {
+    // Row r of kT is one (b, h, d): t positions in tfjs, cap in ONNX; v's rows are (b, h) blocks of positions × hd.
+    const [wk, wv] = [l.kT.dataSync(), l.v.dataSync()];
+    for (let r = 0; r < texts.length * c.nHead * hd; r++) {
+      cmp(wk.subarray(r * t, (r + 1) * t), kT[layer].subarray(r * cap, r * cap + t));
+      cmp(new Float32Array(cap - t), kT[layer].subarray(r * cap + t, (r + 1) * cap));
+    }
+    for (let bh = 0; bh < texts.length * c.nHead; bh++) {
+      cmp(wv.subarray(bh * t * hd, (bh + 1) * t * hd), v[layer].subarray(bh * cap * hd, (bh * cap + t) * hd));
+      cmp(new Float32Array((cap - t) * hd), v[layer].subarray((bh * cap + t) * hd, (bh + 1) * cap * hd));
+    }
+  });
+  want.logits.dispose();
+  for (const l of want.cache) tf.dispose([l.kT, l.v]);
   return worst;
 }
 
@@ -67,13 +102,20 @@ describe("ONNX decode step", () => {
     model.dispose();
   });
 
+  it("gives the tfjs prefill's logits and cache within 1e-4, padded ids and guidance rows included", async () => {
+    const model = new Transformer({ ...tinyConfig, nLayer: 3, nHead: 4, nEmbd: 32 }, 15);
+    scramble(model, 250);
+    const decoder = await OnnxDecoder.create(model);
+    expect(await maxPrefillDiff(model, [prompt, other, nul], decoder)).toBeLessThan(1e-4);
+    expect(await maxPrefillDiff(model, [prompt], decoder)).toBeLessThan(1e-4);
+    await decoder.release();
+    model.dispose();
+  });
+
   it("refuses a step past the cache's capacity", async () => {
     const model = new Transformer(tinyConfig, 13);
     const decoder = await OnnxDecoder.create(model);
-    const { logits, cache } = model.prefill(tf.tensor2d([prompt], [1, 4], "int32"));
-    const state = await decoder.start(cache);
-    logits.dispose();
-    for (const l of cache) tf.dispose([l.kT, l.v]);
+    const { state } = await decoder.prefill([prompt]);
     for (let i = 0; i < imageTokens(tinyConfig) - 1; i++) await state.step(Int32Array.of(1), i);
     await expect(state.step(Int32Array.of(1), 8)).rejects.toThrow(/all filled/);
     await decoder.release();
@@ -87,6 +129,15 @@ describe("ONNX decode step", () => {
     scramble(model, 300);
     const decoder = await OnnxDecoder.create(model, { [bug]: true });
     expect(await maxStepDiff(model, [prompt, nul], decoder)).toBeGreaterThan(1e-2);
+    await decoder.release();
+    model.dispose();
+  });
+
+  it.each(bugs)("tells a prefill exported with the planted bug %s from the tfjs one", async (bug) => {
+    const model = new Transformer(tinyConfig, 16);
+    scramble(model, 350);
+    const decoder = await OnnxDecoder.create(model, { [bug]: true });
+    expect(await maxPrefillDiff(model, [prompt, nul], decoder)).toBeGreaterThan(1e-2);
     await decoder.release();
     model.dispose();
   });

@@ -36,7 +36,12 @@ describe("ONNX ModelProto encoder", () => {
     const codes = g.input("codes", DataType.INT32, [2]);
     const rows = g.op("Gather", [g.weight("table", Float32Array.of(0, 1, 10, 11, 20, 21), [3, 2]), codes], { axis: { i: 0 } });
     const tail = g.op("Slice", [rows, g.ints([-1]), g.ints([Number.MAX_SAFE_INTEGER]), g.ints([1])]); // [2, 1]
+    // Constant's int64 attributes come back verbatim: negative and > 32-bit varints must be 64-bit two's complement.
+    const one = g.op("Constant", [], { value_int: { i: -5 } });
+    const many = g.op("Constant", [], { value_ints: { ints: [-1, 3, -(2 ** 40), 2 ** 40 + 7] } });
     g.output(t, "t", DataType.FLOAT, [4, "B"]);
+    g.output(one, "one", DataType.INT64, []);
+    g.output(many, "many", DataType.INT64, [4]);
     g.output(tail, "tail", DataType.FLOAT, [2, 1]);
     const s = await session(g.toBytes());
     const out = await s.run({
@@ -54,6 +59,8 @@ describe("ONNX ModelProto encoder", () => {
     const got = out.t.data as Float32Array;
     for (let i = 0; i < 4; i++) for (let b = 0; b < 2; b++) expect(got[i * 2 + b]).toBeCloseTo(expected[b][i], 6);
     expect([...(out.tail.data as Float32Array)]).toEqual([21, 1]);
+    expect([...(out.one.data as BigInt64Array)]).toEqual([-5n]);
+    expect([...(out.many.data as BigInt64Array)]).toEqual([-1n, 3n, -(2n ** 40n), 2n ** 40n + 7n]);
     await s.release();
   });
 

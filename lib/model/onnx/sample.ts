@@ -1,15 +1,17 @@
-// sampleImageCodesBatch (../sample.ts) with the decode steps in ONNX Runtime: the same rows (n images per prompt,
-// prompt-major, then as many <null>-caption rows under classifier-free guidance), the same prefill (tfjs, once),
-// the same guide → sampleToken per row with the same mulberry32 draws in the same order, the same onToken
-// callbacks. Only the arithmetic of steps 1..N-1 runs elsewhere, so a seed gives the same codes unless two
-// candidates' float32 logits differ by less than the two engines' rounding (~1e-6) at a draw's boundary.
-import * as tf from "@tensorflow/tfjs";
+// sampleImageCodesBatch (../sample.ts) with the prefill and decode steps in ONNX Runtime: the same rows (n images
+// per prompt, prompt-major, then as many <null>-caption rows under classifier-free guidance), the same guide and
+// sampleToken draw per row (./sample-token.ts: the same arithmetic), one mulberry32 number per row per token in the
+// same order, the same onToken callbacks. Only the transformer's arithmetic differs, so a seed gives the same codes
+// unless a draw's uniform number falls within the two engines' float32 rounding (logits ~1e-6 apart) of a
+// boundary between two tokens' cumulative probabilities: on models/default about 1 draw in 10⁴ (at temperature
+// 1), after which that image goes its own way and the others, drawing one number per token each, do not.
 import { mulberry32 } from "../../data/rng";
 import { sampleImageCodesBatch, type SampleOptions } from "../sample";
-import { guide, sampleToken } from "../sampling";
-import { disposeCache, type Transformer } from "../transformer";
+import { guide } from "../sampling";
+import type { Transformer } from "../transformer";
 import { imageTokens } from "../transformer-config";
 import { onnxDecoderFor, type OnnxDecoder } from "./decoder-session";
+import { TokenSampler } from "./sample-token";
 
 export interface OnnxSampleOptions extends SampleOptions {
   /** A decoder to use instead of the model's cached one (tests pass one with planted bugs). */
@@ -17,7 +19,12 @@ export interface OnnxSampleOptions extends SampleOptions {
 }
 
 /** n grids of image codes for one tokenised prompt (see sampleImageCodesBatchOnnx). */
-export async function sampleImageCodesOnnx(model: Transformer, text: number[], nullText: number[], o: OnnxSampleOptions): Promise<Int32Array[]> {
+export async function sampleImageCodesOnnx(
+  model: Transformer,
+  text: number[],
+  nullText: number[],
+  o: OnnxSampleOptions,
+): Promise<Int32Array[]> {
   return sampleImageCodesBatchOnnx(model, [text], nullText, o);
 }
 
@@ -46,21 +53,12 @@ export async function sampleImageCodesBatchOnnx(
   const rand = mulberry32(o.seed);
   const codes = Array.from({ length: images }, () => new Int32Array(total).fill(-1));
   const k = c.imageVocab;
+  const sampler = new TokenSampler(o);
 
-  // Prefill in tfjs: one pass over the prompt, whose cache the ONNX steps then read.
-  const prompts = tf.tensor2d([...condRows, ...(guided ? Array(images).fill(nullText) : [])], [rows, c.textLen], "int32");
-  let values: Float32Array;
-  let state;
-  const first = model.prefill(prompts);
-  try {
-    state = await decoder.start(first.cache);
-    values = (await first.logits.data()) as Float32Array;
-  } finally {
-    first.logits.dispose();
-    disposeCache(first.cache);
-    prompts.dispose();
-  }
-
+  // The prompt in one ONNX pass: the first token's logits and the cache the steps then read.
+  const first = await decoder.prefill([...condRows, ...(guided ? Array(images).fill(nullText) : [])]);
+  const state = first.state;
+  let values = first.logits; // [rows · K]
   const last = new Int32Array(rows);
   for (let i = 0; i < total; i++) {
     if (i > 0) {
@@ -70,7 +68,7 @@ export async function sampleImageCodesBatchOnnx(
     for (let r = 0; r < images; r++) {
       const cond = values.subarray(r * k, (r + 1) * k);
       const row = guided ? guide(cond, values.subarray((images + r) * k, (images + r + 1) * k), o.guidance) : cond;
-      codes[r][i] = sampleToken(row, o, rand);
+      codes[r][i] = sampler.draw(row, rand);
     }
     await o.onToken?.({ index: i, total, codes });
   }
