@@ -18,7 +18,7 @@ import { z } from "zod";
 import { batchTensor } from "../lib/data/batches";
 import { captionsFor, loadSplit, readCaptions, readManifest, SPLITS, type CaptionRecord, type Split } from "../lib/data/manifest";
 import type { Shard } from "../lib/data/shard";
-import { sampleImageCodesBatch } from "../lib/model/sample";
+import { batchSamplerFor } from "../lib/generate/engine";
 import { Transformer } from "../lib/model/transformer";
 import { imageTokens } from "../lib/model/transformer-config";
 import { VQModel } from "../lib/model/vq-model";
@@ -35,7 +35,7 @@ import { Clip } from "../lib/model/clip";
 import { Progress } from "./progress";
 
 const USAGE =
-  "usage: npm run eval:gpt -- <model folder> [--data DIR] [--prompts N] [--images N] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch N] [--seed N] [--json FILE] [--sheet FILE] [--clip DIR] [--candidates N] [--write-defaults]";
+  "usage: npm run eval:gpt -- <model folder> [--data DIR] [--prompts N] [--images N] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch N] [--engine onnx|tfjs] [--seed N] [--json FILE] [--sheet FILE] [--clip DIR] [--candidates N] [--write-defaults]";
 const list = numberList;
 const Flags = z.object({
   data: z.string().default(path.join("data", "datasets", "emoji")),
@@ -45,6 +45,8 @@ const Flags = z.object({
   temperature: list("--temperature").default([0.3, 0.7, 1]),
   topK: list("--top-k").default([0]),
   batch: z.coerce.number().int().min(1).max(64).default(8),
+  /** What runs the transformer: the server's default (ONNX Runtime), or tfjs (lib/generate/engine.ts). */
+  engine: z.enum(["onnx", "tfjs"]).default("onnx"),
   seed: z.coerce.number().int().min(0).default(1),
   json: z.string().optional(),
   sheet: z.string().optional(),
@@ -131,6 +133,7 @@ runMain("eval:gpt", async () => {
   }
 
   const nul = tok.encodeNull(c.textLen);
+  const sample = await batchSamplerFor(flags.engine);
   const settings = flags.guidance.flatMap((guidance) =>
     flags.temperature.flatMap((temperature) => flags.topK.map((k) => ({ guidance, temperature, topK: k || undefined }))),
   );
@@ -156,7 +159,7 @@ runMain("eval:gpt", async () => {
       const counts: Record<string, number> = {};
       for (let start = 0; start < set.prompts.length; start += flags.batch) {
         const chunk = set.prompts.slice(start, start + flags.batch);
-        const codes = await sampleImageCodesBatch(
+        const codes = await sample(
           gpt,
           chunk.map((r) => tok.encode(r.caption, c.textLen).ids),
           nul,
@@ -203,6 +206,7 @@ runMain("eval:gpt", async () => {
           images: flags.images,
           seed: flags.seed,
           neighbours: (q) => topK(q, corpusT, corpusSq, 5),
+          sample,
           labels,
           onPrompt: () => rbar.tick(1),
         });
@@ -279,6 +283,7 @@ runMain("eval:gpt", async () => {
     4,
     sheet,
     flags.seed,
+    sample,
   );
   console.log(`contact sheet at ${JSON.stringify(setting)} → ${sheet}`);
   if (flags.writeDefaults) {

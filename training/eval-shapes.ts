@@ -233,6 +233,7 @@ runMain("eval:shapes", async () => {
       4,
       sheet,
       flags.seed,
+      sample,
     );
     console.log(`contact sheet at ${JSON.stringify(setting)} → ${sheet}`);
     if (flags.writeDefaults) {

@@ -8,6 +8,7 @@ import sharp from "sharp";
 import { batchTensor } from "../../lib/data/batches";
 import type { CaptionRecord } from "../../lib/data/manifest";
 import type { Shard } from "../../lib/data/shard";
+import type { BatchSampler } from "../../lib/generate/engine";
 import { sampleImageCodesBatch, type SampleOptions } from "../../lib/model/sample";
 import type { Transformer } from "../../lib/model/transformer";
 import type { VQModel } from "../../lib/model/vq-model";
@@ -97,12 +98,14 @@ export async function writeContactSheet(
   images: number,
   file: string,
   seed = 1,
+  /** The batch sampler (lib/generate/engine.ts); tfjs unless the caller passes the server's. */
+  sample: BatchSampler = sampleImageCodesBatch,
 ): Promise<void> {
   const textLen = gpt.config.textLen;
   const nul = tok.encodeNull(textLen);
   const out: { title: string; rows: SheetRow[] }[] = [];
   for (const s of sections) {
-    const codes = await sampleImageCodesBatch(
+    const codes = await sample(
       gpt,
       s.records.map((r) => tok.encode(r.caption, textLen).ids),
       nul,

@@ -4,7 +4,8 @@
 // so the two rows differ only in which of the same candidates are kept: equal n, equal samples.
 import * as tf from "@tensorflow/tfjs";
 import type { CaptionRecord } from "../../lib/data/manifest";
-import { sampleImageCodesBatch, type SampleOptions } from "../../lib/model/sample";
+import type { BatchSampler } from "../../lib/generate/engine";
+import type { SampleOptions } from "../../lib/model/sample";
 import type { Transformer } from "../../lib/model/transformer";
 import type { VQModel } from "../../lib/model/vq-model";
 import type { ClipPart } from "../../lib/generate/model-bundle";
@@ -33,6 +34,8 @@ export async function rerankComparison(o: {
   /** Nearest-neighbour ids (5 per query) of flattened pictures [Q, H·W·3]. */
   neighbours: (pixels: tf.Tensor2D) => Int32Array[];
   labels: readonly string[];
+  /** The batch sampler (lib/generate/engine.ts). */
+  sample: BatchSampler;
   onPrompt?: () => void;
 }): Promise<RerankRow> {
   const off = zeroScores();
@@ -42,7 +45,7 @@ export async function rerankComparison(o: {
   const textLen = o.gpt.config.textLen;
   const nul = o.tok.encodeNull(textLen);
   for (const [p, r] of o.prompts.entries()) {
-    const codes = await sampleImageCodesBatch(o.gpt, [o.tok.encode(r.caption, textLen).ids], nul, {
+    const codes = await o.sample(o.gpt, [o.tok.encode(r.caption, textLen).ids], nul, {
       ...o.setting,
       n: o.candidates,
       seed: o.seed * 100_003 + p,
