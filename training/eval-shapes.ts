@@ -239,7 +239,7 @@ runMain("eval:shapes", async () => {
     if (flags.writeDefaults) {
       updateSamplingDefaults(dir, json.best);
       // Example prompts: held-out captions the model drew right at that setting, one- and two-object alike.
-      const right = allRight.get(JSON.stringify(setting)) ?? [];
+      const right = [...new Set(allRight.get(JSON.stringify(setting)) ?? [])];
       const one = right.filter((c) => !/ (left of|right of|above|below) /.test(c)).slice(0, 3);
       const examples = [...one, ...right.filter((c) => !one.includes(c)).slice(0, 6 - one.length)];
       if (examples.length) {
