@@ -27,8 +27,13 @@ const ServerEnv = z
     QUEUE_LIMIT_PER_CLIENT: z.coerce.number().int().min(1).max(10_000).default(4),
     /** How long a worker's claim on a job holds without a heartbeat before another worker may take it over. */
     JOB_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
-    /** Jobs generated at once by the in-process worker. */
+    /** Loops of the in-process worker, each generating one batch of jobs (see MAX_BATCH) at a time. */
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(8).default(1),
+    /**
+     * Sequences (each job's candidates when its model reranks, else n) a worker loop samples in one pass, across
+     * queued jobs for the same model: a batch of 8–16 costs far less per image than batch 1. A larger job runs alone.
+     */
+    MAX_BATCH: z.coerce.number().int().min(1).max(256).default(16),
     /**
      * What runs the transformer while sampling: ONNX Runtime (lib/model/onnx/, graphs written by this project, one
      * thread) or TensorFlow.js. Same codes for a seed but for ~1 draw in 10⁴ (float rounding); see lib/generate/engine.ts.

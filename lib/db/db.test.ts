@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb, pingDb, type Db } from "./client";
+import { claimMoreJobs, claimNextJob } from "./generations";
 import { listMigrations, migrate } from "./migrate";
 import { parseDatabaseUrl } from "./url";
 
@@ -48,6 +49,48 @@ function exerciseModels(getDb: () => Db) {
   });
 }
 
+function exerciseBatchClaims(getDb: () => Db) {
+  it("claims more queued jobs for one model version (and unversioned ones while it is active) that fit, each under its own lease", async () => {
+    const db = getDb();
+    const tag = `b-${Date.now()}`;
+    // Earlier tests may have left versions marked active: this one must be the active one, and the newest.
+    await db.modelVersion.updateMany({ data: { active: false } });
+    const active = await db.modelVersion.create({ data: { name: `${tag}-active`, kind: "dalle", path: "m/a", config: {}, active: true } });
+    const other = await db.modelVersion.create({ data: { name: `${tag}-other`, kind: "dalle", path: "m/o", config: {} } });
+    const t0 = Date.now() - 60_000;
+    const job = (i: number, n: number, modelVersionId: string | null) =>
+      db.generation.create({
+        data: { prompt: `${tag} ${i}`, params: { n }, seed: i, modelVersionId, createdAt: new Date(t0 + i * 1000) },
+      });
+    const head = await job(0, 2, null);
+    const big = await job(1, 5, active.id); // does not fit in 4 more: passed over, heads the next batch
+    const same = await job(2, 1, active.id);
+    const foreign = await job(3, 1, other.id); // another model: never mixed in
+    const unversioned = await job(4, 2, null);
+    const late = await job(5, 1, null); // fits no more
+    const sizeOf = (p: unknown) => (p as { n: number }).n;
+
+    expect((await claimNextJob(db, "w:1:a", 60_000))?.id).toBe(head.id);
+    const more = await claimMoreJobs(db, "w:1:a", 60_000, { versionId: active.id, room: 3, sizeOf });
+    expect(more.map((j) => j.id)).toEqual([same.id, unversioned.id]);
+    const rows = await db.generation.findMany({ where: { id: { in: more.map((j) => j.id) } } });
+    for (const r of rows) {
+      expect(r).toMatchObject({ status: "running", workerId: "w:1:a", attempts: 1, progress: 0 });
+      expect(r.leaseUntil!.getTime()).toBeGreaterThan(Date.now() + 50_000);
+    }
+    // Already claimed jobs are never claimed again; a version that is not active takes no unversioned job.
+    expect((await claimMoreJobs(db, "w:2:b", 60_000, { versionId: other.id, room: 16, sizeOf })).map((j) => j.id)).toEqual([foreign.id]);
+    expect(await claimMoreJobs(db, "w:2:b", 60_000, { versionId: active.id, room: 0, sizeOf })).toEqual([]);
+    // Two workers claiming from the same queue at once never share a job.
+    const [x, y] = await Promise.all(
+      ["w:3:c", "w:4:d"].map((w) => claimMoreJobs(db, w, 60_000, { versionId: active.id, room: 16, sizeOf })),
+    );
+    expect([...x, ...y].map((j) => j.id).sort()).toEqual([big.id, late.id].sort());
+    await db.generation.deleteMany({ where: { prompt: { startsWith: tag } } });
+    await db.modelVersion.deleteMany({ where: { name: { startsWith: tag } } });
+  });
+}
+
 describe("SQLite (embedded default)", () => {
   let dir: string;
   let url: string;
@@ -66,6 +109,7 @@ describe("SQLite (embedded default)", () => {
   });
 
   exerciseModels(() => db);
+  exerciseBatchClaims(() => db);
 
   it("applies nothing the second time", async () => {
     expect((await migrate(url, root)).applied).toEqual([]);
@@ -83,6 +127,7 @@ describe.runIf(process.env.TESSERA_TEST_PG_URL)("PostgreSQL (TESSERA_TEST_PG_URL
     await db?.$disconnect();
   });
   exerciseModels(() => db);
+  exerciseBatchClaims(() => db);
   it("applies nothing the second time", async () => {
     expect((await migrate(url, root)).applied).toEqual([]);
   });

@@ -2,6 +2,7 @@
 // leaseUntil): its worker renews the lease by heartbeat, and every write a worker makes to a running job is
 // conditional on still holding it, so a job taken over by another worker is never finished twice.
 import type { Db } from "./client";
+import { findActiveModelVersion } from "./versions";
 
 const PENDING = ["queued", "running"];
 
@@ -64,6 +65,56 @@ export async function claimNextJob(db: Db, workerId: string, leaseMs: number) {
     });
     if (claimed.count === 1) return { ...next, status: "running", workerId, attempts: next.attempts + 1 };
   }
+}
+
+/** How many queued jobs claimMoreJobs looks at: well past QUEUE_LIMIT's default (20), so nothing that fits is missed. */
+const BATCH_SCAN = 200;
+
+/**
+ * After claimNextJob: claims more queued jobs to sample in the same batch, each under its own lease as
+ * claimNextJob's — the oldest first, only those that run on `versionId` (naming it, or naming none while it is the
+ * active version), as many as fit in `room` sequences by `sizeOf` of their params (one that does not fit is passed
+ * over for a smaller, younger one; being the oldest, it heads the next batch). One conditional UPDATE … RETURNING
+ * claims them all at once, on SQLite and PostgreSQL alike: a job another worker claimed between the read and the
+ * write is simply not among those returned, and no job is ever claimed by two. Oldest first.
+ */
+export async function claimMoreJobs(
+  db: Db,
+  workerId: string,
+  leaseMs: number,
+  o: { versionId: string; room: number; sizeOf: (params: unknown) => number },
+) {
+  if (!(o.room > 0)) return [];
+  const active = (await findActiveModelVersion(db))?.id === o.versionId;
+  const queued = await db.generation.findMany({
+    where: { status: "queued", OR: [{ modelVersionId: o.versionId }, ...(active ? [{ modelVersionId: null }] : [])] },
+    orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+    take: BATCH_SCAN,
+    select: { id: true, params: true },
+  });
+  const picked: string[] = [];
+  let room = o.room;
+  for (const job of queued) {
+    const size = o.sizeOf(job.params);
+    if (!(size <= room)) continue;
+    picked.push(job.id);
+    room -= size;
+    if (room === 0) break;
+  }
+  if (picked.length === 0) return [];
+  const now = new Date();
+  const claimed = await db.generation.updateManyAndReturn({
+    where: { id: { in: picked }, status: "queued" },
+    data: {
+      status: "running",
+      workerId,
+      leaseUntil: new Date(now.getTime() + leaseMs),
+      startedAt: now,
+      progress: 0,
+      attempts: { increment: 1 },
+    },
+  });
+  return claimed.sort((a, b) => picked.indexOf(a.id) - picked.indexOf(b.id));
 }
 
 /** Extends the lease; false when the job is no longer this worker's (taken over, deleted or finished). */

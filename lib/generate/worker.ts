@@ -5,15 +5,19 @@
 // without a live worker: the lease is renewed by heartbeat while the job runs, writes that fail (database locked,
 // read-only or unreachable) are retried until the database is back, and every worker's idle loop takes over jobs
 // whose lease has expired (their worker died).
+// A free loop samples several jobs in one pass (./batch.ts): the oldest queued job, then more queued jobs for the
+// same model version while their sequences fit in MAX_BATCH. Each keeps its own lease, events, progress, reranking
+// and completion, and its images are those it gets alone.
 import { EventEmitter } from "node:events";
 import os from "node:os";
 import { randomBytes } from "node:crypto";
 import type { Db } from "../db/client";
-import { claimNextJob, completeJob, failJob, renewLease, reportProgress, takeOverAbandoned } from "../db/generations";
+import { claimMoreJobs, claimNextJob, completeJob, failJob, renewLease, reportProgress, takeOverAbandoned } from "../db/generations";
+import { serverEnv } from "../env";
 import { publicMessage } from "../errors";
-import { generateImages } from "./generate";
-import type { GenerationParams } from "./params";
-import type { ModelRegistry } from "./registry";
+import { generateBatch, generateParamsOf, sequencesOfStored, type BatchOutcome } from "./batch";
+import type { GenerateParams, GenerateProgress } from "./generate";
+import type { ModelLease, ModelRegistry } from "./registry";
 
 export type JobEvent =
   | { type: "status"; status: string; progress: number }
@@ -33,6 +37,8 @@ export interface WorkerOptions {
   heartbeatMs?: number;
   /** First and longest pause between retries of a failed write (default 100 ms and 5 s). */
   retryMs?: [number, number];
+  /** Sequences (each job's candidates when its model reranks, else n) sampled in one pass across jobs (default MAX_BATCH). */
+  maxBatch?: number;
   log?: Pick<Console, "info" | "error">;
 }
 
@@ -61,6 +67,22 @@ export function workerIsDeadOnThisHost(workerId: string): boolean {
 }
 
 class LeaseLost extends Error {}
+
+type Row = NonNullable<Awaited<ReturnType<typeof claimNextJob>>>;
+type JobRow = Pick<Row, "id" | "prompt" | "params" | "seed">;
+
+/** A claimed job while its batch runs. */
+interface Claimed {
+  id: string;
+  params: GenerateParams;
+  /** performance.now() at its claim. */
+  started: number;
+  lastWrite: number;
+  /** Its lease was found gone (taken over, deleted): it gets no more events and nothing of it is stored. */
+  lost: boolean;
+  /** Completed, failed or stopped: its lease is no longer renewed. */
+  finished: boolean;
+}
 
 export class GenerationWorker {
   readonly events = new EventEmitter();
@@ -136,13 +158,7 @@ export class GenerationWorker {
         });
         continue;
       }
-      this.running++;
-      try {
-        const params = job.params as unknown as Omit<GenerationParams, "prompt">;
-        await this.run(job.id, job.prompt, params, job.seed, job.modelVersionId);
-      } finally {
-        this.running--;
-      }
+      await this.runBatch(job);
     }
   }
 
@@ -164,102 +180,120 @@ export class GenerationWorker {
     }
   }
 
-  private async run(
-    id: string,
-    prompt: string,
-    params: Omit<GenerationParams, "prompt">,
-    seed: number,
-    modelVersionId: string | null,
-  ): Promise<void> {
-    const started = performance.now();
-    let lastWrite = 0;
-    let lost = false;
-    const heartbeat = setInterval(
-      () => {
-        renewLease(this.db, id, this.id, this.leaseMs).then(
-          (held) => {
-            this.lastWriteError = null;
-            if (!held) lost = true;
-          },
-          (err: unknown) => {
-            this.lastWriteError = publicMessage(err);
-            this.o.log?.error(`[tessera] worker: cannot renew the lease of ${id}: ${this.lastWriteError}`);
-          },
-        );
+  private track(row: JobRow): Claimed {
+    this.running++;
+    return { id: row.id, params: generateParamsOf(row), started: performance.now(), lastWrite: 0, lost: false, finished: false };
+  }
+
+  private renew(job: Claimed): void {
+    renewLease(this.db, job.id, this.id, this.leaseMs).then(
+      (held) => {
+        this.lastWriteError = null;
+        if (!held) job.lost = true;
       },
-      this.o.heartbeatMs ?? this.leaseMs / 3,
+      (err: unknown) => {
+        this.lastWriteError = publicMessage(err);
+        this.o.log?.error(`[tessera] worker: cannot renew the lease of ${job.id}: ${this.lastWriteError}`);
+      },
     );
-    let lease;
+  }
+
+  /** Runs the claimed job `head` with as many more queued jobs for its model as fit in one batch. */
+  private async runBatch(head: Row): Promise<void> {
+    const jobs = [this.track(head)];
+    // One heartbeat renews every claimed job's lease, each on its own: one lost lease stops only that job.
+    const heartbeat = setInterval(() => jobs.forEach((j) => j.finished || this.renew(j)), this.o.heartbeatMs ?? this.leaseMs / 3);
+    let lease: ModelLease | undefined;
     try {
-      // The version the request chose; jobs queued without one (or whose version was deleted since) take the active one.
-      lease = await this.registry.acquire(modelVersionId ?? undefined);
-      const loadedMs = performance.now() - started;
-      const result = await generateImages(
-        lease.bundle,
-        {
-          prompt,
-          n: params.n,
-          guidance: params.guidance,
-          temperature: params.temperature,
-          topK: params.topK || undefined,
-          seed,
-          // Jobs queued before reranking existed have none: n candidates, i.e. scored but not reranked.
-          candidates: params.candidates,
-        },
-        {
-          partialEvery: this.o.partialEvery,
-          onProgress: async (p) => {
-            if (lost) throw new LeaseLost();
-            const partial = p.partial?.map((img) => `data:image/png;base64,${img.png.toString("base64")}`);
-            this.events.emit(id, { type: "progress", done: p.done, total: p.total, partial } satisfies JobEvent);
-            const now = performance.now();
-            if (now - lastWrite > (this.o.progressWriteMs ?? 500)) {
-              lastWrite = now;
-              // Progress is a nicety: a failed write is not retried (the next one or the completion will land).
-              await reportProgress(this.db, id, this.id, p.done / p.total).catch(() => {});
-            }
-          },
-        },
-      );
-      const timings = {
-        loadMs: Math.round(loadedMs),
-        tokensMs: result.timingsMs.tokens,
-        decodeMs: result.timingsMs.decode,
-        ...(result.timingsMs.rerank !== undefined ? { rerankMs: result.timingsMs.rerank } : {}),
-        totalMs: Math.round(performance.now() - started),
-      };
-      // What actually ran, recorded at completion.
-      const versionId = lease.versionId;
-      const stored = await this.persist(`store the images of ${id}`, () =>
-        completeJob(
-          this.db,
-          id,
-          this.id,
-          { images: result.images, rejected: result.rejected, candidates: result.candidates },
-          timings,
-          versionId,
-        ),
-      );
-      if (stored) this.events.emit(id, { type: "done" } satisfies JobEvent);
-      else if (stored === false) this.o.log?.info(`[tessera] generation ${id} was deleted or taken over meanwhile; its result is dropped`);
-    } catch (err) {
-      if (err instanceof LeaseLost) {
-        this.o.log?.info(`[tessera] generation ${id} was deleted or taken over by another worker; stopped`);
-        return;
+      try {
+        // The version the request chose; jobs queued without one (or whose version was deleted since) take the active one.
+        lease = await this.registry.acquire(head.modelVersionId ?? undefined);
+      } catch (err) {
+        return await this.fail(jobs[0], err);
       }
-      // Prisma's messages start with a blank line and run long: keep the last meaningful line.
-      const message = publicMessage(err);
-      this.o.log?.error(`[tessera] generation ${id} failed: ${message}`);
-      const failed = await this.persist(`record the failure of ${id}`, () => failJob(this.db, id, this.id, message));
-      this.events.emit(
-        id,
-        failed === false
-          ? { type: "failed", error: "deleted while it was being generated" }
-          : ({ type: "failed", error: message } satisfies JobEvent),
+      const loadedMs = performance.now() - jobs[0].started;
+      for (const row of await this.claimMore(head, lease)) jobs.push(this.track(row));
+      const outcomes = await generateBatch(
+        lease.bundle,
+        jobs.map((j) => ({ params: j.params, onProgress: (p: GenerateProgress) => this.progress(j, p) })),
+        { partialEvery: this.o.partialEvery },
       );
+      // Each job finishes on its own: a write that keeps failing for one does not hold up the others.
+      const versionId = lease.versionId;
+      await Promise.all(jobs.map((j, i) => this.finish(j, outcomes[i], versionId, i === 0 ? loadedMs : 0)));
+    } catch (err) {
+      await Promise.all(jobs.filter((j) => !j.finished).map((j) => this.fail(j, err)));
     } finally {
       clearInterval(heartbeat);
       lease?.release();
+      this.running -= jobs.length;
     }
+  }
+
+  /** More queued jobs for the lease's model version, up to MAX_BATCH sequences with the head's; none on error. */
+  private async claimMore(head: Row, lease: ModelLease): Promise<JobRow[]> {
+    const reranks = lease.bundle.clip !== undefined;
+    const sizeOf = (params: unknown) => sequencesOfStored(params, reranks);
+    // A job of MAX_BATCH sequences or more (or with unreadable params) runs alone.
+    const room = (this.o.maxBatch ?? serverEnv().MAX_BATCH) - sizeOf(head.params);
+    if (!(room > 0)) return [];
+    return claimMoreJobs(this.db, this.id, this.leaseMs, { versionId: lease.versionId, room, sizeOf }).catch((err: unknown) => {
+      // Batching only saves time: the head job runs anyway, and the others wait for a later batch.
+      this.o.log?.error(`[tessera] worker: cannot claim more jobs for the batch: ${publicMessage(err)}`);
+      return [];
+    });
+  }
+
+  private async progress(job: Claimed, p: GenerateProgress): Promise<void> {
+    if (job.lost) throw new LeaseLost();
+    const partial = p.partial?.map((img) => `data:image/png;base64,${img.png.toString("base64")}`);
+    this.events.emit(job.id, { type: "progress", done: p.done, total: p.total, partial } satisfies JobEvent);
+    const now = performance.now();
+    if (now - job.lastWrite > (this.o.progressWriteMs ?? 500)) {
+      job.lastWrite = now;
+      // Progress is a nicety: a failed write is not retried (the next one or the completion will land).
+      await reportProgress(this.db, job.id, this.id, p.done / p.total).catch(() => {});
+    }
+  }
+
+  private async finish(job: Claimed, outcome: BatchOutcome, versionId: string, loadMs: number): Promise<void> {
+    if (!outcome.ok) {
+      if (!(outcome.error instanceof LeaseLost)) return this.fail(job, outcome.error);
+      job.finished = true;
+      return this.o.log?.info(`[tessera] generation ${job.id} was deleted or taken over by another worker; stopped`);
+    }
+    const r = outcome.result;
+    const timings = {
+      loadMs: Math.round(loadMs),
+      tokensMs: r.timingsMs.tokens,
+      decodeMs: r.timingsMs.decode,
+      ...(r.timingsMs.rerank !== undefined ? { rerankMs: r.timingsMs.rerank } : {}),
+      // The pass it was sampled in: jobs, and their sequences together.
+      batchJobs: r.batch.jobs,
+      batchRows: r.batch.rows,
+      totalMs: Math.round(performance.now() - job.started),
+    };
+    // What actually ran (versionId), recorded at completion.
+    const output = { images: r.images, rejected: r.rejected, candidates: r.candidates };
+    const stored = await this.persist(`store the images of ${job.id}`, () =>
+      completeJob(this.db, job.id, this.id, output, timings, versionId),
+    );
+    job.finished = true;
+    if (stored) return void this.events.emit(job.id, { type: "done" } satisfies JobEvent);
+    if (stored === false) this.o.log?.info(`[tessera] generation ${job.id} was deleted or taken over meanwhile; its result is dropped`);
+  }
+
+  private async fail(job: Claimed, err: unknown): Promise<void> {
+    // Prisma's messages start with a blank line and run long: keep the last meaningful line.
+    const message = publicMessage(err);
+    this.o.log?.error(`[tessera] generation ${job.id} failed: ${message}`);
+    const failed = await this.persist(`record the failure of ${job.id}`, () => failJob(this.db, job.id, this.id, message));
+    job.finished = true;
+    this.events.emit(
+      job.id,
+      failed === false
+        ? { type: "failed", error: "deleted while it was being generated" }
+        : ({ type: "failed", error: message } satisfies JobEvent),
+    );
   }
 }

@@ -5,9 +5,9 @@
 // unless a draw's uniform number falls within the two engines' float32 rounding (logits ~1e-6 apart) of a
 // boundary between two tokens' cumulative probabilities: on models/default about 1 draw in 10⁴ (at temperature
 // 1), after which that image goes its own way and the others, drawing one number per token each, do not.
+// Grouped batches (one group per job, ../sample.ts sampleImageCodeGroups) share its layout and per-group draws.
 import { mulberry32 } from "../../data/rng";
-import { sampleImageCodesBatch, type SampleOptions } from "../sample";
-import { guide } from "../sampling";
+import { drawGroups, layoutGroups, sampleImageCodeGroups, type GroupSampleOptions, type SampleGroup, type SampleOptions } from "../sample";
 import type { Transformer } from "../transformer";
 import { imageTokens } from "../transformer-config";
 import { onnxDecoderFor, type OnnxDecoder } from "./decoder-session";
@@ -15,6 +15,10 @@ import { TokenSampler } from "./sample-token";
 
 export interface OnnxSampleOptions extends SampleOptions {
   /** A decoder to use instead of the model's cached one (tests pass one with planted bugs). */
+  decoder?: OnnxDecoder;
+}
+
+export interface OnnxGroupSampleOptions extends GroupSampleOptions {
   decoder?: OnnxDecoder;
 }
 
@@ -38,38 +42,44 @@ export async function sampleImageCodesBatchOnnx(
   nullText: number[],
   o: OnnxSampleOptions,
 ): Promise<Int32Array[]> {
-  if (o.useCache === false) return sampleImageCodesBatch(model, texts, nullText, o);
+  const { useCache, onToken, decoder, n, guidance, seed, temperature, topK, topP } = o;
+  const [codes] = await sampleImageCodeGroupsOnnx(model, [{ texts, n, guidance, seed, temperature, topK, topP }], nullText, {
+    useCache,
+    decoder,
+    onToken: onToken && ((p) => onToken({ index: p.index, total: p.total, codes: p.codes[0] })),
+  });
+  return codes;
+}
+
+/** sampleImageCodeGroups on ONNX Runtime: each group's grids, as sampleImageCodesBatchOnnx would give them alone. */
+export async function sampleImageCodeGroupsOnnx(
+  model: Transformer,
+  groups: SampleGroup[],
+  nullText: number[],
+  o: OnnxGroupSampleOptions = {},
+): Promise<Int32Array[][]> {
+  if (o.useCache === false) return sampleImageCodeGroups(model, groups, nullText, o);
   const c = model.config;
   const total = imageTokens(c);
-  if (texts.length < 1) throw new Error("sampleImageCodesBatch: no prompts");
-  if (texts.some((t) => t.length !== c.textLen) || nullText.length !== c.textLen)
-    throw new Error(`prompt ids must have length ${c.textLen}`);
-  if (!Number.isInteger(o.n) || o.n < 1) throw new Error(`n must be a positive integer, got ${o.n}`);
+  const layout = layoutGroups(c, groups, nullText);
   const decoder = o.decoder ?? (await onnxDecoderFor(model));
-  const guided = o.guidance !== 1;
-  const images = texts.length * o.n; // conditional rows, prompt-major
-  const rows = guided ? 2 * images : images;
-  const condRows = texts.flatMap((t) => Array(o.n).fill(t) as number[][]);
-  const rand = mulberry32(o.seed);
-  const codes = Array.from({ length: images }, () => new Int32Array(total).fill(-1));
-  const k = c.imageVocab;
-  const sampler = new TokenSampler(o);
+  const rows = layout.prompts.length;
+  const rands = groups.map((g) => mulberry32(g.seed));
+  // One sampler per group: each has its own temperature and filters (and its own scratch buffer).
+  const samplers = groups.map((g) => new TokenSampler(g));
+  const codes = layout.groups.map((g) => Array.from({ length: g.images }, () => new Int32Array(total).fill(-1)));
 
-  // The prompt in one ONNX pass: the first token's logits and the cache the steps then read.
-  const first = await decoder.prefill([...condRows, ...(guided ? Array(images).fill(nullText) : [])]);
+  // The prompts in one ONNX pass: the first token's logits and the cache the steps then read.
+  const first = await decoder.prefill(layout.prompts);
   const state = first.state;
   let values = first.logits; // [rows · K]
-  const last = new Int32Array(rows);
+  const last = new Int32Array(rows); // [rows]
   for (let i = 0; i < total; i++) {
     if (i > 0) {
-      for (let r = 0; r < rows; r++) last[r] = codes[r % images][i - 1];
+      for (let r = 0; r < rows; r++) last[r] = codes[layout.rowGroup[r]][layout.rowImage[r]][i - 1];
       values = await state.step(last, i - 1);
     }
-    for (let r = 0; r < images; r++) {
-      const cond = values.subarray(r * k, (r + 1) * k);
-      const row = guided ? guide(cond, values.subarray((images + r) * k, (images + r + 1) * k), o.guidance) : cond;
-      codes[r][i] = sampler.draw(row, rand);
-    }
+    drawGroups(layout, groups, values, c.imageVocab, i, codes, (row, g) => samplers[g].draw(row, rands[g]));
     await o.onToken?.({ index: i, total, codes });
   }
   return codes;
