@@ -4,19 +4,10 @@ import { selectBackend } from "../tensor/backend";
 import { registerFastGradients } from "../tensor/gradients";
 import { sampleImageCodes } from "./sample";
 import { Transformer } from "./transformer";
-import { DEFAULT_TRANSFORMER_CONFIG, type TransformerConfig } from "./transformer-config";
+import type { TransformerConfig } from "./transformer-config";
+import { tinyTransformerConfig } from "../../test/fixtures/tiny-transformer";
 
-const config: TransformerConfig = {
-  ...DEFAULT_TRANSFORMER_CONFIG,
-  textVocab: 10,
-  textLen: 4,
-  imageVocab: 8,
-  imageGrid: 3,
-  nLayer: 2,
-  nHead: 2,
-  nEmbd: 16,
-  dropout: 0,
-};
+const config: TransformerConfig = { ...tinyTransformerConfig };
 const text = () =>
   tf.tensor2d(
     [

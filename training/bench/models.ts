@@ -9,7 +9,7 @@ import { DEFAULT_VQ_CONFIG } from "../../lib/model/vq-config";
 import { VQModel } from "../../lib/model/vq-model";
 
 /** Best wall time of `reps` runs of an async function, in seconds (after one warm-up run). */
-async function best(reps: number, fn: () => Promise<void> | void): Promise<number> {
+export async function best(reps: number, fn: () => Promise<unknown> | unknown): Promise<number> {
   await fn();
   let t = Infinity;
   for (let i = 0; i < reps; i++) {

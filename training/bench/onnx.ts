@@ -16,6 +16,7 @@ import { imageTokens } from "../../lib/model/transformer-config";
 import { initBackend } from "../../lib/tensor/backend";
 import { loadTextTokenizer } from "../../lib/text/tokenizer";
 import { flag, numberList, parseFlags, runMain } from "../cli";
+import { best } from "./models";
 
 const Flags = z.object({
   model: z.string().default(path.join("models", "default")),
@@ -28,18 +29,6 @@ const Flags = z.object({
 });
 
 type Engine = typeof sampleImageCodes;
-
-/** Best wall time (s) of `reps` calls after one warm-up call. */
-async function best(reps: number, fn: () => Promise<unknown>): Promise<number> {
-  await fn();
-  let t = Infinity;
-  for (let i = 0; i < reps; i++) {
-    const s = performance.now();
-    await fn();
-    t = Math.min(t, (performance.now() - s) / 1000);
-  }
-  return t;
-}
 
 runMain("bench:onnx", async () => {
   const flags = parseFlags(
