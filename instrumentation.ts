@@ -1,6 +1,6 @@
 // Next.js calls register() once when the server boots: choose the tensor backend (its choice is logged at start-up
 // and the first request does not pay for loading the wasm binaries), start the generation service (re-queues jobs
-// a previous process left running) and warm the active model up in the background.
+// a previous process left running) and warm the active model up in the background (in the generation threads).
 export async function register() {
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
   const { initBackend } = await import("./lib/tensor/backend");
@@ -11,7 +11,10 @@ export async function register() {
   (await import("./lib/admin")).adminToken();
   const { generationService } = await import("./lib/generate/service");
   generationService()
-    .then(async ({ registry }) => {
+    .then(async ({ registry, threads }) => {
+      // With worker threads (WORKER_THREADS ≥ 1) each thread loads and warms the model it generates with; this
+      // thread loads one only when a request needs it here (tokenize, search by meaning).
+      if (threads) return;
       const lease = await registry.acquire();
       console.info(`[tessera] model ${lease.name} loaded and warmed up`);
       lease.release();

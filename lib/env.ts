@@ -1,4 +1,5 @@
 // Server settings from the environment, validated once: a bad value stops the server with a message naming it.
+import os from "node:os";
 import { z } from "zod";
 import { CANDIDATES_FALLBACK, CANDIDATES_LIMIT } from "./generate/params";
 
@@ -21,6 +22,11 @@ const ServerEnv = z
       ),
     /** Model versions kept loaded at once (the active one counts); the least recently used is unloaded beyond it. */
     MODELS_LOADED: z.coerce.number().int().min(1).max(16).default(2),
+    /**
+     * Where generated PNGs go: "database" (the Image rows) or a folder (relative to the project root or absolute;
+     * created if missing) that every server of one database shares. See lib/db/image-store.ts.
+     */
+    IMAGE_STORE: z.string().trim().min(1, 'IMAGE_STORE must be "database" or a folder path').default("database"),
     /** Queued + running jobs beyond which POST /api/generations answers 429. */
     QUEUE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(20),
     /** Queued + running jobs of one client (see lib/client-id.ts) beyond which its requests answer 429. */
@@ -29,6 +35,12 @@ const ServerEnv = z
     JOB_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
     /** Loops of the in-process worker, each generating one batch of jobs (see MAX_BATCH) at a time. */
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(8).default(1),
+    /**
+     * Worker threads that generate (lib/generate/threads.ts), each with its own tensor backend, database client and
+     * loaded models, so sampling never blocks HTTP; default one per core (at most 16). 0: the worker runs on the
+     * server's own event loop, as the tests that build one do.
+     */
+    WORKER_THREADS: z.coerce.number().int().min(0).max(16).default(Math.min(16, os.availableParallelism())),
     /**
      * Sequences (each job's candidates when its model reranks, else n) a worker loop samples in one pass, across
      * queued jobs for the same model: a batch of 8–16 costs far less per image than batch 1. A larger job runs alone.

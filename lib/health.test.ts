@@ -1,13 +1,18 @@
 // The health report tells the truth: "degraded", with the reason, when the database takes reads but not writes or
-// when the active model failed to load — and its messages carry no absolute filesystem paths.
+// when the active model failed to load — and its messages carry no absolute filesystem paths; "loaded" once a
+// generation thread has the active model (the service runs one thread here).
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serviceSandbox, stopService } from "../test/fixtures/service";
+import { writeTinyModelFolder } from "../test/fixtures/tiny-model";
 import { POST as tokenize } from "../app/api/tokenize/route";
 import { getDb } from "./db/client";
+import { GenerationParams, SAMPLING_FALLBACK, withSamplingDefaults } from "./generate/params";
+import { enqueue } from "./generate/queue";
 import { generationService } from "./generate/service";
+import type { JobEvent } from "./generate/worker";
 import { getHealth } from "./health";
 import { selectBackend } from "./tensor/backend";
 
@@ -16,7 +21,7 @@ let file: string;
 
 beforeAll(async () => {
   await selectBackend({ request: "wasm", log: { info() {}, warn() {} } });
-  dir = await serviceSandbox("tessera-health-", "no-model-here");
+  dir = await serviceSandbox("tessera-health-", "no-model-here", { threads: 1 });
   file = path.join(dir, "test.db");
 });
 afterAll(() => stopService(dir));
@@ -58,4 +63,30 @@ describe("health", () => {
     expect(message).toMatch(/the active model broken could not be loaded/);
     expect(message).not.toContain(dir);
   });
+
+  it("says the active model is loaded once the generation thread has loaded it, this thread's registry aside", async () => {
+    const db = getDb();
+    await writeTinyModelFolder(path.join(dir, "m1"));
+    await db.modelVersion.updateMany({ data: { active: false } });
+    await db.modelVersion.create({ data: { name: "m1", kind: "dalle", path: path.join(dir, "m1"), config: {}, active: true } });
+    const service = await generationService();
+    expect(service.threads?.threads).toBe(1);
+    const job = await enqueue(db, withSamplingDefaults(GenerationParams.parse({ prompt: "red heart", n: 1 }), SAMPLING_FALLBACK), {
+      limit: 10,
+      perClientLimit: 10,
+      clientId: "h",
+      modelVersionId: null,
+    });
+    const ended = new Promise<JobEvent>((resolve) =>
+      service.worker.events.on(job.id, (e: JobEvent) => e.type !== "progress" && resolve(e)),
+    );
+    service.worker.notify();
+    expect(await ended).toEqual({ type: "done" });
+    // The main thread never loaded m1: the thread did, and health counts it.
+    expect(service.registry.loadedName).not.toBe("m1");
+    const h = await getHealth();
+    expect(h.model).toEqual({ loaded: true, active: "m1", rerank: false });
+    expect(h.status).toBe("ok");
+    expect(h.workers.threads).toBe(1);
+  }, 120_000);
 });

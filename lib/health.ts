@@ -28,19 +28,24 @@ export interface Health {
    * says whether its folder carries a CLIP, i.e. whether requests sample candidates and keep CLIP's best.
    */
   model: { loaded: boolean; active: string | null; rerank: boolean; error?: string };
+  /** Generation threads (0: the worker runs on the server's event loop, or the service has not started) and jobs running. */
+  workers: { threads: number; busy: number };
 }
 
 export async function getHealth(): Promise<Health> {
   const [backend, db] = await Promise.all([backendHealth(), dbHealth()]);
   const active = db.reachable ? await findActiveModelVersion(getDb()).catch(() => null) : null;
   const service = await generationServiceIfStarted();
-  const loadError = service?.registry.loadError;
+  // The model is loaded once any registry holds it: a generation thread's (each has its own) or this thread's.
+  const loadedNames = [service?.registry.loadedName, ...(service?.threads?.loadedNames ?? [])];
+  const loadErrors = [service?.registry.loadError, ...(service?.threads?.loadErrors ?? [])];
+  const loadError = active ? loadErrors.find((e) => e?.versionId === active.id) : undefined;
   const model: Health["model"] = {
-    loaded: active !== null && service?.registry.loadedName === active.name,
+    loaded: active !== null && loadedNames.includes(active.name),
     active: active?.name ?? null,
     rerank: active !== null && folderHasClip(active.path),
   };
-  if (active && loadError?.versionId === active.id && !model.loaded) model.error = loadError.message;
+  if (loadError && !model.loaded) model.error = loadError.message;
   const reasons: string[] = [];
   if (backend.name === null) reasons.push(`no tensor backend: ${backend.error}`);
   if (!db.reachable) reasons.push(`the database is unreachable: ${db.error}`);
@@ -55,6 +60,7 @@ export async function getHealth(): Promise<Health> {
     backend,
     db,
     model,
+    workers: { threads: service?.threads?.threads ?? 0, busy: service?.worker.busy ?? 0 },
   };
 }
 

@@ -9,15 +9,16 @@
 // same model version while their sequences fit in MAX_BATCH. Each keeps its own lease, events, progress, reranking
 // and completion, and its images are those it gets alone.
 import { EventEmitter } from "node:events";
-import os from "node:os";
-import { randomBytes } from "node:crypto";
 import type { Db } from "../db/client";
 import { claimMoreJobs, claimNextJob, completeJob, failJob, renewLease, reportProgress, takeOverAbandoned } from "../db/generations";
 import { serverEnv } from "../env";
 import { publicMessage } from "../errors";
 import { generateBatch, generateParamsOf, sequencesOfStored, type BatchOutcome } from "./batch";
 import type { GenerateParams, GenerateProgress } from "./generate";
+import { claimLiveId, workerIsDeadOnThisHost } from "./liveness";
 import type { ModelLease, ModelRegistry } from "./registry";
+
+export { workerIsDeadOnThisHost } from "./liveness";
 
 export type JobEvent =
   | { type: "status"; status: string; progress: number }
@@ -40,30 +41,11 @@ export interface WorkerOptions {
   /** Sequences (each job's candidates when its model reranks, else n) sampled in one pass across jobs (default MAX_BATCH). */
   maxBatch?: number;
   log?: Pick<Console, "info" | "error">;
-}
-
-/** `host:pid:random` — lets the next server on the same host tell at once that a job's worker process is gone. */
-export function newWorkerId(): string {
-  return `${os.hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
-}
-
-/** Ids of the workers alive in this process. */
-const liveHere = new Set<string>();
-
-/**
- * True for a worker id of this host whose process no longer runs. An id with this process's pid that no live
- * worker here holds is dead too: a restarted server can get its predecessor's pid (pid 1 in a container).
- */
-export function workerIsDeadOnThisHost(workerId: string): boolean {
-  const [host, pid] = workerId.split(":");
-  if (host !== os.hostname() || !/^\d+$/.test(pid ?? "")) return false;
-  if (Number(pid) === process.pid) return !liveHere.has(workerId);
-  try {
-    process.kill(Number(pid), 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "ESRCH";
-  }
+  /**
+   * Its id, claimed by whoever watches its liveness (a generation thread's, by the pool that releases it when the
+   * thread exits); default a new one from ./liveness.ts, alive as long as this process.
+   */
+  id?: string;
 }
 
 class LeaseLost extends Error {}
@@ -86,7 +68,7 @@ interface Claimed {
 
 export class GenerationWorker {
   readonly events = new EventEmitter();
-  readonly id = newWorkerId();
+  readonly id: string;
   private running = 0;
   private stopped = false;
   private wake?: () => void;
@@ -101,7 +83,7 @@ export class GenerationWorker {
     private readonly o: WorkerOptions,
   ) {
     this.events.setMaxListeners(0);
-    liveHere.add(this.id);
+    this.id = o.id ?? claimLiveId().id;
   }
 
   private get leaseMs(): number {
@@ -279,7 +261,11 @@ export class GenerationWorker {
       completeJob(this.db, job.id, this.id, output, timings, versionId),
     );
     job.finished = true;
-    if (stored) return void this.events.emit(job.id, { type: "done" } satisfies JobEvent);
+    if (stored) {
+      // One line per job stored, by the worker that stored it: with several servers, where each job ran.
+      this.o.log?.info(`[tessera] generation ${job.id} done by ${this.id}: ${r.images.length} image(s) in ${timings.totalMs} ms`);
+      return void this.events.emit(job.id, { type: "done" } satisfies JobEvent);
+    }
     if (stored === false) this.o.log?.info(`[tessera] generation ${job.id} was deleted or taken over meanwhile; its result is dropped`);
   }
 
