@@ -34,7 +34,7 @@ function exerciseModels(getDb: () => Db) {
     const back = await db.generation.findUniqueOrThrow({ where: { id: gen.id }, include: { images: true, modelVersion: true } });
     expect(back.params).toEqual({ n: 2, guidance: 3, temperature: 1 });
     expect(back.modelVersion?.config).toEqual({ nLayer: 4, nEmbd: 256 });
-    expect(Buffer.from(back.images[0].png)).toEqual(png);
+    expect(Buffer.from(back.images[0].png!)).toEqual(png);
 
     // (generationId, index) is unique: a job never gets two pictures in one slot.
     await expect(db.image.create({ data: { generationId: gen.id, index: 0, png, width: 32, height: 32 } })).rejects.toThrow();

@@ -1,7 +1,9 @@
 // Named queries on generation jobs and their images. A running job is always held by a lease (workerId +
 // leaseUntil): its worker renews the lease by heartbeat, and every write a worker makes to a running job is
 // conditional on still holding it, so a job taken over by another worker is never finished twice.
+// Image bytes go through the image store (IMAGE_STORE, ./image-store.ts): the rows, or files named by the rows.
 import type { Db } from "./client";
+import { deleteQuietly, imageKey, imageStore, putAll, type ImageStore, type PngColumns } from "./image-store";
 import { findActiveModelVersion } from "./versions";
 
 const PENDING = ["queued", "running"];
@@ -163,10 +165,10 @@ export function embeddingOf(bytes: Uint8Array): Float32Array {
   return Float32Array.from({ length: bytes.byteLength >> 2 }, (_, i) => view.getFloat32(i * 4, true));
 }
 
-const imageRow = (id: string, img: FinishedImage, index: number, rejected: boolean) => ({
+const imageRow = (id: string, img: FinishedImage, index: number, rejected: boolean, bytes: PngColumns) => ({
   generationId: id,
   index,
-  png: new Uint8Array(img.png),
+  ...bytes,
   width: img.width,
   height: img.height,
   score: img.score ?? null,
@@ -178,6 +180,10 @@ const imageRow = (id: string, img: FinishedImage, index: number, rejected: boole
  * Stores the images (kept ones at index 0..n−1, then the rejected candidates) and marks the job done — with the
  * model version that generated it, and no error left over from an earlier attempt — in one transaction. False
  * (and nothing written) when the lease is no longer held.
+ *
+ * With a folder store the files are written first and the rows that name them after, so a committed row's file
+ * always exists; when the transaction does not commit, the files just written are removed again (best effort: a
+ * file left behind costs disk space, never a picture).
  */
 export async function completeJob(
   db: Db,
@@ -186,30 +192,54 @@ export async function completeJob(
   output: JobOutput,
   timings: Record<string, number>,
   modelVersionId: string,
+  store: ImageStore = imageStore(),
 ): Promise<boolean> {
-  const kept = output.images;
-  const rejected = output.rejected ?? [];
-  return db.$transaction(async (tx) => {
-    const { count } = await tx.generation.updateMany({
-      where: { id, workerId, status: "running" },
-      data: {
-        status: "done",
-        progress: 1,
-        timings,
-        modelVersionId,
-        candidates: output.candidates ?? null,
-        error: null,
-        workerId: null,
-        leaseUntil: null,
-        finishedAt: new Date(),
-      },
+  const images = [
+    ...output.images.map((img) => ({ img, rejected: false })),
+    ...(output.rejected ?? []).map((img) => ({ img, rejected: true })),
+  ];
+  const bytes = await putAll(
+    store,
+    images.map(({ img }, index) => ({ key: imageKey(id, index), png: img.png })),
+  );
+  const written = bytes.flatMap((b) => (b.storeKey === null ? [] : [b.storeKey]));
+  let committed: boolean;
+  try {
+    committed = await db.$transaction(async (tx) => {
+      const { count } = await tx.generation.updateMany({
+        where: { id, workerId, status: "running" },
+        data: {
+          status: "done",
+          progress: 1,
+          timings,
+          modelVersionId,
+          candidates: output.candidates ?? null,
+          error: null,
+          workerId: null,
+          leaseUntil: null,
+          finishedAt: new Date(),
+        },
+      });
+      if (count !== 1) return false;
+      await tx.image.createMany({ data: images.map(({ img, rejected }, i) => imageRow(id, img, i, rejected, bytes[i])) });
+      return true;
     });
-    if (count !== 1) return false;
-    await tx.image.createMany({
-      data: [...kept.map((img, i) => imageRow(id, img, i, false)), ...rejected.map((img, i) => imageRow(id, img, kept.length + i, true))],
-    });
-    return true;
-  });
+  } catch (err) {
+    // The commit may have happened even so (the connection dropped after COMMIT): keep the files a row names —
+    // all of them when the database cannot be asked.
+    const named = written.length
+      ? await db.image.findMany({ where: { storeKey: { in: written } }, select: { storeKey: true } }).catch(() => null)
+      : [];
+    if (named)
+      await deleteQuietly(
+        store,
+        written.filter((k) => !named.some((r) => r.storeKey === k)),
+        `generation ${id} was not stored`,
+      );
+    throw err;
+  }
+  if (!committed) await deleteQuietly(store, written, `generation ${id} is no longer this worker's`);
+  return committed;
 }
 
 /** Fails a job this worker holds; false when it no longer holds it. */
@@ -281,11 +311,31 @@ export async function getGeneration(db: Db, id: string) {
   };
 }
 
-/** Deletes a job and (by cascade) its images; false for an unknown id. */
-export async function deleteGeneration(db: Db, id: string): Promise<boolean> {
-  return (await db.generation.deleteMany({ where: { id } })).count === 1;
+/** Deletes a job, (by cascade) its images, and then their files in a folder store; false for an unknown id. */
+export async function deleteGeneration(db: Db, id: string, store?: ImageStore): Promise<boolean> {
+  const deleted = await db.$transaction(async (tx) => {
+    // Lock the job's row before reading its images' keys: a completeJob racing this delete has then either
+    // committed already (its images are read below) or will find no job (and remove its own files).
+    const { count } = await tx.generation.updateMany({ where: { id }, data: { leaseUntil: null } });
+    if (count !== 1) return null;
+    const images = await tx.image.findMany({ where: { generationId: id, storeKey: { not: null } }, select: { storeKey: true } });
+    await tx.generation.delete({ where: { id } });
+    return images.map((i) => i.storeKey!);
+  });
+  // After the commit: were the delete to fail, the files must still be there for the rows that remain.
+  if (deleted?.length) await deleteQuietly(store ?? imageStore(), deleted, `generation ${id} was deleted`);
+  return deleted !== null;
 }
 
-export function getImagePng(db: Db, id: string) {
-  return db.image.findUnique({ where: { id }, select: { png: true } });
+/**
+ * An image's PNG bytes, wherever they are: in its row (IMAGE_STORE=database, and every row from before the image
+ * store) or in the store. Null for an unknown id; ImageFileMissing when the row names a file that is gone.
+ */
+export async function getImagePng(db: Db, id: string, store?: ImageStore): Promise<{ png: Uint8Array } | null> {
+  const row = await db.image.findUnique({ where: { id }, select: { png: true, storeKey: true } });
+  if (!row) return null;
+  if (row.png !== null) return { png: row.png };
+  if (row.storeKey === null) throw new Error(`image ${id} has neither bytes nor a store key`);
+  // The store is opened only here, so a server whose images are all in rows serves them whatever IMAGE_STORE says.
+  return { png: await (store ?? imageStore()).get(row.storeKey) };
 }

@@ -92,7 +92,7 @@ async function runTogether(
     job,
     events: all[i],
     batch: job.timings as { batchJobs: number; batchRows: number },
-    pngs: job.images.map((img) => Buffer.from(img.png).toString("base64")),
+    pngs: job.images.map((img) => Buffer.from(img.png!).toString("base64")), // IMAGE_STORE=database: bytes in the row
   }));
 }
 

@@ -105,7 +105,7 @@ describe("reranking in the worker", () => {
     const clip = Clip.load(clipDir).model;
     const text = await loadTextTokenizer(clipDir);
     const ids = tf.tensor2d([text.encode(prompt, clip.config.textLen).ids], [1, clip.config.textLen], "int32");
-    const pixels = await pixelsOf(rows.map((r) => r.png));
+    const pixels = await pixelsOf(rows.map((r) => r.png!)); // IMAGE_STORE=database: bytes in the row
     const scores = clip.score(ids, pixels); // [1, 6]
     const embeddings = clip.encodeImages(pixels); // [6, D]
     const want = Array.from(await scores.data());
@@ -141,7 +141,7 @@ describe("reranking in the worker", () => {
     const ids = tf.tensor2d([text.encode(query, clip.config.textLen).ids], [1, clip.config.textLen], "int32");
     for (const r of found.results) {
       const kept = await db.image.findMany({ where: { generationId: r.generationId, rejected: false } });
-      const pixels = await pixelsOf(kept.map((k) => k.png));
+      const pixels = await pixelsOf(kept.map((k) => k.png!));
       const s = clip.score(ids, pixels); // [1, n]
       const want = Math.max(...(await s.data()));
       tf.dispose([pixels, s]);
