@@ -29,7 +29,8 @@ const DEFAULT_N = 4;
 
 type Phase =
   | { kind: "idle" }
-  | { kind: "waiting"; id: string; done: number; total: number; partial: string[] }
+  /** done/total: tokens written (this server's worker); running/fraction: a job another server generates. */
+  | { kind: "waiting"; id: string; done: number; total: number; partial: string[]; running?: boolean; fraction?: number }
   | {
       kind: "done";
       id: string;
@@ -135,6 +136,10 @@ export function CreateForm({
       streamed = e.done;
       setPhase((p) => (p.kind === "waiting" && p.id === id ? { ...p, done: e.done, total: e.total, partial: e.partial ?? p.partial } : p));
     });
+    es.addEventListener("status", (ev) => {
+      const e = JSON.parse((ev as MessageEvent).data) as { status: string; progress: number };
+      setPhase((p) => (p.kind === "waiting" && p.id === id ? { ...p, running: e.status === "running", fraction: e.progress } : p));
+    });
     es.addEventListener("failed", (ev) => {
       es.close();
       setPhase({ kind: "error", message: JSON.parse((ev as MessageEvent).data).error });
@@ -236,11 +241,15 @@ export function CreateForm({
           <div className="h-2 w-full overflow-hidden rounded bg-neutral-200">
             <div
               className="h-full bg-tile-500 transition-all"
-              style={{ width: `${phase.total ? (100 * phase.done) / phase.total : 0}%` }}
+              style={{ width: `${phase.total ? (100 * phase.done) / phase.total : 100 * (phase.fraction ?? 0)}%` }}
             />
           </div>
           <p className="text-sm text-neutral-600">
-            {phase.total ? `writing image tokens: ${phase.done}/${phase.total}` : "waiting in the queue…"}
+            {phase.total
+              ? `writing image tokens: ${phase.done}/${phase.total}`
+              : phase.running
+                ? `generating… ${Math.round(100 * (phase.fraction ?? 0))} %`
+                : "waiting in the queue…"}
           </p>
           <ImageGrid urls={phase.partial} testId="partial-image" />
         </div>

@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { imageStore } from "../lib/db/image-store";
 import { migrate } from "../lib/db/migrate";
 import { parseDatabaseUrl, redact } from "../lib/db/url";
 import { serve } from "./server";
@@ -82,6 +83,9 @@ async function main(): Promise<number> {
     `[tessera] database: ${target.provider} ${where}; ` +
       (migrated.applied.length ? `applied ${migrated.applied.join(", ")}` : "schema up to date"),
   );
+
+  // An image folder (IMAGE_STORE) that cannot be written stops the server now, not at its first finished job.
+  console.log(`[tessera] images: ${imageStore().description}`);
 
   const options = { port: env.data.PORT, host: env.data.HOST, trustProxy: env.data.TRUST_PROXY === "1" || env.data.TRUST_PROXY === "true" };
   // Telemetry would only try to reach a host this machine cannot reach.

@@ -178,4 +178,18 @@ describe("API", () => {
     await db.generation.deleteMany({ where: { status: "queued" } });
     s.worker.start();
   });
+  it("follows a job another server generates through the database: its status, then its end", async () => {
+    // Running under another machine's worker (a live lease): this process's worker never touches it.
+    const db = getDb();
+    const elsewhere = { status: "running", workerId: "elsewhere:1:feed", leaseUntil: new Date(Date.now() + 600_000) };
+    const { id } = await db.generation.create({ data: { prompt: "red heart", params: { n: 1 }, seed: 1, ...elsewhere } });
+    const stream = readEvents(await getEvents(new Request(`http://t/api/generations/${id}/events`), ctx(id)));
+    await new Promise((r) => setTimeout(r, 1500));
+    await db.generation.update({ where: { id }, data: { progress: 0.5 } });
+    await new Promise((r) => setTimeout(r, 1500));
+    await db.generation.update({ where: { id }, data: { status: "done", progress: 1, workerId: null, leaseUntil: null } });
+    const events = await stream;
+    // The first status (running, 0), the one the database showed at 0.5, then the end.
+    expect(events).toEqual(["status", "status", "done"]);
+  });
 });

@@ -7,9 +7,15 @@ import type { JobEvent } from "@/lib/generate/worker";
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";
 
+/** How often the database is read for a job no event of this process's worker has told of lately. */
+const POLL_MS = 1000;
+
 /**
- * GET /api/generations/[id]/events: Server-Sent Events — `progress` (tokens done, partial PNGs as data URLs),
- * then `done` or `failed`. A job already finished answers with its final event at once.
+ * GET /api/generations/[id]/events: Server-Sent Events — `status` (queued/running and the fraction done),
+ * `progress` (tokens done, partial PNGs as data URLs), then `done` or `failed`. A job already finished answers with
+ * its final event at once. Progress with pictures comes from this process's worker; a job that another server or
+ * `npm run worker` process generates (they share the queue) is followed through the database instead: its status
+ * every POLL_MS, and its end.
  */
 export const GET = route(async (request: Request, { params }: { params: Promise<{ id: string }> }) => {
   const { id } = await params;
@@ -33,27 +39,40 @@ export const GET = route(async (request: Request, { params }: { params: Promise<
       };
       if (job.status === "done") return (send({ type: "done" }), finish());
       if (job.status === "failed") return (send({ type: "failed", error: job.error ?? "failed" }), finish());
+      let lastLocal = 0;
       const onEvent = (e: JobEvent) => {
+        lastLocal = Date.now();
         send(e);
         if (e.type === "done" || e.type === "failed") finish();
       };
       // Comments keep proxies from closing an idle stream while the job waits in the queue.
       const heartbeat = setInterval(() => !closed && controller.enqueue(encoder.encode(": waiting\n\n")), 15_000);
+      let last = { status: job.status, progress: job.progress };
+      // The job may have finished between the first read and the subscription, or run on another server: look
+      // again now and every POLL_MS while this process's worker says nothing of it.
+      const look = () =>
+        getJobStatus(db, id).then(
+          (now) => {
+            if (closed) return;
+            if (!now) return onEvent({ type: "failed", error: "deleted while it was being generated" });
+            if (now.status === "done") return onEvent({ type: "done" });
+            if (now.status === "failed") return onEvent({ type: "failed", error: now.error ?? "failed" });
+            if (now.status === last.status && now.progress === last.progress) return;
+            last = { status: now.status, progress: now.progress };
+            send({ type: "status", status: now.status, progress: now.progress });
+          },
+          () => {}, // the database is down: the worker's own events, a later look or the client's retry will tell
+        );
+      const poll = setInterval(() => Date.now() - lastLocal >= POLL_MS && void look(), POLL_MS);
       worker.events.on(id, onEvent);
       cleanup = () => {
         clearInterval(heartbeat);
+        clearInterval(poll);
         worker.events.off(id, onEvent);
       };
       request.signal.addEventListener("abort", finish);
       send({ type: "status", status: job.status, progress: job.progress });
-      // The job may have finished between the first read and the subscription: look once more.
-      getJobStatus(db, id).then(
-        (now) => {
-          if (now?.status === "done") onEvent({ type: "done" });
-          else if (now?.status === "failed") onEvent({ type: "failed", error: now.error ?? "failed" });
-        },
-        () => {}, // the database is down: the worker's own events (or the client's retry) will tell
-      );
+      void look();
     },
     cancel() {
       cleanup();
