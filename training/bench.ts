@@ -1,5 +1,6 @@
-// `npm run bench [-- --quick] [--out bench/results.json] [--no-http]`: the numbers that matter, measured side by
-// side in one run on the active backend (absolute times on a shared 2-core machine are noisy; ratios measured in
+// `npm run bench [-- --quick] [--out bench/results.json] [--no-http] [--no-training] [--pg URL]`: the numbers that
+// matter, measured side by side in one run on the active backend; `--pg` adds the HTTP rows with two servers
+// sharing that (scratch) PostgreSQL database (absolute times on a shared 2-core machine are noisy; ratios measured in
 // the same run are not). Prints a table and writes JSON.
 import fs from "node:fs";
 import path from "node:path";
@@ -16,6 +17,10 @@ const Flags = z.object({
   out: z.string().default(path.join("bench", "results.json")),
   noHttp: flag(),
   noTraining: flag(),
+  pg: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "--pg takes a postgresql:// URL of a scratch database")
+    .optional(),
 });
 
 const f = (x: number, digits = 0) => x.toFixed(digits);
@@ -57,14 +62,16 @@ export function formatBench(r: BenchResult): string {
       `${f(g.vq.imagesPerS.one, 1)} / ${f(g.vq.imagesPerS.all, 1)} img/s (batch ${g.vq.batch}; ×${f(g.vq.scaling, 2)})`,
     ]);
   }
-  if (r.http) {
-    for (const [k, v] of Object.entries(r.http.generation))
+  for (const http of [r.http, r.httpTwoServers]) {
+    if (!http) continue;
+    const where = http.servers > 1 ? `${http.servers} servers, ${http.database}` : http.database;
+    for (const [k, v] of Object.entries(http.generation))
       rows.push([
-        `HTTP ${k.replace("images", "").replace("_clients", " image(s), clients ").replace("_candidates", ", candidates ")}`,
-        `p50 ${v.p50Ms} ms, p95 ${v.p95Ms} ms (${v.requests} requests)`,
+        `HTTP (${where}) ${k.replace("images", "").replace("_clients", " image(s), clients ").replace("_candidates", ", candidates ")}`,
+        `p50 ${v.p50Ms} ms, p95 ${v.p95Ms} ms, ${v.imagesPerS} images/s (${v.requests} requests)`,
       ]);
-    rows.push(["/api/health under load", `p50 ${r.http.healthUnderLoad.p50Ms} ms, p95 ${r.http.healthUnderLoad.p95Ms} ms`]);
-    rows.push(["server peak RSS (sampled)", `${r.http.peakRssMiB} MiB`]);
+    rows.push([`/api/health under load (${where})`, `p50 ${http.healthUnderLoad.p50Ms} ms, p95 ${http.healthUnderLoad.p95Ms} ms`]);
+    rows.push([`server peak RSS (${where}, sampled)`, `${http.peakRssMiB} MiB`]);
   }
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n");
@@ -80,10 +87,16 @@ export type BenchResult = {
   transformer: Awaited<ReturnType<typeof transformerThroughput>>;
   training: Awaited<ReturnType<typeof trainingThroughput>> | null;
   http: Awaited<ReturnType<typeof benchHttp>> | null;
+  /** With --pg: the same requests spread over two servers on one PostgreSQL queue. */
+  httpTwoServers: Awaited<ReturnType<typeof benchHttp>> | null;
 };
 
 runMain("bench", async () => {
-  const flags = parseFlags(process.argv.slice(2), Flags, "usage: npm run bench -- [--quick] [--out FILE] [--no-http] [--no-training]");
+  const flags = parseFlags(
+    process.argv.slice(2),
+    Flags,
+    "usage: npm run bench -- [--quick] [--out FILE] [--no-http] [--no-training] [--pg postgresql://…]",
+  );
   const backend = await initBackend({ log: { info() {}, warn: console.warn } });
   registerFastGradients();
   const reps = flags.quick ? 1 : 3;
@@ -97,6 +110,10 @@ runMain("bench", async () => {
     transformer: await transformerThroughput(reps, flags.quick ? 1 : 2),
     training: flags.noTraining ? null : await trainingThroughput(flags.quick),
     http: flags.noHttp ? null : await benchHttp({ quick: flags.quick, log: (s) => console.error(`[bench] ${s}`) }),
+    httpTwoServers:
+      flags.noHttp || !flags.pg
+        ? null
+        : await benchHttp({ quick: flags.quick, pgUrl: flags.pg, log: (s) => console.error(`[bench] ${s}`) }),
   };
   console.log(formatBench(result));
   fs.mkdirSync(path.dirname(flags.out), { recursive: true });

@@ -48,9 +48,15 @@ describe("bench", () => {
       "images1_clients8",
       "images4_clients1",
       ...(reranks ? ["images4_clients1_candidates16"] : []),
+      "images4_clients32",
       "images4_clients8",
     ]);
-    for (const v of Object.values(r.http.generation) as { p95Ms: number }[]) expect(v.p95Ms).toBeGreaterThan(0);
+    expect(r.http).toMatchObject({ servers: 1, database: "sqlite" });
+    expect(r.httpTwoServers).toBeNull();
+    for (const v of Object.values(r.http.generation) as { p95Ms: number; imagesPerS: number }[]) {
+      expect(v.p95Ms).toBeGreaterThan(0);
+      expect(v.imagesPerS).toBeGreaterThan(0);
+    }
     expect(r.matmul1024Gflops).toBeGreaterThan(0);
   });
 });

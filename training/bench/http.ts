@@ -1,6 +1,8 @@
-// End-to-end HTTP benchmark: starts the real server (npm start) on 127.0.0.1 with its own database, sends a
-// bounded number of generation requests with 1 and 8 concurrent clients, measures request-to-images latency,
-// /api/health latency under that load, and the server's peak resident memory (sampled through /api/health).
+// End-to-end HTTP benchmark: starts the real server (npm start) on 127.0.0.1 with its own database — or, with a
+// PostgreSQL URL, two servers sharing it (issue 18: many servers, one queue) — sends a bounded number of generation
+// requests from 1, 8 and 32 concurrent clients, and measures request-to-images latency (POST, then the job's event
+// stream until `done`, as the Create page waits), images per second, /api/health latency under that load, and the
+// servers' peak resident memory (sampled through /api/health).
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
@@ -10,6 +12,11 @@ export interface LatencyStats {
   requests: number;
   p50Ms: number;
   p95Ms: number;
+}
+
+export interface RowStats extends LatencyStats {
+  /** Images finished per second of the row's wall time (all clients together). */
+  imagesPerS: number;
 }
 
 export function percentile(values: number[], p: number): number {
@@ -35,6 +42,22 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Reads a job's Server-Sent Events until `done` (resolves) or `failed` (throws). */
+async function untilDone(base: string, id: string): Promise<void> {
+  const res = await fetch(`${base}/api/generations/${id}/events`);
+  if (!res.ok || !res.body) throw new Error(`GET /api/generations/${id}/events answered ${res.status}`);
+  const decoder = new TextDecoder();
+  let text = "";
+  const reader = res.body.getReader();
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    text += decoder.decode(chunk.value, { stream: true });
+    if (/^event: done$/m.test(text)) return void reader.cancel();
+    const failed = text.match(/^event: failed\ndata: (.*)$/m);
+    if (failed) throw new Error(`generation failed: ${failed[1]}`);
+  }
+  throw new Error(`the event stream of ${id} ended without done`);
+}
+
 /** One generation, from POST to a finished job, in ms. `candidates` 1: no reranking (the server samples n). */
 async function generateOnce(base: string, n: number, i: number, candidates: number): Promise<number> {
   const started = performance.now();
@@ -45,26 +68,27 @@ async function generateOnce(base: string, n: number, i: number, candidates: numb
   });
   if (res.status !== 202) throw new Error(`POST /api/generations answered ${res.status}: ${await res.text()}`);
   const { id } = (await res.json()) as { id: string };
-  for (;;) {
-    const job = (await (await fetch(`${base}/api/generations/${id}`)).json()) as { status: string; error?: string };
-    if (job.status === "done") return performance.now() - started;
-    if (job.status === "failed") throw new Error(`generation failed: ${job.error}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await untilDone(base, id);
+  return performance.now() - started;
 }
 
 export interface HttpBenchResult {
-  generation: Record<string, LatencyStats>;
+  /** Servers sharing the queue (2 on PostgreSQL with --pg, else 1 on its own SQLite file). */
+  servers: number;
+  database: "sqlite" | "postgresql";
+  generation: Record<string, RowStats>;
   healthUnderLoad: LatencyStats;
   peakRssMiB: number;
 }
 
-export async function benchHttp(o: { quick: boolean; modelDir?: string; log?: (s: string) => void }): Promise<HttpBenchResult> {
-  const log = o.log ?? (() => {});
+interface Server {
+  base: string;
+  stop: () => void;
+}
+
+/** `npm start` in its own process group on a free port; stop() takes the group down (tsx, next and all). */
+async function startServer(env: Record<string, string>): Promise<Server> {
   const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const dbDir = path.join("data", "bench");
-  fs.rmSync(dbDir, { recursive: true, force: true });
   const server: ChildProcess = spawn("npm", ["start"], {
     detached: true,
     stdio: "ignore",
@@ -72,83 +96,130 @@ export async function benchHttp(o: { quick: boolean; modelDir?: string; log?: (s
       ...process.env,
       PORT: String(port),
       HOST: "127.0.0.1",
-      DATABASE_URL: `file:./${dbDir}/tessera.db`,
       // The test build folder: shared with the e2e tests, never the one a running `npm start` serves.
       TESSERA_DIST_DIR: ".next-e2e",
-      TESSERA_MODEL_DIR: o.modelDir ?? process.env.TESSERA_MODEL_DIR ?? "models/default",
       QUEUE_LIMIT: "1000",
       // The bench's clients all come from one address: the per-client cap would answer them 429.
       QUEUE_LIMIT_PER_CLIENT: "1000",
       NEXT_TELEMETRY_DISABLED: "1",
+      ...env,
     },
   });
-  // The server is its own process group (detached): if the bench itself is stopped (Ctrl-C, a test's timeout),
-  // take the group down with it instead of leaving a server that keeps both cores busy.
-  const stopServer = () => {
-    try {
-      process.kill(-server.pid!, "SIGTERM");
-    } catch {
-      // already gone
-    }
+  return {
+    base: `http://127.0.0.1:${port}`,
+    stop: () => {
+      try {
+        process.kill(-server.pid!, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    },
   };
+}
+
+export async function benchHttp(o: {
+  quick: boolean;
+  modelDir?: string;
+  /** A scratch PostgreSQL database: two servers share it (and one image folder) instead of one on SQLite. */
+  pgUrl?: string;
+  log?: (s: string) => void;
+}): Promise<HttpBenchResult> {
+  const log = o.log ?? (() => {});
+  const dbDir = path.join("data", "bench");
+  fs.rmSync(dbDir, { recursive: true, force: true });
+  const common = {
+    TESSERA_MODEL_DIR: o.modelDir ?? process.env.TESSERA_MODEL_DIR ?? "models/default",
+    TESSERA_EXTRA_MODEL_DIRS: "",
+  };
+  const servers: Server[] = [];
+  // Servers are their own process groups (detached): if the bench itself is stopped (Ctrl-C, a test's timeout),
+  // take them down with it instead of leaving servers that keep both cores busy.
+  const stopAll = () => servers.forEach((s) => s.stop());
   const onSignal = (signal: NodeJS.Signals) => {
-    stopServer();
+    stopAll();
     process.exit(signal === "SIGINT" ? 130 : 143);
   };
-  process.on("exit", stopServer);
+  process.on("exit", stopAll);
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   let peakRss = 0;
-  const health = async () => {
+  const health = async (base: string) => {
     const t = performance.now();
     const body = (await (await fetch(`${base}/api/health`)).json()) as { rssMiB: number; model: { loaded: boolean; rerank?: boolean } };
     peakRss = Math.max(peakRss, body.rssMiB);
     return { ms: performance.now() - t, loaded: body.model.loaded, rerank: body.model.rerank === true };
   };
-  try {
-    const deadline = Date.now() + 180_000;
-    log(`starting the server on ${base} (building if needed)…`);
-    let rerank = false;
+  const ready = async (base: string) => {
+    const deadline = Date.now() + 240_000;
     for (;;) {
-      const h = await health().catch(() => null);
-      rerank = h?.rerank ?? false;
-      if (h?.loaded) break;
-      if (Date.now() > deadline) throw new Error("the server did not become ready with a loaded model within 180 s");
+      const h = await health(base).catch(() => null);
+      if (h?.loaded) return h;
+      if (Date.now() > deadline) throw new Error(`the server on ${base} did not become ready with a loaded model within 240 s`);
       await new Promise((r) => setTimeout(r, 250));
     }
-    const generation: Record<string, LatencyStats> = {};
+  };
+  try {
+    let rerank: boolean;
+    if (o.pgUrl) {
+      // Both cores are shared by the two servers: one generation thread each.
+      const env = { ...common, DATABASE_URL: o.pgUrl, IMAGE_STORE: path.join(dbDir, "images"), WORKER_THREADS: "1" };
+      // The first builds the app if it is stale; the second starts once it is up, so they never build at once.
+      servers.push(await startServer(env));
+      log(`starting server 1 of 2 on ${servers[0].base} (PostgreSQL; building if needed)…`);
+      rerank = (await ready(servers[0].base)).rerank;
+      servers.push(await startServer(env));
+      log(`starting server 2 of 2 on ${servers[1].base}…`);
+      await ready(servers[1].base);
+    } else {
+      servers.push(await startServer({ ...common, DATABASE_URL: `file:./${dbDir}/tessera.db` }));
+      log(`starting the server on ${servers[0].base} (building if needed)…`);
+      rerank = (await ready(servers[0].base)).rerank;
+    }
+    const generation: Record<string, RowStats> = {};
     const healthMs: number[] = [];
     let loading = true;
     const sampler = (async () => {
       while (loading) {
-        healthMs.push((await health()).ms);
+        healthMs.push((await health(servers[0].base)).ms);
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
-    // Rows: n images for c clients without reranking; with a CLIP in the model, also the issue-16 target row (a
-    // 4-image request that samples 16 candidates and keeps CLIP's best 4, one client).
-    const runs: { n: number; clients: number; candidates: number }[] = [
-      ...[1, 4].flatMap((n) => [1, 8].map((clients) => ({ n, clients, candidates: 1 }))),
-      ...(rerank ? [{ n: 4, clients: 1, candidates: 16 }] : []),
-    ];
+    // Rows: n images for c clients without reranking (clients spread round-robin over the servers); with a CLIP in
+    // the model, also the issue-16 row (a 4-image request that samples 16 candidates and keeps CLIP's best 4).
+    const runs: { n: number; clients: number; candidates: number }[] = o.pgUrl
+      ? [1, 8, 32].map((clients) => ({ n: 4, clients, candidates: 1 }))
+      : [
+          ...[1, 8].map((clients) => ({ n: 1, clients, candidates: 1 })),
+          ...[1, 8, 32].map((clients) => ({ n: 4, clients, candidates: 1 })),
+          ...(rerank ? [{ n: 4, clients: 1, candidates: 16 }] : []),
+        ];
     for (const { n, clients, candidates } of runs) {
-      const perClient = o.quick ? (clients === 1 ? 2 : 1) : clients === 1 ? 6 : 3;
+      const perClient = o.quick ? (clients === 1 ? 2 : 1) : clients === 1 ? 6 : clients === 8 ? 3 : 2;
       const times: number[] = [];
+      const started = performance.now();
       await Promise.all(
         Array.from({ length: clients }, async (_, c) => {
+          const base = servers[c % servers.length].base;
           for (let k = 0; k < perClient; k++) times.push(await generateOnce(base, n, c * 100 + k, candidates));
         }),
       );
+      const wallS = (performance.now() - started) / 1000;
       const key = `images${n}_clients${clients}${candidates > 1 ? `_candidates${candidates}` : ""}`;
-      generation[key] = stats(times);
-      log(`${key}: p50 ${Math.round(percentile(times, 50))} ms, p95 ${Math.round(percentile(times, 95))} ms`);
+      generation[key] = { ...stats(times), imagesPerS: Math.round(((n * times.length) / wallS) * 10) / 10 };
+      log(`${key}: p50 ${generation[key].p50Ms} ms, p95 ${generation[key].p95Ms} ms, ${generation[key].imagesPerS} images/s`);
     }
     loading = false;
     await sampler;
-    return { generation, healthUnderLoad: stats(healthMs), peakRssMiB: peakRss };
+    return {
+      servers: servers.length,
+      database: o.pgUrl ? "postgresql" : "sqlite",
+      generation,
+      healthUnderLoad: stats(healthMs),
+      peakRssMiB: peakRss,
+    };
   } finally {
-    stopServer();
-    process.off("exit", stopServer);
+    stopAll();
+    process.off("exit", stopAll);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }

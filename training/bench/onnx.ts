@@ -1,10 +1,15 @@
-// `npm run bench:onnx [-- --model models/default] [--batches 1,8,16] [--reps 3] [--quick]`: image-token generation
-// speed of one model with two engines side by side in one process: (a) tfjs (active backend, wasm by default) with
-// its KV cache, (b) ONNX Runtime on one thread, prefill and decode step exported by lib/model/onnx. At each batch
-// size (images per prompt), with the sampling settings the model's manifest recommends (`extra.sampling`; guidance
-// doubles the rows). Prints one JSON object. Tokens/s counts image tokens (64 per 8×8 image) over the whole
+// `npm run bench:onnx [-- --model models/default] [--batches 1,8,16] [--reps 3] [--quick] [--random] [--peer]`:
+// image-token generation speed of one model with two engines side by side in one process: (a) tfjs (active backend,
+// wasm by default) with its KV cache, (b) ONNX Runtime on one thread, prefill and decode step exported by
+// lib/model/onnx. At each batch size (images per prompt), with the sampling settings the model's manifest
+// recommends (`extra.sampling`; guidance doubles the rows). `--random`: instead, `npm run bench`'s transformer
+// (DEFAULT_TRANSFORMER_CONFIG, random weights, guidance 1, temperature 1), the setting issue 18's targets name.
+// `--peer`: at each batch size, right after ours, the same model in PyTorch on one thread
+// (training/bench/peer_generate.py; Debian's python3-torch with OpenBLAS, PYTHON names the interpreter), so both are
+// measured in the same window. Prints one JSON object. Tokens/s counts image tokens (64 per 8×8 image) over the whole
 // sampler call, prefill included. Run it on a quiet machine: with training on the other core, absolute numbers
 // mean little (ratios taken in the same run are steadier).
+import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { z } from "zod";
 import { samplingDefaultsFor } from "../../lib/generate/sampling-defaults";
@@ -12,7 +17,7 @@ import { onnxDecoderFor, releaseOnnxDecoder } from "../../lib/model/onnx/decoder
 import { sampleImageCodesOnnx } from "../../lib/model/onnx/sample";
 import { sampleImageCodes, type SampleOptions } from "../../lib/model/sample";
 import { Transformer } from "../../lib/model/transformer";
-import { imageTokens } from "../../lib/model/transformer-config";
+import { DEFAULT_TRANSFORMER_CONFIG, imageTokens } from "../../lib/model/transformer-config";
 import { initBackend } from "../../lib/tensor/backend";
 import { loadTextTokenizer } from "../../lib/text/tokenizer";
 import { flag, numberList, parseFlags, runMain } from "../cli";
@@ -26,7 +31,29 @@ const Flags = z.object({
   reps: z.coerce.number().int().min(1).max(20).default(3),
   quick: flag(),
   prompt: z.string().default("grinning face"),
+  random: flag(),
+  peer: flag(),
 });
+
+/** The PyTorch peer's tokens/s at one batch size (one JSON line from peer_generate.py). */
+function peerTokensPerS(config: object, batch: number, reps: number, temperature: number): number {
+  const python = process.env.PYTHON ?? "/usr/bin/python3";
+  const script = path.join(import.meta.dirname, "peer_generate.py");
+  const args = [
+    script,
+    "--config",
+    JSON.stringify(config),
+    "--batches",
+    String(batch),
+    "--reps",
+    String(reps),
+    "--temperature",
+    String(temperature),
+  ];
+  // One OpenBLAS thread: with its own threads on top of torch's, it fights the other core (and collapses).
+  const out = execFileSync(python, args, { env: { ...process.env, OPENBLAS_NUM_THREADS: "1", OMP_NUM_THREADS: "1" }, encoding: "utf8" });
+  return (JSON.parse(out.trim().split("\n").at(-1)!) as { tokensPerS: Record<string, number> }).tokensPerS[`b${batch}`];
+}
 
 type Engine = typeof sampleImageCodes;
 
@@ -34,15 +61,17 @@ runMain("bench:onnx", async () => {
   const flags = parseFlags(
     process.argv.slice(2),
     Flags,
-    "usage: npm run bench:onnx -- [--model DIR] [--batches 1,8,16] [--reps N] [--quick] [--prompt TEXT]",
+    "usage: npm run bench:onnx -- [--model DIR | --random] [--batches 1,8,16] [--reps N] [--quick] [--prompt TEXT] [--peer]",
   );
   const backend = await initBackend({ log: { info() {}, warn: console.warn } });
-  const { model, manifest } = Transformer.load(flags.model);
-  const text = await loadTextTokenizer(flags.model);
+  const loaded = flags.random ? null : Transformer.load(flags.model);
+  const model = loaded?.model ?? new Transformer({ ...DEFAULT_TRANSFORMER_CONFIG, dropout: 0 }, 1);
   const c = model.config;
-  const sampling = samplingDefaultsFor(flags.model);
-  const ids = text.encode(flags.prompt, c.textLen).ids;
-  const nul = text.encodeNull(c.textLen);
+  const text = loaded ? await loadTextTokenizer(flags.model) : null;
+  const sampling = text ? samplingDefaultsFor(flags.model) : { guidance: 1, temperature: 1, topK: 0 };
+  // Without a tokenizer (--random): the ids npm run bench uses.
+  const ids = text?.encode(flags.prompt, c.textLen).ids ?? [5, 6, 7, ...Array(c.textLen - 3).fill(c.padId)];
+  const nul = text?.encodeNull(c.textLen) ?? [2, ...Array(c.textLen - 1).fill(c.padId)];
   const perImage = imageTokens(c);
   const reps = flags.quick ? 1 : flags.reps;
   const base = { guidance: sampling.guidance, temperature: sampling.temperature, topK: sampling.topK, seed: 1 };
@@ -60,6 +89,11 @@ runMain("bench:onnx", async () => {
     for (const [name, engine] of Object.entries(engines))
       row[`${name}TokensPerS`] = (n * perImage) / (await best(reps, () => engine(model, ids, nul, o)));
     row.speedup = row.onnxTokensPerS / row.tfjsTokensPerS;
+    if (flags.peer) {
+      if (sampling.guidance !== 1 || sampling.topK) throw new Error("--peer samples at guidance 1 without top-k: add --random");
+      row.pytorchTokensPerS = peerTokensPerS(c, n, reps, sampling.temperature);
+      row.onnxOverPytorch = row.onnxTokensPerS / row.pytorchTokensPerS;
+    }
     batches[`b${n}`] = row;
     // Same seed, same codes? (Different only where float32 rounding moves a draw across a boundary.)
     const [a, b] = [await sampleImageCodes(model, ids, nul, o), await sampleImageCodesOnnx(model, ids, nul, o)];
@@ -75,9 +109,9 @@ runMain("bench:onnx", async () => {
     JSON.stringify(
       {
         time: new Date().toISOString(),
-        model: flags.model,
+        model: flags.random ? "random weights, DEFAULT_TRANSFORMER_CONFIG (npm run bench's)" : flags.model,
         config: { nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, imageVocab: c.imageVocab, textLen: c.textLen },
-        step: manifest.step,
+        step: loaded?.manifest.step ?? null,
         tfjsBackend: `${backend.name} (${backend.detail})`,
         onnx: {
           stepNodes: decoder.graph.nodes,
