@@ -13,6 +13,7 @@ const NAV: [string, string][] = [
   ["/", "Create"],
   ["/gallery", "Gallery"],
   ["/models", "Models"],
+  ["/lab", "Lab"],
   ["/about", "About"],
 ];
 

@@ -2,6 +2,7 @@
 // instead of failing the page. A search is by text (a literal substring of the prompt) or, with `by=meaning`, by
 // meaning (a CLIP: the query's embedding against the stored image embeddings, lib/generate/semantic.ts) — the active
 // model's, or the filtered model's. The model filter takes a version's id (the form's) or its name (`?model=shapes`).
+// `sort=typical|atypical` orders by the cover's bits/dim under the model's flow (lib/generate/typicality.ts).
 import { z } from "zod";
 import type { Db } from "./db/client";
 import { galleryItems, listGallery as listGalleryRows } from "./db/gallery";
@@ -26,6 +27,8 @@ export const GalleryQuery = z.object({
     .catch("")
     .default(""),
   by: z.enum(["text", "meaning"]).catch("text").default("text"),
+  /** Newest first, or by typicality (the cover's bits/dim under the model's flow): "typical" lowest first, "atypical" highest. */
+  sort: z.enum(["new", "typical", "atypical"]).catch("new").default("new"),
 });
 export type GalleryQuery = z.infer<typeof GalleryQuery>;
 
@@ -49,6 +52,7 @@ export async function listGallery(db: Db, asked: GalleryQuery) {
   const query = { ...asked, model: filtered?.id ?? asked.model };
   if (query.by !== "meaning" || !query.q || (query.model && !filtered))
     return { ...(await listGalleryRows(db, { ...query, pageSize: PAGE_SIZE })), meaning: null, model: query.model };
+  // A search by meaning is ranked by similarity: the sort does not apply.
   const found = await generationService()
     .then((s) => searchByMeaning(db, s.registry, query.q, MEANING_TOP_K, filtered?.id))
     .catch((err: unknown) => ({ available: false as const, reason: publicMessage(err) }));
@@ -73,6 +77,7 @@ export async function listGallery(db: Db, asked: GalleryQuery) {
     pages: Math.max(1, Math.ceil(results.length / PAGE_SIZE)),
     items,
     models: await listModelNames(db),
+    bitsPerDim: {} as Record<string, number>,
     meaning: { on: true, similarity } satisfies MeaningInfo,
     model: query.model,
   };

@@ -1,13 +1,18 @@
-// Named queries of the gallery: finished generations, newest first, paginated, searchable and filterable by model.
+// Named queries of the gallery: finished generations, newest first or by their cover's typicality (bits/dim under
+// the model's flow), paginated, searchable and filterable by model.
 import type { Db } from "./client";
-import { searchFinishedGenerations } from "./search";
+import { searchFinishedGenerations, type GalleryOrder } from "./search";
 import { listModelNames } from "./versions";
+
+export type { GalleryOrder } from "./search";
 
 export interface GalleryFilter {
   page: number;
   q: string;
   model: string;
   pageSize: number;
+  /** Default "new"; "typical" / "atypical": the cover's bits/dim lowest / highest first, unscored ones last. */
+  sort?: GalleryOrder;
 }
 
 const itemSelect = {
@@ -28,6 +33,15 @@ export async function galleryItems(db: Db, ids: string[]) {
 
 export type GalleryItem = Awaited<ReturnType<typeof galleryItems>>[number];
 
+/** The covers' (index 0) bits/dim of these generations, by generation id; unscored ones are left out. */
+export async function coverBitsPerDim(db: Db, ids: string[]): Promise<Record<string, number>> {
+  const rows = await db.image.findMany({
+    where: { generationId: { in: ids }, index: 0 },
+    select: { generationId: true, bitsPerDim: true },
+  });
+  return Object.fromEntries(rows.flatMap((r) => (r.bitsPerDim === null ? [] : [[r.generationId, r.bitsPerDim]])));
+}
+
 export async function listGallery(db: Db, f: GalleryFilter) {
   const skip = (f.page - 1) * f.pageSize;
   const modelVersionId = f.model || undefined;
@@ -35,17 +49,44 @@ export async function listGallery(db: Db, f: GalleryFilter) {
   let total: number;
   let capped = false;
   let items;
+  const sort = f.sort ?? "new";
   if (f.q) {
-    const found = await searchFinishedGenerations(db, { q: f.q, modelVersionId, skip, take: f.pageSize });
+    const found = await searchFinishedGenerations(db, { q: f.q, modelVersionId, skip, take: f.pageSize, order: sort });
     items = await galleryItems(db, found.ids);
     total = found.total;
     capped = found.capped;
-  } else {
+  } else if (sort === "new") {
     const where = { status: "done", ...(modelVersionId ? { modelVersionId } : {}) };
     [total, items] = await Promise.all([
       db.generation.count({ where }),
       db.generation.findMany({ where, orderBy: { createdAt: "desc" }, skip, take: f.pageSize, select: itemSelect }),
     ]);
+  } else {
+    // By typicality: walk the covers (index 0, one per generation) in bits/dim order, the (index, bitsPerDim) index.
+    const where = { status: "done", ...(modelVersionId ? { modelVersionId } : {}) };
+    const [count, covers] = await Promise.all([
+      db.generation.count({ where }),
+      db.image.findMany({
+        where: { index: 0, generation: where },
+        orderBy: [{ bitsPerDim: { sort: sort === "typical" ? "asc" : "desc", nulls: "last" } }, { generation: { createdAt: "desc" } }],
+        skip,
+        take: f.pageSize,
+        select: { generationId: true },
+      }),
+    ]);
+    total = count;
+    items = await galleryItems(
+      db,
+      covers.map((c) => c.generationId),
+    );
   }
-  return { total, capped, pages: Math.max(1, Math.ceil(total / f.pageSize)), items, models: await models };
+  // The number the order is by, for the cards (only when sorting by it).
+  const bitsPerDim =
+    sort === "new"
+      ? {}
+      : await coverBitsPerDim(
+          db,
+          items.map((i) => i.id),
+        );
+  return { total, capped, pages: Math.max(1, Math.ceil(total / f.pageSize)), items, models: await models, bitsPerDim };
 }

@@ -1,9 +1,10 @@
 // Named queries on generation jobs and their images. A running job is always held by a lease (workerId +
 // leaseUntil): its worker renews the lease by heartbeat, and every write a worker makes to a running job is
 // conditional on still holding it, so a job taken over by another worker is never finished twice.
-// Image bytes go through the image store (IMAGE_STORE, ./image-store.ts): the rows, or files named by the rows.
+// Image rows are built in ./images.ts; their bytes go through the image store (IMAGE_STORE, ./image-store.ts).
 import type { Db } from "./client";
-import { deleteQuietly, imageKey, imageStore, putAll, type ImageStore, type PngColumns } from "./image-store";
+import { deleteQuietly, imageKey, imageStore, putAll, type ImageStore } from "./image-store";
+import { imageRow, type JobOutput } from "./images";
 import { findActiveModelVersion } from "./versions";
 
 const PENDING = ["queued", "running"];
@@ -132,50 +133,6 @@ export async function reportProgress(db: Db, id: string, workerId: string, progr
   await db.generation.updateMany({ where: { id, workerId, status: "running" }, data: { progress } });
 }
 
-export interface FinishedImage {
-  png: Buffer;
-  width: number;
-  height: number;
-  /** CLIP's cosine with the prompt (a model with a CLIP). */
-  score?: number;
-  /** CLIP's unit image embedding (a model with a CLIP). */
-  embedding?: Float32Array;
-}
-
-export interface JobOutput {
-  /** The images kept, in the order shown (best score first when reranked). */
-  images: FinishedImage[];
-  /** Candidates CLIP ranked below them: stored flagged, for the detail page only. */
-  rejected?: FinishedImage[];
-  /** Candidates sampled and ranked; null when reranking was off. */
-  candidates?: number | null;
-}
-
-/** float32 little-endian bytes of an embedding (the column's format, the same on every machine). */
-export function embeddingBytes(e: Float32Array): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(e.length * 4);
-  const view = new DataView(out.buffer);
-  e.forEach((v, i) => view.setFloat32(i * 4, v, true));
-  return out;
-}
-
-/** The inverse of embeddingBytes. */
-export function embeddingOf(bytes: Uint8Array): Float32Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return Float32Array.from({ length: bytes.byteLength >> 2 }, (_, i) => view.getFloat32(i * 4, true));
-}
-
-const imageRow = (id: string, img: FinishedImage, index: number, rejected: boolean, bytes: PngColumns) => ({
-  generationId: id,
-  index,
-  ...bytes,
-  width: img.width,
-  height: img.height,
-  score: img.score ?? null,
-  rejected,
-  embedding: img.embedding ? embeddingBytes(img.embedding) : null,
-});
-
 /**
  * Stores the images (kept ones at index 0..n−1, then the rejected candidates) and marks the job done — with the
  * model version that generated it, and no error left over from an earlier attempt — in one transaction. False
@@ -287,11 +244,11 @@ export function getJobStatus(db: Db, id: string) {
   return db.generation.findUnique({ where: { id }, select: { status: true, error: true, progress: true } });
 }
 
-const shownImage = { id: true, index: true, width: true, height: true, score: true } as const;
+const shownImage = { id: true, index: true, width: true, height: true, score: true, bitsPerDim: true, atypical: true } as const;
 
 /**
- * One job with its kept images (with their CLIP scores), the candidates CLIP rejected (best first) and its model,
- * for the job API and the detail page.
+ * One job with its kept images (with their CLIP scores and typicality), the candidates CLIP rejected (best first)
+ * and its model, for the job API and the detail page.
  */
 export async function getGeneration(db: Db, id: string) {
   const job = await db.generation.findUnique({
@@ -325,17 +282,4 @@ export async function deleteGeneration(db: Db, id: string, store?: ImageStore): 
   // After the commit: were the delete to fail, the files must still be there for the rows that remain.
   if (deleted?.length) await deleteQuietly(store ?? imageStore(), deleted, `generation ${id} was deleted`);
   return deleted !== null;
-}
-
-/**
- * An image's PNG bytes, wherever they are: in its row (IMAGE_STORE=database, and every row from before the image
- * store) or in the store. Null for an unknown id; ImageFileMissing when the row names a file that is gone.
- */
-export async function getImagePng(db: Db, id: string, store?: ImageStore): Promise<{ png: Uint8Array } | null> {
-  const row = await db.image.findUnique({ where: { id }, select: { png: true, storeKey: true } });
-  if (!row) return null;
-  if (row.png !== null) return { png: row.png };
-  if (row.storeKey === null) throw new Error(`image ${id} has neither bytes nor a store key`);
-  // The store is opened only here, so a server whose images are all in rows serves them whatever IMAGE_STORE says.
-  return { png: await (store ?? imageStore()).get(row.storeKey) };
 }

@@ -6,7 +6,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serverEnv } from "../env";
 import { createDb, type Db } from "./client";
-import { completeJob, deleteGeneration, getImagePng, type FinishedImage } from "./generations";
+import { completeJob, deleteGeneration } from "./generations";
+import { getImagePng, type FinishedImage } from "./images";
 import { ImageFileMissing, imageKey, openImageStore, type ImageStore } from "./image-store";
 import { migrate } from "./migrate";
 

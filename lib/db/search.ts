@@ -16,6 +16,20 @@ export interface SearchFilter {
   take: number;
   /** Count matches up to this many (default 1000), so a common word costs no more than a rare one. */
   countCap?: number;
+  /**
+   * "new" (default): newest first. "typical" / "atypical": by the cover image's bits/dim (lib/generate/typicality.ts),
+   * lowest / highest first, unscored ones last, newest first among equals; the matches are sorted, not index-walked.
+   */
+  order?: GalleryOrder;
+}
+
+export type GalleryOrder = "new" | "typical" | "atypical";
+
+/** ORDER BY terms that put generations in their cover's (index 0, the first kept image's) bits/dim order. */
+function typicalityOrder(order: GalleryOrder | undefined): Prisma.Sql {
+  if (!order || order === "new") return Prisma.empty;
+  const cover = Prisma.sql`(SELECT i."bitsPerDim" FROM "Image" i WHERE i."generationId" = s."id" AND i."index" = 0)`;
+  return order === "typical" ? Prisma.sql`${cover} ASC NULLS LAST, ` : Prisma.sql`${cover} DESC NULLS LAST, `;
 }
 
 export interface SearchResult {
@@ -35,12 +49,13 @@ export function ftsPhrase(text: string): string {
   return `"${text.replaceAll('"', '""')}"`;
 }
 
-/** Ids of finished generations whose prompt contains `q`, newest first, one page, and how many there are in all. */
+/** Ids of finished generations whose prompt contains `q`, newest first (or in `order`), one page, and how many in all. */
 export async function searchFinishedGenerations(db: Db, f: SearchFilter): Promise<SearchResult> {
   const sqlite = dbProvider(db) === "sqlite";
   const model = f.modelVersionId ? Prisma.sql`AND s."modelVersionId" = ${f.modelVersionId}` : Prisma.empty;
+  const first = typicalityOrder(f.order);
   const page = (from: Prisma.Sql, order: Prisma.Sql) =>
-    db.$queryRaw<{ id: string }[]>`SELECT s."id" AS "id" ${from} ORDER BY ${order} LIMIT ${f.take} OFFSET ${f.skip}`;
+    db.$queryRaw<{ id: string }[]>`SELECT s."id" AS "id" ${from} ORDER BY ${first}${order} LIMIT ${f.take} OFFSET ${f.skip}`;
   const cap = f.countCap ?? 1000;
   const count = async (from: Prisma.Sql) => {
     const n = Number(

@@ -6,7 +6,7 @@
 // to go is PostgreSQL with pgvector (an HNSW index over a vector column), or an ANN index beside SQLite.
 // Only one model version's images are ranked together: embeddings of different CLIPs live in different spaces.
 import type { Db } from "./client";
-import { embeddingOf } from "./generations";
+import { embeddingOf } from "./images";
 
 export interface EmbeddedImage {
   imageId: string;

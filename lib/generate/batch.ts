@@ -3,8 +3,9 @@
 // own prompt, n or candidates, seed, temperature, filters and guidance (../model/sample.ts sampleImageCodeGroups)
 // drawn from its own generator, so its codes are those it gets alone. Everything after sampling is per job and
 // exactly as alone: its partial pictures and progress, its decode (its own codes only, in one decoder call),
-// CLIP reranking of its own candidates. A job that fails or stops (its progress callback throws: a lost lease)
-// fails or stops alone; its rows still run with the batch, since a KV cache cannot drop rows cheaply.
+// CLIP reranking of its own candidates, the typicality of each (./typicality.ts). A job that fails or stops (its
+// progress callback throws: a lost lease) fails or stops alone; its rows still run with the batch, since a KV cache
+// cannot drop rows cheaply.
 import * as tf from "@tensorflow/tfjs";
 import sharp from "sharp";
 import { serverEnv } from "../env";
@@ -14,6 +15,7 @@ import type { GeneratedImage, GenerateParams, GenerateProgress, GenerateResult }
 import type { ModelBundle } from "./model-bundle";
 import type { GenerationParams } from "./params";
 import { rerank } from "./rerank";
+import { withTypicality } from "./typicality";
 
 export interface BatchJob {
   params: GenerateParams;
@@ -180,7 +182,8 @@ async function finish(
 ): Promise<Omit<GenerateResult, "warnings" | "batch">> {
   const started = performance.now();
   const bytes = await decodeBytes(bundle, codes);
-  const pngs = await encodePngs(bundle, bytes, codes.length);
+  // Every candidate's typicality (bits/dim under the model's flow, when it has one), from the pixels as stored.
+  const pngs = await withTypicality(bundle.typicality, bytes, await encodePngs(bundle, bytes, codes.length));
   const decodedMs = performance.now() - started;
   const clip = bundle.clip;
   if (!clip) {

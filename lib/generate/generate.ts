@@ -30,6 +30,9 @@ export interface GeneratedImage {
   score?: number;
   /** CLIP's unit image embedding, when the model has a CLIP. */
   embedding?: Float32Array;
+  /** Bits/dim under the model's flow and whether it is above the flow's threshold, when the model has one (./typicality.ts). */
+  bitsPerDim?: number;
+  atypical?: boolean;
 }
 
 export interface GenerateProgress {

@@ -1,7 +1,8 @@
 // A servable model folder, loaded as one unit: the transformer (manifest.json + weights.bin), its text tokenizer
 // (tokenizer.json beside them), its image tokenizer (the sub-folder the manifest names) and, when the folder has
 // one, a CLIP that reranks candidates (the sub-folder `extra.clip` names, default "clip", with its own tokenizer
-// files). The folder is the only contract between training and serving.
+// files) and, when the folder has one, a Real-NVP in `lab/flow/` that scores every image's typicality
+// (./typicality.ts). The folder is the only contract between training and serving.
 import fs from "node:fs";
 import path from "node:path";
 import type { CheckpointManifest } from "../model/checkpoint";
@@ -9,6 +10,7 @@ import { Clip } from "../model/clip";
 import { Transformer } from "../model/transformer";
 import { VQModel } from "../model/vq-model";
 import { loadTextTokenizer, type TextTokenizer } from "../text/tokenizer";
+import { loadTypicality, type TypicalityPart } from "./typicality";
 
 export interface ClipPart {
   model: Clip;
@@ -24,6 +26,8 @@ export interface ModelBundle {
   text: TextTokenizer;
   /** Absent when the folder carries no CLIP: then generation samples exactly n images, unranked. */
   clip?: ClipPart;
+  /** Absent when the folder carries no flow: then images get no bits/dim. */
+  typicality?: TypicalityPart;
   dispose(): void;
 }
 
@@ -68,6 +72,7 @@ export async function loadModelBundle(dir: string): Promise<ModelBundle> {
   const { model: transformer, manifest } = Transformer.load(dir);
   let imageTokenizer: VQModel | undefined;
   let clip: ClipPart | undefined;
+  let typicality: TypicalityPart | undefined;
   try {
     const sub = String(manifest.extra.imageTokenizer ?? "image-tokenizer");
     imageTokenizer = VQModel.load(path.join(dir, sub)).model;
@@ -82,8 +87,10 @@ export async function loadModelBundle(dir: string): Promise<ModelBundle> {
       throw new Error(`${dir}: tokenizer.json has ${text.vocabSize} tokens, the transformer expects ${c.textVocab}`);
     const clipDir = clipDirOf(dir, manifest);
     if (clipDir) clip = await loadClip(clipDir, imageTokenizer);
+    typicality = loadTypicality(dir, imageTokenizer.config.imageSize);
     const vq = imageTokenizer;
     const ranker = clip;
+    const flow = typicality;
     return {
       dir,
       manifest,
@@ -91,16 +98,19 @@ export async function loadModelBundle(dir: string): Promise<ModelBundle> {
       imageTokenizer: vq,
       text,
       clip: ranker,
+      typicality: flow,
       dispose() {
         transformer.dispose();
         vq.dispose();
         ranker?.model.dispose();
+        flow?.model.dispose();
       },
     };
   } catch (err) {
     transformer.dispose();
     imageTokenizer?.dispose();
     clip?.model.dispose();
+    typicality?.model.dispose();
     throw err;
   }
 }

@@ -4,7 +4,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { sequentialBatches } from "../../lib/data/batches";
 import { hashString } from "../../lib/data/rng";
-import { imageBytes, type Shard } from "../../lib/data/shard";
+import { type Shard } from "../../lib/data/shard";
 import type { VQConfig } from "../../lib/model/vq-config";
 import { VQModel } from "../../lib/model/vq-model";
 import { DEFAULT_TRAINER_CONFIG, type TrainerConfig } from "../loop/config";
@@ -12,6 +12,7 @@ import type { Batch, CreateTask, StepContext, TaskDefinition, TrainTask } from "
 import { cosineAnneal } from "../optim/schedule";
 import { createDiscriminator, DISCRIMINATOR_PREFIX } from "../../lib/model/discriminator";
 import { GanObjective, type GanOptions } from "./gan";
+import { pixelsOf, planImages } from "../loop/image-batch";
 import { reconstructionSheet } from "./recon-sheet";
 
 /** The loop's settings for the image tokenizers (Adam, no decay or clipping). */
@@ -99,8 +100,6 @@ export const createTask: CreateTask<VQTaskOptions> = async (o, role) => {
   if (o.gan && o.config.kind !== "vqvae") throw new Error(`a GAN objective needs a vqvae, got ${o.config.kind}`);
   // The discriminator's parameters live in the model's store (the loop trains one store) under "disc.*".
   const gan = o.gan ? new GanObjective(model, createDiscriminator(model.params), o.gan) : null;
-  const bytes = imageBytes(o.train);
-  const shape = [o.train.height, o.train.width, o.train.channels];
   const task: TrainTask & { model: VQModel } = {
     model,
     kind: o.config.kind,
@@ -118,16 +117,9 @@ export const createTask: CreateTask<VQTaskOptions> = async (o, role) => {
     itemCount: o.train.count,
     throughput: { unit: "img", perItem: 1 },
     decays: () => true,
-    plan(items: Int32Array): Batch {
-      const images = new Uint8Array(items.length * bytes);
-      items.forEach((item, b) => images.set(o.train.data.subarray(item * bytes, (item + 1) * bytes), b * bytes));
-      return { rows: items.length, arrays: { images } };
-    },
+    plan: (items: Int32Array): Batch => planImages(o.train, items),
     loss(batch: Batch, ctx: StepContext) {
-      const images = tf.div(
-        tf.tensor4d(batch.arrays.images as Uint8Array, [batch.rows, ...shape] as [number, number, number, number], "int32"),
-        255,
-      ) as tf.Tensor4D; // [B, H, W, C]
+      const images = tf.div(pixelsOf(batch, o.train), 255) as tf.Tensor4D; // [B, H, W, C] in [0, 1]
       const f = model.forward(images, {
         training: true,
         temperature: gumbelTemperature(o, ctx.progress),

@@ -9,14 +9,17 @@ export const metadata: Metadata = { title: "Gallery" };
 
 export default async function GalleryPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const raw = await searchParams;
-  const query = GalleryQuery.parse({ page: raw.page, q: raw.q, model: raw.model, by: raw.by });
+  const query = GalleryQuery.parse({ page: raw.page, q: raw.q, model: raw.model, by: raw.by, sort: raw.sort });
   // `model` comes back as the filtered version's id, also when the address named it (`?model=shapes`).
-  const { total, capped, pages, items, models, meaning, model } = await listGallery(getDb(), query);
+  const { total, capped, pages, items, models, meaning, model, bitsPerDim } = await listGallery(getDb(), query);
+  // The sort applies to the newest-first listing and text search; a search by meaning is ranked by similarity.
+  const byTypicality = query.sort !== "new" && !meaning?.on;
   const link = (page: number) =>
     `/gallery?${new URLSearchParams({
       ...(query.q ? { q: query.q } : {}),
       ...(model ? { model } : {}),
       ...(query.by === "meaning" ? { by: "meaning" } : {}),
+      ...(query.sort !== "new" ? { sort: query.sort } : {}),
       page: String(page),
     })}`;
   return (
@@ -42,6 +45,17 @@ export default async function GalleryPage({ searchParams }: { searchParams: Prom
           <input type="checkbox" name="by" value="meaning" defaultChecked={query.by === "meaning"} data-testid="gallery-meaning" />
           by meaning
         </label>
+        <select
+          name="sort"
+          defaultValue={query.sort}
+          className="rounded border border-neutral-300 px-2 py-2"
+          title="Typicality: bits/dim of the first image under the model's flow (lower = more like the training data)"
+          data-testid="gallery-sort"
+        >
+          <option value="new">Newest first</option>
+          <option value="typical">Most typical first</option>
+          <option value="atypical">Least typical first</option>
+        </select>
         <button className="rounded bg-tile-700 px-4 py-2 text-white" data-testid="gallery-submit">
           Search
         </button>
@@ -51,6 +65,7 @@ export default async function GalleryPage({ searchParams }: { searchParams: Prom
         {total}
         {capped ? "+" : ""} generation{total === 1 && !capped ? "" : "s"}
         {query.q ? (meaning?.on ? ` closest in meaning to “${query.q}”` : ` matching “${query.q}”`) : ""}
+        {byTypicality ? (query.sort === "typical" ? ", most typical first" : ", least typical first") : ""}
       </p>
       {meaning && !meaning.on && (
         <p className="text-sm text-amber-700" data-testid="gallery-meaning-off">
@@ -75,6 +90,11 @@ export default async function GalleryPage({ searchParams }: { searchParams: Prom
                 <span className="block text-xs text-neutral-500" data-testid="card-model">
                   {g.modelVersion?.name ?? "unknown model"}
                 </span>
+                {byTypicality && bitsPerDim[g.id] !== undefined && (
+                  <span className="block text-xs text-neutral-500" data-testid="gallery-bits-per-dim">
+                    {bitsPerDim[g.id].toFixed(2)} bits/dim
+                  </span>
+                )}
                 {meaning?.on && meaning.similarity[g.id] !== undefined && (
                   <span className="block text-xs text-neutral-500" data-testid="gallery-similarity">
                     similarity {meaning.similarity[g.id].toFixed(3)}

@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { PixelImage } from "@/components/pixel-image";
+import { VaeTools } from "@/components/vae-tools";
 import { headers } from "next/headers";
 import { notFound } from "next/navigation";
 import { deleteGeneration } from "@/app/admin/actions";
@@ -68,9 +69,24 @@ export default async function GenerationPage({ params }: { params: Promise<{ id:
               <PixelImage src={`/api/images/${img.id}`} alt={`${g.prompt} (${img.index + 1})`} testId="detail-image" />
             </a>
             {img.score !== null && <Score value={img.score} testId="detail-score" />}
+            {img.bitsPerDim !== null && (
+              <p
+                className="text-xs text-neutral-500"
+                title="Typicality: bits/dim under the model's Real-NVP, lower = more like the training data; flagged above the 99th percentile of held-out emoji"
+                data-testid="detail-bits-per-dim"
+              >
+                {img.bitsPerDim.toFixed(2)} bits/dim
+                {img.atypical && (
+                  <span className="ml-1 rounded bg-amber-100 px-1 text-amber-800" data-testid="detail-atypical">
+                    far off the data
+                  </span>
+                )}
+              </p>
+            )}
           </figure>
         ))}
       </div>
+      {g.status === "done" && <VaeTools images={g.images} />}
       <dl className="grid grid-cols-[10rem_1fr] gap-x-4 gap-y-1 text-sm" data-testid="detail-params">
         {rows.map(([k, v]) => (
           <div key={k} className="contents">

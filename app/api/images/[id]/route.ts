@@ -1,6 +1,6 @@
 import { jsonError, methodNotAllowed, route } from "@/lib/api";
 import { getDb } from "@/lib/db/client";
-import { getImagePng } from "@/lib/db/generations";
+import { getImagePng } from "@/lib/db/images";
 import { ImageFileMissing } from "@/lib/db/image-store";
 import { isRecordId, shownId } from "@/lib/ids";
 

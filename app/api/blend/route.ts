@@ -1,0 +1,23 @@
+import { jsonError, methodNotAllowed, route } from "@/lib/api";
+import { getDb } from "@/lib/db/client";
+import { firstIssue } from "@/lib/generate/params";
+import { vaeBlend } from "@/lib/generate/vae-edit";
+import { BlendRequest } from "@/lib/generate/vae-edit-params";
+import { readJsonBody } from "@/lib/http/body";
+
+export const dynamic = "force-dynamic";
+export const runtime = "nodejs";
+
+/**
+ * POST /api/blend {a, b, steps?: 3–16} → 200 {images: PNG data URLs from a to b, steps, model, ms}: the active
+ * model's VAE decodes interpolations between the two images' latents (a and b: image ids, or a generation's id for
+ * its first image; 404 unknown, 503 no VAE in the model).
+ */
+export const POST = route(async (request: Request) => {
+  const parsed = BlendRequest.safeParse(await readJsonBody(request));
+  if (!parsed.success) return jsonError(400, firstIssue(parsed.error));
+  return Response.json(await vaeBlend(getDb(), parsed.data), { headers: { "Cache-Control": "no-store" } });
+});
+
+const notAllowed = methodNotAllowed("POST");
+export { notAllowed as GET, notAllowed as PUT, notAllowed as PATCH, notAllowed as DELETE };

@@ -1,0 +1,46 @@
+// The lab (issue 19) in the browser, on the served model folder: /lab shows every lab model (its metrics and sample
+// sheet when it is trained), and a generation's page offers the VAE's variations and blends and shows each image's
+// bits/dim under the Real-NVP. A lab model the served folder lacks is expected to say so instead.
+import fs from "node:fs";
+import path from "node:path";
+import { expect, test } from "@playwright/test";
+import { CreatePage } from "./pages/create-page";
+import { LabPage } from "./pages/lab-page";
+
+const modelDir = () => process.env.TESSERA_MODEL_DIR ?? "models/default";
+const trained = (kind: string) => fs.existsSync(path.join(modelDir(), "lab", kind, "manifest.json"));
+
+test("/lab shows every lab model, with its metrics and samples when trained", async ({ page }) => {
+  const lab = new LabPage(page);
+  await lab.goto();
+  for (const kind of ["vae", "flow"]) {
+    await expect(lab.card(kind)).toBeVisible();
+    if (!trained(kind)) {
+      await expect(page.getByTestId(`lab-${kind}-untrained`)).toBeVisible();
+      continue;
+    }
+    await expect(lab.metrics(kind)).toContainText("bits/dim");
+    if (fs.existsSync(path.join(modelDir(), "lab", kind, "samples.png"))) {
+      const loaded = await lab.samples(kind).evaluate((img: HTMLImageElement) => img.decode().then(() => img.naturalWidth));
+      expect(loaded).toBeGreaterThan(0);
+    }
+  }
+});
+
+test("a generation's page offers variations and a blend, and shows bits/dim", async ({ page }) => {
+  const create = new CreatePage(page);
+  await create.goto();
+  await create.create(`red heart, twemoji ${Date.now() % 100000}`, { n: 2, seed: 5 });
+  await expect(create.results).toHaveCount(2, { timeout: 60_000 });
+  await page.goto(`/gallery/${await create.generationId()}`);
+  const lab = new LabPage(page);
+  if (trained("flow")) await expect(lab.bitsPerDim).toHaveCount(2);
+  else await expect(lab.bitsPerDim).toHaveCount(0);
+  if (!trained("vae")) return void (await expect(page.getByTestId("vae-off")).toBeVisible());
+  await lab.variationsButton.click();
+  await expect(lab.variations.first()).toBeVisible({ timeout: 30_000 });
+  expect(await lab.variations.count()).toBeGreaterThan(1);
+  await lab.blendButton.click();
+  await expect(lab.blendFrames.first()).toBeVisible({ timeout: 30_000 });
+  expect(await lab.blendFrames.count()).toBeGreaterThan(2);
+});

@@ -1,0 +1,184 @@
+// Variations and blends of gallery images with the active model's VAE (`<model folder>/lab/vae/`, written by
+// `npm run train:lab -- --model vae --export …`). A folder without one simply has the feature off (503, and the
+// detail page says so). The VAE is small (one request is a few ms of tensor work), so requests run on the
+// request's own thread rather than queueing behind generation jobs.
+//
+// Loaded VAEs are cached per folder (re-read when its manifest changes). Each request uses its model in one
+// synchronous stretch (load, encode, decode, read the pixels), so no other request can evict it mid-way.
+import fs from "node:fs";
+import path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import sharp from "sharp";
+import { HttpError } from "../api";
+import type { Db } from "../db/client";
+import { getGeneration } from "../db/generations";
+import { getImagePng } from "../db/images";
+import { ImageFileMissing } from "../db/image-store";
+import { findActiveModelVersion } from "../db/versions";
+import { shownId } from "../ids";
+import { VAE } from "../model/vae";
+import { initBackend } from "../tensor/backend";
+import type { BlendRequest, BlendResponse, VariationsRequest, VariationsResponse } from "./vae-edit-params";
+
+/** Where a model folder keeps its VAE. */
+export function vaeDirOf(modelDir: string): string {
+  return path.join(modelDir, "lab", "vae");
+}
+
+const TRAIN_HINT = "train one with npm run train:lab -- --model vae --export <model folder>/lab/vae";
+
+export type VaeAvailability = { on: true; model: string; dir: string } | { on: false; reason: string };
+
+/** Whether the active model has a VAE (a file check, nothing loaded): the detail page shows the tools or says why not. */
+export async function vaeAvailability(db: Db, root = process.cwd()): Promise<VaeAvailability> {
+  const version = await findActiveModelVersion(db);
+  if (!version) return { on: false, reason: "no model version is active" };
+  const dir = vaeDirOf(path.resolve(root, version.path));
+  if (!fs.existsSync(path.join(/*turbopackIgnore: true*/ dir, "manifest.json")))
+    return { on: false, reason: `the active model ${version.name} has no VAE (${TRAIN_HINT})` };
+  return { on: true, model: version.name, dir };
+}
+
+interface Cached {
+  stamp: string;
+  model: VAE;
+}
+// On globalThis: Next bundles each route separately, and both routes should share one loaded VAE.
+const state = globalThis as unknown as { tesseraVaes?: Map<string, Cached> };
+const CACHED_VAES = 2;
+
+/** The VAE in `dir`, loaded once per version of its manifest; the least recently used beyond two is disposed. */
+function vaeAt(dir: string): VAE {
+  const cache = (state.tesseraVaes ??= new Map());
+  const st = fs.statSync(path.join(/*turbopackIgnore: true*/ dir, "manifest.json"));
+  const stamp = `${st.mtimeMs}:${st.size}`;
+  let entry = cache.get(dir);
+  if (entry && entry.stamp !== stamp) {
+    entry.model.dispose();
+    cache.delete(dir);
+    entry = undefined;
+  }
+  entry ??= { stamp, model: VAE.load(dir).model };
+  cache.delete(dir);
+  cache.set(dir, entry);
+  for (const [key, old] of cache) {
+    if (cache.size <= CACHED_VAES) break;
+    old.model.dispose();
+    cache.delete(key);
+  }
+  return entry.model;
+}
+
+/** The side of the images the VAE in `dir` reads and draws. */
+function imageSizeOf(dir: string): number {
+  return vaeAt(dir).config.imageSize;
+}
+
+/** Frees every cached VAE (tests; a server never needs to). */
+export function disposeVaeCache(): void {
+  for (const { model } of state.tesseraVaes?.values() ?? []) model.dispose();
+  state.tesseraVaes?.clear();
+}
+
+/** A gallery image's PNG by image id or, failing that, a generation's first kept image; 404 when neither exists. */
+async function galleryPng(db: Db, id: string): Promise<Uint8Array> {
+  try {
+    const image = await getImagePng(db, id);
+    if (image) return image.png;
+    const first = (await getGeneration(db, id))?.images[0];
+    const cover = first ? await getImagePng(db, first.id) : null;
+    if (cover) return cover.png;
+  } catch (err) {
+    if (err instanceof ImageFileMissing) throw new HttpError(500, `image ${shownId(id)} cannot be read: ${err.message}`);
+    throw err;
+  }
+  throw new HttpError(404, `no image with id ${shownId(id)}`);
+}
+
+/** PNG → RGB pixels in [0, 1] at `size`×`size` (transparency on white, as the gallery shows it; resized if it differs). */
+export async function pngToPixels(png: Uint8Array, size: number): Promise<Float32Array> {
+  const img = sharp(Buffer.from(png)).flatten({ background: "#ffffff" });
+  const meta = await sharp(Buffer.from(png)).metadata();
+  const sized = meta.width === size && meta.height === size ? img : img.resize(size, size, { fit: "fill" });
+  const raw = await sized.removeAlpha().toColourspace("srgb").raw().toBuffer();
+  if (raw.length !== size * size * 3) throw new HttpError(422, `the image decodes to ${raw.length} bytes, not ${size}×${size} RGB`);
+  return Float32Array.from(raw, (v) => v / 255);
+}
+
+async function toDataUrls(bytes: Uint8Array, count: number, size: number): Promise<string[]> {
+  const n = size * size * 3;
+  return Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const png = await sharp(Buffer.from(bytes.subarray(i * n, (i + 1) * n)), { raw: { width: size, height: size, channels: 3 } })
+        .png()
+        .toBuffer();
+      return `data:image/png;base64,${png.toString("base64")}`;
+    }),
+  );
+}
+
+/** Runs `draw` on the VAE with the given images ([1, S, S, 3] each) and returns its output as uint8 RGB, synchronously. */
+function drawWith(
+  dir: string,
+  inputs: Float32Array[],
+  draw: (vae: VAE, images: tf.Tensor4D[]) => tf.Tensor4D,
+): { bytes: Uint8Array; count: number } {
+  const vae = vaeAt(dir);
+  const s = vae.config.imageSize;
+  return tf.tidy(() => {
+    const images = inputs.map((p) => tf.tensor4d(p, [1, s, s, 3])); // [1, S, S, 3]
+    const out = draw(vae, images); // [N, S, S, 3]
+    const bytes = tf.cast(tf.round(tf.mul(out, 255)), "int32");
+    return { bytes: Uint8Array.from(bytes.dataSync()), count: out.shape[0] };
+  });
+}
+
+async function activeVaeDir(db: Db): Promise<{ dir: string; model: string }> {
+  const a = await vaeAvailability(db);
+  if (!a.on) throw new HttpError(503, `variations and blends are off: ${a.reason}`);
+  return { dir: a.dir, model: a.model };
+}
+
+/** The VAE's work for one variations request on a PNG (no database): what the route and the benchmark run. */
+export async function variationsOfPng(
+  dir: string,
+  png: Uint8Array,
+  k: number,
+  scale: number,
+  seed: number,
+): Promise<{ images: string[]; ms: number }> {
+  await initBackend();
+  const size = imageSizeOf(dir);
+  const pixels = await pngToPixels(png, size);
+  const started = performance.now();
+  const out = drawWith(dir, [pixels], (m, [x]) => m.variations(x, k, scale, seed));
+  const ms = Math.round(performance.now() - started);
+  return { images: await toDataUrls(out.bytes, out.count, size), ms };
+}
+
+/** The VAE's work for one blend request on two PNGs (no database). */
+export async function blendOfPngs(dir: string, a: Uint8Array, b: Uint8Array, steps: number): Promise<{ images: string[]; ms: number }> {
+  await initBackend();
+  const size = imageSizeOf(dir);
+  const [pa, pb] = [await pngToPixels(a, size), await pngToPixels(b, size)];
+  const started = performance.now();
+  const out = drawWith(dir, [pa, pb], (m, [x, y]) => m.blend(x, y, steps));
+  const ms = Math.round(performance.now() - started);
+  return { images: await toDataUrls(out.bytes, out.count, size), ms };
+}
+
+/** `k` variations of a gallery image (samples of q(z|x) at `scale`× its spread), as PNG data URLs. */
+export async function vaeVariations(db: Db, imageId: string, request: VariationsRequest): Promise<VariationsResponse> {
+  const png = await galleryPng(db, imageId);
+  const vae = await activeVaeDir(db);
+  const seed = request.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const r = await variationsOfPng(vae.dir, png, request.k, request.scale, seed);
+  return { ...r, model: vae.model, k: request.k, scale: request.scale, seed };
+}
+
+/** A strip of `steps` images from gallery image a to b (decoded interpolations of their μ), as PNG data URLs. */
+export async function vaeBlend(db: Db, request: BlendRequest): Promise<BlendResponse> {
+  const [a, b] = [await galleryPng(db, request.a), await galleryPng(db, request.b)];
+  const vae = await activeVaeDir(db);
+  return { ...(await blendOfPngs(vae.dir, a, b, request.steps)), model: vae.model, steps: request.steps };
+}
