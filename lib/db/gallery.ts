@@ -50,20 +50,19 @@ export async function listGallery(db: Db, f: GalleryFilter) {
   let capped = false;
   let items;
   const sort = f.sort ?? "new";
+  const where = { status: "done", ...(modelVersionId ? { modelVersionId } : {}) };
   if (f.q) {
     const found = await searchFinishedGenerations(db, { q: f.q, modelVersionId, skip, take: f.pageSize, order: sort });
     items = await galleryItems(db, found.ids);
     total = found.total;
     capped = found.capped;
   } else if (sort === "new") {
-    const where = { status: "done", ...(modelVersionId ? { modelVersionId } : {}) };
     [total, items] = await Promise.all([
       db.generation.count({ where }),
       db.generation.findMany({ where, orderBy: { createdAt: "desc" }, skip, take: f.pageSize, select: itemSelect }),
     ]);
   } else {
     // By typicality: walk the covers (index 0, one per generation) in bits/dim order, the (index, bitsPerDim) index.
-    const where = { status: "done", ...(modelVersionId ? { modelVersionId } : {}) };
     const [count, covers] = await Promise.all([
       db.generation.count({ where }),
       db.image.findMany({

@@ -3,6 +3,7 @@
 import type { Db } from "./client";
 import { imageStore, type ImageStore, type PngColumns } from "./image-store";
 
+/** One picture of a finished job, as the generator hands it over (lib/generate calls it GeneratedImage). */
 export interface FinishedImage {
   png: Buffer;
   width: number;

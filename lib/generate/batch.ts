@@ -7,13 +7,13 @@
 // progress callback throws: a lost lease) fails or stops alone; its rows still run with the batch, since a KV cache
 // cannot drop rows cheaply.
 import * as tf from "@tensorflow/tfjs";
-import sharp from "sharp";
 import { serverEnv } from "../env";
 import type { SampleGroup } from "../model/sample";
 import { groupSamplerFor, type Engine } from "./engine";
 import type { GeneratedImage, GenerateParams, GenerateProgress, GenerateResult } from "./generate";
 import type { ModelBundle } from "./model-bundle";
 import type { GenerationParams } from "./params";
+import { rgbToPngs } from "./png";
 import { rerank } from "./rerank";
 import { withTypicality } from "./typicality";
 
@@ -71,18 +71,9 @@ async function decodeBytes(bundle: ModelBundle, codes: Int32Array[]): Promise<Ui
   }
 }
 
-function encodePngs(bundle: ModelBundle, bytes: Uint8Array, count: number): Promise<GeneratedImage[]> {
+async function encodePngs(bundle: ModelBundle, bytes: Uint8Array, count: number): Promise<GeneratedImage[]> {
   const size = bundle.imageTokenizer.config.imageSize;
-  const n = size * size * 3;
-  return Promise.all(
-    Array.from({ length: count }, async (_, i) => ({
-      png: await sharp(Buffer.from(bytes.subarray(i * n, (i + 1) * n)), { raw: { width: size, height: size, channels: 3 } })
-        .png()
-        .toBuffer(),
-      width: size,
-      height: size,
-    })),
-  );
+  return (await rgbToPngs(bytes, count, size)).map((png) => ({ png, width: size, height: size }));
 }
 
 /** Codes (−1 = not yet written) → PNG images, at the tokenizer's native resolution. */

@@ -4,6 +4,7 @@
 // With a CLIP in the model, `candidates` images are sampled in one batch, scored against the prompt and the best n
 // kept (./rerank.ts); the others come back as `rejected`, scored too. One job here is a batch of one
 // (./batch.ts, which the worker uses to sample several jobs together): the same code path either way.
+import type { FinishedImage } from "../db/images";
 import type { Engine } from "./engine";
 import { generateBatch } from "./batch";
 import type { ModelBundle } from "./model-bundle";
@@ -22,18 +23,8 @@ export interface GenerateParams {
   candidates?: number;
 }
 
-export interface GeneratedImage {
-  png: Buffer;
-  width: number;
-  height: number;
-  /** CLIP's cosine with the prompt, when the model has a CLIP. */
-  score?: number;
-  /** CLIP's unit image embedding, when the model has a CLIP. */
-  embedding?: Float32Array;
-  /** Bits/dim under the model's flow and whether it is above the flow's threshold, when the model has one (./typicality.ts). */
-  bitsPerDim?: number;
-  atypical?: boolean;
-}
+/** A generated picture: exactly what the worker stores (its PNG, size, and CLIP score and typicality when the model has them). */
+export type GeneratedImage = FinishedImage;
 
 export interface GenerateProgress {
   /** Image tokens written so far, per image. */

@@ -30,13 +30,22 @@ export const PromptDraft = z
   .refine((s) => !INVALID.test(s), "the prompt contains characters that are not text (control characters or broken Unicode)")
   .refine((s) => s.trim().length <= PROMPT_MAX, `the prompt is longer than ${PROMPT_MAX} characters`);
 
-// JSON numbers only: "4", true, [4] and null are refused with the accepted range, never coerced.
-const number = (name: string, min: number, max: number, int: boolean) => {
+// JSON numbers only: "4", true, [4] and null are refused with the accepted range, never coerced. Shared with the
+// other request schemas of the API (./vae-edit-params.ts), so every number field answers alike.
+export const number = (name: string, min: number, max: number, int: boolean) => {
   const range = `${name} must be ${int ? "a whole number" : "a number"} ${min}–${max}`;
   let n = z.number({ error: range });
   if (int) n = n.int(range);
   return n.min(min, range).max(max, range);
 };
+
+/** The error map of a strict JSON-object body: unknown fields named, anything not an object told its `shape`. */
+export const jsonObjectError = (shape: string) => (issue: { code: string; keys?: string[] }) =>
+  issue.code === "unrecognized_keys"
+    ? `unknown field${(issue.keys?.length ?? 0) > 1 ? "s" : ""}: ${issue.keys?.join(", ")}`
+    : issue.code === "invalid_type"
+      ? `the body must be a JSON object ${shape}`
+      : undefined;
 
 /**
  * Which model version a request (or a token count) is for: a version's id or its name, as /models lists them; the
@@ -86,14 +95,7 @@ function requestSchema(cap: number) {
         /** The model version to generate with (id or name); left out, the active one. Stored as the job's version, not in its params. */
         model: ModelKey.optional(),
       },
-      {
-        error: (issue) =>
-          issue.code === "unrecognized_keys"
-            ? `unknown field${issue.keys.length > 1 ? "s" : ""}: ${issue.keys.join(", ")}`
-            : issue.code === "invalid_type"
-              ? "the body must be a JSON object {prompt, n?, guidance?, temperature?, topK?, seed?, candidates?, model?}"
-              : undefined,
-      },
+      { error: jsonObjectError("{prompt, n?, guidance?, temperature?, topK?, seed?, candidates?, model?}") },
     )
     .superRefine((r, ctx) => {
       if (r.candidates !== undefined && r.candidates < r.n)

@@ -7,10 +7,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
+import { labDir } from "../lab";
 import { RealNVP } from "../model/flow";
 
-/** Where a model folder keeps its flow. */
-export const FLOW_SUBDIR = path.join("lab", "flow");
+/** Where a model folder keeps its flow (relative to the folder). */
+export const FLOW_SUBDIR = labDir("", "flow");
 
 /** The dequantisation seed of every stored score. */
 export const TYPICALITY_SEED = 0;
@@ -23,7 +24,7 @@ export interface TypicalityPart {
 
 /** The flow folder of a model folder, or null when it has none. */
 export function flowDirOf(modelDir: string): string | null {
-  const dir = path.join(modelDir, FLOW_SUBDIR);
+  const dir = labDir(modelDir, "flow");
   return fs.existsSync(path.join(/*turbopackIgnore: true*/ dir, "manifest.json")) ? dir : null;
 }
 

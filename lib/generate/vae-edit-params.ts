@@ -1,25 +1,13 @@
 // The request schemas of POST /api/images/[id]/variations and POST /api/blend, shared with the detail page's VAE
-// tools (which import them in the browser, so this file imports nothing but zod): one set of limits and messages.
+// tools (which import them in the browser, so this file imports nothing but zod and other browser-safe schema
+// files): one set of limits and messages, and the number and body rules of POST /api/generations (./params.ts).
 import { z } from "zod";
+import { isRecordId } from "../ids";
+import { jsonObjectError, number } from "./params";
 
 export const VARIATIONS = Object.freeze({ kMax: 16, kDefault: 8, scaleMax: 3, scaleDefault: 1 });
 export const BLEND = Object.freeze({ stepsMin: 3, stepsMax: 16, stepsDefault: 8 });
 const SEED_MAX = 2 ** 31 - 1;
-
-// JSON numbers only: "4", true and null are refused with the accepted range, never coerced.
-const number = (name: string, min: number, max: number, int: boolean) => {
-  const range = `${name} must be ${int ? "a whole number" : "a number"} ${min}–${max}`;
-  let n = z.number({ error: range });
-  if (int) n = n.int(range);
-  return n.min(min, range).max(max, range);
-};
-
-const objectError = (shape: string) => (issue: { code: string; keys?: string[] }) =>
-  issue.code === "unrecognized_keys"
-    ? `unknown field${(issue.keys?.length ?? 0) > 1 ? "s" : ""}: ${issue.keys?.join(", ")}`
-    : issue.code === "invalid_type"
-      ? `the body must be a JSON object ${shape}`
-      : undefined;
 
 /** k samples of q(z|x) around the image's μ, their spread scaled by `scale` (0 = the reconstruction k times). */
 export const VariationsRequest = z.strictObject(
@@ -29,14 +17,14 @@ export const VariationsRequest = z.strictObject(
     /** Left out, the server picks one and answers with it, so a set can be drawn again. */
     seed: number("seed", 0, SEED_MAX, true).optional(),
   },
-  { error: objectError("{k?, scale?, seed?}") },
+  { error: jsonObjectError("{k?, scale?, seed?}") },
 );
 export type VariationsRequest = z.infer<typeof VariationsRequest>;
 
 const ImageId = (name: string) =>
   z
     .string({ error: `${name} must be an image id (a string)` })
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, `${name} must be an image id (letters, digits, - and _), as in /api/images/<id>`);
+    .refine(isRecordId, `${name} must be an image id (letters, digits, - and _), as in /api/images/<id>`);
 
 /** Two gallery images (an image's id, or a generation's id for its first image) and the frames of the strip between them. */
 export const BlendRequest = z.strictObject(
@@ -51,7 +39,7 @@ export const BlendRequest = z.strictObject(
       .pipe(ImageId("b")),
     steps: number("steps", BLEND.stepsMin, BLEND.stepsMax, true).default(BLEND.stepsDefault),
   },
-  { error: objectError("{a, b, steps?}") },
+  { error: jsonObjectError("{a, b, steps?}") },
 );
 export type BlendRequest = z.infer<typeof BlendRequest>;
 
@@ -77,7 +65,7 @@ export interface BlendResponse extends VaeImages {
  */
 export function imageRefFromInput(text: string): string | null {
   const s = text.trim();
-  if (/^[A-Za-z0-9_-]{1,64}$/.test(s)) return s;
+  if (isRecordId(s)) return s;
   const m = /(?:^|\/)(?:api\/images|gallery)\/([A-Za-z0-9_-]{1,64})\/?(?:[?#].*)?$/.exec(s);
   return m ? m[1] : null;
 }

@@ -17,12 +17,14 @@ import { ImageFileMissing } from "../db/image-store";
 import { findActiveModelVersion } from "../db/versions";
 import { shownId } from "../ids";
 import { VAE } from "../model/vae";
+import { labDir } from "../lab";
 import { initBackend } from "../tensor/backend";
+import { pngDataUrl, rgbToPngs } from "./png";
 import type { BlendRequest, BlendResponse, VariationsRequest, VariationsResponse } from "./vae-edit-params";
 
 /** Where a model folder keeps its VAE. */
 export function vaeDirOf(modelDir: string): string {
-  return path.join(modelDir, "lab", "vae");
+  return labDir(modelDir, "vae");
 }
 
 const TRAIN_HINT = "train one with npm run train:lab -- --model vae --export <model folder>/lab/vae";
@@ -106,15 +108,7 @@ export async function pngToPixels(png: Uint8Array, size: number): Promise<Float3
 }
 
 async function toDataUrls(bytes: Uint8Array, count: number, size: number): Promise<string[]> {
-  const n = size * size * 3;
-  return Promise.all(
-    Array.from({ length: count }, async (_, i) => {
-      const png = await sharp(Buffer.from(bytes.subarray(i * n, (i + 1) * n)), { raw: { width: size, height: size, channels: 3 } })
-        .png()
-        .toBuffer();
-      return `data:image/png;base64,${png.toString("base64")}`;
-    }),
-  );
+  return (await rgbToPngs(bytes, count, size)).map(pngDataUrl);
 }
 
 /** Runs `draw` on the VAE with the given images ([1, S, S, 3] each) and returns its output as uint8 RGB, synchronously. */

@@ -16,9 +16,8 @@ import { publicMessage } from "../errors";
 import { generateBatch, generateParamsOf, sequencesOfStored, type BatchOutcome } from "./batch";
 import type { GenerateParams, GenerateProgress } from "./generate";
 import { claimLiveId, workerIsDeadOnThisHost } from "./liveness";
+import { pngDataUrl } from "./png";
 import type { ModelLease, ModelRegistry } from "./registry";
-
-export { workerIsDeadOnThisHost } from "./liveness";
 
 export type JobEvent =
   | { type: "status"; status: string; progress: number }
@@ -228,7 +227,7 @@ export class GenerationWorker {
 
   private async progress(job: Claimed, p: GenerateProgress): Promise<void> {
     if (job.lost) throw new LeaseLost();
-    const partial = p.partial?.map((img) => `data:image/png;base64,${img.png.toString("base64")}`);
+    const partial = p.partial?.map((img) => pngDataUrl(img.png));
     this.events.emit(job.id, { type: "progress", done: p.done, total: p.total, partial } satisfies JobEvent);
     const now = performance.now();
     if (now - job.lastWrite > (this.o.progressWriteMs ?? 500)) {
