@@ -123,7 +123,9 @@ describe.runIf(url)("two worker processes on one PostgreSQL queue (TESSERA_TEST_
     }
     const mine = { id: { in: ids } };
 
-    // Kill A once it has stored a job and holds running ones.
+    // Kill A once it has stored a job and holds running ones. A is stopped (SIGSTOP) while its jobs are read, so it
+    // cannot finish one between the read (once what it sent has landed) and the kill: the jobs read are exactly
+    // those it holds when it dies.
     const prefixA = `${os.hostname()}:${a.pid}:`;
     const heldByA = await until(
       "worker A to hold a job",
@@ -131,11 +133,16 @@ describe.runIf(url)("two worker processes on one PostgreSQL queue (TESSERA_TEST_
         const failed = await db.generation.findFirst({ where: { ...mine, status: "failed" } });
         if (failed) throw new Error(`job ${failed.id} failed: ${failed.error}\n${logs()}`);
         if (doneIn(a).length === 0) return undefined;
+        a.child.kill("SIGSTOP");
+        // A statement A sent just before (a completion's COMMIT) still lands: let it, then read.
+        await new Promise((r) => setTimeout(r, 300));
         const held = await db.generation.findMany({
           where: { ...mine, status: "running", workerId: { startsWith: prefixA } },
           select: { id: true },
         });
-        return held.length ? held.map((j) => j.id) : undefined;
+        if (held.length) return held.map((j) => j.id);
+        a.child.kill("SIGCONT");
+        return undefined;
       },
       120_000,
       20,
