@@ -1,7 +1,9 @@
 // `npm run retrain -- [--data <folder>] [--preset tiny|default|large] [--name NAME] [--reuse-tokenizer]
-//   [--minutes-vq M] [--minutes-gpt M] [--activate]`
+//   [--minutes-vq M] [--minutes-gpt M] [--activate] [--denoise [--denoiser DIR]]`
 // One command from data to a new model version; re-running it skips the stages whose inputs did not change and
 // resumes an interrupted training stage. Logs to runs/retrain/<name>/retrain.log as well as the terminal.
+// --denoise cleans the admin's uploads with the lab's denoising autoencoder before training (a before/after sheet
+// goes to runs/retrain/<name>/denoise.png); --denoiser picks the DAE folder (default: the active model's lab/dae).
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
@@ -13,7 +15,7 @@ import { flag, parseFlags, runMain } from "./cli";
 import { retrain } from "./retrain/pipeline";
 
 const USAGE =
-  "usage: npm run retrain -- [--data FOLDER] [--preset tiny|default|large] [--name NAME] [--reuse-tokenizer] [--minutes-vq M] [--minutes-gpt M] [--activate]";
+  "usage: npm run retrain -- [--data FOLDER] [--preset tiny|default|large] [--name NAME] [--reuse-tokenizer] [--minutes-vq M] [--minutes-gpt M] [--activate] [--denoise [--denoiser DIR]]";
 const Flags = z.object({
   data: z.string().optional(),
   preset: z.enum(["tiny", "default", "large"]).default("default"),
@@ -25,6 +27,8 @@ const Flags = z.object({
   minutesVq: z.coerce.number().positive().optional(),
   minutesGpt: z.coerce.number().positive().optional(),
   activate: flag(),
+  denoise: flag(),
+  denoiser: z.string().min(1, "a DAE checkpoint folder (e.g. models/default/lab/dae)").optional(),
   runsDir: z.string().default(path.join("runs", "retrain")),
   modelsDir: z.string().default("models"),
 });
@@ -37,7 +41,9 @@ runMain("retrain", async () => {
     console.log(line);
     fs.appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
   };
-  log(`retrain ${flags.name}: preset ${flags.preset}, data ${flags.data ?? "emoji corpus"}; log in ${logFile}`);
+  log(
+    `retrain ${flags.name}: preset ${flags.preset}, data ${flags.data ?? "emoji corpus"}${flags.denoise ? ", denoised" : ""}; log in ${logFile}`,
+  );
   await initBackend();
   registerFastGradients();
   await migrate(process.env.DATABASE_URL);

@@ -51,6 +51,24 @@ export function conv(c: Conv, x: tf.Tensor4D): tf.Tensor4D {
   return tf.add(tf.conv2d(x, c.w as tf.Tensor4D, 1, "same"), c.b);
 }
 
+export interface Dense {
+  w: tf.Variable; // [in, out]
+  b: tf.Variable; // [out]
+}
+
+/** A fully connected layer, LeCun-normal initialised (std = gain/√in). */
+export function createDense(store: ParamStore, name: string, inDim: number, outDim: number, gain = 1): Dense {
+  return {
+    w: store.add(`${name}.w`, tf.randomNormal([inDim, outDim], 0, gain * Math.sqrt(1 / inDim), "float32", store.seed())),
+    b: store.add(`${name}.b`, tf.zeros([outDim])),
+  };
+}
+
+/** x·W + b. [B, in] → [B, out] */
+export function dense(l: Dense, x: tf.Tensor2D): tf.Tensor2D {
+  return tf.add(tf.matMul(x, l.w as tf.Tensor2D), l.b) as tf.Tensor2D;
+}
+
 export interface ResBlock {
   conv1: Conv;
   conv2: Conv;

@@ -5,24 +5,22 @@
 // variations (samples of q(z|x)), blends (decoded interpolations between two images' μ) and prior samples.
 import * as tf from "@tensorflow/tfjs";
 import { restoreModel, type CheckpointManifest } from "./checkpoint";
-import { conv, createConv, createResBlock, depthToSpace, resBlock, spaceToDepth, type Conv, type ResBlock } from "./layers";
+import {
+  conv,
+  createConv,
+  createDense,
+  createResBlock,
+  dense,
+  depthToSpace,
+  resBlock,
+  spaceToDepth,
+  type Conv,
+  type Dense,
+  type ResBlock,
+} from "./layers";
 import { ParamStore } from "./params";
 import { bottomSize, pixelDims, validateVAEConfig, vaeConfigFromManifest, type VAEConfig } from "./vae-config";
 import { dequantizedGaussianNll, gaussianKl, reparameterize, slerp } from "./vae-elbo";
-
-interface Dense {
-  w: tf.Variable; // [in, out]
-  b: tf.Variable; // [out]
-}
-
-function createDense(store: ParamStore, name: string, inDim: number, outDim: number, gain = 1): Dense {
-  return {
-    w: store.add(`${name}.w`, tf.randomNormal([inDim, outDim], 0, gain * Math.sqrt(1 / inDim), "float32", store.seed())),
-    b: store.add(`${name}.b`, tf.zeros([outDim])),
-  };
-}
-
-const dense = (l: Dense, x: tf.Tensor2D): tf.Tensor2D => tf.add(tf.matMul(x, l.w as tf.Tensor2D), l.b) as tf.Tensor2D;
 
 export interface VAETerms {
   /** Negative ELBO per image, nats of the discrete 8-bit data (nll + kl). [B] */

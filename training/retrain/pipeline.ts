@@ -1,6 +1,8 @@
 // The admin's retraining pipeline: data → image tokenizer (or reuse) → text tokenizer → image codes → transformer →
 // export → evaluate → register (→ activate). Each stage records a hash of its inputs in state.json: a stage whose
 // inputs did not change is skipped, and the training stages resume from their last checkpoint after an interrupt.
+// With --denoise the data stage also runs the lab's DAE over the built dataset (./denoise.ts); the export stage
+// carries the source model's lab/ into the new version (./lab-carry.ts).
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -9,6 +11,7 @@ import { captionsFor, loadSplit, readCaptions, readManifest } from "../../lib/da
 import type { Db } from "../../lib/db/client";
 import { activateModelVersion, findActiveModelVersion, upsertModelVersion } from "../../lib/db/versions";
 import { saveCheckpoint } from "../../lib/model/checkpoint";
+import { DAE } from "../../lib/model/dae";
 import { Transformer } from "../../lib/model/transformer";
 import { DEFAULT_TRANSFORMER_CONFIG, type TransformerConfig } from "../../lib/model/transformer-config";
 import { DEFAULT_VQ_CONFIG, type VQConfig } from "../../lib/model/vq-config";
@@ -33,6 +36,8 @@ import { train as runTraining } from "../loop/trainer";
 import { trainTextTokenizer } from "../train-text-tokenizer";
 import { evaluateTokenizer } from "../vq/evaluate";
 import { createTask as createVqTask, DVAE_SCHEDULE, VQ_TRAINER_DEFAULTS, vqTaskDefinition, type VQTaskOptions } from "../vq/task";
+import { checkDenoiser, denoiseDataset, denoiserDir, type DenoiseReport } from "./denoise";
+import { carryLab, findLabSource } from "./lab-carry";
 import { PRESETS, type Preset } from "./presets";
 
 export interface RetrainOptions {
@@ -47,6 +52,13 @@ export interface RetrainOptions {
   runsDir: string;
   modelsDir: string;
   db: Db;
+  /** Run the lab's denoising autoencoder over the built dataset (needs `data`). */
+  denoise?: boolean;
+  /** The DAE checkpoint folder; default: the active version's lab/dae, else `<defaultModelDir>/lab/dae`. */
+  denoiser?: string;
+  /** The shipped model folder (default models/default): where the lab and the denoiser come from when the active
+   * version has none. */
+  defaultModelDir?: string;
   /** Data-parallel replicas for both training stages (default: one per core). */
   workers?: number | "auto";
   log: (line: string) => void;
@@ -74,6 +86,23 @@ function folderHash(dir: string): string {
   );
 }
 
+/**
+ * A training stage's folder holds the checkpoint it resumes from after an interrupt. When what the stage trains on
+ * has changed since (new uploads, a denoised dataset, another tokenizer), resuming would continue, or at its last
+ * step simply keep, a model of the old inputs: the folder is cleared and the stage starts afresh. The time budget is
+ * not part of `identity`, so a re-run with more minutes continues where the last one stopped.
+ */
+function freshIfChanged(dir: string, identity: unknown, log: (line: string) => void): void {
+  const file = path.join(dir, "inputs.json");
+  const hash = sha(identity);
+  if (fs.existsSync(file) && JSON.parse(fs.readFileSync(file, "utf8")).hash !== hash) {
+    log(`${path.basename(dir)}: its inputs changed since the last checkpoint; starting it afresh`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(file, JSON.stringify({ hash, identity }, null, 2) + "\n");
+}
+
 /** The loop's settings for one training stage of a preset: the task's defaults with the preset's budget. */
 function stageTrainer(
   defaults: Readonly<TrainerConfig>,
@@ -98,6 +127,13 @@ export async function retrain(
   o: RetrainOptions,
 ): Promise<{ versionId: string; modelDir: string; metrics: Record<string, number>; skipped: string[] }> {
   const p = PRESETS[o.preset];
+  if (o.denoise && !o.data)
+    throw new Error(
+      "--denoise needs --data FOLDER: it cleans up noisy uploads, and the emoji corpus (rendered from vector art) has no noise to remove",
+    );
+  if (o.denoiser && !o.denoise) throw new Error("--denoiser DIR is only used with --denoise; add --denoise");
+  // Checked before any stage runs, so a missing or mismatched denoiser fails in a second, not after the build.
+  const denoiser = o.denoise ? checkDenoiser(await denoiserDir(o.db, o.denoiser, o.defaultModelDir), p.size) : undefined;
   const run = path.join(o.runsDir, o.name);
   fs.mkdirSync(run, { recursive: true });
   const stateFile = path.join(run, "state.json");
@@ -125,10 +161,23 @@ export async function retrain(
   }
 
   const dataDir = path.join(run, "dataset");
-  const data = await stage("data", { src: o.data ? folderHash(o.data) : "emoji", size: p.size }, async () => {
+  const sheetFile = path.join(run, "denoise.png");
+  // The denoiser's manifest hash is an input only when denoising, so the hash of a plain run is what it always was.
+  const dataInputs = { src: o.data ? folderHash(o.data) : "emoji", size: p.size, ...(denoiser && { denoise: denoiser.hash }) };
+  const data = await stage("data", dataInputs, async () => {
+    fs.rmSync(sheetFile, { force: true });
     if (o.data) await buildCustom({ srcDir: o.data, outDir: dataDir, size: p.size, seed: 1234, log: o.log });
     else await buildEmoji({ outDir: dataDir, sizes: [p.size], split: DEFAULT_EMOJI_SPLIT, concurrency: 8, log: o.log });
-    return { hash: sha(readManifest(dataDir).shards.map((s) => s.sha256)) };
+    let denoise: DenoiseReport | undefined;
+    if (denoiser) {
+      const { model } = DAE.load(denoiser.dir);
+      try {
+        denoise = await denoiseDataset(dataDir, model, denoiser, sheetFile, o.log);
+      } finally {
+        model.dispose();
+      }
+    }
+    return { hash: sha(readManifest(dataDir).shards.map((s) => s.sha256)), ...(denoise && { denoise }) };
   });
   const manifest = readManifest(dataDir);
   const train = loadSplit(dataDir, "train", p.size, manifest);
@@ -155,6 +204,7 @@ export async function retrain(
           sheet: true,
         };
         const trainer = stageTrainer(VQ_TRAINER_DEFAULTS, p.vq, o.minutesVq, o.workers);
+        freshIfChanged(path.join(run, "vq"), { data: data.hash, preset: o.preset }, o.log);
         const task = await createVqTask(options, "main");
         try {
           const r = await runTraining(task, trainer, {
@@ -245,6 +295,7 @@ export async function retrain(
         sheet: { imageTokenizer: vqOut, textTokenizer: textDir, prompts },
       };
       const trainer = stageTrainer(GPT_TRAINER_DEFAULTS, p.gpt, o.minutesGpt, o.workers);
+      freshIfChanged(gptRun, { data: data.hash, vq: vq.hash, text: text.hash, preset: o.preset }, o.log);
       const task = await createGptTask(options, "main");
       try {
         const r = await runTraining(task, trainer, {
@@ -261,7 +312,9 @@ export async function retrain(
     });
 
     const modelDir = path.join(o.modelsDir, o.name);
-    const exported = await stage("export", { vq: vq.hash, text: text.hash, gpt: state.stages.transformer.hash }, async () => {
+    const lab = await findLabSource(o.db, o.defaultModelDir);
+    const exportInputs = { vq: vq.hash, text: text.hash, gpt: state.stages.transformer.hash, ...(lab && { lab: lab.hash }) };
+    const exported = await stage("export", exportInputs, async () => {
       const { model, manifest: m } = Transformer.load(path.join(gptRun, "model"));
       await saveCheckpoint(modelDir, model.params.all(), {
         kind: "transformer",
@@ -281,7 +334,15 @@ export async function retrain(
         .filter((f) => /^sheet-\d+\.png$/.test(f))
         .sort();
       if (sheets.length) fs.copyFileSync(path.join(gptRun, sheets[sheets.length - 1]), path.join(modelDir, "samples.png"));
-      return { hash: fileHash(path.join(modelDir, "manifest.json")) };
+      o.log(carryLab(lab, modelDir));
+      // What --denoise did to the training images, beside the model, for an admin looking at it later.
+      for (const f of ["denoise.png", "denoise.json"]) fs.rmSync(path.join(modelDir, f), { force: true });
+      if (data.denoise) {
+        const { sheet, ...facts } = data.denoise;
+        if (fs.existsSync(sheet)) fs.copyFileSync(sheet, path.join(modelDir, "denoise.png"));
+        fs.writeFileSync(path.join(modelDir, "denoise.json"), JSON.stringify({ ...facts, sheet: "denoise.png" }, null, 2) + "\n");
+      }
+      return { hash: fileHash(path.join(modelDir, "manifest.json")), lab: lab?.kinds ?? [] };
     });
 
     const metrics = await stage("evaluate", { model: exported.hash }, async () => {

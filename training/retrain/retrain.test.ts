@@ -1,5 +1,6 @@
 // A tiny end-to-end retrain on an admin-style image folder: it registers and activates a version the generator
-// then uses, reports what it skipped, and a second run skips every finished stage.
+// then uses, reports what it skipped, and a second run skips every finished stage; the lab is carried into the new
+// model folder, and a re-run with --denoise trains afresh on the DAE's output.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -8,14 +9,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mulberry32 } from "../../lib/data/rng";
 import { formatCaption } from "../../lib/data/shapes/caption";
 import { renderScene, sampleScene } from "../../lib/data/shapes/render";
-import { readManifest } from "../../lib/data/manifest";
+import { loadSplit, readManifest, SPLITS } from "../../lib/data/manifest";
 import { createDb, type Db } from "../../lib/db/client";
 import { migrate } from "../../lib/db/migrate";
 import { generateImages } from "../../lib/generate/generate";
 import { ModelRegistry } from "../../lib/generate/registry";
 import { selectBackend } from "../../lib/tensor/backend";
 import { registerFastGradients } from "../../lib/tensor/gradients";
+import * as tf from "@tensorflow/tfjs";
+import { DAE } from "../../lib/model/dae";
+import { denoisePixels } from "./denoise";
 import { retrain } from "./pipeline";
+import { saveTestDae } from "./test-helpers";
 
 let dir: string;
 let db: Db;
@@ -47,6 +52,9 @@ beforeAll(async () => {
   lines.push(JSON.stringify({ file: "copy.png", caption: JSON.parse(lines[0]).caption }));
   fs.copyFileSync(path.join(src, "img1.png"), path.join(src, "uncaptioned.png"));
   fs.writeFileSync(path.join(src, "captions.jsonl"), lines.join("\n") + "\n");
+  // The shipped model's lab: a DAE, and a half-saved folder (as saveCheckpoint leaves mid-write) not to be carried.
+  await saveTestDae(path.join(dir, "shipped", "lab", "dae"));
+  fs.mkdirSync(path.join(dir, "shipped", "lab", ".vae.tmp-1"), { recursive: true });
   const url = `file:${path.join(dir, "db", "t.db")}`;
   await migrate(url);
   db = createDb(url);
@@ -65,12 +73,14 @@ describe("retrain", () => {
     activate: true,
     runsDir: path.join(dir, "runs"),
     modelsDir: path.join(dir, "models"),
+    defaultModelDir: path.join(dir, "shipped"),
     db,
     log: () => {},
   });
 
   it("builds, trains, registers and activates a version that then generates", { timeout: 240_000 }, async () => {
-    const r = await retrain(options());
+    const lines: string[] = [];
+    const r = await retrain({ ...options(), log: (l: string) => lines.push(l) });
     const notes = readManifest(path.join(dir, "runs", "mine", "dataset")).notes as { skipped: Record<string, string[]> };
     expect(notes.skipped.unreadable).toEqual(["broken.png"]);
     // copy.png and img0.png are the same picture with the same caption: one is kept, the other reported.
@@ -81,6 +91,13 @@ describe("retrain", () => {
     expect(version.active).toBe(true);
     expect(Object.keys(r.metrics)).toEqual(expect.arrayContaining(["valImageNats", "tokenizerValPsnr"]));
     expect(fs.existsSync(path.join(r.modelDir, "samples.png"))).toBe(true);
+    // The lab came along (the active version had none: the shipped model's), without the half-saved folder.
+    expect(fs.readdirSync(path.join(r.modelDir, "lab"))).toEqual(["dae"]);
+    expect(fs.readFileSync(path.join(r.modelDir, "lab", "dae", "manifest.json"), "utf8")).toBe(
+      fs.readFileSync(path.join(dir, "shipped", "lab", "dae", "manifest.json"), "utf8"),
+    );
+    expect(lines.some((l) => /^lab: carried dae from .*shipped$/.test(l))).toBe(true);
+    expect(fs.existsSync(path.join(r.modelDir, "denoise.json"))).toBe(false);
 
     const registry = new ModelRegistry(db);
     const lease = await registry.acquire();
@@ -111,5 +128,50 @@ describe("retrain", () => {
     const r = await retrain({ ...options(), log: (l: string) => lines.push(l) });
     expect(r.skipped).toEqual(["data", "image-tokenizer", "text-tokenizer", "codes"]);
     expect(lines.some((l) => /resumed from .*gpt.*at step \d+/.test(l))).toBe(true);
+  });
+
+  it("with --denoise, re-runs every stage on the DAE's output and records what it did", { timeout: 240_000 }, async () => {
+    const run = path.join(dir, "runs", "mine");
+    // What the denoised shards must hold: the default denoiser (the active version's lab/dae, carried above) run on
+    // the dataset as built without --denoise.
+    const { model } = DAE.load(path.join(dir, "models", "mine", "lab", "dae"));
+    const want = new Map<string, Uint8Array>();
+    try {
+      for (const split of SPLITS) {
+        const s = loadSplit(path.join(run, "dataset"), split, 32);
+        want.set(split, await denoisePixels(model, s.data, s.count));
+      }
+    } finally {
+      model.dispose();
+    }
+    const tensors = tf.memory().numTensors;
+    const lines: string[] = [];
+    const r = await retrain({ ...options(), denoise: true, log: (l: string) => lines.push(l) });
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(r.skipped).toEqual([]);
+    // The trainers did not resume the checkpoints of the un-denoised data.
+    expect(lines).toContain("vq: its inputs changed since the last checkpoint; starting it afresh");
+    expect(lines).toContain("gpt: its inputs changed since the last checkpoint; starting it afresh");
+
+    let images = 0;
+    for (const split of SPLITS) {
+      const got = loadSplit(path.join(run, "dataset"), split, 32).data;
+      expect(Buffer.from(got).equals(Buffer.from(want.get(split)!)), split).toBe(true);
+      images += got.length / 3072;
+    }
+    const state = JSON.parse(fs.readFileSync(path.join(run, "state.json"), "utf8"));
+    const d = state.stages.data.outputs.denoise;
+    expect(d).toMatchObject({ images, denoiser: expect.stringMatching(/models\/mine\/lab\/dae$/), sheet: path.join(run, "denoise.png") });
+    expect(d.meanAbsChange).toBeGreaterThan(5);
+    expect(d.maxAbsChange).toBeGreaterThanOrEqual(d.meanAbsChange);
+    expect(fs.existsSync(path.join(run, "denoise.png"))).toBe(true);
+    expect(lines.some((l) => l.startsWith(`denoise: ${images} images cleaned by `))).toBe(true);
+    // Beside the new model, for an admin looking at it later.
+    expect(fs.existsSync(path.join(r.modelDir, "denoise.png"))).toBe(true);
+    const saved = JSON.parse(fs.readFileSync(path.join(r.modelDir, "denoise.json"), "utf8"));
+    expect(saved).toEqual({ ...d, sheet: "denoise.png" });
+    // Retrained under its own name, the active version's lab stays where it is.
+    expect(lines.some((l) => /^lab: kept dae \(already in .*models\/mine\)$/.test(l))).toBe(true);
+    expect(fs.readdirSync(path.join(r.modelDir, "lab"))).toEqual(["dae"]);
   });
 });
