@@ -32,6 +32,8 @@ export interface LabModel {
 export const LAB_MODELS = {
   vae: () => import("./vae-task"),
   flow: () => import("./flow-task"),
+  dae: () => import("./dae-task"),
+  aae: () => import("./aae-task"),
 } satisfies Record<string, () => Promise<{ labModel: LabModel }>>;
 
 export type LabModelName = keyof typeof LAB_MODELS;
