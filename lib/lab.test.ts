@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { LAB_KINDS, labCards } from "./lab";
+import { LAB_KINDS, labCards, labComparison } from "./lab";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-lab-"));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -34,6 +34,28 @@ describe("labCards", () => {
     const flow = path.join(root, "m2", "lab", "flow");
     fs.mkdirSync(flow, { recursive: true });
     fs.writeFileSync(path.join(flow, "manifest.json"), "{ not json");
-    expect(labCards("m2", root).map((c) => c.trained)).toEqual([null, null]);
+    expect(labCards("m2", root).map((c) => c.trained)).toEqual(LAB_KINDS.map(() => null));
+  });
+});
+
+describe("labComparison", () => {
+  it("reads eval:lab's rows in order, and is null without the file or with a broken one", () => {
+    const dir = path.join(root, "m3", "lab");
+    fs.mkdirSync(dir, { recursive: true });
+    expect(labComparison("m3", root)).toBeNull();
+    const row = (b: number) => ({
+      images: 4,
+      bitsPerDim: b,
+      atypical: 0.5,
+      clipScore: 30,
+      labelRetrieval: { exact1: 0.1, exact5: 0.2, family1: 0.3, family5: 0.4 },
+    });
+    fs.writeFileSync(path.join(dir, "eval-lab.json"), JSON.stringify({ rows: { "real val emoji": row(4), "VAE prior samples": row(6) } }));
+    expect(labComparison("m3", root)).toEqual([
+      { name: "real val emoji", bitsPerDim: 4, atypical: 0.5, clipScore: 30, labelsExact1: 0.1, labelsFamily5: 0.4 },
+      { name: "VAE prior samples", bitsPerDim: 6, atypical: 0.5, clipScore: 30, labelsExact1: 0.1, labelsFamily5: 0.4 },
+    ]);
+    fs.writeFileSync(path.join(dir, "eval-lab.json"), "{");
+    expect(labComparison("m3", root)).toBeNull();
   });
 });

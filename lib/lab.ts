@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 
 /** The lab models the app knows, in the order /lab shows them. */
-export const LAB_KINDS = ["vae", "flow"] as const;
+export const LAB_KINDS = ["vae", "flow", "dae", "aae", "ica"] as const;
 export type LabKind = (typeof LAB_KINDS)[number];
 
 export interface LabModelInfo {
@@ -56,6 +56,60 @@ export const LAB_MODELS: Readonly<Record<LabKind, LabModelInfo>> = Object.freeze
       ["typicalThreshold", "flagged above (99th percentile of val), bits/dim"],
     ],
   },
+  dae: {
+    title: "Denoising autoencoder — clean-up of noisy uploads",
+    what:
+      "A convolutional denoising autoencoder (Vincent et al. 2008): every training image is corrupted afresh from a seed " +
+      "(Gaussian noise with σ up to 0.15, salt and pepper on some, a fifth left clean) and the net learns to give back the " +
+      "clean one; its decoder writes a correction added to the input, so a clean picture passes through nearly untouched. " +
+      "An admin's retrain can run it over every upload first (npm run retrain -- --data FOLDER --denoise), with a " +
+      "before/after sheet in the run's folder.",
+    objective: "minimise E_x E_{x̃ ~ q(x̃|x)} ‖g(f(x̃)) − x‖² (mean squared error against the clean image)",
+    usedIn: [{ label: "npm run retrain -- --data FOLDER --denoise (then activate on /models)", href: "/models" }],
+    metrics: [
+      ["valNoisyPsnr", "val PSNR of the corrupted input, dB"],
+      ["valDenoisedPsnr", "val PSNR after denoising, dB"],
+      ["valCleanPsnr", "val PSNR on clean input (untouched = 100), dB"],
+    ],
+  },
+  aae: {
+    title: "Adversarial autoencoder — the VAE's KL replaced by a discriminator",
+    what:
+      "The VAE's encoder and decoder (Makhzani et al. 2016), but instead of the KL term a small discriminator on the " +
+      "128-d latent learns to tell prior samples z ~ N(0, I) from codes of real images, and the encoder learns to fool it: " +
+      "the codes' overall distribution is pushed to the prior, each image's own code is not. Decoding prior samples gives " +
+      "new images; the table below compares them with the VAE's.",
+    objective:
+      "minimise E_q[−log p(x|z)] + λ·E_q[−log D(z)] for the autoencoder while D minimises −log D(z_prior) − log(1 − D(z_q)) (non-saturating GAN)",
+    usedIn: [{ label: "the sample-quality table: AAE against VAE", href: "/lab#compare" }],
+    metrics: [
+      ["valRecBitsPerDim", "val reconstruction term, bits/dim (no KL: not a bound)"],
+      ["valZStd", "codes' std per dimension (prior: 1)"],
+      ["valZMeanAbs", "codes' |mean| per dimension (prior: 0)"],
+      ["valDiscAccuracy", "discriminator accuracy on val (0.5 = fooled)"],
+    ],
+  },
+  ica: {
+    title: "ICA beside PCA — the emoji's linear components",
+    what:
+      "PCA finds the orthogonal directions of most variance of the flattened 32×32 images; FastICA (Hyvärinen & Oja 2000) " +
+      "rotates the same whitened k-dimensional subspace to make the coefficients as non-Gaussian (independent) as it can. " +
+      "All k components reconstruct equally well (the same subspace); with only the m largest coefficients per image they " +
+      "differ. The sheet shows PCA's components, ICA's, and reconstructions from m coefficients each.",
+    objective:
+      "PCA: maximise the variance of wᵀx over orthonormal w; FastICA: maximise Σ_i E[log cosh(w_iᵀz)] over orthonormal W on whitened z",
+    usedIn: [{ label: "the components sheet and reconstruction rows on this page", href: "/lab#lab-ica" }],
+    metrics: [
+      ["k", "components"],
+      ["pcaValPsnr", "PCA, k components: val PSNR, dB"],
+      ["icaValPsnr", "ICA, k components: val PSNR, dB"],
+      ["m", "coefficients kept per image"],
+      ["pcaTopMPsnr", "PCA, m largest coefficients: val PSNR, dB"],
+      ["icaTopMPsnr", "ICA, m largest coefficients: val PSNR, dB"],
+      ["pcaKurtosis", "PCA coefficients: mean |excess kurtosis|"],
+      ["icaKurtosis", "ICA coefficients: mean |excess kurtosis|"],
+    ],
+  },
 });
 
 export interface LabCard {
@@ -86,4 +140,37 @@ export function labCards(modelDir: string, root = process.cwd()): LabCard[] {
     const steps = typeof manifest.step === "number" ? manifest.step : null;
     return { kind, info, trained: { metrics, steps, hasSamples: fs.existsSync(path.join(dir, "samples.png")) } };
   });
+}
+
+/** One row of the sample-quality table (training/lab/sample-quality.ts, written by `npm run eval:lab`). */
+export interface ComparisonRow {
+  name: string;
+  bitsPerDim: number;
+  atypical: number;
+  clipScore: number;
+  labelsExact1: number;
+  labelsFamily5: number;
+}
+
+/** The model folder's `lab/eval-lab.json` as table rows; null when it has none (or it cannot be read). */
+export function labComparison(modelDir: string, root = process.cwd()): ComparisonRow[] | null {
+  const file = path.resolve(/*turbopackIgnore: true*/ root, modelDir, "lab", "eval-lab.json");
+  try {
+    const j = JSON.parse(fs.readFileSync(file, "utf8")) as {
+      rows: Record<
+        string,
+        { bitsPerDim: number; atypical: number; clipScore: number; labelRetrieval: { exact1: number; family5: number } }
+      >;
+    };
+    return Object.entries(j.rows).map(([name, r]) => ({
+      name,
+      bitsPerDim: r.bitsPerDim,
+      atypical: r.atypical,
+      clipScore: r.clipScore,
+      labelsExact1: r.labelRetrieval.exact1,
+      labelsFamily5: r.labelRetrieval.family5,
+    }));
+  } catch {
+    return null;
+  }
 }
