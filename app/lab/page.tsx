@@ -7,7 +7,7 @@ import { labCards, labComparison } from "@/lib/lab";
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Lab" };
 
-const number = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2));
+const number = (v: number) => (Number.isInteger(v) || Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2));
 const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
 
 /** /lab: the course's other generative models, each with what it is, what it optimises, its metrics and its job. */
