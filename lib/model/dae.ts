@@ -9,13 +9,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { restoreModel, type CheckpointManifest } from "./checkpoint";
 import { daeConfigFromManifest, validateDAEConfig, type DAEConfig } from "./dae-config";
-import { conv, createConv, createResBlock, depthToSpace, resBlock, spaceToDepth, type Conv, type ResBlock } from "./layers";
+import { createDownStages, createUpStages, downStages, upStages, type DownStage, type UpStage } from "./conv-stages";
+import { conv, createConv, type Conv } from "./layers";
 import { ParamStore } from "./params";
 
 export class DAE {
   readonly params: ParamStore;
-  private readonly enc: { mix: Conv; blocks: ResBlock[] }[];
-  private readonly dec: { blocks: ResBlock[]; up: Conv }[];
+  private readonly enc: DownStage[];
+  private readonly dec: UpStage[];
   private readonly out: Conv;
 
   constructor(
@@ -25,22 +26,10 @@ export class DAE {
     validateDAEConfig(config);
     const c = config;
     const store = (this.params = new ParamStore(seed));
-    let inCh = c.channels;
-    this.enc = c.widths.map((width, i) => {
-      const mix = createConv(store, `dae.enc.${i}.mix`, i === 0 ? 3 : 1, 4 * inCh, width, 1, c.padding);
-      const blocks = Array.from({ length: c.resBlocks }, (_, j) => createResBlock(store, `dae.enc.${i}.res${j}`, width, c.padding));
-      inCh = width;
-      return { mix, blocks };
-    });
-    this.dec = [...c.widths].reverse().map((width, r) => {
-      const i = c.widths.length - 1 - r;
-      const next = i === 0 ? c.widths[0] : c.widths[i - 1];
-      return {
-        blocks: Array.from({ length: c.resBlocks }, (_, j) => createResBlock(store, `dae.dec.${i}.res${j}`, width, c.padding)),
-        up: createConv(store, `dae.dec.${i}.up`, 1, width, 4 * next),
-      };
-    });
-    // A small last layer: at the start the correction is ≈ 0 and the DAE is the identity.
+    this.enc = createDownStages(store, "dae.enc", c.channels, c.widths, c.resBlocks, c.padding);
+    this.dec = createUpStages(store, "dae.dec", c.widths, c.resBlocks, c.padding, c.widths[0]);
+    // A small last layer (gain 0.1) keeps the first corrections small. NOTE: not zero: the residual stream above it
+    // is large, and the untrained DAE's error (0.040 MSE) was 4× the corruption's (0.011) at step 1 of the shipped run.
     this.out = createConv(store, "dae.out", 3, c.widths[0], c.channels, 0.1, c.padding);
   }
 
@@ -52,23 +41,14 @@ export class DAE {
   /** f: images [B, S, S, C] in [0, 1] → the code [B, S/2^n, S/2^n, widths[n−1]]. */
   encode(images: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
-      let h = tf.sub(tf.mul(images, 2), 1) as tf.Tensor4D; // [0,1] → [-1,1]
-      for (const s of this.enc) {
-        h = conv(s.mix, spaceToDepth(h)); // [B, H/2, W/2, width]
-        for (const b of s.blocks) h = resBlock(b, h);
-      }
-      return h;
+      return downStages(this.enc, tf.sub(tf.mul(images, 2), 1) as tf.Tensor4D); // [0,1] → [-1,1] → the code
     });
   }
 
   /** The raw reconstruction x̃ + g(f(x̃)), unclipped (the training loss sees it whole). [B, S, S, C] → [B, S, S, C] */
   forward(corrupted: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
-      let h = this.encode(corrupted);
-      for (const st of this.dec) {
-        for (const b of st.blocks) h = resBlock(b, h);
-        h = depthToSpace(conv(st.up, tf.relu(h))); // [B, 2H, 2W, next]
-      }
+      const h = upStages(this.dec, this.encode(corrupted)); // [B, S, S, widths[0]]
       const correction = conv(this.out, tf.relu(h)); // [B, S, S, C]
       return tf.add(corrupted, correction) as tf.Tensor4D;
     });

@@ -2,13 +2,14 @@
 // resolution with a 1×1 convolution to 4× the channels followed by depth-to-space (sub-pixel convolution), then
 // residual blocks; a final 3×3 convolution writes the pixels.
 import * as tf from "@tensorflow/tfjs";
-import { conv, createConv, createResBlock, depthToSpace, resBlock, type Conv, type ResBlock } from "./layers";
+import { createUpStages, upStages, type UpStage } from "./conv-stages";
+import { conv, createConv, type Conv } from "./layers";
 import type { ParamStore } from "./params";
 import type { VQConfig } from "./vq-config";
 
 export interface Decoder {
   input: Conv;
-  stages: { blocks: ResBlock[]; up: Conv }[];
+  stages: UpStage[];
   out: Conv;
 }
 
@@ -17,25 +18,13 @@ export function createDecoder(store: ParamStore, c: VQConfig): Decoder {
   const deepest = widths[widths.length - 1];
   const input = createConv(store, "dec.in", 3, c.embedDim, deepest, 1, c.padding);
   // From the coarsest stage up: refine at this resolution, then upsample into the next stage's width.
-  const stages = [...widths].reverse().map((width, r) => {
-    const i = widths.length - 1 - r;
-    const next = i === 0 ? c.outputWidth : widths[i - 1];
-    return {
-      blocks: Array.from({ length: c.resBlocks }, (_, j) => createResBlock(store, `dec.${i}.res${j}`, width, c.padding)),
-      up: createConv(store, `dec.${i}.up`, 1, width, 4 * next),
-    };
-  });
+  const stages = createUpStages(store, "dec", widths, c.resBlocks, c.padding, c.outputWidth);
   return { input, stages, out: createConv(store, "dec.out", 3, c.outputWidth, c.channels, 1, c.padding) };
 }
 
 /** Everything up to the last layer: [B, h, w, D] → activations [B, S, S, outputWidth] that the head turns into pixels. */
 export function decodeFeatures(d: Decoder, zQ: tf.Tensor4D): tf.Tensor4D {
-  let h = conv(d.input, zQ);
-  for (const s of d.stages) {
-    for (const b of s.blocks) h = resBlock(b, h);
-    h = depthToSpace(conv(s.up, tf.relu(h))); // [B, 2H, 2W, next]
-  }
-  return tf.relu(h);
+  return tf.relu(upStages(d.stages, conv(d.input, zQ))); // [B, S, S, outputWidth]
 }
 
 /** The last layer (the VQ-GAN's adaptive weight is measured on it): features → images in roughly [0, 1]. */

@@ -5,19 +5,8 @@
 // variations (samples of q(z|x)), blends (decoded interpolations between two images' μ) and prior samples.
 import * as tf from "@tensorflow/tfjs";
 import { restoreModel, type CheckpointManifest } from "./checkpoint";
-import {
-  conv,
-  createConv,
-  createDense,
-  createResBlock,
-  dense,
-  depthToSpace,
-  resBlock,
-  spaceToDepth,
-  type Conv,
-  type Dense,
-  type ResBlock,
-} from "./layers";
+import { conv, createConv, createDense, dense, type Conv, type Dense } from "./layers";
+import { createDownStages, createUpStages, downStages, upStages, type DownStage, type UpStage } from "./conv-stages";
 import { ParamStore } from "./params";
 import { bottomSize, pixelDims, validateVAEConfig, vaeConfigFromManifest, type VAEConfig } from "./vae-config";
 import { dequantizedGaussianNll, gaussianKl, reparameterize, slerp } from "./vae-elbo";
@@ -35,8 +24,8 @@ export interface VAETerms {
 
 export class VAE {
   readonly params: ParamStore;
-  private readonly enc: { stages: { mix: Conv; blocks: ResBlock[] }[]; head: Dense };
-  private readonly dec: { input: Dense; stages: { blocks: ResBlock[]; up: Conv }[]; out: Conv };
+  private readonly enc: { stages: DownStage[]; head: Dense };
+  private readonly dec: { input: Dense; stages: UpStage[]; out: Conv };
 
   constructor(
     readonly config: VAEConfig,
@@ -48,24 +37,11 @@ export class VAE {
     const widths = c.widths;
     const deepest = widths[widths.length - 1];
     const flat = bottomSize(c) ** 2 * deepest;
-    let inCh = c.channels;
-    const encStages = widths.map((width, i) => {
-      // As the tokenizers' encoder: a 3×3 mix on the raw pixels' space-to-depth, 1×1 deeper down.
-      const mix = createConv(store, `vae.enc.${i}.mix`, i === 0 ? 3 : 1, 4 * inCh, width, 1, c.padding);
-      const blocks = Array.from({ length: c.resBlocks }, (_, j) => createResBlock(store, `vae.enc.${i}.res${j}`, width, c.padding));
-      inCh = width;
-      return { mix, blocks };
-    });
+    // As the tokenizers' encoder and decoder (./conv-stages.ts).
+    const encStages = createDownStages(store, "vae.enc", c.channels, widths, c.resBlocks, c.padding);
     // A small head: at the start μ ≈ 0 and log σ² ≈ 0, i.e. q(z|x) ≈ the prior, and the KL starts near zero.
     this.enc = { stages: encStages, head: createDense(store, "vae.enc.head", flat, 2 * c.latentDim, 0.1) };
-    const decStages = [...widths].reverse().map((width, r) => {
-      const i = widths.length - 1 - r;
-      const next = i === 0 ? widths[0] : widths[i - 1];
-      return {
-        blocks: Array.from({ length: c.resBlocks }, (_, j) => createResBlock(store, `vae.dec.${i}.res${j}`, width, c.padding)),
-        up: createConv(store, `vae.dec.${i}.up`, 1, width, 4 * next),
-      };
-    });
+    const decStages = createUpStages(store, "vae.dec", widths, c.resBlocks, c.padding, widths[0]);
     this.dec = {
       input: createDense(store, "vae.dec.in", c.latentDim, flat),
       stages: decStages,
@@ -92,11 +68,7 @@ export class VAE {
   /** q(z|x): images [B, S, S, C] in [0, 1] → μ and log σ², [B, d] each. */
   encode(images: tf.Tensor4D): { mu: tf.Tensor2D; logVar: tf.Tensor2D } {
     return tf.tidy(() => {
-      let h = tf.sub(tf.mul(images, 2), 1) as tf.Tensor4D; // [0,1] → [-1,1]
-      for (const s of this.enc.stages) {
-        h = conv(s.mix, spaceToDepth(h)); // [B, H/2, W/2, width]
-        for (const b of s.blocks) h = resBlock(b, h);
-      }
+      const h = downStages(this.enc.stages, tf.sub(tf.mul(images, 2), 1) as tf.Tensor4D); // [0,1] → [-1,1] → [B, s, s, C_last]
       const flat = tf.reshape(tf.relu(h), [h.shape[0], -1]) as tf.Tensor2D; // [B, s·s·C_last]
       const [mu, logVar] = tf.split(dense(this.enc.head, flat), 2, 1) as [tf.Tensor2D, tf.Tensor2D]; // [B, d] each
       return { mu, logVar };
@@ -109,11 +81,8 @@ export class VAE {
       const c = this.config;
       const s = bottomSize(c);
       const deepest = c.widths[c.widths.length - 1];
-      let h = tf.reshape(dense(this.dec.input, z), [z.shape[0], s, s, deepest]) as tf.Tensor4D; // [B, s, s, C_last]
-      for (const st of this.dec.stages) {
-        for (const b of st.blocks) h = resBlock(b, h);
-        h = depthToSpace(conv(st.up, tf.relu(h))); // [B, 2H, 2W, next]
-      }
+      const bottom = tf.reshape(dense(this.dec.input, z), [z.shape[0], s, s, deepest]) as tf.Tensor4D; // [B, s, s, C_last]
+      const h = upStages(this.dec.stages, bottom); // [B, S, S, widths[0]]
       const out = conv(this.dec.out, tf.relu(h)); // [B, S, S, 2C]
       const [m, raw] = tf.split(out, 2, 3) as [tf.Tensor4D, tf.Tensor4D]; // [B, S, S, C] each
       // The mean on the encoder's [-1, 1] scale, as the tokenizers' decoder; log σ² softly floored at minLogVar.
