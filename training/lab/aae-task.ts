@@ -54,8 +54,9 @@ export async function validateAae(model: AAE, val: Shard, batchSize = 128) {
   let b = 0;
   for (const { images } of sequentialBatches(val, batchSize)) {
     const t = model.terms(images, hashString(`aae-val:${b++}`));
+    const nllSum = tf.sum(t.nll);
     try {
-      nll += (await tf.sum(t.nll).data())[0];
+      nll += (await nllSum.data())[0];
       acc += (await t.discAccuracy.data())[0] * images.shape[0];
       const z = (await t.z.data()) as Float32Array;
       for (let i = 0; i < z.length; i++) {
@@ -63,7 +64,7 @@ export async function validateAae(model: AAE, val: Shard, batchSize = 128) {
         s2[i % d] += z[i] * z[i];
       }
     } finally {
-      tf.dispose([images, t.nll, t.z, t.generator, t.discriminator, t.discAccuracy]);
+      tf.dispose([images, nllSum, t.nll, t.z, t.generator, t.discriminator, t.discAccuracy]);
     }
   }
   let meanAbs = 0;
