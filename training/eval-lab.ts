@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
+import { sequentialBatches } from "../lib/data/batches";
 import { loadSplit, readCaptions, readManifest } from "../lib/data/manifest";
 import type { Shard } from "../lib/data/shard";
 import { labDir } from "../lib/lab";
@@ -49,22 +50,14 @@ async function take(t: tf.Tensor4D): Promise<Shard> {
 /** `fn` over the val images in batches, concatenated into one shard (reconstructions). */
 async function mapVal(val: Shard, fn: (x: tf.Tensor4D) => tf.Tensor4D, batch = 128): Promise<Shard> {
   const parts: Shard[] = [];
-  const bytes = val.height * val.width * val.channels;
-  for (let s = 0; s < val.count; s += batch) {
-    const n = Math.min(batch, val.count - s);
-    parts.push(
-      await take(
-        tf.tidy(() =>
-          fn(
-            tf.div(
-              tf.tensor4d(val.data.subarray(s * bytes, (s + n) * bytes), [n, val.height, val.width, val.channels], "int32"),
-              255,
-            ) as tf.Tensor4D,
-          ),
-        ),
-      ),
-    );
+  for (const { images } of sequentialBatches(val, batch)) {
+    try {
+      parts.push(await take(fn(images)));
+    } finally {
+      images.dispose();
+    }
   }
+  const bytes = val.height * val.width * val.channels;
   const data = new Uint8Array(val.count * bytes);
   parts.reduce((at, p) => (data.set(p.data, at), at + p.data.length), 0);
   return { ...val, data };

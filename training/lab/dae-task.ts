@@ -4,7 +4,7 @@
 // once, from a fixed seed, and reports PSNR of the corrupted input, of the DAE's output and of the DAE run on the
 // clean images (what --denoise does to an upload that had no noise: it should be left as it is).
 import * as tf from "@tensorflow/tfjs";
-import { sequentialBatches } from "../../lib/data/batches";
+import { batchTensor, sequentialBatches } from "../../lib/data/batches";
 import { hashString } from "../../lib/data/rng";
 import { type Shard } from "../../lib/data/shard";
 import { DAE } from "../../lib/model/dae";
@@ -87,11 +87,8 @@ export async function scoreDenoiser(
 export async function daeSheet(model: DAE, val: Shard, corruption: CorruptionConfig, file: string, cols = 12): Promise<void> {
   const n = Math.min(cols, val.count);
   const picks = Array.from({ length: n }, (_, i) => Math.floor((i * val.count) / n));
-  const bytes = val.height * val.width * val.channels;
-  const pixels = new Uint8Array(n * bytes);
-  picks.forEach((p, i) => pixels.set(val.data.subarray(p * bytes, (p + 1) * bytes), i * bytes));
   const rows = tf.tidy(() => {
-    const clean = tf.div(tf.tensor4d(pixels, [n, val.height, val.width, val.channels], "int32"), 255) as tf.Tensor4D; // [n, S, S, C]
+    const clean = batchTensor(val, picks); // [n, S, S, C] in [0, 1]
     // Every picked image corrupted (pClean 0), so the sheet always shows noise to remove.
     const noisy = corrupt(clean, { ...corruption, pClean: 0 }, DAE_VAL_SEED);
     return [clean, noisy, model.denoise(noisy), model.denoise(clean)];

@@ -13,7 +13,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { mulberry32 } from "../../lib/data/rng";
 import { imageBytes, type Shard } from "../../lib/data/shard";
-import { jacobiEigen, type PcaModel } from "../vq/pca";
+import { jacobiEigen, take, type PcaModel } from "../vq/pca";
 
 export interface IcaModel {
   /** Per-pixel mean of the fitted images, length dim. */
@@ -290,11 +290,4 @@ export function rowNorm2(a: ArrayLike<number>, i: number, c: number): number {
   let s = 0;
   for (let j = 0; j < c; j++) s += a[i * c + j] ** 2;
   return s;
-}
-
-/** A tensor's values, disposing it. */
-export function take(t: tf.Tensor): Float32Array {
-  const values = t.dataSync() as Float32Array;
-  t.dispose();
-  return values;
 }

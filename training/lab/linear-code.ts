@@ -5,8 +5,8 @@ import * as tf from "@tensorflow/tfjs";
 import { sequentialBatches } from "../../lib/data/batches";
 import { imageBytes, type Shard } from "../../lib/data/shard";
 import { batchMse, psnrFromMse } from "../../lib/model/metrics";
-import type { PcaModel } from "../vq/pca";
-import { flatten, moments, rowNorm2, take, transpose, type IcaModel } from "./ica";
+import { take, type PcaModel } from "../vq/pca";
+import { flatten, moments, rowNorm2, transpose, type IcaModel } from "./ica";
 
 /** A linear code x ≈ mean + Σᵢ cᵢ·uᵢ with unit-norm atoms uᵢ and coefficients c = encoder·(x − mean). */
 export interface LinearCode {

@@ -14,7 +14,7 @@ import type { Shard } from "../../lib/data/shard";
 import type { Clip } from "../../lib/model/clip";
 import type { RealNVP } from "../../lib/model/flow";
 import { embedImages, topMatches } from "../clip/zero-shot";
-import { labelOf, mean, score, topK, zeroScores, type Scores } from "../gpt/eval-sets";
+import { flatten, labelOf, mean, score, topK, zeroScores, type Scores } from "../gpt/eval-sets";
 import { shardBitsPerDim } from "./flow-task";
 
 export interface QualityRow {
@@ -65,7 +65,7 @@ export async function sampleQuality(j: QualityJudges, shard: Shard, batch = 256)
     const dims = shard.height * shard.width * shard.channels;
     for (let s = 0; s < shard.count; s += batch) {
       const n = Math.min(batch, shard.count - s);
-      const q = tf.tidy(() => tf.div(tf.tensor2d(shard.data.subarray(s * dims, (s + n) * dims), [n, dims], "float32"), 255) as tf.Tensor2D);
+      const q = flatten({ ...shard, count: n, data: shard.data.subarray(s * dims, (s + n) * dims) }); // [n, D] in [0, 1]
       const nn = topK(q, j.trainT, j.trainSq, 1);
       q.dispose();
       nn.forEach((near, k) => score(retrieval, clipTop[s + k], j.labels, labelOf(j.trainRecords[near[0]])));

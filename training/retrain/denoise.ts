@@ -14,6 +14,8 @@ import { readManifest, SPLITS, type DatasetManifest } from "../../lib/data/manif
 import { readShard, writeShard } from "../../lib/data/shard";
 import type { Db } from "../../lib/db/client";
 import { readCheckpointManifest } from "../../lib/model/checkpoint";
+import { sequentialBatches } from "../../lib/data/batches";
+import { labDir } from "../../lib/lab";
 import type { DAE } from "../../lib/model/dae";
 import { daeConfigFromManifest, type DAEConfig } from "../../lib/model/dae-config";
 import { imageGridPng } from "../image-grid";
@@ -52,8 +54,8 @@ export interface DenoiseReport {
 export async function denoiserDir(db: Db, explicit: string | undefined, defaultModelDir = DEFAULT_MODEL_DIR): Promise<string> {
   if (explicit) return path.resolve(explicit);
   const active = await activeModelDir(db);
-  if (active && fs.existsSync(path.join(active, "lab", "dae", "manifest.json"))) return path.join(active, "lab", "dae");
-  return path.resolve(defaultModelDir, "lab", "dae");
+  if (active && fs.existsSync(path.join(labDir(active, "dae"), "manifest.json"))) return labDir(active, "dae");
+  return path.resolve(labDir(defaultModelDir, "dae"));
 }
 
 /**
@@ -87,16 +89,12 @@ export async function denoisePixels(model: DAE, data: Uint8Array, count: number,
   const n = s * s * c;
   if (data.length !== count * n) throw new Error(`denoisePixels: ${data.length} bytes is not ${count} images of ${s}×${s}×${c}`);
   const out = new Uint8Array(data.length);
-  for (let i = 0; i < count; i += batchSize) {
-    const b = Math.min(batchSize, count - i);
-    const bytes = tf.tidy(() => {
-      const x = tf.div(tf.tensor4d(Float32Array.from(data.subarray(i * n, (i + b) * n)), [b, s, s, c]), 255) as tf.Tensor4D; // [B, S, S, C]
-      return tf.cast(tf.round(tf.mul(model.denoise(x), 255)), "int32");
-    });
+  for (const { images, indices } of sequentialBatches({ count, height: s, width: s, channels: c, data }, batchSize)) {
+    const bytes = tf.tidy(() => tf.cast(tf.round(tf.mul(model.denoise(images), 255)), "int32"));
     try {
-      out.set(await bytes.data(), i * n);
+      out.set(await bytes.data(), indices[0] * n);
     } finally {
-      bytes.dispose();
+      tf.dispose([images, bytes]);
     }
   }
   return out;

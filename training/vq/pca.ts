@@ -331,7 +331,7 @@ function fixSign(row: Float32Array): void {
 }
 
 /** A tensor's values, disposing it (reading outside tf.tidy, whose result walk is slow on big typed arrays). */
-function take(t: tf.Tensor): Float32Array {
+export function take(t: tf.Tensor): Float32Array {
   const values = t.dataSync() as Float32Array;
   t.dispose();
   return values;
