@@ -4,7 +4,7 @@
 // opset 17 requires); a field we write that a reader does not expect fails loudly in the ORT session's parser.
 
 /** TensorProto.DataType values (onnx.proto). */
-export const DataType = { FLOAT: 1, INT32: 6, INT64: 7 } as const;
+export const DataType = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7, BOOL: 9 } as const;
 export type DataType = (typeof DataType)[keyof typeof DataType];
 
 export interface TensorProto {
@@ -212,4 +212,10 @@ export function floatTensor(name: string, values: Float32Array, dims: number[]):
 export function int64Tensor(name: string, values: number[], dims: number[] = [values.length]): TensorProto {
   const b = BigInt64Array.from(values, (v) => BigInt(v));
   return { name, dataType: DataType.INT64, dims, raw: new Uint8Array(b.buffer) };
+}
+
+/** An int32 tensor, written as raw_data. */
+export function int32Tensor(name: string, values: number[], dims: number[] = [values.length]): TensorProto {
+  const b = Int32Array.from(values);
+  return { name, dataType: DataType.INT32, dims, raw: new Uint8Array(b.buffer) };
 }
