@@ -40,7 +40,7 @@ export function exportDecodeStep(model: Transformer, planted: PlantedBugs = {}):
   const { nLayer, nHead: nH, nEmbd: c, imageVocab: k, imageGrid } = model.config;
   const hd = c / nH;
   const g = new GraphBuilder("tessera-decode-step");
-  const t = new TransformerNodes(g, model, planted);
+  const t = new TransformerNodes(g, model.config, { kind: "values", model }, planted);
 
   const codes = g.input("codes", DataType.INT32, ["B"]);
   const position = g.input("position", DataType.INT32, [1]);

@@ -17,7 +17,7 @@ export interface PrefillGraph {
 }
 
 /** Additive causal mask [T, T] as tfjs builds it: −1e9 where j > i (a later position), 0 elsewhere. */
-function causalMask(t: number): Float32Array {
+export function causalMask(t: number): Float32Array {
   const m = new Float32Array(t * t);
   for (let i = 0; i < t; i++) for (let j = i + 1; j < t; j++) m[i * t + j] = -1e9;
   return m;
@@ -28,7 +28,7 @@ export function exportPrefill(model: Transformer, planted: PlantedBugs = {}): Pr
   const hd = c / nH;
   const capacity = T + imageTokens(model.config) - 1;
   const g = new GraphBuilder("tessera-prefill");
-  const t = new TransformerNodes(g, model, planted);
+  const t = new TransformerNodes(g, model.config, { kind: "values", model }, planted);
 
   // Token ids with each <pad> already replaced by its position's own pad id (Transformer.padToPositional).
   const text = g.input("text", DataType.INT32, ["B", T]);
@@ -38,24 +38,14 @@ export function exportPrefill(model: Transformer, planted: PlantedBugs = {}): Pr
     : t.w("pos.text", [T, c]);
   let x = g.op("Reshape", [g.op("Add", [emb, textPos]), g.ints([-1, c])]); // [B·T, C]
 
-  const mask = planted.noMask ? "" : g.weight("mask.causal", causalMask(T), [T, T]);
-  const scale = t.scale();
-  // [B·T, C] → [B, T, H, hd] → the axes in `perm`.
-  const heads = (y: string, perm: number[]) => g.op("Transpose", [g.op("Reshape", [y, g.ints([-1, T, nH, hd])])], { perm: { ints: perm } }); // [B, T, H, hd] permuted
+  const mask = planted.noMask ? null : g.weight("mask.causal", causalMask(T), [T, T]);
   const kT: string[] = [];
   const v: string[] = [];
   for (let l = 0; l < nLayer; l++) {
-    const name = `h.${l}`;
-    const [q, kk, vv] = t.qkv(x, name); // [B·T, C] each
-    // As `block`, q is scaled before the scores (T·C multiplies instead of T·T·H).
-    const q4 = heads(g.op("Mul", [q, scale]), [0, 2, 1, 3]); // [B, H, T, hd]
-    kT.push(heads(kk, [0, 2, 3, 1])); // [B, H, hd, T]: the cache's transposed keys
-    v.push(heads(vv, [0, 2, 1, 3])); // [B, H, T, hd]
-    let scores = g.op("MatMul", [q4, kT[l]]); // [B, H, T(i), T(j)]
-    if (!planted.noMask) scores = g.op("Add", [scores, mask]); // position i sees positions 0..i
-    const ctx = g.op("MatMul", [g.op("Softmax", [scores], { axis: { i: -1 } }), v[l]]); // [B, H, T, hd]
-    const merged = g.op("Reshape", [g.op("Transpose", [ctx], { perm: { ints: [0, 2, 1, 3] } }), g.ints([-1, c])]); // [B·T, C]
-    x = t.finishBlock(x, merged, name); // [B·T, C]
+    const out = t.sequenceBlock(x, `h.${l}`, T, mask); // [B·T, C]
+    x = out.y;
+    kT.push(out.kT); // [B, H, hd, T]
+    v.push(out.v); // [B, H, T, hd]
   }
   const last = g.op("Reshape", [
     g.op("Gather", [g.op("Reshape", [x, g.ints([-1, T, c])]), g.ints([T - 1])], { axis: { i: 1 } }),
