@@ -32,9 +32,12 @@ const PRESETS = {
   // The size sweep's candidates (issue 15: pick the size by short runs at a fixed wall-clock budget).
   small: { nLayer: 3, nHead: 4, nEmbd: 192, dropout: 0 },
   deep: { nLayer: 6, nHead: 4, nEmbd: 256, dropout: 0 },
+  // Issue 29's compute sweep on the native engine adds two larger ones (head size 64).
+  medium: { nLayer: 6, nHead: 6, nEmbd: 384, dropout: 0 },
+  large: { nLayer: 8, nHead: 8, nEmbd: 512, dropout: 0 },
 } satisfies Record<string, Partial<TransformerConfig>>;
 
-const USAGE = `usage: npm run train:gpt -- [--image-tokenizer DIR] [--preset default|tiny|small|deep] [--dropout P] [--caption-dropout P] [--augment true|false] [--balance true|false] [--out DIR] [--export DIR] ${TRAINER_FLAGS_USAGE}`;
+const USAGE = `usage: npm run train:gpt -- [--image-tokenizer DIR] [--preset default|tiny|small|deep|medium|large] [--dropout P] [--caption-dropout P] [--augment true|false] [--balance true|false] [--out DIR] [--export DIR] ${TRAINER_FLAGS_USAGE}`;
 const Flags = z.object({
   imageTokenizer: z.string().default(path.join("models", "image-tokenizer")),
   data: z.string().default(path.join("data", "datasets", "emoji")),
@@ -122,9 +125,11 @@ runMain("train:gpt", async () => {
   const task = await createTask(options, "main");
   try {
     const r = await train(task, trainer, { outDir: flags.out, dataHash, definition: gptTaskDefinition(options), backend: backend.name });
-    console.log(JSON.stringify({ steps: r.step, workers: r.workers, tokensPerSecond: Math.round(r.unitsPerSecond), ...r.metrics }));
+    console.log(
+      JSON.stringify({ steps: r.step, engine: r.engine, workers: r.workers, tokensPerSecond: Math.round(r.unitsPerSecond), ...r.metrics }),
+    );
     if (flags.export) {
-      const metrics = { steps: r.step, ...r.metrics, tokensPerSecond: r.unitsPerSecond };
+      const metrics = { steps: r.step, ...r.metrics, tokensPerSecond: r.unitsPerSecond, engine: r.engine };
       await saveCheckpoint(flags.export, task.params.all(), {
         kind: "transformer",
         config,

@@ -3,12 +3,15 @@
 // model serves both branches of classifier-free guidance (Ho & Salimans 2021). The loop does everything else.
 import * as tf from "@tensorflow/tfjs";
 import { hashString } from "../../lib/data/rng";
+import { rowLosses } from "../../lib/model/onnx/loss-session";
+import { exportTrainingGraph, positionalText } from "../../lib/model/onnx/training-graph";
 import { Transformer } from "../../lib/model/transformer";
 import { imageTokens, type TransformerConfig } from "../../lib/model/transformer-config";
 import { VQModel } from "../../lib/model/vq-model";
 import { loadTextTokenizer } from "../../lib/text/tokenizer";
 import { DEFAULT_TRAINER_CONFIG, type TrainerConfig } from "../loop/config";
-import type { Batch, CreateTask, StepContext, TaskDefinition, TrainTask } from "../loop/task";
+import { DropoutMasks } from "../loop/dropout-masks";
+import type { Batch, CreateTask, NativeStep, StepContext, TaskDefinition, TrainTask } from "../loop/task";
 import { writeSampleSheet } from "./sample-sheet";
 
 /** Tokenised captions [count · T] and their image codes [count · h·w]. */
@@ -59,27 +62,13 @@ export interface ValLoss {
   textNats: number;
 }
 
-/** Mean text and image losses over up to `limit` items, without dropout. */
+/** Mean text and image losses over up to `limit` items, without dropout (on ONNX Runtime: lib/model/onnx/loss-session.ts). */
 export async function validationLoss(model: Transformer, data: GptData, limit = 512, batchSize = 64): Promise<ValLoss> {
-  const c = model.config;
-  const n = imageTokens(c);
   const count = Math.min(limit, data.count);
-  let image = 0;
-  let text = 0;
-  for (let start = 0; start < count; start += batchSize) {
-    const b = Math.min(batchSize, count - start);
-    const both = tf.tidy(() => {
-      const txt = tf.tensor2d(data.text.subarray(start * c.textLen, (start + b) * c.textLen), [b, c.textLen], "int32");
-      const img = tf.tensor2d(data.codes.subarray(start * n, (start + b) * n), [b, n], "int32");
-      const l = model.loss(txt, img, false);
-      return tf.stack([l.textLoss, l.imageLoss]);
-    });
-    const [t, i] = await both.data();
-    both.dispose();
-    text += t * b;
-    image += i * b;
-  }
-  return { imageNats: image / count, imageBits: image / count / Math.LN2, textNats: text / count };
+  const rows = await rowLosses(model, data.text, data.codes, count, Math.min(batchSize, count));
+  const mean = (a: Float32Array) => a.reduce((s, v) => s + v, 0) / count;
+  const image = mean(rows.image);
+  return { imageNats: image, imageBits: image / Math.LN2, textNats: mean(rows.text) };
 }
 
 /** A uniform number in [0, 1) from (seed, a, b), the same on every replica and after a resume. */
@@ -98,6 +87,28 @@ export const createTask: CreateTask<GptTaskOptions> = async (o, role) => {
   const n = imageTokens(c);
   const model = new Transformer(c, o.seed);
   let sheetTools: { vq: VQModel; tok: Awaited<ReturnType<typeof loadTextTokenizer>> } | null = null;
+  let masks: DropoutMasks | null = null;
+  // The same step as `loss` below, as one ONNX graph with its backward pass (the default engine).
+  const native: NativeStep = {
+    graph(rows) {
+      const g = exportTrainingGraph(c, { batch: rows, dropout: c.dropout > 0, gradients: true });
+      masks = Object.keys(g.masks).length ? new DropoutMasks(g.masks, c.dropout) : null;
+      return {
+        bytes: g.bytes,
+        params: g.params,
+        loss: g.names.loss,
+        logs: { image: g.names.imageLoss, text: g.names.textLoss },
+        grads: g.names.grads,
+      };
+    },
+    feeds(batch, ctx) {
+      return {
+        text: { type: "int32", data: positionalText(c, batch.arrays.text as Int32Array), dims: [batch.rows, c.textLen] },
+        codes: { type: "int32", data: batch.arrays.codes as Int32Array, dims: [batch.rows, n] },
+        ...masks?.draw(o.seed, ctx.step),
+      };
+    },
+  };
   const task: TrainTask = {
     kind: "transformer",
     config: c,
@@ -109,6 +120,7 @@ export const createTask: CreateTask<GptTaskOptions> = async (o, role) => {
       balancedSampling: !!o.train.weights,
     },
     params: model.params,
+    native,
     itemCount: o.train.count,
     sampleWeights: o.train.weights,
     throughput: { unit: "tok", perItem: c.textLen + n - 1 },

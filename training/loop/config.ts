@@ -1,7 +1,6 @@
 // The training loop's settings with their defaults (minGPT's Trainer.get_default_config), and the one set of
 // command-line flags every training script shares. Each task overrides what it needs (e.g. the VQ-VAE's lr) in
 // its own defaults beside its step function; the scripts only pass flags through.
-import os from "node:os";
 import { z } from "zod";
 import { flag } from "../cli";
 
@@ -21,7 +20,9 @@ export interface TrainerConfig {
   /** Global gradient-norm clipping (0 = off). */
   clip: number;
   seed: number;
-  /** Data-parallel replicas (main thread + workers - 1 worker threads); "auto" = one per core on wasm. */
+  /** Which engine runs the step: ONNX Runtime over the task's native graph, or tfjs; "auto" = ort where the task has one. */
+  engine: "auto" | "ort" | "tfjs";
+  /** tfjs: data-parallel replicas (main thread + workers − 1 threads); ort: intra-op threads. "auto" = one per core. */
   workers: number | "auto";
   checkpointEvery: number;
   valEvery: number;
@@ -45,6 +46,7 @@ export const DEFAULT_TRAINER_CONFIG: Readonly<TrainerConfig> = Object.freeze({
   weightDecay: 0,
   clip: 0,
   seed: 1,
+  engine: "auto",
   workers: "auto",
   checkpointEvery: 500,
   valEvery: 100,
@@ -52,12 +54,6 @@ export const DEFAULT_TRAINER_CONFIG: Readonly<TrainerConfig> = Object.freeze({
   resume: false,
   warmStart: null,
 } satisfies TrainerConfig);
-
-/** Replicas for "auto": one per core on wasm (single-threaded per instance); one elsewhere (a GPU is one device). */
-export function resolveWorkers(workers: number | "auto", backend: string): number {
-  if (workers !== "auto") return workers;
-  return backend === "wasm" ? Math.max(1, Math.min(8, os.availableParallelism())) : 1;
-}
 
 /**
  * The shared training flags, defaulting to `defaults` (a task's trainer defaults). Numbers must be plain decimal
@@ -78,7 +74,8 @@ export function trainerFlags(defaults: Readonly<TrainerConfig>) {
     weightDecay: num().min(0).max(1).default(defaults.weightDecay),
     clip: num().min(0).default(defaults.clip),
     seed: num().int().min(0).default(defaults.seed),
-    workers: z.union([z.literal("auto"), num().int().min(1).max(32)]).default(defaults.workers),
+    engine: z.enum(["auto", "ort", "tfjs"]).default(defaults.engine),
+    workers: z.union([z.literal("auto"), num().int().min(1).max(64)]).default(defaults.workers),
     checkpointEvery: num().int().positive().default(defaults.checkpointEvery),
     valEvery: num().int().positive().default(defaults.valEvery),
     resume: flag(),
@@ -97,4 +94,4 @@ export function trainerConfigFrom(defaults: Readonly<TrainerConfig>, flags: Part
 }
 
 export const TRAINER_FLAGS_USAGE =
-  "[--minutes M | --steps N] [--batch-size N] [--lr X] [--warmup N] [--lr-floor F] [--weight-decay X] [--clip X] [--seed N] [--workers N|auto] [--checkpoint-every N] [--val-every N] [--resume] [--warm-start MODEL_DIR]";
+  "[--minutes M | --steps N] [--batch-size N] [--lr X] [--warmup N] [--lr-floor F] [--weight-decay X] [--clip X] [--seed N] [--engine auto|ort|tfjs] [--workers N|auto] [--checkpoint-every N] [--val-every N] [--resume] [--warm-start MODEL_DIR]";

@@ -32,6 +32,36 @@ export interface StepOutput {
   gather?: Record<string, tf.Tensor>;
 }
 
+/** One non-parameter input of a native training graph. */
+export interface NativeFeed {
+  type: "int32" | "uint8" | "float32";
+  data: Int32Array | Uint8Array | Float32Array;
+  dims: number[];
+}
+
+/** A training graph for ONNX Runtime: the loss and d loss / d every parameter it reads (see lib/model/onnx/autodiff.ts). */
+export interface NativeGraph {
+  bytes: Uint8Array;
+  /** The parameters the graph reads: graph inputs named as the ParamStore names them. */
+  params: string[];
+  loss: string;
+  /** Output names of the scalars to log, by log name (as StepOutput.logs). */
+  logs: Record<string, string>;
+  /** Output name of each parameter's gradient. */
+  grads: Record<string, string>;
+}
+
+/**
+ * What a task offers the native engine (training/loop/native-engine.ts) instead of a tfjs loss: the same step as
+ * one graph. Its loss must equal the task's tfjs `loss` (the tests hold it to the tape).
+ */
+export interface NativeStep {
+  /** The training graph for batches of `rows` rows (static shapes). */
+  graph(rows: number): NativeGraph;
+  /** This step's inputs besides the parameters: the batch, and per-step random masks from the task's seeded stream. */
+  feeds(batch: Batch, ctx: StepContext): Record<string, NativeFeed>;
+}
+
 export interface TrainTask {
   /** Checkpoint kind ("transformer", "vqvae", …) and the model's config, for the manifest. */
   readonly kind: string;
@@ -53,6 +83,8 @@ export interface TrainTask {
   plan(items: Int32Array, step: number): Batch;
   /** Any replica: the loss of a batch shard. Runs inside the loop's gradient tape; leave tensors to the tape. */
   loss(batch: Batch, ctx: StepContext): StepOutput;
+  /** The step as a native graph, when the task has one: it then trains on ONNX Runtime by default (--engine). */
+  readonly native?: NativeStep;
   /** Main thread, after the optimizer step: non-gradient updates (EMA codebook, dead-code restarts). */
   afterStep?(gathered: Record<string, tf.Tensor>, ctx: StepContext): Promise<void>;
   /** Main thread: validation metrics (lower-camel names, e.g. valImageNats). */

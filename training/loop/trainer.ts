@@ -1,18 +1,20 @@
 // The one training loop (as minGPT's trainer.py): it knows nothing of the model. A task (./task.ts) gives the
-// parameters, the batches and the loss; the loop gives the rest — data order, data-parallel gradients over
-// worker threads, AdamW with warm-up + cosine LR, global-norm clipping, a step or wall-clock budget, validation,
-// checkpoints (model + optimizer) with resume or warm start, Ctrl-C, a progress bar with ETA, a sheet hook and a
-// JSONL log of the curve (<out>/log.jsonl).
+// parameters, the batches and the loss; an engine (./engine.ts) computes the gradient — ONNX Runtime over the
+// task's native graph, or tfjs replicas on worker threads; the loop gives the rest — data order, AdamW on the flat
+// parameters with warm-up + cosine LR, global-norm clipping, a step or wall-clock budget, validation, checkpoints
+// (model + optimizer) with resume or warm start, Ctrl-C, a progress bar with ETA, a sheet hook and a JSONL log of
+// the curve (<out>/log.jsonl).
 import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { IndexStream, WeightedIndexStream } from "../../lib/data/batches";
-import { AdamW } from "../optim/adamw";
+import { FlatAdamW, globalNorm, paramLayout } from "../optim/flat-adamw";
 import { learningRate } from "../optim/schedule";
 import { Progress } from "../progress";
 import { interruptible, restoreRun, saveRun } from "./run-folder";
-import { resolveWorkers, type TrainerConfig } from "./config";
-import { ReplicaPool } from "./replicas";
+import type { TrainerConfig } from "./config";
+import { resolveEngine, resolveWorkers, TfjsEngine, type Engine, type EngineName } from "./engine";
+import { NativeEngine } from "./native-engine";
 
 import type { StepContext, TaskDefinition, TrainTask } from "./task";
 
@@ -22,7 +24,7 @@ export interface TrainRun {
   dataHash: string | null;
   /** How workers rebuild the task; null trains on the main thread only. */
   definition: TaskDefinition | null;
-  /** Backend name, for "auto" workers and the manifest. */
+  /** tfjs backend name, for "auto" workers and the manifest. */
   backend: string;
   log?: (line: string) => void;
   /** Where the progress bar goes (tests pass a sink). */
@@ -36,37 +38,41 @@ export interface TrainResult {
   /** Training throughput (after the first step, without checkpoints at the end): items/s and the task's unit/s. */
   itemsPerSecond: number;
   unitsPerSecond: number;
+  /** tfjs replicas or ort intra-op threads. */
   workers: number;
-}
-
-/** Sum of squares of a flat gradient, for global-norm clipping (Pascanu et al. 2013). */
-function l2(g: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < g.length; i++) s += g[i] * g[i];
-  return Math.sqrt(s);
+  engine: EngineName;
 }
 
 export async function train(task: TrainTask, config: TrainerConfig, run: TrainRun): Promise<TrainResult> {
   const log = run.log ?? ((line: string) => console.log(line));
   const c = config;
-  const params = task.params.trainable();
-  const optimizer = new AdamW(params, {
+  const layout = paramLayout(task.params.trainable());
+  const optimizer = new FlatAdamW(layout, {
     beta1: c.beta1,
     beta2: c.beta2,
     epsilon: 1e-8,
     weightDecay: c.weightDecay,
     decays: (name) => task.decays(name),
   });
-  const workers = resolveWorkers(c.workers, run.backend);
-  let pool: ReplicaPool | null = null;
+  const engineName = resolveEngine(c.engine, task);
+  const workers = resolveWorkers(c.workers, run.backend, engineName);
+  let engine: Engine | null = null;
   const interrupt = interruptible(log);
   try {
     const restored = restoreRun(run.outDir, task.params, optimizer, c, log, task.freshOnWarmStart);
     let step = restored.step;
     fs.mkdirSync(run.outDir, { recursive: true });
-    pool = await ReplicaPool.start(task, run.definition, workers);
+    engine =
+      engineName === "ort"
+        ? await NativeEngine.start(task, layout, workers, c.batchSize)
+        : await TfjsEngine.start(task, layout, run.definition, workers);
+    const e = engine;
+    const where =
+      engineName === "ort"
+        ? `on ONNX Runtime, ${workers} thread${workers > 1 ? "s" : ""}`
+        : `over ${workers} tfjs replica${workers > 1 ? "s" : ""} (${run.backend})`;
     log(
-      `${task.kind}: ${task.params.countTrainable().toLocaleString()} parameters, batch ${c.batchSize} over ${workers} replica${workers > 1 ? "s" : ""} (${run.backend}), ${task.itemCount} training items`,
+      `${task.kind}: ${task.params.countTrainable().toLocaleString()} parameters, batch ${c.batchSize} ${where}, ${task.itemCount} training items`,
     );
 
     const sampler = task.sampleWeights
@@ -80,10 +86,21 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
     const logFile = path.join(run.outDir, "log.jsonl");
     const append = (row: Record<string, unknown>) =>
       fs.appendFileSync(logFile, JSON.stringify({ ...row, time: new Date().toISOString() }) + "\n");
-    const extra = () => ({ trainer: c, hyper: task.hyper, workers, backend: run.backend, warmStartedFrom: restored.warmStartedFrom });
+    const extra = () => ({
+      trainer: c,
+      hyper: task.hyper,
+      engine: engineName,
+      workers,
+      backend: run.backend,
+      warmStartedFrom: restored.warmStartedFrom,
+    });
     let metrics: Record<string, number> = {};
+    const validate = () => {
+      e.sync();
+      return task.validate();
+    };
     const checkpoint = async () => {
-      metrics = await task.validate();
+      metrics = await validate();
       await saveRun(run.outDir, task.params, optimizer, {
         kind: task.kind,
         config: task.config,
@@ -116,34 +133,31 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
       const lr = learningRate({ peak: c.lr, warmupSteps: c.warmup, floor: c.lrFloor }, step, progressOf());
       const ctx: Omit<StepContext, "replica"> = { step, progress: progressOf(), lr };
       const batch = task.plan(sampler.next(), step);
-      const r = await pool.gradients(batch, ctx);
+      const r = await e.gradients(batch, ctx);
       let t = performance.now();
       phases.gradients += r.timing.totalMs;
       r.timing.shardsMs.forEach((ms, i) => (phases.shards[i] = (phases.shards[i] ?? 0) + ms));
-      const norm = l2(r.grads);
+      const norm = globalNorm(r.grads);
       if (!Number.isFinite(r.loss) || !Number.isFinite(norm))
         throw new Error(`loss became ${r.loss} (gradient norm ${norm}) at step ${step}; lower --lr`);
       const scale = c.clip > 0 && norm > c.clip ? c.clip / norm : 1;
-      const byName: Record<string, tf.Tensor> = {};
-      let offset = 0;
-      for (const [name, v] of params) {
-        const g = r.grads.subarray(offset, offset + v.size);
-        if (scale !== 1) for (let i = 0; i < g.length; i++) g[i] *= scale;
-        byName[name] = tf.tensor(g, v.shape, "float32");
-        offset += v.size;
-      }
-      optimizer.apply(byName, lr);
-      tf.dispose(Object.values(byName));
+      if (scale !== 1) for (let i = 0; i < r.grads.length; i++) r.grads[i] *= scale;
+      optimizer.apply(e.theta, r.grads, lr);
+      e.commit();
       phases.optimizer += performance.now() - t;
       t = performance.now();
       try {
-        if (task.afterStep) await task.afterStep(r.gathered, { ...ctx, replica: 0 });
+        if (task.afterStep) {
+          e.sync();
+          await task.afterStep(r.gathered, { ...ctx, replica: 0 });
+          e.reload();
+        }
       } finally {
         tf.dispose(Object.values(r.gathered));
       }
       phases.afterStep += performance.now() - t;
       t = performance.now();
-      await pool.publish();
+      await e.publish();
       phases.publish += performance.now() - t;
       step++;
       items += c.batchSize;
@@ -186,7 +200,7 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
         await checkpoint();
         lastSaved = step;
       } else if (step % c.valEvery === 0) {
-        const val = await task.validate();
+        const val = await validate();
         append({ step, items: step * c.batchSize, ...val });
         log(
           `\nstep ${step}: ${Object.entries(val)
@@ -199,11 +213,19 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
     const seconds = steadyItems > 0 ? (performance.now() - steadyStart) / 1000 : (performance.now() - loopStart) / 1000;
     const measured = steadyItems > 0 ? steadyItems : items;
     if (step !== lastSaved || !fs.existsSync(path.join(run.outDir, "model", "manifest.json"))) await checkpoint();
-    else if (!Object.keys(metrics).length) metrics = await task.validate();
-    return { step, metrics, itemsPerSecond: measured / seconds, unitsPerSecond: (measured * task.throughput.perItem) / seconds, workers };
+    else if (!Object.keys(metrics).length) metrics = await validate();
+    e.sync(); // the caller exports task.params
+    return {
+      step,
+      metrics,
+      itemsPerSecond: measured / seconds,
+      unitsPerSecond: (measured * task.throughput.perItem) / seconds,
+      workers,
+      engine: engineName,
+    };
   } finally {
     interrupt.release();
     optimizer.dispose();
-    await pool?.close();
+    await engine?.close();
   }
 }

@@ -1,61 +1,58 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../lib/tensor/backend";
-import { AdamW, clipByGlobalNorm } from "./adamw";
+import { FlatAdamW, globalNorm, type ParamLayout } from "./flat-adamw";
 import { cosineAnneal, learningRate } from "./schedule";
 
 beforeAll(async () => {
   await selectBackend({ request: "wasm", log: { info() {}, warn() {} } });
 });
 
-describe("AdamW", () => {
+const layout = (sizes: Record<string, number>): ParamLayout => {
+  const names = Object.keys(sizes);
+  return { names, shapes: names.map((n) => [sizes[n]]), sizes: names.map((n) => sizes[n]), total: names.reduce((a, n) => a + sizes[n], 0) };
+};
+
+describe("AdamW on flat parameters", () => {
   it("takes a first step of size lr in the gradient's sign direction (bias-corrected Adam)", () => {
-    const w = tf.variable(tf.tensor1d([1, -1]));
-    const opt = new AdamW(new Map([["w", w]]));
-    opt.apply({ w: tf.tensor1d([0.5, -3]) }, 0.1);
-    const [a, b] = w.dataSync();
-    expect(a).toBeCloseTo(0.9, 5);
-    expect(b).toBeCloseTo(-0.9, 5);
-    opt.dispose();
+    const theta = Float32Array.of(1, -1);
+    const opt = new FlatAdamW(layout({ w: 2 }));
+    opt.apply(theta, Float32Array.of(0.5, -3), 0.1);
+    expect(theta[0]).toBeCloseTo(0.9, 5);
+    expect(theta[1]).toBeCloseTo(-0.9, 5);
   });
 
   it("minimises a quadratic, decays only selected weights, and restores its state", () => {
-    const w = tf.variable(tf.tensor1d([3]));
-    const b = tf.variable(tf.tensor1d([3]));
-    const opt = new AdamW(
-      new Map([
-        ["w", w],
-        ["b", b],
-      ]),
-      { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.5, decays: (n) => n === "w" },
-    );
+    // θ = [w, b]; loss (w + b − 2)²; decay on w only pulls w towards 0, so b carries most of the sum.
+    const theta = Float32Array.of(3, 3);
+    const opt = new FlatAdamW(layout({ w: 1, b: 1 }), {
+      beta1: 0.9,
+      beta2: 0.999,
+      epsilon: 1e-8,
+      weightDecay: 0.5,
+      decays: (n) => n === "w",
+    });
     for (let i = 0; i < 300; i++) {
-      const { grads } = tf.variableGrads(() => tf.sum(tf.square(tf.sub(tf.add(w, b), 2))) as tf.Scalar, [w, b]);
-      opt.apply({ w: grads[w.name], b: grads[b.name] }, 0.05);
-      tf.dispose(Object.values(grads));
+      const g = 2 * (theta[0] + theta[1] - 2);
+      opt.apply(theta, Float32Array.of(g, g), 0.05);
     }
-    expect(w.dataSync()[0] + b.dataSync()[0]).toBeCloseTo(2, 1);
-    // Decay pulls w towards 0, so b carries most of the sum.
-    expect(Math.abs(w.dataSync()[0])).toBeLessThan(Math.abs(b.dataSync()[0]));
-    const copy = new AdamW(
-      new Map([
-        ["w", w],
-        ["b", b],
-      ]),
-    );
+    expect(theta[0] + theta[1]).toBeCloseTo(2, 1);
+    expect(Math.abs(theta[0])).toBeLessThan(Math.abs(theta[1]));
+    const copy = new FlatAdamW(layout({ w: 1, b: 1 }));
     copy.restore(opt.state(), opt.step);
     expect(copy.step).toBe(300);
-    expect(copy.state().get("m/w")!.dataSync()[0]).toBe(opt.state().get("m/w")!.dataSync()[0]);
+    expect(Array.from(copy.m)).toEqual(Array.from(opt.m));
+    expect(Array.from(copy.v)).toEqual(Array.from(opt.v));
     expect(() => copy.restore(new Map(), 1)).toThrow(/optimizer state has no m\/w/);
+    expect(() => copy.restore(new Map([["m/w", tf.zeros([2])]]), 1)).toThrow(/has 2 values, the model 1/);
     opt.dispose();
     copy.dispose();
   });
 
-  it("clips gradients to a global norm", async () => {
-    const { grads, norm } = await clipByGlobalNorm({ a: tf.tensor1d([3]), b: tf.tensor1d([4]) }, 1);
-    expect(norm).toBeCloseTo(5, 5);
-    expect(grads.a.dataSync()[0]).toBeCloseTo(0.6, 5);
-    expect(grads.b.dataSync()[0]).toBeCloseTo(0.8, 5);
+  it("refuses arrays that do not match its layout, and measures the global norm", () => {
+    const opt = new FlatAdamW(layout({ w: 2 }));
+    expect(() => opt.apply(new Float32Array(3), new Float32Array(3), 0.1)).toThrow(/3 parameters and 3 gradients for a layout of 2/);
+    expect(globalNorm(Float32Array.of(3, 4))).toBeCloseTo(5, 6);
   });
 });
 
