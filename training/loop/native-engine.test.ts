@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_TRANSFORMER_CONFIG, type TransformerConfig } from "../../lib/model/transformer-config";
+import { maxRelativeError } from "../../test/fixtures/relative-error";
 import { selectBackend } from "../../lib/tensor/backend";
 import { registerFastGradients } from "../../lib/tensor/gradients";
 import { createTask, GPT_TRAINER_DEFAULTS, gptTaskDefinition, type GptTaskOptions } from "../gpt/task";
@@ -85,21 +86,9 @@ const losses = (outDir: string) =>
     .filter((row) => row.loss !== undefined)
     .map((row) => row.loss);
 
-/** Largest |a − b| over all parameters, relative to the largest |b| of the same parameter. */
-function paramError(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
-  let worst = 0;
-  for (const [name, want] of b) {
-    const got = a.get(name)!;
-    let d = 0;
-    let s = 1e-6;
-    for (let i = 0; i < want.length; i++) {
-      d = Math.max(d, Math.abs(got[i] - want[i]));
-      s = Math.max(s, Math.abs(want[i]));
-    }
-    worst = Math.max(worst, d / s);
-  }
-  return worst;
-}
+/** The worst parameter's error, each relative to its own largest value (test/fixtures/relative-error.ts). */
+const paramError = (a: Map<string, Float32Array>, b: Map<string, Float32Array>) =>
+  Math.max(...[...b].map(([name, want]) => maxRelativeError(a.get(name)!, want)));
 
 describe("the native engine on the training loop", () => {
   it("20 ORT steps end at the parameters of 20 tfjs steps (≤ 1e-3 relative), with the same loss curve", async () => {

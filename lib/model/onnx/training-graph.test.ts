@@ -4,6 +4,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
+import { maxRelativeError } from "../../../test/fixtures/relative-error";
 import { scrambleWeights, tinyTransformerConfig } from "../../../test/fixtures/tiny-transformer";
 import { mulberry32 } from "../../data/rng";
 import { selectBackend } from "../../tensor/backend";
@@ -75,15 +76,7 @@ async function compare(config: TransformerConfig, planted?: PlantedGradientBugs)
     let gradErr = 0;
     for (const [name, v] of trainable) {
       const want = grads[v.name].dataSync();
-      const got = out[graph.names.grads[name]].data as Float32Array;
-      expect(got.length).toBe(want.length);
-      let worst = 0;
-      let scale = 1e-6;
-      for (let i = 0; i < want.length; i++) {
-        worst = Math.max(worst, Math.abs(got[i] - want[i]));
-        scale = Math.max(scale, Math.abs(want[i]));
-      }
-      gradErr = Math.max(gradErr, worst / scale);
+      gradErr = Math.max(gradErr, maxRelativeError(out[graph.names.grads[name]].data as Float32Array, want));
     }
     tf.dispose([text, codes, losses.loss, losses.textLoss, losses.imageLoss, ...Object.values(grads)]);
     return { lossErr, gradErr, params: graph.params.length, vars: vars.length };

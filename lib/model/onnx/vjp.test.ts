@@ -1,21 +1,11 @@
 // Every vector–Jacobian rule against central finite differences on small random shapes, run by ONNX Runtime
 // itself: the graph's loss is Σ out ⊙ R for a fixed random R, so d loss / d x is the rule's product with R.
 import { InferenceSession, Tensor } from "onnxruntime-node";
+import { mulberry32 } from "../../data/rng";
 import { describe, expect, it } from "vitest";
 import { addGradients, type PlantedGradientBugs } from "./autodiff";
 import { DataType, GraphBuilder } from "./graph";
 import type { Shape } from "./shapes";
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Case {
   shapes: Shape[];
@@ -31,7 +21,7 @@ async function gradientError(c: Case): Promise<number> {
   const xs = c.shapes.map((s, i) => g.param(`x${i}`, s));
   const out = c.build(g, xs);
   const shape = g.shapeOf(out)!;
-  const r = rng(7);
+  const r = mulberry32(7);
   const weights = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1);
   const loss = g.op("ReduceSum", [g.op("Mul", [out, g.weight("R", weights, shape)]), g.ints(shape.map((_, i) => i))], {
     keepdims: { i: 0 },
@@ -41,7 +31,7 @@ async function gradientError(c: Case): Promise<number> {
   xs.forEach((x, i) => g.output(grads.get(x)!, `grad${i}`, DataType.FLOAT, c.shapes[i]));
   const session = await InferenceSession.create(g.toBytes(), { graphOptimizationLevel: "disabled" });
   try {
-    const draw = rng(11);
+    const draw = mulberry32(11);
     const values = c.shapes.map((s) =>
       Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => {
         const u = draw();
