@@ -18,8 +18,10 @@ export class HttpError extends Error {
   }
 }
 
+// A database that refuses writes for a while (an I/O error, a full disk, a file it cannot open) heals without us:
+// the client should try again, so those are 503s too.
 const UNAVAILABLE =
-  /P1001|P1008|P1017|P2024|SQLITE_BUSY|SQLITE_READONLY|SQLITE_CANTOPEN|ECONNREFUSED|database is locked|readonly database|Connection terminated|timed out/i;
+  /P1001|P1008|P1017|P2024|SQLITE_BUSY|SQLITE_READONLY|SQLITE_CANTOPEN|SQLITE_IOERR|SQLITE_FULL|SQLITE_PROTOCOL|ECONNREFUSED|database is locked|readonly database|disk I\/O error|database or disk is full|unable to open database|Connection terminated|timed out/i;
 
 export function errorResponse(err: unknown): Response {
   if (err instanceof HttpError) return jsonError(err.status, err.message, err.headers);

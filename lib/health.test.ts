@@ -1,6 +1,7 @@
-// The health report tells the truth: "degraded", with the reason, when the database takes reads but not writes or
-// when the active model failed to load — and its messages carry no absolute filesystem paths; "loaded" once a
+// The health report tells the truth: "degraded", with the reason, when the database takes reads but not writes,
+// when a folder writes go to refuses them, or when the active model failed to load — and its messages carry no absolute filesystem paths; "loaded" once a
 // generation thread has the active model (the service runs one thread here).
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -42,6 +43,39 @@ describe("health", () => {
     }
     expect((await getHealth()).status).toBe("ok");
   }, 30_000);
+
+  it.skipIf(process.getuid?.() !== 0)(
+    "is degraded while the database file, its folder or the image folder refuse writes (chattr +i), ok once restored",
+    async () => {
+      const images = path.join(dir, "images");
+      fs.mkdirSync(images, { recursive: true });
+      process.env.IMAGE_STORE = images;
+      try {
+        expect(await getHealth()).toMatchObject({ status: "ok", folders: [{ writable: true }, { writable: true }] });
+        const faults: [string, RegExp][] = [
+          // WAL: commits go to the -wal file, so that is the file whose refusal fails them.
+          [`${file}-wal`, /the database does not accept writes: .*disk I\/O error/],
+          [dir, /the database folder does not accept new files: EPERM/],
+          [images, /the image folder does not accept new files: EPERM/],
+        ];
+        for (const [target, reason] of faults) {
+          execFileSync("chattr", ["+i", target]);
+          try {
+            const h = await getHealth();
+            expect(h.status).toBe("degraded");
+            expect(h.reasons.join("; ")).toMatch(reason);
+            expect(JSON.stringify(h)).not.toContain(dir);
+          } finally {
+            execFileSync("chattr", ["-i", target]);
+          }
+          expect((await getHealth()).reasons).toEqual([]);
+        }
+      } finally {
+        delete process.env.IMAGE_STORE;
+      }
+    },
+    60_000,
+  );
 
   it("is degraded when the active model failed to load, and the API says so instead of 'no model is active'", async () => {
     const broken = path.join(dir, "broken-model");

@@ -3,10 +3,10 @@
 // so the rest of the code sees a single type.
 import fs from "node:fs";
 import path from "node:path";
-import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "../generated/prisma/client";
 import { PrismaClient as PgPrismaClient } from "../generated/prisma-pg/client";
+import { ResilientSqlite } from "./sqlite-adapter";
 import { parseDatabaseUrl, type DatabaseTarget } from "./url";
 
 export type Db = PrismaClient;
@@ -20,7 +20,8 @@ export function clientFor(target: DatabaseTarget): Db {
   let db: Db;
   if (target.provider === "sqlite") {
     fs.mkdirSync(path.dirname(target.file), { recursive: true });
-    db = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: target.url }) });
+    // Not upstream's adapter alone: a failed COMMIT would wedge the connection for good (./sqlite-adapter.ts).
+    db = new PrismaClient({ adapter: new ResilientSqlite({ url: target.url }) });
   } else {
     // Same data model, generated for the postgresql provider: its API is the SQLite client's.
     db = new PgPrismaClient({ adapter: new PrismaPg({ connectionString: target.url }) }) as unknown as Db;
@@ -59,10 +60,18 @@ export async function pingDb(db: Db = getDb()): Promise<number> {
 }
 
 /**
- * Proves the database takes writes, not only reads: an UPDATE that matches no row still needs the write lock
- * (SQLite) or a writable transaction (PostgreSQL), so a read-only file, a locked database or a read-only replica
- * rejects it while SELECT 1 still succeeds.
+ * Proves the database takes writes, not only reads. PostgreSQL: an UPDATE that matches no row still needs a writable
+ * transaction, so a read-only replica rejects it while SELECT 1 succeeds. SQLite: such an UPDATE takes the write lock
+ * but commits nothing, and so does one that rewrites a row with its own value (SQLite skips a cell whose content is
+ * unchanged), so a file that fails every commit with an I/O error passed it. There the probe changes one row of
+ * Prisma's migration table and changes it back in one transaction: a real commit, of the same content.
  */
 export async function probeWrite(db: Db = getDb()): Promise<void> {
-  await db.$executeRaw`UPDATE "AdminSession" SET "expiresAt" = "expiresAt" WHERE 1 = 0`;
+  if (dbProvider(db) === "sqlite") {
+    const first = `rowid = (SELECT min(rowid) FROM "_prisma_migrations")`;
+    await db.$transaction([
+      db.$executeRawUnsafe(`UPDATE "_prisma_migrations" SET "checksum" = "checksum" || '~' WHERE ${first}`),
+      db.$executeRawUnsafe(`UPDATE "_prisma_migrations" SET "checksum" = substr("checksum", 1, length("checksum") - 1) WHERE ${first}`),
+    ]);
+  } else await db.$executeRaw`UPDATE "AdminSession" SET "expiresAt" = "expiresAt" WHERE 1 = 0`;
 }

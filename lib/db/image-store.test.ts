@@ -1,5 +1,6 @@
 // The image store (IMAGE_STORE) with the queries that write, read and delete images: a real SQLite file per run
 // (always) and PostgreSQL when TESSERA_TEST_PG_URL names a scratch database; the folder store in a temporary folder.
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -8,7 +9,7 @@ import { serverEnv } from "../env";
 import { createDb, type Db } from "./client";
 import { completeJob, deleteGeneration } from "./generations";
 import { getImagePng, type FinishedImage } from "./images";
-import { ImageFileMissing, imageKey, openImageStore, type ImageStore } from "./image-store";
+import { deleteQuietly, ImageFileMissing, imageKey, openImageStore, type ImageStore } from "./image-store";
 import { migrate } from "./migrate";
 
 const root = process.cwd();
@@ -200,6 +201,29 @@ describe("IMAGE_STORE", () => {
       ),
     );
   });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    "removes a failed attempt's files once the folder takes writes again (chattr +i, then -i)",
+    async () => {
+      const { dir, store, files } = folderStore();
+      const keys = [imageKey("cfault", 0), imageKey("cfault", 1)];
+      for (const k of keys) await store.put(k, png(1));
+      const warn = console.warn;
+      const warnings: string[] = [];
+      console.warn = (m: string) => warnings.push(m);
+      execFileSync("chattr", ["+i", path.join(dir, "cfault")]);
+      try {
+        await deleteQuietly(store, keys, "generation cfault was not stored", { firstMs: 100, forMs: 10_000 });
+        expect(files()).toHaveLength(2);
+      } finally {
+        execFileSync("chattr", ["-i", path.join(dir, "cfault")]);
+      }
+      for (let i = 0; i < 50 && files().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+      console.warn = warn;
+      expect(files()).toEqual([]);
+      expect(warnings[0]).toMatch(/generation cfault was not stored; cannot remove 2 file\(s\).*; retrying in 100 ms$/);
+    },
+  );
 
   it("makes keys that are never reused and refuses any other key", async () => {
     expect(imageKey("cabc", 3)).not.toBe(imageKey("cabc", 3));

@@ -129,10 +129,28 @@ export async function putAll(store: ImageStore, images: { key: string; png: Uint
   throw failed.reason;
 }
 
-/** Deletes files no row names (any more); a failure is logged, not thrown: what it leaves behind is only disk space. */
-export async function deleteQuietly(store: ImageStore, keys: readonly string[], why: string): Promise<void> {
+/**
+ * Deletes files no row names (any more); a failure is logged, not thrown. The folder that refused the removal (the
+ * fault that made the attempt fail: an unwritable image folder) usually takes it again soon, so the removal is
+ * retried in the background, the pause doubling from `retry.firstMs` up to a minute, for `retry.forMs`.
+ */
+export async function deleteQuietly(
+  store: ImageStore,
+  keys: readonly string[],
+  why: string,
+  retry: { firstMs: number; forMs: number } = { firstMs: 2000, forMs: 15 * 60_000 },
+): Promise<void> {
   if (keys.length === 0) return;
-  await store.delete(keys).catch((err: unknown) => console.warn(`[tessera] ${why}; ${(err as Error).message}`));
+  const until = Date.now() + retry.forMs;
+  const attempt = (pause: number): Promise<void> =>
+    store.delete(keys).catch((err: unknown) => {
+      const again = Date.now() + pause <= until;
+      console.warn(`[tessera] ${why}; ${(err as Error).message}${again ? `; retrying in ${pause} ms` : ""}`);
+      // Not awaited: the caller's work does not wait on a folder that may stay unwritable; unref'd, so that a
+      // removal still pending never keeps a process alive.
+      if (again) setTimeout(() => void attempt(Math.min(60_000, pause * 2)), pause).unref();
+    });
+  await attempt(retry.firstMs);
 }
 
 /** Makes a rename durable (POSIX); a platform that cannot open a folder for fsync (Windows) skips it. */

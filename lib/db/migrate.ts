@@ -27,13 +27,19 @@ async function migrateSqlite(url: string, root: string): Promise<MigrationResult
   const file = url.slice("file:".length);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const before = new Set(appliedSqliteMigrations(file));
+  // Nothing pending: prisma is not run. It sets locking_mode=EXCLUSIVE, which on a WAL database (./sqlite-adapter.ts)
+  // waits for every other connection to close — a worker process or a server still running would fail the start.
+  if (listMigrations(path.join(root, "prisma", "migrations")).every((m) => before.has(m))) return { provider: "sqlite", applied: [] };
   const prisma = path.join(root, "node_modules", ".bin", "prisma");
   try {
     await run(prisma, ["migrate", "deploy"], { cwd: root, env: { ...process.env, DATABASE_URL: url } });
     return { provider: "sqlite", applied: appliedSqliteMigrations(file).filter((m) => !before.has(m)) };
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`prisma migrate deploy failed for ${url}:\n${e.stderr || e.stdout || e.message}`);
+    const busy = /SocketTimeout|SQLITE_BUSY|database is locked/.test(`${e.stderr}${e.stdout}${e.message}`)
+      ? "\n(migrating needs the database to itself: stop the servers and workers that have it open)"
+      : "";
+    throw new Error(`prisma migrate deploy failed for ${url}:\n${e.stderr || e.stdout || e.message}${busy}`);
   }
 }
 

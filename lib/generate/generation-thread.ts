@@ -62,6 +62,7 @@ function stateOf(r: Running): ThreadState {
     lastWriteError: r.worker.lastWriteError,
     loadedName: r.registry.loadedName,
     loadError: r.registry.loadError,
+    lastProgressAt: r.worker.lastProgressAt,
   };
 }
 
@@ -100,7 +101,8 @@ booted.then(
     r.worker.start();
     let state = stateOf(r);
     send({ type: "ready", state });
-    // Health reads the state from the main thread: send it whenever it changed (busy, a failed write, a load).
+    // Health and the pool's watchdog read the state from the main thread: send it whenever it changed (busy, a
+    // failed write, a load, progress); a thread stuck in a call or with a blocked event loop sends nothing.
     let last = JSON.stringify(state);
     stateTimer = setInterval(() => {
       state = stateOf(r);

@@ -49,6 +49,8 @@ export interface ThreadState {
   /** Its registry's active version when loaded. */
   loadedName: string | null;
   loadError: LoadError | null;
+  /** Date.now() of its worker's last sign of progress (GenerationWorker.lastProgressAt). */
+  lastProgressAt: number;
 }
 
 /** workerData of a generation thread. */
@@ -73,6 +75,11 @@ export interface ThreadPoolOptions {
   threads: number;
   /** Pause before restarting a thread that exited unexpectedly, first and longest (default 1 s and 60 s). */
   restartMs?: [number, number];
+  /**
+   * A booted thread whose worker shows no progress (no loop turn, token or settled database call) for this long is
+   * stuck — a call that never returns, or a blocked event loop — and is terminated and restarted (default 120 s).
+   */
+  watchdogMs?: number;
   /** The project root, holding lib/generate/ (default process.cwd()). */
   root?: string;
   log?: Pick<Console, "info" | "error">;
@@ -97,6 +104,8 @@ interface Slot {
   /** Jobs of ./worker.ts it finished ("done" events), since the pool started. */
   finished: number;
   sweeps: Map<number, (r: Swept) => void>;
+  /** Why the watchdog terminated this thread, until its successor has booted. */
+  stalled: string | null;
 }
 
 export class GenerationThreads implements JobRunner {
@@ -106,6 +115,7 @@ export class GenerationThreads implements JobRunner {
   private readonly dir: string;
   private stopping = false;
   private req = 0;
+  private watchdog: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: ThreadPoolOptions) {
     if (!Number.isInteger(o.threads) || o.threads < 1) throw new Error(`a generation thread pool has at least 1 thread, not ${o.threads}`);
@@ -115,7 +125,18 @@ export class GenerationThreads implements JobRunner {
     // bundle, and the thread runs the TypeScript sources through tsx.
     this.dir = path.join(/*turbopackIgnore: true*/ o.root ?? process.cwd(), "lib", "generate");
     this.slots = Array.from({ length: o.threads }, (_, index) => {
-      const slot = { index, worker: null, live: null, state: null, startedAt: 0, failures: 0, restart: null, finished: 0, booted: false };
+      const slot = {
+        index,
+        worker: null,
+        live: null,
+        state: null,
+        startedAt: 0,
+        failures: 0,
+        restart: null,
+        finished: 0,
+        booted: false,
+        stalled: null,
+      };
       return Object.assign(slot, { sweeps: new Map(), exited: Promise.resolve(), ...readiness() });
     });
   }
@@ -130,6 +151,11 @@ export class GenerationThreads implements JobRunner {
 
   get lastWriteError(): string | null {
     return this.slots.find((s) => s.state?.lastWriteError)?.state?.lastWriteError ?? null;
+  }
+
+  /** Threads the watchdog found stuck and is restarting, with why. */
+  get stalled(): string[] {
+    return this.slots.flatMap((s) => (s.stalled ? [s.stalled] : []));
   }
 
   /** The active version's name as each running thread last loaded it (a thread that has not, is absent). */
@@ -160,6 +186,22 @@ export class GenerationThreads implements JobRunner {
   start(): void {
     this.stopping = false;
     for (const slot of this.slots) if (!slot.worker && !slot.restart) this.spawn(slot);
+    const limit = this.o.watchdogMs ?? 120_000;
+    clearInterval(this.watchdog);
+    this.watchdog = setInterval(() => this.watch(limit), Math.min(5000, limit / 4));
+    this.watchdog.unref();
+  }
+
+  /** Terminates each booted thread that has shown no progress for `limit` ms; onExit restarts it and sweeps its jobs. */
+  private watch(limit: number): void {
+    for (const slot of this.slots) {
+      if (!slot.worker || !slot.booted || !slot.state || slot.stalled) continue;
+      const idle = Date.now() - slot.state.lastProgressAt;
+      if (idle <= limit) continue;
+      slot.stalled = `generation thread ${slot.index} made no progress for ${Math.round(idle / 1000)} s; restarting it`;
+      this.o.log?.error(`[tessera] ${slot.stalled}`);
+      void slot.worker.terminate();
+    }
   }
 
   notify(): void {
@@ -183,6 +225,7 @@ export class GenerationThreads implements JobRunner {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.watchdog);
     for (const s of this.slots) {
       if (s.restart) clearTimeout(s.restart);
       s.restart = null;
@@ -224,6 +267,7 @@ export class GenerationThreads implements JobRunner {
       slot.state = m.state;
       if (m.type === "ready") {
         slot.booted = true;
+        slot.stalled = null;
         slot.markReady();
       }
     } else if (m.type === "swept") {

@@ -3,8 +3,8 @@
 // one, stores the kept images — and the rejected candidates, flagged — with their scores at the job's completion,
 // and publishes progress (with partial pictures) to subscribers such as an SSE route. A job is never left running
 // without a live worker: the lease is renewed by heartbeat while the job runs, writes that fail (database locked,
-// read-only or unreachable) are retried until the database is back, and every worker's idle loop takes over jobs
-// whose lease has expired (their worker died).
+// read-only or unreachable) are retried until the database is back or a deadline passes (then the lease lapses),
+// and every worker's idle loop takes over jobs whose lease has expired (their worker died or gave up).
 // A free loop samples several jobs in one pass (./batch.ts): the oldest queued job, then more queued jobs for the
 // same model version while their sequences fit in MAX_BATCH. Each keeps its own lease, events, progress, reranking
 // and completion, and its images are those it gets alone.
@@ -16,6 +16,7 @@ import { publicMessage } from "../errors";
 import { generateBatch, generateParamsOf, sequencesOfStored, type BatchOutcome } from "./batch";
 import type { GenerateParams, GenerateProgress } from "./generate";
 import { claimLiveId, workerIsDeadOnThisHost } from "./liveness";
+import { persist } from "./persist";
 import { pngDataUrl } from "./png";
 import type { ModelLease, ModelRegistry } from "./registry";
 
@@ -37,6 +38,10 @@ export interface WorkerOptions {
   heartbeatMs?: number;
   /** First and longest pause between retries of a failed write (default 100 ms and 5 s). */
   retryMs?: [number, number];
+  /** Longest one write attempt may take before it counts as failed (default 15 s). */
+  writeAttemptMs?: number;
+  /** Longest a write is retried before the job is left to its lease (default 60 s). */
+  writeDeadlineMs?: number;
   /** Sequences (each job's candidates when its model reranks, else n) sampled in one pass across jobs (default MAX_BATCH). */
   maxBatch?: number;
   log?: Pick<Console, "info" | "error">;
@@ -75,6 +80,8 @@ export class GenerationWorker {
   private lastSweep = 0;
   /** The last database write that failed and has not been followed by a success, for the health report. */
   lastWriteError: string | null = null;
+  /** Date.now() of its last sign of progress (a loop turn, a token, a database call that settled), for a watchdog. */
+  lastProgressAt = Date.now();
 
   constructor(
     private readonly db: Db,
@@ -117,6 +124,7 @@ export class GenerationWorker {
 
   private async loop(): Promise<void> {
     while (!this.stopped) {
+      this.alive();
       if (Date.now() - this.lastSweep > this.leaseMs / 2) {
         await this.sweep().then(
           (r) =>
@@ -143,22 +151,36 @@ export class GenerationWorker {
     }
   }
 
-  /** Retries a write until it succeeds or the worker stops (then the lease expires and the job is taken over). */
+  /**
+   * Retries a write until it succeeds, the worker stops or the deadline passes (./persist.ts); undefined when it gave
+   * up. A job whose completion or failure is given up is left to its lease: no longer renewed, it lapses, and a sweep
+   * re-queues the job (or fails it), so it still ends.
+   */
   private async persist<T>(what: string, write: () => Promise<T>): Promise<T | undefined> {
-    const [first, longest] = this.o.retryMs ?? [100, 5000];
-    for (let pause = first; ; pause = Math.min(longest, pause * 2)) {
-      try {
-        const result = await write();
-        this.lastWriteError = null;
-        return result;
-      } catch (err) {
+    const outcome = await persist(write, {
+      retryMs: this.o.retryMs ?? [100, 5000],
+      attemptMs: this.o.writeAttemptMs ?? 15_000,
+      deadlineMs: this.o.writeDeadlineMs ?? 60_000,
+      stopped: () => this.stopped,
+      onSettled: () => this.alive(),
+      onError: (err, pause) => {
         this.lastWriteError = publicMessage(err);
         if (process.env.TESSERA_DEBUG_WRITES) console.error(err);
-        this.o.log?.error(`[tessera] worker: cannot ${what} (retrying in ${pause} ms): ${this.lastWriteError}`);
-        if (this.stopped) return undefined;
-        await new Promise((r) => setTimeout(r, pause));
-      }
+        const next = pause === null ? "giving up" : `retrying in ${Math.round(pause)} ms`;
+        this.o.log?.error(`[tessera] worker: cannot ${what} (${next}): ${this.lastWriteError}`);
+      },
+    });
+    if ("value" in outcome) {
+      this.lastWriteError = null;
+      return outcome.value;
     }
+    if (outcome.gaveUp === "deadline") this.o.log?.error(`[tessera] worker: gave up trying to ${what}; its lease will lapse`);
+    return undefined;
+  }
+
+  /** Marks progress for the watchdog: a loop turn, a token, a database call that settled. */
+  private alive(): void {
+    this.lastProgressAt = Date.now();
   }
 
   private track(row: JobRow): Claimed {
@@ -227,6 +249,7 @@ export class GenerationWorker {
 
   private async progress(job: Claimed, p: GenerateProgress): Promise<void> {
     if (job.lost) throw new LeaseLost();
+    this.alive();
     const partial = p.partial?.map((img) => pngDataUrl(img.png));
     this.events.emit(job.id, { type: "progress", done: p.done, total: p.total, partial } satisfies JobEvent);
     const now = performance.now();
