@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { crashPointsOf, deadPid, saveInChild } from "../../test/fixtures/kill-child";
+import { crashPointsIn, deadPid, saveInChildren, type ChildResult, type ChildJob } from "../../test/fixtures/kill-child";
 import { selectBackend } from "../tensor/backend";
 import { loadCheckpoint, readCheckpointManifest, saveCheckpoint } from "./checkpoint";
 
@@ -73,14 +73,39 @@ function expectOwnerFiles(dir: string): void {
 }
 
 describe("a checkpoint killed mid-save", () => {
-  it("has these crash points and no others", async () => {
-    expect(crashPointsOf("checkpoint", path.join(root, "list-first", "model"), 1)).toEqual(FIRST.map(([p]) => p));
-    expect(crashPointsOf("checkpoint", await firstVersion("list"), 2)).toEqual(RESAVE.map(([p]) => p));
+  const listFirst = () => path.join(root, "list-first", "model");
+  const listResave = () => path.join(root, "list", "model");
+  const resaveDir = (point: string) => path.join(root, `resave-${point}`, "model");
+  const firstDir = (point: string) => path.join(root, `first-${point}`, "model");
+  /** What the child saving into each folder ended with. */
+  const children = new Map<string, ChildResult>();
+  function childOf(dir: string): ChildResult {
+    const r = children.get(dir);
+    if (!r) throw new Error(`no child saved into ${dir}: the set-up above failed`);
+    return r;
+  }
+
+  // The children all start here, a few at a time (each its own process, killed at its own point); the tests below
+  // judge what each left.
+  beforeAll(async () => {
+    const jobs: ChildJob[] = [
+      { mode: "checkpoint", dir: listFirst(), version: 1, crashAt: "list" },
+      { mode: "checkpoint", dir: await firstVersion("list"), version: 2, crashAt: "list" },
+    ];
+    for (const [point] of RESAVE) jobs.push({ mode: "checkpoint", dir: await firstVersion(`resave-${point}`), version: 2, crashAt: point });
+    for (const [point] of FIRST) jobs.push({ mode: "checkpoint", dir: firstDir(point), version: 2, crashAt: point });
+    const results = await saveInChildren(jobs);
+    jobs.forEach((job, i) => children.set(job.dir, results[i]));
+  }, 180_000);
+
+  it("has these crash points and no others", () => {
+    expect(crashPointsIn(childOf(listFirst()))).toEqual(FIRST.map(([p]) => p));
+    expect(crashPointsIn(childOf(listResave()))).toEqual(RESAVE.map(([p]) => p));
   });
 
   it.each(RESAVE)("killed at %s while replacing version 1, loads as version %i", async (point, expected) => {
-    const dir = await firstVersion(`resave-${point}`);
-    const r = saveInChild("checkpoint", dir, 2, point);
+    const dir = resaveDir(point);
+    const r = childOf(dir);
     expect(r.signal, r.stderr).toBe("SIGKILL");
     expect(fs.existsSync(dir)).toBe(point !== "swap:old-set-aside@1");
     expect(versionIn(dir)).toBe(expected);
@@ -92,8 +117,8 @@ describe("a checkpoint killed mid-save", () => {
   });
 
   it.each(FIRST)("killed at %s in a first save, holds %s", async (point, expected) => {
-    const dir = path.join(root, `first-${point}`, "model");
-    const r = saveInChild("checkpoint", dir, 2, point);
+    const dir = firstDir(point);
+    const r = childOf(dir);
     expect(r.signal, r.stderr).toBe("SIGKILL");
     if (expected === null) expect(() => readCheckpointManifest(dir)).toThrow(/cannot read checkpoint manifest/);
     else expect(versionIn(dir)).toBe(expected);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { saveCheckpoint } from "../../lib/model/checkpoint";
 import { selectBackend } from "../../lib/tensor/backend";
 import { crashModel, crashOptimizer, crashValues } from "../../test/fixtures/crash-pair";
-import { crashPointsOf, saveInChild } from "../../test/fixtures/kill-child";
+import { crashPointsIn, saveInChildren, type ChildJob, type ChildResult } from "../../test/fixtures/kill-child";
 import { DEFAULT_TRAINER_CONFIG } from "./config";
 import { restoreRun, saveRun } from "./run-folder";
 
@@ -70,16 +70,35 @@ function resume(out: string): { step: number; params: number[]; moments: number[
 const consistent = (step: number) => ({ step, params: [step], moments: [step], optimizerStep: step });
 
 describe("a run folder killed mid-save", () => {
-  it("has these crash points and no others", async () => {
-    const out = path.join(root, "list");
-    await savePair(out, 1);
-    expect(crashPointsOf("run", out, 2)).toEqual(RESAVE.map(([p]) => p));
+  const listDir = () => path.join(root, "list");
+  const resaveDir = (point: string) => path.join(root, `resave-${point}`);
+  /** What the child saving into each run folder ended with. */
+  const children = new Map<string, ChildResult>();
+  function childOf(out: string): ChildResult {
+    const r = children.get(out);
+    if (!r) throw new Error(`no child saved into ${out}: the set-up above failed`);
+    return r;
+  }
+
+  // The children all start here, a few at a time (each its own process, killed at its own point); the tests below
+  // judge what each left.
+  beforeAll(async () => {
+    const jobs: ChildJob[] = [];
+    for (const [out, crashAt] of [[listDir(), "list"], ...RESAVE.map(([point]) => [resaveDir(point), point])]) {
+      await savePair(out, 1);
+      jobs.push({ mode: "run", dir: out, version: 2, crashAt });
+    }
+    const results = await saveInChildren(jobs);
+    jobs.forEach((job, i) => children.set(job.dir, results[i]));
+  }, 180_000);
+
+  it("has these crash points and no others", () => {
+    expect(crashPointsIn(childOf(listDir()))).toEqual(RESAVE.map(([p]) => p));
   });
 
   it.each(RESAVE)("killed at %s while saving step 2 over step 1, resumes step %i whole", async (point, expected) => {
-    const out = path.join(root, `resave-${point}`);
-    await savePair(out, 1);
-    const r = saveInChild("run", out, 2, point);
+    const out = resaveDir(point);
+    const r = childOf(out);
     expect(r.signal, r.stderr).toBe("SIGKILL");
     expect(resume(out)).toEqual(consistent(expected));
     // restoreRun finished or dropped what the killed save left.
