@@ -9,32 +9,36 @@ export type Engine = "onnx" | "tfjs";
 export type BatchSampler = typeof sampleImageCodesBatch;
 export type GroupSampler = typeof sampleImageCodeGroups;
 
-type OnnxSamplers = typeof import("../model/onnx/sample");
-let onnx: Promise<OnnxSamplers | null> | undefined;
+let onnx: Promise<boolean> | undefined;
 
 /**
- * ONNX Runtime's samplers, loaded on first use; where its native binary cannot load (an unsupported platform) the
- * server says so once and samples with tfjs instead of failing every request.
+ * Whether ONNX Runtime loads here (the sampler imports it on first use too): where its native binary cannot load
+ * (an unsupported platform) the server says so once and samples with tfjs instead of failing every request.
  */
-function onnxSamplers(): Promise<OnnxSamplers | null> {
-  onnx ??= import("../model/onnx/sample").then(
-    (m) => m,
+function onnxLoads(): Promise<boolean> {
+  onnx ??= import("../model/onnx/decoder-session").then(
+    () => true,
     (err: unknown) => {
       console.warn(`[tessera] GENERATION_ENGINE=onnx is unavailable here (${(err as Error).message}); sampling with tfjs`);
-      return null;
+      return false;
     },
   );
   return onnx;
 }
 
+/** The engine a sampler runs on: the one asked for, or tfjs where ONNX Runtime does not load. */
+async function usable(engine: Engine): Promise<Engine> {
+  return engine === "onnx" && (await onnxLoads()) ? "onnx" : "tfjs";
+}
+
 /** The batch sampler of an engine (one group: several prompts, shared settings). */
 export async function batchSamplerFor(engine: Engine): Promise<BatchSampler> {
-  if (engine === "tfjs") return sampleImageCodesBatch;
-  return (await onnxSamplers())?.sampleImageCodesBatchOnnx ?? sampleImageCodesBatch;
+  const use = await usable(engine);
+  return (model, texts, nullText, o) => sampleImageCodesBatch(model, texts, nullText, { ...o, engine: use });
 }
 
 /** The grouped sampler of an engine (one group per job, each with its own seed and settings). */
 export async function groupSamplerFor(engine: Engine): Promise<GroupSampler> {
-  if (engine === "tfjs") return sampleImageCodeGroups;
-  return (await onnxSamplers())?.sampleImageCodeGroupsOnnx ?? sampleImageCodeGroups;
+  const use = await usable(engine);
+  return (model, groups, nullText, o) => sampleImageCodeGroups(model, groups, nullText, { ...o, engine: use });
 }

@@ -1,14 +1,18 @@
 // Grouped batches (one group per job): on both engines, each group's codes and the stream of its codes are exactly
 // those it gets alone from sampleImageCodesBatch with the same seed, whatever it is batched with (guided next to
 // unguided, other temperatures and filters, other orders). Weights are scrambled so that a group reading another
-// row's logits, or another group's guidance or filter, draws other codes.
+// row's logits, or another group's guidance or filter, draws other codes. Since both engines share one loop, an
+// oracle outside it rederives every code by hand. The ONNX engine runs through its own entry points and by name;
+// a group primed with a prefix of codes keeps it and samples the rest after it.
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scrambleWeights, tinyTransformerConfig as config } from "../../test/fixtures/tiny-transformer";
+import { mulberry32 } from "../data/rng";
 import { selectBackend } from "../tensor/backend";
 import { releaseOnnxDecoder } from "./onnx/decoder-session";
 import { sampleImageCodeGroupsOnnx, sampleImageCodesBatchOnnx } from "./onnx/sample";
 import { sampleImageCodeGroups, sampleImageCodesBatch, type SampleGroup } from "./sample";
+import { guide, sampleToken } from "./sampling";
 import { Transformer } from "./transformer";
 
 const a = [3, 4, 0, 0];
@@ -35,9 +39,14 @@ const groups: SampleGroup[] = [
   { texts: [a], n: 2, guidance: 1, temperature: 0.7, topK: 3, seed: 8 },
 ];
 
-const engines = [
+const engines: { name: string; alone: typeof sampleImageCodesBatch; grouped: typeof sampleImageCodeGroups }[] = [
   { name: "tfjs", alone: sampleImageCodesBatch, grouped: sampleImageCodeGroups },
   { name: "onnx", alone: sampleImageCodesBatchOnnx, grouped: sampleImageCodeGroupsOnnx },
+  {
+    name: "onnx, named",
+    alone: (m, texts, nul, o) => sampleImageCodesBatch(m, texts, nul, { ...o, engine: "onnx" }),
+    grouped: (m, gs, nul, o) => sampleImageCodeGroups(m, gs, nul, { ...o, engine: "onnx" }),
+  },
 ];
 
 describe.each(engines)("grouped sampling ($name)", ({ alone, grouped }) => {
@@ -85,5 +94,56 @@ describe.each(engines)("grouped sampling ($name)", ({ alone, grouped }) => {
     const before = tf.memory().numTensors;
     await grouped(model, groups, nul);
     expect(tf.memory().numTensors).toBe(before);
+    // Nor when the pass stops midway (a job's progress callback throws): the engine's state is disposed.
+    const stop = ({ index }: { index: number }) => {
+      if (index === 3) throw new Error("stopped");
+    };
+    await expect(grouped(model, groups, nul, { onToken: stop })).rejects.toThrow(/stopped/);
+    await expect(grouped(model, groups, nul, { onToken: stop, useCache: false })).rejects.toThrow(/stopped/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("draws each image's codes from its own guided logits given its codes before (an oracle outside the loop)", async () => {
+    const g: SampleGroup = { texts: [a, b], n: 2, guidance: 3, temperature: 0.8, topP: 0.95, seed: 12 };
+    const [got] = await grouped(model, [g, groups[1]], nul);
+    // By hand: each image alone through Transformer.nextImageLogits, positions in order, images in order within one.
+    const rand = mulberry32(g.seed);
+    const prompts = g.texts.flatMap((t) => Array.from({ length: g.n }, () => t));
+    const want = prompts.map(() => [] as number[]);
+    const k = config.imageVocab;
+    for (let i = 0; i < config.imageGrid ** 2; i++)
+      prompts.forEach((p, j) => {
+        const logits = tf.tidy(() => {
+          const past = i ? tf.tensor2d([want[j], want[j]], [2, i], "int32") : null; // [2, i]
+          return model.nextImageLogits(tf.tensor2d([p, nul], [2, config.textLen], "int32"), past).dataSync() as Float32Array; // [2 · K]
+        });
+        want[j].push(sampleToken(guide(logits.subarray(0, k), logits.subarray(k), g.guidance), g, rand));
+      });
+    expect(plain(got)).toEqual(want);
+    expect(new Set(want.map(String)).size).toBe(want.length); // every image its own codes
+  });
+
+  // Image priming: the first codes given, the rest sampled after them.
+  it("keeps a prefix exactly, feeds it to the model, and draws the rest with the same numbers", async () => {
+    const want = (await grouped(model, groups, nul)).map(plain);
+    const keep = 4;
+    const own = groups.map((g, i) => ({ ...g, prefix: want[i][0].slice(0, keep) }));
+    const got = (await grouped(model, own, nul)).map(plain);
+    got.forEach((images, g) => images.forEach((codes) => expect(codes.slice(0, keep)).toEqual(want[g][0].slice(0, keep))));
+    // Primed with the codes it drew anyway, an image draws the rest exactly as unprimed: the prefix was fed at
+    // its positions and every position still takes its one random number.
+    got.forEach((images, g) => expect(images[0]).toEqual(want[g][0]));
+    // Another prefix: kept as given, and the model, seeing it, draws other codes after it.
+    const shifted = own.map((g) => ({ ...g, prefix: Array.from(g.prefix, (code) => (code + 1) % config.imageVocab) }));
+    const moved = (await grouped(model, shifted, nul)).map(plain);
+    moved.forEach((images, g) => images.forEach((codes) => expect(codes.slice(0, keep)).toEqual(shifted[g].prefix)));
+    expect(moved.map((images) => images.map((codes) => codes.slice(keep)))).not.toEqual(
+      want.map((images) => images.map((codes) => codes.slice(keep))),
+    );
+    // A whole grid given is returned as is; a prefix too long or off the codebook is refused.
+    const whole = want[1][0];
+    expect(plain((await grouped(model, [{ ...groups[1], prefix: whole }], nul))[0])).toEqual([whole, whole, whole]);
+    await expect(grouped(model, [{ ...groups[0], prefix: [...whole, 0] }], nul)).rejects.toThrow(/prefix: 10 codes for a grid of 9/);
+    await expect(grouped(model, [{ ...groups[0], prefix: [0, config.imageVocab] }], nul)).rejects.toThrow(/\[0, 8\), got 8 at 1/);
   });
 });

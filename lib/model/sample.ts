@@ -1,24 +1,38 @@
 // Writes image codes one by one after a prompt: N images per prompt in one batch, classifier-free guidance with
-// the <null> caption (cond and uncond rows share the batch), a KV cache so each token costs one incremental
-// forward pass, and an onToken callback for streaming progress and partial images.
+// the <null> caption (cond and uncond rows share the batch), an engine (./decode-engine.ts: tfjs or ONNX Runtime,
+// each with a KV cache so each token costs one incremental forward pass) and an onToken callback for streaming
+// progress and partial images. This is the only sampling loop: the engines differ in arithmetic alone, so a seed
+// gives the same codes on each unless a draw's uniform number falls within their float32 rounding (logits ~1e-6
+// apart) of a boundary between two tokens' cumulative probabilities (on models/default about 1 draw in 10⁴).
 // Several groups (one per job, each with its own prompts, n, seed and sampling settings) can share one pass: a
 // batch of 8–16 rows costs far less per image than batch 1. Every group draws from its own mulberry32(seed) in the
 // order it would alone and each row's logits depend only on that row, so a group's codes do not depend on what it
 // was batched with (up to batch-size dependent float rounding, which the tests' tiny models do not show).
-import * as tf from "@tensorflow/tfjs";
 import { mulberry32 } from "../data/rng";
+import { referenceEngine, tfjsEngine, type DecodeEngine } from "./decode-engine";
 import { guide, sampleToken, type SamplingFilter } from "./sampling";
-import { disposeCache, type KVCache, type Transformer } from "./transformer";
+import type { Transformer } from "./transformer";
 import { imageTokens, type TransformerConfig } from "./transformer-config";
 
-export interface SampleOptions extends SamplingFilter {
+/** "tfjs", "onnx" (the model's cached ONNX Runtime sessions), or an engine of the caller's, which it releases. */
+export type SamplerEngine = "tfjs" | "onnx" | DecodeEngine;
+
+interface EngineOptions {
+  /** What runs the transformer; default "tfjs". */
+  engine?: SamplerEngine;
+  /**
+   * Default true; false recomputes the whole sequence per token (referenceEngine, for tests and benchmarks). Only
+   * tfjs has that path, so it is taken whatever `engine` says.
+   */
+  useCache?: boolean;
+}
+
+export interface SampleOptions extends SamplingFilter, EngineOptions {
   /** Images for this prompt. */
   n: number;
   /** Guidance scale s; 1 turns guidance off (no unconditional rows are run). */
   guidance: number;
   seed: number;
-  /** Default true; false recomputes the whole sequence per token (for tests and benchmarks). */
-  useCache?: boolean;
   /** Called after each token with the codes so far (row-major, -1 where not yet written). May be async. */
   onToken?: (progress: { index: number; total: number; codes: Int32Array[] }) => void | Promise<void>;
 }
@@ -31,10 +45,15 @@ export interface SampleGroup extends SamplingFilter {
   /** 1: no <null> rows for this group. */
   guidance: number;
   seed: number;
+  /**
+   * Image priming: the codes of the first grid positions (row-major) every image of this group starts with, e.g.
+   * the top rows of a source image's codes. They are fed to the model as sampled codes are and kept as given;
+   * sampling starts after them.
+   */
+  prefix?: ArrayLike<number>;
 }
 
-export interface GroupSampleOptions {
-  useCache?: boolean;
+export interface GroupSampleOptions extends EngineOptions {
   /** Called after each token with every group's codes so far (group by group, as sampleImageCodesBatch's). */
   onToken?: (progress: { index: number; total: number; codes: Int32Array[][] }) => void | Promise<void>;
 }
@@ -58,7 +77,15 @@ export function layoutGroups(c: TransformerConfig, groups: SampleGroup[], nullTe
   if (groups.length < 1 || groups.some((g) => g.texts.length < 1)) throw new Error("sampleImageCodesBatch: no prompts");
   if (groups.some((g) => g.texts.some((t) => t.length !== c.textLen)) || nullText.length !== c.textLen)
     throw new Error(`prompt ids must have length ${c.textLen}`);
-  for (const g of groups) if (!Number.isInteger(g.n) || g.n < 1) throw new Error(`n must be a positive integer, got ${g.n}`);
+  for (const g of groups) {
+    if (!Number.isInteger(g.n) || g.n < 1) throw new Error(`n must be a positive integer, got ${g.n}`);
+    if (!(g.temperature > 0)) throw new Error(`temperature must be > 0, got ${g.temperature}`);
+    const p = g.prefix ?? [];
+    if (p.length > imageTokens(c)) throw new Error(`prefix: ${p.length} codes for a grid of ${imageTokens(c)}`);
+    for (let i = 0; i < p.length; i++)
+      if (!Number.isInteger(p[i]) || p[i] < 0 || p[i] >= c.imageVocab)
+        throw new Error(`prefix codes must be integers in [0, ${c.imageVocab}), got ${p[i]} at ${i}`);
+  }
   const prompts: number[][] = [];
   const owners: [number, number][] = [];
   const placed = groups.map((g, gi) => {
@@ -84,8 +111,10 @@ export function layoutGroups(c: TransformerConfig, groups: SampleGroup[], nullTe
 }
 
 /**
- * One token for every group from the batch's logits [rows · K]: each image's conditional row, guided by its <null>
- * row, drawn with `draw` from its own group's generator, images in order within a group (as alone).
+ * One token at position `i` for every group from the batch's logits [rows · K]: each image's conditional row,
+ * guided by its <null> row, drawn with sampleToken from its own group's generator, images in order within a group
+ * (as alone). Inside a group's prefix the given code stays, but each image still takes its one number: the stream
+ * is positional, so a group primed with the codes it would have drawn anyway draws the rest as it would unprimed.
  */
 export function drawGroups(
   layout: GroupLayout,
@@ -94,13 +123,18 @@ export function drawGroups(
   k: number,
   i: number,
   codes: Int32Array[][],
-  draw: (row: ArrayLike<number>, group: number) => number,
+  rands: (() => number)[],
 ): void {
   layout.groups.forEach(({ cond: c0, uncond: u0, images }, g) => {
+    const primed = i < (groups[g].prefix?.length ?? 0);
     for (let j = 0; j < images; j++) {
+      if (primed) {
+        rands[g]();
+        continue;
+      }
       const cond = values.subarray((c0 + j) * k, (c0 + j + 1) * k);
       const row = u0 < 0 ? cond : guide(cond, values.subarray((u0 + j) * k, (u0 + j + 1) * k), groups[g].guidance);
-      codes[g][j][i] = draw(row, g);
+      codes[g][j][i] = sampleToken(row, groups[g], rands[g]);
     }
   });
 }
@@ -123,12 +157,22 @@ export async function sampleImageCodesBatch(
   nullText: number[],
   o: SampleOptions,
 ): Promise<Int32Array[]> {
-  const { useCache, onToken, n, guidance, seed, temperature, topK, topP } = o;
+  const { engine, useCache, onToken, n, guidance, seed, temperature, topK, topP } = o;
   const [codes] = await sampleImageCodeGroups(model, [{ texts, n, guidance, seed, temperature, topK, topP }], nullText, {
+    engine,
     useCache,
     onToken: onToken && ((p) => onToken({ index: p.index, total: p.total, codes: p.codes[0] })),
   });
   return codes;
+}
+
+/** The engine a sampling pass runs on (see EngineOptions). */
+async function engineFor(model: Transformer, o: EngineOptions): Promise<DecodeEngine> {
+  if (o.useCache === false) return referenceEngine(model);
+  if (o.engine === undefined || o.engine === "tfjs") return tfjsEngine(model);
+  // Loaded on first use: onnxruntime-node's native binary is not there on every platform (../generate/engine.ts).
+  if (o.engine === "onnx") return (await import("./onnx/decoder-session")).onnxDecoderFor(model);
+  return o.engine;
 }
 
 /** Several groups in one pass (see SampleGroup); returns each group's grids, as sampleImageCodesBatch would alone. */
@@ -142,51 +186,31 @@ export async function sampleImageCodeGroups(
   const total = imageTokens(c);
   const layout = layoutGroups(c, groups, nullText);
   const rows = layout.prompts.length;
-  const prompts = tf.tensor2d(layout.prompts, [rows, c.textLen], "int32"); // [rows, T_text]
   const rands = groups.map((g) => mulberry32(g.seed));
-  const codes = layout.groups.map((g) => Array.from({ length: g.images }, () => new Int32Array(total).fill(-1)));
-  const fed = (r: number, i: number) => codes[layout.rowGroup[r]][layout.rowImage[r]][i];
-  const useCache = o.useCache !== false;
-  let cache: KVCache | undefined;
-  let logits: tf.Tensor2D | undefined;
+  const codes = layout.groups.map(({ images }, g) =>
+    Array.from({ length: images }, () => {
+      const grid = new Int32Array(total).fill(-1); // [h·w], row-major
+      grid.set(groups[g].prefix ?? []);
+      return grid;
+    }),
+  );
+  const engine = await engineFor(model, o);
+  // The prompts in one pass: the first token's logits and the state the steps then continue.
+  const first = await engine.prefill(layout.prompts);
+  const { state } = first;
   try {
+    let values = first.logits; // [rows · K]
+    const last = new Int32Array(rows); // [rows]: each row's code at the previous position, drawn or given
     for (let i = 0; i < total; i++) {
-      if (useCache) {
-        if (i === 0) {
-          const first = model.prefill(prompts);
-          logits = first.logits;
-          cache = first.cache;
-        } else {
-          const last = tf.tensor1d(
-            Array.from({ length: rows }, (_, r) => fed(r, i - 1)),
-            "int32",
-          ); // [rows]
-          const next = model.extend(cache!, last, i - 1);
-          last.dispose();
-          logits?.dispose();
-          logits = next.logits;
-          cache = next.cache;
-        }
-      } else {
-        const prefix = i
-          ? tf.tensor2d(
-              Array.from({ length: rows }, (_, r) => Array.from({ length: i }, (_, p) => fed(r, p))),
-              [rows, i],
-              "int32",
-            ) // [rows, i]
-          : null;
-        logits?.dispose();
-        logits = model.nextImageLogits(prompts, prefix);
-        prefix?.dispose();
+      if (i > 0) {
+        for (let r = 0; r < rows; r++) last[r] = codes[layout.rowGroup[r]][layout.rowImage[r]][i - 1];
+        values = await state.step(last, i - 1);
       }
-      const values = (await logits!.data()) as Float32Array; // [rows · K]
-      drawGroups(layout, groups, values, c.imageVocab, i, codes, (row, g) => sampleToken(row, groups[g], rands[g]));
+      drawGroups(layout, groups, values, c.imageVocab, i, codes, rands);
       await o.onToken?.({ index: i, total, codes });
     }
   } finally {
-    logits?.dispose();
-    if (cache) disposeCache(cache);
-    prompts.dispose();
+    state.dispose();
   }
   return codes;
 }

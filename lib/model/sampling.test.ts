@@ -1,6 +1,7 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { mulberry32 } from "../data/rng";
-import { guide, keptTokens, sampleToken, softmax } from "./sampling";
+import { guide, keptTokens, sampleToken, softmax, type SamplingFilter } from "./sampling";
 
 const logits = [2, 0.5, 3, -1, 0.5, 1];
 
@@ -44,5 +45,53 @@ describe("token filters", () => {
   it("classifier-free guidance with s = 1 is the conditional logits; s > 1 extrapolates", () => {
     expect([...guide([1, 2], [5, 5], 1)]).toEqual([1, 2]);
     expect([...guide([1, 2], [0, 0], 3)]).toEqual([3, 6]);
+  });
+});
+
+/**
+ * sampleToken as it was written before it reused a buffer, with an array per step: softmax over the kept tokens,
+ * then r −= p in kept order. Every engine's "same codes for a seed" rests on the two drawing the same token.
+ */
+function arraySampleToken(logits: ArrayLike<number>, f: SamplingFilter, rand: () => number): number {
+  const filtered = (f.topK !== undefined && f.topK > 0 && f.topK < logits.length) || (f.topP !== undefined && f.topP < 1);
+  const kept = filtered ? keptTokens(logits, f) : Array.from({ length: logits.length }, (_, i) => i);
+  const probs = softmax(kept.map((i) => logits[i] / f.temperature));
+  let r = rand();
+  for (let j = 0; j < kept.length; j++) {
+    r -= probs[j];
+    if (r < 0) return kept[j];
+  }
+  return kept[kept.length - 1];
+}
+
+const logitsArb = fc.array(fc.float({ min: -30, max: 30, noNaN: true }), { minLength: 1, maxLength: 600 }).map((a) => Float32Array.from(a));
+
+describe("sampleToken's reused buffer", () => {
+  it("draws the same token as the array arithmetic (unfiltered: no index list)", () => {
+    fc.assert(
+      fc.property(logitsArb, fc.double({ min: 0.05, max: 3, noNaN: true }), fc.integer(), (logits, temperature, seed) => {
+        const [a, b] = [mulberry32(seed), mulberry32(seed)];
+        for (let i = 0; i < 5; i++) expect(sampleToken(logits, { temperature }, a)).toBe(arraySampleToken(logits, { temperature }, b));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("draws the same token at the edges: ties, one token, a uniform number next to a boundary", () => {
+    for (const logits of [Float32Array.of(0, 0, 0, 0), Float32Array.of(5), Float32Array.of(-0, 0, 1e-30, 30)])
+      for (const u of [0, 0.25, 0.5 - 1e-16, 0.5, 0.75, 1 - 2 ** -53])
+        expect(sampleToken(logits, { temperature: 1 }, () => u)).toBe(arraySampleToken(logits, { temperature: 1 }, () => u));
+  });
+
+  it("draws the same token under top-k and top-p, after a longer row has grown the buffer", () => {
+    const logits = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i) * 4);
+    sampleToken(new Float32Array(1000), { temperature: 1 }, () => 0.5);
+    for (const f of [
+      { temperature: 0.7, topK: 5 },
+      { temperature: 1.3, topP: 0.8 },
+    ]) {
+      const [a, b] = [mulberry32(3), mulberry32(3)];
+      for (let i = 0; i < 20; i++) expect(sampleToken(logits, f, a)).toBe(arraySampleToken(logits, f, b));
+    }
   });
 });

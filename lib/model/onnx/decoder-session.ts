@@ -4,6 +4,7 @@
 // one image) wrapped once in ort.Tensors: ORT reads a CPU input in place, so feeding the whole cache each step
 // costs nothing, and after each step only this token's keys/values (B·C floats per layer) are written into it.
 import { InferenceSession, Tensor } from "onnxruntime-node";
+import type { CodeStepper, DecodeEngine } from "../decode-engine";
 import type { KVCache, Transformer } from "../transformer";
 import { imageTokens } from "../transformer-config";
 import { exportDecodeStep, type DecodeStepGraph } from "./export-decoder";
@@ -24,7 +25,7 @@ export const ORT_SESSION_OPTIONS: InferenceSession.SessionOptions = Object.freez
 /** Additive attention mask of an unfilled cache slot: exp(−1e9·scale − max) is exactly 0 in float32. */
 const MASKED = -1e9;
 
-export class OnnxDecoder {
+export class OnnxDecoder implements DecodeEngine {
   private constructor(
     private readonly model: Transformer,
     readonly prefillSession: InferenceSession,
@@ -85,7 +86,7 @@ export class OnnxDecoder {
   }
 }
 
-export class DecodeState {
+export class DecodeState implements CodeStepper {
   private readonly mask: Float32Array; // [T_max]
   private readonly feeds: Record<string, Tensor> = {};
   private readonly nH: number;
@@ -138,6 +139,9 @@ export class DecodeState {
     this.t = t + 1;
     return out[n.logits].data as Float32Array;
   }
+
+  /** The cache is plain JS memory (and ORT tensors that only wrap it): the garbage collector frees it. */
+  dispose(): void {}
 }
 
 interface Cached {
