@@ -1,14 +1,17 @@
 // Admin authentication. One shared token: ADMIN_TOKEN if set; otherwise a random token generated at first start,
 // stored in data/admin-token (so it survives restarts) and printed once. Logging in with it opens a session: the
 // cookie holds a random secret (never the token), the database its SHA-256 with an expiry, and logging out deletes
-// it. API clients may send `Authorization: Bearer <token>` instead. `isAdmin` is the one check every page, action
-// and route uses. Wrong tokens are throttled per client with a growing lock-out (lib/login-throttle.ts).
+// it. API clients may send `Authorization: Bearer <token>` instead. `adminCheck` (or its yes/no, `isAdmin`) is the one
+// check every page, action and route uses. Every presented token, at the login or as a Bearer, goes through one
+// per-client throttle with a growing lock-out (lib/login-throttle.ts); an open session's cookie is a random secret,
+// not a guessable token, and is not throttled.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { clientIdFrom } from "./client-id";
 import { getDb, type Db } from "./db/client";
 import { adminSessionIsLive, createAdminSession, deleteAdminSession, deleteExpiredAdminSessions } from "./db/sessions";
-import { loginThrottle, type LoginThrottle } from "./login-throttle";
+import { loginThrottle, type AttemptResult, type LoginThrottle } from "./login-throttle";
 
 export const ADMIN_COOKIE = "tessera_admin";
 /** A session lasts a week; logging in again opens a new one. */
@@ -54,13 +57,31 @@ export function readCookie(header: string | null, name: string): string | null {
   return null;
 }
 
-/** The one admin check: a Bearer token, or the cookie of a session that is still open. */
-export async function isAdmin(headers: Headers, db: Db = getDb()): Promise<boolean> {
+/** Why a request is (not) admin: "none" when it presented no token and no live session. */
+export type AdminCheck = AttemptResult | { ok: false; reason: "none" };
+
+/**
+ * The one admin check: a Bearer token (throttled per client like the login: a locked-out client's right token is
+ * refused too), or the cookie of a session that is still open.
+ */
+export async function adminCheck(headers: Headers, db: Db = getDb(), throttle: LoginThrottle = loginThrottle()): Promise<AdminCheck> {
   const auth = headers.get("authorization");
-  if (auth?.startsWith("Bearer ") && isAdminToken(auth.slice(7).trim())) return true;
+  let bearer: AdminCheck = { ok: false, reason: "none" };
+  if (auth?.startsWith("Bearer ")) {
+    const token = auth.slice(7).trim();
+    bearer = await throttle.attempt(clientIdFrom(headers), () => isAdminToken(token));
+    if (bearer.ok) return bearer;
+  }
+  // A live session was opened with the right token before: the lock-out stops guesses, not a signed-in admin
+  // (as with the login, which never ends a session).
   const secret = readCookie(headers.get("cookie"), ADMIN_COOKIE);
-  if (!secret || !/^[A-Za-z0-9_-]{43}$/.test(secret)) return false;
-  return adminSessionIsLive(db, hashSecret(secret));
+  if (secret && /^[A-Za-z0-9_-]{43}$/.test(secret) && (await adminSessionIsLive(db, hashSecret(secret)))) return { ok: true };
+  return bearer;
+}
+
+/** `adminCheck` as yes or no, for pages that only choose what to show. */
+export async function isAdmin(headers: Headers, db: Db = getDb(), throttle: LoginThrottle = loginThrottle()): Promise<boolean> {
+  return (await adminCheck(headers, db, throttle)).ok;
 }
 
 export type LoginResult =
@@ -73,13 +94,8 @@ export async function logIn(
   db: Db = getDb(),
   throttle: LoginThrottle = loginThrottle(),
 ): Promise<LoginResult> {
-  const wait = await throttle.blockedFor(clientId);
-  if (wait > 0) return { ok: false, reason: "throttled", retryAfterS: wait };
-  if (!isAdminToken(token)) {
-    const blocked = await throttle.failed(clientId);
-    return blocked > 0 ? { ok: false, reason: "throttled", retryAfterS: blocked } : { ok: false, reason: "token" };
-  }
-  await throttle.succeeded(clientId);
+  const judged = await throttle.attempt(clientId, () => isAdminToken(token));
+  if (!judged.ok) return judged;
   const secret = randomBytes(32).toString("base64url");
   const expires = new Date(Date.now() + SESSION_MS);
   await deleteExpiredAdminSessions(db);

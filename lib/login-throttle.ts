@@ -1,6 +1,8 @@
-// Throttles admin logins per client: a few wrong tokens are allowed in a window, then the client is locked out,
-// and every further lock-out in a day doubles (30 s, 1 min, 2 min, … up to an hour), so guessing the token is
-// hopeless while a mistyped token costs a moment. In memory: one server process holds the state.
+// Throttles every way of presenting the admin token, per client: the /admin login and `Authorization: Bearer`
+// share one count, so neither is a side door around the other. A few wrong tokens are allowed in a window, then the
+// client is locked out (the right token too), and every further lock-out in a day doubles (30 s, 1 min, 2 min, … up
+// to an hour), so guessing the token is hopeless while a mistyped token costs a moment. In memory: one server
+// process holds the state.
 import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 
 export interface ThrottleOptions {
@@ -13,12 +15,17 @@ export interface ThrottleOptions {
   memoryS: number;
 }
 
+/** The answer to one presented token. */
+export type AttemptResult = { ok: true } | { ok: false; reason: "token" } | { ok: false; reason: "throttled"; retryAfterS: number };
+
 export const DEFAULT_THROTTLE: ThrottleOptions = { attempts: 5, windowS: 15 * 60, blockS: 30, maxBlockS: 60 * 60, memoryS: 24 * 60 * 60 };
 
 export class LoginThrottle {
   private readonly failures: RateLimiterMemory;
   private readonly lockouts: RateLimiterMemory;
   private readonly blocked: RateLimiterMemory;
+  /** The tail of each client's attempts in flight (see `attempt`). */
+  private readonly inFlight = new Map<string, Promise<unknown>>();
 
   constructor(private readonly o: ThrottleOptions = DEFAULT_THROTTLE) {
     this.failures = new RateLimiterMemory({ keyPrefix: "login-fail", points: o.attempts, duration: o.windowS });
@@ -50,6 +57,33 @@ export class LoginThrottle {
 
   async succeeded(client: string): Promise<void> {
     await Promise.all([this.failures.delete(client), this.lockouts.delete(client), this.blocked.delete(client)]);
+  }
+
+  /**
+   * Judges one presented token: refused while the client is locked out (even the right one), counted when wrong,
+   * clearing the client's record when right. One client's attempts are judged one after another: checked
+   * concurrently, the guesses of a burst could read "not locked out" before the failures ahead of them were counted,
+   * and more than the allowance would be tried.
+   */
+  attempt(client: string, isRight: () => boolean): Promise<AttemptResult> {
+    const judged = (this.inFlight.get(client) ?? Promise.resolve()).then(() => this.judge(client, isRight));
+    const tail = judged.catch(() => undefined);
+    this.inFlight.set(client, tail);
+    void tail.then(() => {
+      if (this.inFlight.get(client) === tail) this.inFlight.delete(client);
+    });
+    return judged;
+  }
+
+  private async judge(client: string, isRight: () => boolean): Promise<AttemptResult> {
+    const wait = await this.blockedFor(client);
+    if (wait > 0) return { ok: false, reason: "throttled", retryAfterS: wait };
+    if (!isRight()) {
+      const blocked = await this.failed(client);
+      return blocked > 0 ? { ok: false, reason: "throttled", retryAfterS: blocked } : { ok: false, reason: "token" };
+    }
+    await this.succeeded(client);
+    return { ok: true };
   }
 }
 

@@ -1,11 +1,13 @@
 // The HTTP server `npm start` runs: Next's request handler behind a thin layer this project controls. It is the
 // earliest code that sees a request, so it (1) sends the security headers on every response, errors included,
 // (2) answers the malformed requests Next's router and action handler would turn into a 500 (lib/http/guard.ts),
-// (3) stamps each request with a hash of the client's address (lib/client-id.ts) that no client can forge, and
-// (4) binds to HOST (default 127.0.0.1: reachable from this machine only until you choose otherwise).
+// (3) stamps each request with a hash of the client's address (lib/client-id.ts) that no client can forge,
+// (4) binds to HOST (default 127.0.0.1: reachable from this machine only until you choose otherwise), and (5) cuts
+// off clients that send their request too slowly or hold too many connections (lib/http/connections.ts).
 import http from "node:http";
 import nextServer from "next";
 import { CLIENT_HEADER, PROTO_HEADER, clientAddress, clientIdForAddress } from "../lib/client-id";
+import { createLimitedServer, type ConnectionLimits } from "../lib/http/connections";
 import { checkActionBody, checkRequest, isActionCandidate, type Rejection } from "../lib/http/guard";
 import { securityHeaders } from "../lib/http/security-headers";
 
@@ -15,6 +17,8 @@ export interface ServeOptions {
   host: string;
   /** Trust X-Forwarded-For / X-Forwarded-Proto (only behind a reverse proxy that sets them). */
   trustProxy: boolean;
+  /** Request timeouts and the per-client connection cap (not applied behind a proxy: every peer is the proxy). */
+  limits: ConnectionLimits;
   dir?: string;
 }
 
@@ -79,33 +83,38 @@ export async function serve(o: ServeOptions): Promise<http.Server> {
   await app.prepare();
   const handle = app.getRequestHandler();
   const headers = securityHeaders(o.dev);
-  const server = http.createServer(async (req, res) => {
-    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-    const head = { method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers };
-    const rejected = checkRequest(head);
-    if (rejected) return reject(req, res, rejected);
-    if (isActionCandidate(head)) {
-      // checkRequest has required a Content-Length within the action limit.
-      const body = await peekBody(req, Number(req.headers["content-length"]));
-      const bad =
-        body === null
-          ? { status: 400, message: "the form post ended early" }
-          : await checkActionBody(String(req.headers["content-type"] ?? ""), body, req.headers["next-action"] !== undefined);
-      if (bad) return reject(req, res, bad);
-    }
-    const address = clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], o.trustProxy);
-    req.headers[CLIENT_HEADER] = clientIdForAddress(address);
-    const forwardedProto = String(req.headers["x-forwarded-proto"] ?? "")
-      .split(",")[0]
-      .trim();
-    const tls = (req.socket as { encrypted?: boolean }).encrypted === true;
-    req.headers[PROTO_HEADER] = (o.trustProxy ? forwardedProto === "https" : tls) ? "https" : "http";
-    handle(req, res).catch((err: unknown) => {
-      console.error(`[tessera] request ${req.method} ${req.url} failed: ${(err as Error).stack ?? String(err)}`);
-      if (!res.headersSent) reject(req, res, { status: 500, message: "internal error; the server log has the details" });
-      else res.destroy();
-    });
-  });
+  const server = createLimitedServer(
+    async (req, res) => {
+      for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+      const forwardedProto = String(req.headers["x-forwarded-proto"] ?? "")
+        .split(",")[0]
+        .trim();
+      const tls = (req.socket as { encrypted?: boolean }).encrypted === true;
+      const proto = (o.trustProxy ? forwardedProto === "https" : tls) ? "https" : "http";
+      const head = { method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers, proto } as const;
+      const rejected = checkRequest(head);
+      if (rejected) return reject(req, res, rejected);
+      if (isActionCandidate(head)) {
+        // checkRequest has required a Content-Length within the action limit.
+        const body = await peekBody(req, Number(req.headers["content-length"]));
+        const bad =
+          body === null
+            ? { status: 400, message: "the form post ended early" }
+            : await checkActionBody(String(req.headers["content-type"] ?? ""), body, req.headers["next-action"] !== undefined);
+        if (bad) return reject(req, res, bad);
+      }
+      const address = clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], o.trustProxy);
+      req.headers[CLIENT_HEADER] = clientIdForAddress(address);
+      req.headers[PROTO_HEADER] = proto;
+      handle(req, res).catch((err: unknown) => {
+        console.error(`[tessera] request ${req.method} ${req.url} failed: ${(err as Error).stack ?? String(err)}`);
+        if (!res.headersSent) reject(req, res, { status: 500, message: "internal error; the server log has the details" });
+        else res.destroy();
+      });
+    },
+    o.limits,
+    o.trustProxy,
+  );
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(o.port, o.host, () => resolve());

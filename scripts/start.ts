@@ -7,6 +7,7 @@ import { z } from "zod";
 import { imageStore } from "../lib/db/image-store";
 import { migrate } from "../lib/db/migrate";
 import { parseDatabaseUrl, redact } from "../lib/db/url";
+import { connectionLimitsFromEnv, type ConnectionLimits } from "../lib/http/connections";
 import { serve } from "./server";
 
 const Env = z.object({
@@ -76,6 +77,13 @@ async function main(): Promise<number> {
     console.error(`[tessera] bad environment: ${env.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
     return 2;
   }
+  let limits: ConnectionLimits;
+  try {
+    limits = connectionLimitsFromEnv();
+  } catch (err) {
+    console.error(`[tessera] bad environment: ${(err as Error).message}`);
+    return 2;
+  }
   const target = parseDatabaseUrl(process.env.DATABASE_URL, root);
   const where = target.provider === "sqlite" ? path.relative(root, target.file) || target.file : redact(target.url);
   const migrated = await migrate(process.env.DATABASE_URL, root);
@@ -87,7 +95,12 @@ async function main(): Promise<number> {
   // An image folder (IMAGE_STORE) that cannot be written stops the server now, not at its first finished job.
   console.log(`[tessera] images: ${imageStore().description}`);
 
-  const options = { port: env.data.PORT, host: env.data.HOST, trustProxy: env.data.TRUST_PROXY === "1" || env.data.TRUST_PROXY === "true" };
+  const trustProxy = env.data.TRUST_PROXY === "1" || env.data.TRUST_PROXY === "true";
+  const options = { port: env.data.PORT, host: env.data.HOST, trustProxy, limits };
+  if (trustProxy && limits.perClient > 0)
+    console.log(
+      "[tessera] behind a proxy (TRUST_PROXY=1): CONNECTIONS_PER_CLIENT is not applied; limit connections per client at the proxy",
+    );
   // Telemetry would only try to reach a host this machine cannot reach.
   process.env.NEXT_TELEMETRY_DISABLED ??= "1";
   if (dev) {

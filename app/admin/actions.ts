@@ -2,7 +2,7 @@
 
 import { cookies, headers } from "next/headers";
 import { redirect } from "next/navigation";
-import { ADMIN_COOKIE, isAdmin, logIn, logOut, safeNextPath } from "@/lib/admin";
+import { ADMIN_COOKIE, adminCheck, logIn, logOut, safeNextPath } from "@/lib/admin";
 import { clientIdFrom, requestIsHttps } from "@/lib/client-id";
 import { getDb } from "@/lib/db/client";
 import { deleteGeneration as deleteGenerationRow } from "@/lib/db/generations";
@@ -21,7 +21,8 @@ const field = (data: FormData, name: string) => {
 };
 
 async function requireAdmin(): Promise<void> {
-  if (!(await isAdmin(await headers()))) redirect("/admin?error=login");
+  const admin = await adminCheck(await headers());
+  if (!admin.ok) redirect(admin.reason === "throttled" ? `/admin?error=throttled&retry=${admin.retryAfterS}` : "/admin?error=login");
 }
 
 export async function login(formData: FormData): Promise<void> {

@@ -158,7 +158,7 @@ describe("the server entry's guard", () => {
 
   it("refuses cross-site, oversized, unsized and undecodable form posts with a 4xx", async () => {
     const post = (headers: Record<string, string>, url = "/admin") =>
-      checkRequest({ method: "POST", url, headers: { host: "t.test", ...headers } });
+      checkRequest({ method: "POST", url, headers: { host: "t.test", ...headers }, proto: "http" });
     const form = { "content-type": "multipart/form-data; boundary=----x", "content-length": "100" };
     expect(post({ ...form, origin: "http://evil.example" })?.status).toBe(403);
     expect(post({ ...form, origin: "null" })?.status).toBe(403);

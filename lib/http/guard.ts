@@ -15,6 +15,8 @@ export interface RequestHead {
   method: string;
   url: string;
   headers: Record<string, string | string[] | undefined>;
+  /** The scheme this site is served on for the request (TLS, or X-Forwarded-Proto from a trusted proxy). */
+  proto: "http" | "https";
 }
 
 const header = (h: RequestHead["headers"], name: string): string | undefined => {
@@ -49,20 +51,25 @@ export function isActionCandidate(req: RequestHead): boolean {
   );
 }
 
+/** Whether an Origin header names this site: `proto://host` (URL parsing drops a default port and lowercases). */
+function sameOrigin(origin: string, proto: RequestHead["proto"], host: string | undefined): boolean {
+  if (!host) return false;
+  try {
+    return new URL(origin).origin === new URL(`${proto}://${host}`).origin;
+  } catch {
+    // "null" (sandboxed frames, file: pages) or garbage: not this site.
+    return false;
+  }
+}
+
 /** Server actions: same origin only, a form body of a known size, small, of a type Next can decode. */
 export function checkServerAction(req: RequestHead): Rejection | null {
   if (!isActionCandidate(req)) return null;
   const origin = header(req.headers, "origin");
   const host = header(req.headers, "x-forwarded-host") ?? header(req.headers, "host");
-  if (origin !== undefined) {
-    let originHost: string | null = null;
-    try {
-      originHost = new URL(origin).host;
-    } catch {
-      // "null" (sandboxed frames, file: pages) or garbage: not this site.
-    }
-    if (!host || originHost !== host) return { status: 403, message: "cross-site form posts are refused" };
-  }
+  // An origin is scheme, host and port: https://host and http://host are different sites (a page on the plain-HTTP
+  // one can be injected by anyone on the network path), so the whole origin must be this site's.
+  if (origin !== undefined && !sameOrigin(origin, req.proto, host)) return { status: 403, message: "cross-site form posts are refused" };
   const length = header(req.headers, "content-length");
   if (length === undefined || !/^\d+$/.test(length)) return { status: 411, message: "a form post needs a Content-Length" };
   if (Number(length) > ACTION_BODY_LIMIT) return { status: 413, message: `the form is larger than ${ACTION_BODY_LIMIT / 1024} KiB` };

@@ -3,6 +3,7 @@ import Link from "next/link";
 import { PixelImage } from "@/components/pixel-image";
 import { getDb } from "@/lib/db/client";
 import { GalleryQuery, listGallery } from "@/lib/gallery";
+import { shownText } from "@/lib/text/shown";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Gallery" };
@@ -64,7 +65,15 @@ export default async function GalleryPage({ searchParams }: { searchParams: Prom
         {/* A search counts up to a cap (lib/db/search.ts): beyond it, "1000+". */}
         {total}
         {capped ? "+" : ""} generation{total === 1 && !capped ? "" : "s"}
-        {query.q ? (meaning?.on ? ` closest in meaning to “${query.q}”` : ` matching “${query.q}”`) : ""}
+        {/* The search as typed, isolated (bdi) so right-to-left text in it cannot reorder the sentence around it. */}
+        {query.q ? (
+          <>
+            {meaning?.on ? " closest in meaning to “" : " matching “"}
+            <bdi>{shownText(query.q)}</bdi>”
+          </>
+        ) : (
+          ""
+        )}
         {byTypicality ? (query.sort === "typical" ? ", most typical first" : ", least typical first") : ""}
       </p>
       {meaning && !meaning.on && (
@@ -85,8 +94,10 @@ export default async function GalleryPage({ searchParams }: { searchParams: Prom
           {items.map((g) => (
             <li key={g.id}>
               <Link href={`/gallery/${g.id}`} className="block space-y-1" data-testid="gallery-item">
-                {g.images[0] && <PixelImage src={`/api/images/${g.images[0].id}`} alt={g.prompt} lazy />}
-                <span className="line-clamp-2 text-sm text-neutral-800">{g.prompt}</span>
+                {g.images[0] && <PixelImage src={`/api/images/${g.images[0].id}`} alt={shownText(g.prompt)} lazy />}
+                <span className="line-clamp-2 text-sm text-neutral-800" dir="auto" data-testid="card-prompt">
+                  {shownText(g.prompt)}
+                </span>
                 <span className="block text-xs text-neutral-500" data-testid="card-model">
                   {g.modelVersion?.name ?? "unknown model"}
                 </span>

@@ -11,6 +11,7 @@ import { galleryItems } from "@/lib/db/gallery";
 import { getGeneration } from "@/lib/db/generations";
 import { moreLikeThis } from "@/lib/generate/semantic";
 import { isRecordId } from "@/lib/ids";
+import { shownText } from "@/lib/text/shown";
 
 export const dynamic = "force-dynamic";
 
@@ -22,12 +23,14 @@ const find = async (id: string) => (isRecordId(id) ? getGeneration(getDb(), id) 
 
 export async function generateMetadata({ params }: { params: Promise<{ id: string }> }): Promise<Metadata> {
   const g = await find((await params).id);
-  return { title: g ? g.prompt : "Not found" };
+  return { title: g ? shownText(g.prompt) : "Not found" };
 }
 
 export default async function GenerationPage({ params }: { params: Promise<{ id: string }> }) {
   const g = await find((await params).id);
   if (!g) notFound();
+  // Every place the prompt shows (never the Remix link, which hands on the prompt as typed): see lib/text/shown.ts.
+  const prompt = shownText(g.prompt);
   const admin = await isAdmin(await headers());
   // "More like this": the generations whose images are closest to this one's best, by CLIP embedding.
   const similar = await moreLikeThis(getDb(), g.id, MORE_LIKE_THIS);
@@ -59,14 +62,14 @@ export default async function GenerationPage({ params }: { params: Promise<{ id:
   ];
   return (
     <div className="space-y-6">
-      <h1 className="text-2xl font-bold break-words" data-testid="detail-prompt">
-        {g.prompt}
+      <h1 className="text-2xl font-bold break-words" dir="auto" data-testid="detail-prompt">
+        {prompt}
       </h1>
       <div className="grid grid-cols-2 gap-3 sm:grid-cols-4">
         {g.images.map((img) => (
           <figure key={img.id} className="space-y-1">
             <a href={`/api/images/${img.id}`} download={`tessera-${g.id}-${img.index + 1}.png`}>
-              <PixelImage src={`/api/images/${img.id}`} alt={`${g.prompt} (${img.index + 1})`} testId="detail-image" />
+              <PixelImage src={`/api/images/${img.id}`} alt={`${prompt} (${img.index + 1})`} testId="detail-image" />
             </a>
             {img.score !== null && <Score value={img.score} testId="detail-score" />}
             {img.bitsPerDim !== null && (
@@ -103,7 +106,7 @@ export default async function GenerationPage({ params }: { params: Promise<{ id:
           <div className="grid grid-cols-4 gap-2 sm:grid-cols-8">
             {g.rejected.map((img) => (
               <figure key={img.id} className="space-y-1">
-                <PixelImage src={`/api/images/${img.id}`} alt={`${g.prompt} (rejected candidate)`} small lazy dim testId="rejected-image" />
+                <PixelImage src={`/api/images/${img.id}`} alt={`${prompt} (rejected candidate)`} small lazy dim testId="rejected-image" />
                 {img.score !== null && <Score value={img.score} testId="rejected-score" />}
               </figure>
             ))}
@@ -116,9 +119,11 @@ export default async function GenerationPage({ params }: { params: Promise<{ id:
           <ul className="grid grid-cols-4 gap-2 sm:grid-cols-8">
             {similarItems.map((s) => (
               <li key={s.id}>
-                <Link href={`/gallery/${s.id}`} className="block space-y-1" data-testid="similar-item" title={s.prompt}>
-                  <PixelImage src={`/api/images/${cover.get(s.id)!.imageId}`} alt={s.prompt} small lazy />
-                  <span className="line-clamp-1 text-xs text-neutral-600">{s.prompt}</span>
+                <Link href={`/gallery/${s.id}`} className="block space-y-1" data-testid="similar-item" title={shownText(s.prompt)}>
+                  <PixelImage src={`/api/images/${cover.get(s.id)!.imageId}`} alt={shownText(s.prompt)} small lazy />
+                  <span className="line-clamp-1 text-xs text-neutral-600" dir="auto">
+                    {shownText(s.prompt)}
+                  </span>
                   <span className="block text-xs text-neutral-400" data-testid="card-model">
                     {s.modelVersion?.name ?? "unknown model"}
                   </span>

@@ -1,4 +1,4 @@
-import { isAdmin } from "@/lib/admin";
+import { adminCheck } from "@/lib/admin";
 import { jsonError, methodNotAllowed, route } from "@/lib/api";
 import { getDb } from "@/lib/db/client";
 import { deleteGeneration, getGeneration } from "@/lib/db/generations";
@@ -25,9 +25,17 @@ export const GET = route(async (_request: Request, { params }: Ctx) => {
   );
 });
 
-/** DELETE /api/generations/[id] (admin: `Authorization: Bearer <token>` or a session): removes the job and its images. */
+/**
+ * DELETE /api/generations/[id] (admin: `Authorization: Bearer <token>` or a session): removes the job and its images.
+ * A client locked out for wrong tokens (the login's throttle, lib/login-throttle.ts) gets 429 until it may try again.
+ */
 export const DELETE = route(async (request: Request, { params }: Ctx) => {
-  if (!(await isAdmin(request.headers))) return jsonError(401, "deleting needs the admin token (Authorization: Bearer <token>)");
+  const admin = await adminCheck(request.headers);
+  if (!admin.ok && admin.reason === "throttled")
+    return jsonError(429, `too many wrong admin tokens from this client; try again in ${admin.retryAfterS} s`, {
+      "Retry-After": String(admin.retryAfterS),
+    });
+  if (!admin.ok) return jsonError(401, "deleting needs the admin token (Authorization: Bearer <token>)");
   const { id } = await params;
   if (!isRecordId(id) || !(await deleteGeneration(getDb(), id))) return jsonError(404, `no generation with id ${shownId(id)}`);
   return new Response(null, { status: 204 });

@@ -7,7 +7,14 @@ import { isRecordId, shownId } from "@/lib/ids";
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";
 
-/** GET /api/images/[id]: the PNG, cacheable forever (an image never changes; deleting it removes the id). */
+/**
+ * How long a PNG may be kept. An image never changes (immutable: no revalidating on reload), but an admin may delete
+ * it, and a deleted image must leave every cache, shared ones (a CDN, a proxy) included, within a day: so a day, and
+ * `proxy-revalidate` so a shared cache does not go on serving it stale once that day is over.
+ */
+const IMAGE_CACHE_CONTROL = "public, max-age=86400, proxy-revalidate, immutable";
+
+/** GET /api/images/[id]: the PNG, cacheable for a day (see IMAGE_CACHE_CONTROL). */
 export const GET = route(async (_request: Request, { params }: { params: Promise<{ id: string }> }) => {
   const { id } = await params;
   let image: { png: Uint8Array } | null;
@@ -21,7 +28,7 @@ export const GET = route(async (_request: Request, { params }: { params: Promise
   }
   if (!image) return jsonError(404, `no image with id ${shownId(id)}`);
   return new Response(Buffer.from(image.png), {
-    headers: { "Content-Type": "image/png", "Cache-Control": "public, max-age=31536000, immutable" },
+    headers: { "Content-Type": "image/png", "Cache-Control": IMAGE_CACHE_CONTROL },
   });
 });
 
