@@ -58,6 +58,10 @@ export function formatBench(r: BenchResult): string {
       `${f(g.gpt.tokensPerS.one)} / ${f(g.gpt.tokensPerS.all)} tok/s (batch ${g.gpt.batch}; ×${f(g.gpt.scaling, 2)}; ${f(g.gpt.achievedGflops.all, 1)} GFLOP/s = ${f((100 * g.gpt.achievedGflops.all) / g.matmulCeilingGflops.allCores)} % of the ${n}-core ceiling)`,
     ]);
     rows.push([
+      `GPT training loop, ONNX Runtime, ${n} threads`,
+      `${f(g.gpt.tokensPerS.ort)} tok/s (×${f(g.gpt.ortOverTfjsAll, 2)} the tfjs ${n}-worker loop); 8 × 512: ${f(g.gpt.large8x512OrtTokensPerS)} tok/s`,
+    ]);
+    rows.push([
       `VQ-VAE training loop, 1 / ${n} workers`,
       `${f(g.vq.imagesPerS.one, 1)} / ${f(g.vq.imagesPerS.all, 1)} img/s (batch ${g.vq.batch}; ×${f(g.vq.scaling, 2)})`,
     ]);

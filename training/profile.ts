@@ -1,8 +1,11 @@
-// `npm run profile [-- --model gpt|vq] [--batch N] [--json FILE]`: where a training step's time goes — per-kernel
-// times from tf.profile over one forward + backward of the default model, grouped by kernel and by kernel +
-// shapes, the share spent in matMul-like kernels (MatMul, the attention's depthwise-conv matMuls, Conv2D) and the
-// achieved GFLOP/s. Run it with nothing else on the machine; it prints a table and JSON.
+// `npm run profile [-- --model gpt|vq] [--engine tfjs|ort] [--batch N] [--json FILE]`: where a training step's time
+// goes — per-kernel times from tf.profile over one forward + backward of the default model, grouped by kernel and
+// by kernel + shapes, the share spent in matMul-like kernels (MatMul, the attention's depthwise-conv matMuls,
+// Conv2D) and the achieved GFLOP/s; with `--engine ort` (the GPT only), ONNX Runtime's own trace of the native
+// training graph by operator, forward and backward (training/bench/ort-profile.ts). Run it with nothing else on the
+// machine; it prints a table and JSON.
 import fs from "node:fs";
+import os from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import { Transformer } from "../lib/model/transformer";
@@ -12,10 +15,16 @@ import { VQModel } from "../lib/model/vq-model";
 import { initBackend } from "../lib/tensor/backend";
 import { registerFastGradients } from "../lib/tensor/gradients";
 import { matmulGflops, syntheticGptBatch } from "./bench/models";
+import { profileOrtStep } from "./bench/ort-profile";
 import { parseFlags, runMain } from "./cli";
 
 const Flags = z.object({
   model: z.enum(["gpt", "vq"]).default("gpt"),
+  engine: z.enum(["tfjs", "ort"]).default("tfjs"),
+  /** --engine ort: the GPT's size (default 4 × 256). */
+  nLayer: z.coerce.number().int().min(1).max(48).optional(),
+  nEmbd: z.coerce.number().int().min(64).max(2048).multipleOf(64).optional(),
+  threads: z.coerce.number().int().min(1).max(64).optional(),
   batch: z.coerce.number().int().min(1).max(256).optional(),
   json: z.string().optional(),
 });
@@ -24,7 +33,32 @@ const Flags = z.object({
 const MATMUL_KERNELS = new Set(["BatchMatMul", "_FusedMatMul", "DepthwiseConv2dNative", "Conv2D", "FusedConv2D"]);
 
 runMain("profile", async () => {
-  const f = parseFlags(process.argv.slice(2), Flags, "usage: npm run profile -- [--model gpt|vq] [--batch N] [--json FILE]");
+  const f = parseFlags(
+    process.argv.slice(2),
+    Flags,
+    "usage: npm run profile -- [--model gpt|vq] [--engine tfjs|ort] [--n-layer L --n-embd C] [--threads N] [--batch N] [--json FILE]",
+  );
+  if (f.engine === "ort") {
+    if (f.model !== "gpt")
+      throw new Error("--engine ort profiles the transformer only (--model gpt): the conv models have no native graph yet");
+    const nEmbd = f.nEmbd ?? DEFAULT_TRANSFORMER_CONFIG.nEmbd;
+    const c = {
+      ...DEFAULT_TRANSFORMER_CONFIG,
+      dropout: 0,
+      nLayer: f.nLayer ?? DEFAULT_TRANSFORMER_CONFIG.nLayer,
+      nEmbd,
+      nHead: nEmbd / 64,
+    };
+    const r = await profileOrtStep(c, f.batch ?? 32, f.threads ?? os.availableParallelism());
+    for (const [op, v] of Object.entries(r.byOp))
+      console.log(`${String(v.ms).padStart(6)} ms (fwd ${v.forwardMs}, bwd ${v.backwardMs}) ×${v.callsPerStep} ${op}`);
+    console.log(
+      `step ${r.stepMs} ms (batch ${r.batch} × ${r.positions}), ${r.tokensPerS} tok/s; forward ${r.forwardMs} ms, backward ${r.backwardMs} ms of ${r.kernelMs} ms in kernels`,
+    );
+    console.log(JSON.stringify(r));
+    if (f.json) fs.writeFileSync(f.json, JSON.stringify(r, null, 2) + "\n");
+    return;
+  }
   const backend = await initBackend({ log: { info() {}, warn: console.warn } });
   registerFastGradients();
   let step: () => void;

@@ -6,10 +6,12 @@
 // (DEFAULT_TRANSFORMER_CONFIG, random weights, guidance 1, temperature 1), the setting issue 18's targets name.
 // `--peer`: at each batch size, right after ours, the same model in PyTorch on one thread
 // (training/bench/peer_generate.py; Debian's python3-torch with OpenBLAS, PYTHON names the interpreter), so both are
-// measured in the same window. Prints one JSON object. Tokens/s counts image tokens (64 per 8×8 image) over the whole
+// measured in the same window; and the training step (fwd + bwd + AdamW, batch 32) of the same config on our two
+// engines and in PyTorch (training/bench/peer_train.py), under `training`. Prints one JSON object. Tokens/s counts image tokens (64 per 8×8 image) over the whole
 // sampler call, prefill included. Run it on a quiet machine: with training on the other core, absolute numbers
 // mean little (ratios taken in the same run are steadier).
 import { execFileSync } from "node:child_process";
+import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { samplingDefaultsFor } from "../../lib/generate/sampling-defaults";
@@ -17,11 +19,13 @@ import { onnxDecoderFor, releaseOnnxDecoder } from "../../lib/model/onnx/decoder
 import { sampleImageCodesOnnx } from "../../lib/model/onnx/sample";
 import { sampleImageCodes, type SampleOptions } from "../../lib/model/sample";
 import { Transformer } from "../../lib/model/transformer";
-import { DEFAULT_TRANSFORMER_CONFIG, imageTokens } from "../../lib/model/transformer-config";
+import { DEFAULT_TRANSFORMER_CONFIG, imageTokens, type TransformerConfig } from "../../lib/model/transformer-config";
 import { initBackend } from "../../lib/tensor/backend";
+import { registerFastGradients } from "../../lib/tensor/gradients";
 import { loadTextTokenizer } from "../../lib/text/tokenizer";
 import { flag, numberList, parseFlags, runMain } from "../cli";
 import { best } from "./models";
+import { gptTrainingRate } from "./training";
 
 const Flags = z.object({
   model: z.string().default(path.join("models", "default")),
@@ -35,12 +39,20 @@ const Flags = z.object({
   peer: flag(),
 });
 
-/** The PyTorch peer's tokens/s at one batch size (one JSON line from peer_generate.py). */
-function peerTokensPerS(config: object, batch: number, reps: number, temperature: number): number {
+/** One JSON line from a PyTorch peer script (Debian's python3-torch; PYTHON names the interpreter). */
+function runPeer<T>(script: string, args: string[]): T {
   const python = process.env.PYTHON ?? "/usr/bin/python3";
-  const script = path.join(import.meta.dirname, "peer_generate.py");
+  // One OpenBLAS thread: with its own threads on top of torch's, it fights the other core (and collapses).
+  const out = execFileSync(python, [path.join(import.meta.dirname, script), ...args], {
+    env: { ...process.env, OPENBLAS_NUM_THREADS: "1", OMP_NUM_THREADS: "1" },
+    encoding: "utf8",
+  });
+  return JSON.parse(out.trim().split("\n").at(-1)!) as T;
+}
+
+/** The PyTorch peer's generation tokens/s at one batch size (peer_generate.py). */
+function peerTokensPerS(config: object, batch: number, reps: number, temperature: number): number {
   const args = [
-    script,
     "--config",
     JSON.stringify(config),
     "--batches",
@@ -50,9 +62,39 @@ function peerTokensPerS(config: object, batch: number, reps: number, temperature
     "--temperature",
     String(temperature),
   ];
-  // One OpenBLAS thread: with its own threads on top of torch's, it fights the other core (and collapses).
-  const out = execFileSync(python, args, { env: { ...process.env, OPENBLAS_NUM_THREADS: "1", OMP_NUM_THREADS: "1" }, encoding: "utf8" });
-  return (JSON.parse(out.trim().split("\n").at(-1)!) as { tokensPerS: Record<string, number> }).tokensPerS[`b${batch}`];
+  return runPeer<{ tokensPerS: Record<string, number> }>("peer_generate.py", args).tokensPerS[`b${batch}`];
+}
+
+/**
+ * Training tokens/s of one config on both of our engines and the PyTorch peer (fwd + bwd + AdamW, batch 32), one
+ * after the other in this run: the tfjs loop on one replica per core, the ONNX Runtime loop on every core, PyTorch on
+ * one thread (the setting the quality anchor measured; its 2-thread figure beside it).
+ */
+async function trainingComparison(c: TransformerConfig, quick: boolean) {
+  const cores = Math.max(2, os.availableParallelism());
+  const steps = quick ? 3 : 8;
+  const tfjs = await gptTrainingRate(c, "tfjs", cores, steps);
+  const ort = await gptTrainingRate(c, "ort", cores, 4 * steps);
+  const peer = (threads: number) =>
+    runPeer<{ tokensPerS: number }>("peer_train.py", [
+      "--config",
+      JSON.stringify(c),
+      "--batch",
+      "32",
+      "--steps",
+      String(steps),
+      "--threads",
+      String(threads),
+    ]).tokensPerS;
+  const pytorch = peer(1);
+  const pytorch2 = peer(2);
+  return {
+    batch: 32,
+    cores,
+    tokensPerS: { tfjs, ort, pytorch1Thread: pytorch, pytorch2Threads: pytorch2 },
+    ortOverTfjs: ort / tfjs,
+    ortOverPytorch: ort / Math.max(pytorch, pytorch2),
+  };
 }
 
 type Engine = typeof sampleImageCodes;
@@ -64,6 +106,7 @@ runMain("bench:onnx", async () => {
     "usage: npm run bench:onnx -- [--model DIR | --random] [--batches 1,8,16] [--reps N] [--quick] [--prompt TEXT] [--peer]",
   );
   const backend = await initBackend({ log: { info() {}, warn: console.warn } });
+  registerFastGradients(); // the tfjs training row (--peer) differentiates embeddings on wasm
   const loaded = flags.random ? null : Transformer.load(flags.model);
   const model = loaded?.model ?? new Transformer({ ...DEFAULT_TRANSFORMER_CONFIG, dropout: 0 }, 1);
   const c = model.config;
@@ -124,6 +167,7 @@ runMain("bench:onnx", async () => {
         reps,
         batches,
         agreement,
+        training: flags.peer ? await trainingComparison({ ...c, dropout: 0 }, flags.quick) : null,
       },
       null,
       2,

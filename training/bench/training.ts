@@ -1,12 +1,13 @@
-// Training throughput on the real loop (training/loop/trainer.ts) with 1 and with N data-parallel replicas, and
-// the matMul ceiling of one core and of N cores at once (one matMul loop per thread), so scaling can be read
-// against what the hardware gives: the GPT at the default config (batch 32 × 87 positions) and the VQ-VAE at its
-// default (batch 64), on synthetic data (speed does not depend on the values).
+// Training throughput on the real loop (training/loop/trainer.ts): the GPT on both engines in one run — tfjs with 1
+// and with N data-parallel replicas, ONNX Runtime with N intra-op threads — and the 8 × 512 GPT on ONNX Runtime; the
+// VQ-VAE (tfjs, 1 and N replicas); and the matMul ceiling of one core and of N cores at once (one matMul loop per
+// thread), so scaling can be read against what the hardware gives. GPT batch 32 × 87 positions, VQ-VAE batch 64,
+// synthetic data (speed does not depend on the values).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import { DEFAULT_TRANSFORMER_CONFIG, imageTokens } from "../../lib/model/transformer-config";
+import { DEFAULT_TRANSFORMER_CONFIG, imageTokens, type TransformerConfig } from "../../lib/model/transformer-config";
 import { DEFAULT_VQ_CONFIG } from "../../lib/model/vq-config";
 import { createTask as createGptTask, GPT_TRAINER_DEFAULTS, gptTaskDefinition, type GptTaskOptions } from "../gpt/task";
 import type { TrainerConfig } from "../loop/config";
@@ -55,13 +56,14 @@ async function throughput(
   trainer: TrainerConfig,
   workers: number,
   steps: number,
+  engine: TrainerConfig["engine"] = "tfjs",
 ) {
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-bench-train-"));
   const task = await build();
   try {
     const r = await train(
       task,
-      { ...trainer, steps, workers, warmup: 0, checkpointEvery: 1_000_000, valEvery: 1_000_000, logEvery: 1_000_000 },
+      { ...trainer, steps, workers, engine, warmup: 0, checkpointEvery: 1_000_000, valEvery: 1_000_000, logEvery: 1_000_000 },
       { outDir, dataHash: null, definition, backend: "wasm", log: () => {}, progressStream: sink },
     );
     return r.unitsPerSecond;
@@ -71,9 +73,8 @@ async function throughput(
   }
 }
 
-export async function trainingThroughput(quick: boolean) {
-  const replicas = Math.max(2, Math.min(8, os.availableParallelism()));
-  const c = { ...DEFAULT_TRANSFORMER_CONFIG, dropout: 0 };
+/** The transformer task on synthetic data (256 items) for config `c`. */
+function syntheticGpt(c: TransformerConfig): GptTaskOptions {
   const n = imageTokens(c);
   const count = 256;
   const gptData = {
@@ -81,7 +82,7 @@ export async function trainingThroughput(quick: boolean) {
     text: shared(Int32Array.from({ length: count * c.textLen }, (_, i) => (i * 7 + 3) % c.textVocab)),
     codes: shared(Int32Array.from({ length: count * n }, (_, i) => (i * 13) % c.imageVocab)),
   };
-  const gpt: GptTaskOptions = {
+  return {
     config: c,
     seed: 1,
     captionDropout: 0.1,
@@ -90,6 +91,19 @@ export async function trainingThroughput(quick: boolean) {
     nullText: [2, ...Array(c.textLen - 1).fill(0)],
     valLimit: 8,
   };
+}
+
+/** Tokens/s of `steps` GPT training steps (batch 32) on one engine, through the whole loop (optimizer included). */
+export function gptTrainingRate(c: TransformerConfig, engine: "ort" | "tfjs", workers: number, steps: number): Promise<number> {
+  const gpt = syntheticGpt(c);
+  return throughput(() => createGptTask(gpt, "main"), gptTaskDefinition(gpt), GPT_TRAINER_DEFAULTS, workers, steps, engine);
+}
+
+export async function trainingThroughput(quick: boolean) {
+  const replicas = Math.max(2, Math.min(8, os.availableParallelism()));
+  const c = { ...DEFAULT_TRANSFORMER_CONFIG, dropout: 0 };
+  const n = imageTokens(c);
+  const count = 256;
   const side = DEFAULT_VQ_CONFIG.imageSize;
   const pixels = shared(Uint8Array.from({ length: count * side * side * 3 }, (_, i) => (i * 2654435761) >>> 24));
   const shard = { count, height: side, width: side, channels: 3, data: pixels };
@@ -101,12 +115,14 @@ export async function trainingThroughput(quick: boolean) {
     ...DVAE_SCHEDULE,
   };
   const steps = quick ? 3 : 8;
-  const gptRate = async (w: number) => throughput(() => createGptTask(gpt, "main"), gptTaskDefinition(gpt), GPT_TRAINER_DEFAULTS, w, steps);
   const vqRate = async (w: number) => throughput(() => createVqTask(vq, "main"), vqTaskDefinition(vq), VQ_TRAINER_DEFAULTS, w, steps);
   const ceiling1 = await timedMatmulGflops(4);
   const ceilingN = await parallelMatmulGflops(replicas);
-  const gpt1 = await gptRate(1);
-  const gptN = await gptRate(replicas);
+  const gpt1 = await gptTrainingRate(c, "tfjs", 1, steps);
+  const gptN = await gptTrainingRate(c, "tfjs", replicas, steps);
+  const ort = await gptTrainingRate(c, "ort", replicas, 4 * steps);
+  const large = { ...c, nLayer: 8, nHead: 8, nEmbd: 512 };
+  const ortLarge = await gptTrainingRate(large, "ort", replicas, steps);
   const vq1 = await vqRate(1);
   const vqN = await vqRate(replicas);
   const flopsPerToken =
@@ -116,8 +132,10 @@ export async function trainingThroughput(quick: boolean) {
     matmulCeilingGflops: { oneCore: ceiling1, allCores: ceilingN },
     gpt: {
       batch: GPT_TRAINER_DEFAULTS.batchSize,
-      tokensPerS: { one: gpt1, all: gptN },
+      tokensPerS: { one: gpt1, all: gptN, ort },
       scaling: gptN / gpt1,
+      ortOverTfjsAll: ort / gptN,
+      large8x512OrtTokensPerS: ortLarge,
       achievedGflops: { one: (gpt1 * flopsPerToken) / 1e9, all: (gptN * flopsPerToken) / 1e9 },
     },
     vq: { batch: VQ_TRAINER_DEFAULTS.batchSize, imagesPerS: { one: vq1, all: vqN }, scaling: vqN / vq1 },
