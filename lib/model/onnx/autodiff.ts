@@ -3,13 +3,17 @@
 // give each node's output gradients to its operator's vector–Jacobian product (./vjp.ts), and sum the gradients of
 // a value used more than once. The result is more nodes in the same graph, so ONNX Runtime's native kernels run
 // the backward pass too; onnxruntime-node has no training API and needs none.
-import type { GraphBuilder } from "./graph";
+import { isStopGradient, type GraphBuilder } from "./graph";
 import type { NodeProto } from "./proto";
 import type { Shape } from "./shapes";
 import { vjp } from "./vjp";
 
 /** Operators whose outputs carry no gradient back to their inputs (comparisons, casts, shape makers). */
-const NOT_DIFFERENTIABLE = new Set(["Equal", "Greater", "Less", "Cast", "Shape", "ConstantOfShape", "ArgMax", "Not"]);
+const NOT_DIFFERENTIABLE = new Set(["Equal", "Greater", "Less", "Cast", "Shape", "ConstantOfShape", "ArgMax", "ArgMin", "Not"]);
+
+/** A node the backward pass does not go through: the operators above and GraphBuilder.stopGradient's Identity. */
+const opaque = (n: NodeProto, planted?: PlantedGradientBugs) =>
+  NOT_DIFFERENTIABLE.has(n.opType) || (isStopGradient(n) && !planted?.stopGradientLeaks);
 
 /** Inputs of an operator that are indices or conditions, never differentiated through. */
 const INDEX_INPUTS: Record<string, number[]> = { Gather: [1], Where: [0], Reshape: [1], Slice: [1, 2, 3, 4], Split: [1], Pad: [1, 2] };
@@ -34,6 +38,18 @@ export interface PlantedGradientBugs {
   missingReduction?: boolean;
   /** A mask (Where's condition, a Mul by a constant mask) passes the gradient through unmasked. */
   maskDropped?: boolean;
+  /** Conv's input gradient as a Conv of the transposed kernel without its spatial flip (stride 1). */
+  unflippedKernel?: boolean;
+  /** Conv's and ConvTranspose's weight gradients stride by the forward's strides instead of dilating by them. */
+  stridedWeightGradient?: boolean;
+  /** DepthToSpace and SpaceToDepth undone with the other mode (DCR ↔ CRD). */
+  depthToSpaceMode?: boolean;
+  /** Edge padding's gradient is the interior only: the replicated border's gradient is not summed back. */
+  edgeNotSummed?: boolean;
+  /** LeakyRelu's negative side passes no gradient (Relu's rule). */
+  leakySlopeDropped?: boolean;
+  /** A stop-gradient lets the gradient through (a plain Identity). */
+  stopGradientLeaks?: boolean;
 }
 
 export interface GradientOptions {
@@ -56,7 +72,7 @@ export function addGradients(g: GraphBuilder, loss: string, wrt: string[], optio
   // Forward: which values depend on a parameter (only those get gradients).
   const live = new Set(wrt);
   for (const n of nodes) {
-    if (NOT_DIFFERENTIABLE.has(n.opType)) continue;
+    if (opaque(n, options.planted)) continue;
     const skip = INDEX_INPUTS[n.opType] ?? [];
     if (n.inputs.some((v, i) => !skip.includes(i) && live.has(v))) n.outputs.forEach((o) => live.add(o));
   }
@@ -72,7 +88,7 @@ export function addGradients(g: GraphBuilder, loss: string, wrt: string[], optio
   };
   for (let k = nodes.length - 1; k >= 0; k--) {
     const node = nodes[k];
-    if (NOT_DIFFERENTIABLE.has(node.opType) || !node.outputs.some((o) => parts.has(o))) continue;
+    if (opaque(node, options.planted) || !node.outputs.some((o) => parts.has(o))) continue;
     const skip = INDEX_INPUTS[node.opType] ?? [];
     const wants = (i: number) => !skip.includes(i) && live.has(node.inputs[i]);
     if (!node.inputs.some((_, i) => wants(i))) continue;

@@ -14,6 +14,16 @@ import {
 } from "./proto";
 import { inferShapes, type Shape } from "./shapes";
 
+/**
+ * Node names that mark an Identity as sg[·], the stop-gradient of van den Oord et al. 2017 (tf.stop_gradient,
+ * torch's detach): the value forward, no gradient backward. ONNX has no such operator and ORT rejects attributes
+ * an operator does not define, so the mark is the name; ORT runs the node as the plain Identity it is.
+ */
+const STOP_GRADIENT = "StopGradient.";
+
+/** Whether the autodiff must treat `node` as a constant (see GraphBuilder.stopGradient). */
+export const isStopGradient = (node: NodeProto) => node.opType === "Identity" && !!node.name?.startsWith(STOP_GRADIENT);
+
 export class GraphBuilder {
   private readonly nodes: NodeProto[] = [];
   private readonly initializers: TensorProto[] = [];
@@ -132,6 +142,14 @@ export class GraphBuilder {
     );
     shapes?.forEach((s, i) => s && this.shapes.set(outputs[i], s));
     return outputs;
+  }
+
+  /** sg[x]: x itself forward; the autodiff (./autodiff.ts) passes no gradient back through it. */
+  stopGradient(x: string): string {
+    const y = this.op("Identity", [x]);
+    const node = this.nodes[this.nodes.length - 1];
+    node.name = `${STOP_GRADIENT}${node.name}`;
+    return y;
   }
 
   /**

@@ -4,6 +4,7 @@
 // such as the serving graphs' batch "B" leaves the value's shape unknown, which is fine for graphs never
 // differentiated. Semantics: the ONNX operator spec at opset 17 (https://onnx.ai/onnx/operators/).
 import type { Attribute } from "./proto";
+import { inferConvShapes } from "./shapes-conv";
 
 export type Shape = number[];
 
@@ -119,6 +120,7 @@ export function inferShapes(
     case "Log":
     case "Sqrt":
     case "Relu":
+    case "LeakyRelu":
     case "Softmax":
     case "LogSoftmax":
       return [x];
@@ -185,13 +187,20 @@ export function inferShapes(
       const keep = attrInt(attrs, "keepdims", 1);
       return [keep ? x.map((d, i) => (axes.includes(i) ? 1 : d)) : x.filter((_, i) => !axes.includes(i))];
     }
+    case "ArgMax":
+    case "ArgMin": {
+      const axis = axisOf(attrInt(attrs, "axis", 0), x.length);
+      return [attrInt(attrs, "keepdims", 1) ? x.map((d, i) => (i === axis ? 1 : d)) : x.filter((_, i) => i !== axis)];
+    }
     case "Pad": {
+      // Any mode ("constant", "edge", "reflect"): the mode changes the values, not the shape.
       const pads = intsOf(inputs[1]);
       if (!pads) throw new Error("Pad: pads must be a constant");
       return [x.map((d, i) => d + pads[i] + pads[i + x.length])];
     }
     default:
-      // Unknown here: the autodiff refuses to differentiate through a value without a shape.
-      return undefined;
+      // Conv, ConvTranspose, DepthToSpace, SpaceToDepth; anything else is unknown here, and the autodiff refuses
+      // to differentiate through a value without a shape.
+      return inferConvShapes(opType, shapes, attrs);
   }
 }

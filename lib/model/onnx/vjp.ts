@@ -1,10 +1,11 @@
 // Vector–Jacobian products, one per operator our graphs use: given d loss / d outputs (undefined where an output
 // does not reach the loss), the nodes computing d loss / d inputs. Broadcasting is undone by summing over the
 // broadcast axes (unbroadcast). Every rule is checked against central finite differences in vjp.test.ts.
-// Convolutions (Conv, ConvTranspose, DepthToSpace, Pad's edge mode) slot in here as further cases.
+// The convolution family (Conv, ConvTranspose, DepthToSpace, SpaceToDepth, Pad's edge mode) is in ./vjp-conv.ts.
 import type { VjpContext } from "./autodiff";
 import type { Attribute } from "./proto";
 import { axisOf, reduceAxes, sliceBounds, type Shape } from "./shapes";
+import { convFamilyVjp, edgePadGrad } from "./vjp-conv";
 
 type Grads = (string | undefined)[];
 
@@ -87,6 +88,14 @@ export function vjp(c: VjpContext, dys: Grads): Grads {
       return only(() => g.op("Div", [g.op("Mul", [dy!, g.scalar(0.5)]), y[0]]));
     case "Relu":
       return only(() => g.op("Where", [g.op("Greater", [x[0], g.scalar(0)]), dy!, g.scalar(0)]));
+    case "LeakyRelu": {
+      // y = x for x ≥ 0, αx below (Maas et al. 2013; α defaults to 0.01); the slope at the kink is taken as α.
+      const alpha = attr(node.attributes, "alpha", 0.01);
+      return only(() => {
+        const below = c.planted?.leakySlopeDropped ? g.scalar(0) : g.op("Mul", [dy!, g.scalar(alpha)]); // planted: Relu's rule
+        return g.op("Where", [g.op("Greater", [x[0], g.scalar(0)]), dy!, below]);
+      });
+    }
     case "Where":
       if (!dy) return [];
       return [
@@ -142,6 +151,7 @@ export function vjp(c: VjpContext, dys: Grads): Grads {
     case "Pad":
       return only(() => {
         const mode = node.attributes?.mode;
+        if (mode && "s" in mode && mode.s === "edge") return edgePadGrad(c, dy!);
         if (mode && "s" in mode && mode.s !== "constant") throw new Error(`autodiff: Pad mode "${mode.s}" has no rule yet`);
         const s = sx(0);
         const pads = g.intsOf(x[1])!;
@@ -225,6 +235,6 @@ export function vjp(c: VjpContext, dys: Grads): Grads {
       ];
     }
     default:
-      throw new Error(`autodiff: no gradient rule for ${node.opType} (${node.name})`);
+      return convFamilyVjp(c, dys); // throws for an operator without a rule
   }
 }
