@@ -1,13 +1,14 @@
-// `npm run eval:gpt -- <model folder> [--prompts 48] [--images 2] [--guidance 1,1.25,1.5,2,3] [--temperature 0.3,0.7,1]
-//   [--top-k 0] [--json FILE] [--sheet FILE] [--clip DIR] [--candidates 16] [--write-defaults]`
+// `npm run eval:gpt -- <model folder> [--prompts 48] [--images 4] [--guidance 1,1.25,1.5,2,3] [--temperature 0.3,0.7,1]
+//   [--top-k 0] [--json FILE] [--sheet FILE] [--clip DIR] [--candidates 16] [--max-near-copies 0.1] [--write-defaults]`
 // An eval that can see quality (training/gpt/eval-sets.ts): on two seeded, stratified prompt sets — held-out test
 // captions and in-distribution train captions — it generates `images` pictures per prompt for every sampling
 // setting of the sweep and scores each by its nearest real images (exact label and label family, @1 and @5),
 // beside the ceiling (the image tokenizer's reconstruction of the true image, scored the same way) and chance.
 // It also reports the image-token loss on val, test and a fixed train subset (memorisation), and the
-// conditioning gap on val (caption vs <null> vs a shuffled caption). The best setting by the mean of in-
-// distribution exact@1 and held-out family@1 is the recommended default; --write-defaults stores it in the model's
-// manifest (`extra.sampling`), which the server and the Create form read. At that setting it also draws a contact
+// conditioning gap on val (caption vs <null> vs a shuffled caption). Beside accuracy, each setting's variety among
+// one prompt's pictures (training/gpt/variety.ts); the recommended default is chosen by both (gpt/choose-defaults.ts)
+// and --write-defaults stores it, with its variety, in the model's manifest (`extra.sampling`), which the server
+// and the Create form read. At that setting it also draws a contact
 // sheet (training/gpt/contact-sheet.ts): 8 prompts of each set, the real image beside 4 generated ones. With a
 // CLIP (--clip, default the model's clip/ folder) it also measures what reranking `candidates` pictures buys at
 // that setting, at equal n (training/gpt/rerank-eval.ts).
@@ -33,14 +34,17 @@ import { writeContactSheet } from "./gpt/contact-sheet";
 import { rerankComparison, type RerankRow } from "./gpt/rerank-eval";
 import { Clip } from "../lib/model/clip";
 import { Progress } from "./progress";
+import { tallyGroups, varietyColumns, VarietyTally, type Variety } from "./gpt/variety";
+import { chooseDefaults, defaultsFor, settingName, type SweepRow } from "./gpt/choose-defaults";
 
 const USAGE =
-  "usage: npm run eval:gpt -- <model folder> [--data DIR] [--prompts N] [--images N] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch N] [--engine onnx|tfjs] [--seed N] [--json FILE] [--sheet FILE] [--clip DIR] [--candidates N] [--write-defaults]";
+  "usage: npm run eval:gpt -- <model folder> [--data DIR] [--prompts N] [--images N] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch N] [--engine onnx|tfjs] [--seed N] [--json FILE] [--sheet FILE] [--clip DIR] [--candidates N] [--max-near-copies X] [--write-defaults]";
 const list = numberList;
 const Flags = z.object({
   data: z.string().default(path.join("data", "datasets", "emoji")),
   prompts: z.coerce.number().int().min(1).max(1000).default(48),
-  images: z.coerce.number().int().min(1).max(16).default(2),
+  /** Pictures per prompt: variety is measured among them, so at least 2; 4 is what the Create form asks for. */
+  images: z.coerce.number().int().min(2, "variety needs at least 2 pictures per prompt").max(16).default(4),
   guidance: list("--guidance").default([1, 1.25, 1.5, 2, 3]),
   temperature: list("--temperature").default([0.3, 0.7, 1]),
   topK: list("--top-k").default([0]),
@@ -52,6 +56,8 @@ const Flags = z.object({
   sheet: z.string().optional(),
   clip: z.string().optional(),
   candidates: z.coerce.number().int().min(2).max(64).default(16),
+  /** The largest share of prompts whose pictures are near-copies that a default may have (training/gpt/variety.ts). */
+  maxNearCopies: z.coerce.number().min(0).max(1).default(0.1),
   writeDefaults: z
     .enum(["true", "false"])
     .optional()
@@ -137,14 +143,7 @@ runMain("eval:gpt", async () => {
   const settings = flags.guidance.flatMap((guidance) =>
     flags.temperature.flatMap((temperature) => flags.topK.map((k) => ({ guidance, temperature, topK: k || undefined }))),
   );
-  const sweep: {
-    guidance: number;
-    temperature: number;
-    topK: number | null;
-    heldout: Scores;
-    train: Scores;
-    byStyle: Record<SetName, Record<string, Scores>>;
-  }[] = [];
+  const sweep: (SweepRow & { byStyle: Record<SetName, Record<string, Scores>> })[] = [];
   const bar = new Progress("eval:gpt", settings.length * 2 * flags.prompts);
   for (const setting of settings) {
     const row = {
@@ -154,9 +153,11 @@ runMain("eval:gpt", async () => {
       heldout: zeroScores(),
       train: zeroScores(),
       byStyle: { heldout: {}, train: {} } as Record<SetName, Record<string, Scores>>,
+      variety: {} as Record<SetName, Variety>,
     };
     for (const [name, set] of Object.entries(sets) as [SetName, (typeof sets)[SetName]][]) {
       const counts: Record<string, number> = {};
+      const variety = new VarietyTally();
       for (let start = 0; start < set.prompts.length; start += flags.batch) {
         const chunk = set.prompts.slice(start, start + flags.batch);
         const codes = await sample(
@@ -168,7 +169,9 @@ runMain("eval:gpt", async () => {
         const q = tf.tidy(
           () => tf.reshape(vq.decodeCodes(codes), [codes.length, -1]) as tf.Tensor2D, // [P·n, S·S·3]
         );
-        topK(q, corpusT, corpusSq, 5).forEach((nb, i) => {
+        const neighbours = topK(q, corpusT, corpusSq, 5);
+        tallyGroups(variety, q, neighbours, labels, flags.images);
+        neighbours.forEach((nb, i) => {
           const r = chunk[Math.floor(i / flags.images)];
           score(row[name], nb, labels, labelOf(r));
           const st = (row.byStyle[name][styleOf(r)] ??= zeroScores());
@@ -179,14 +182,15 @@ runMain("eval:gpt", async () => {
         bar.tick(chunk.length, `s=${setting.guidance} T=${setting.temperature}`);
       }
       row[name] = mean(row[name], set.prompts.length * flags.images);
+      row.variety[name] = variety.result();
       for (const [st, k] of Object.entries(counts)) row.byStyle[name][st] = mean(row.byStyle[name][st], k);
     }
     sweep.push(row);
   }
   bar.finish();
 
-  const pick = (r: (typeof sweep)[number]) => (r.train.exact1 + r.heldout.family1) / 2;
-  const best = [...sweep].sort((a, b) => pick(b) - pick(a))[0];
+  const choice = chooseDefaults(sweep, flags.maxNearCopies);
+  const best = choice.chosen;
   const setting = { guidance: best.guidance, temperature: best.temperature, topK: best.topK ?? undefined };
   const clipDir = flags.clip ?? (fs.existsSync(path.join(dir, "clip", "manifest.json")) ? path.join(dir, "clip") : null);
   let rerank: { clip: string; candidates: number; heldout: RerankRow; train: RerankRow } | null = null;
@@ -218,21 +222,25 @@ runMain("eval:gpt", async () => {
   }
   tf.dispose([corpusT, corpusSq]);
 
+  const defaults = defaultsFor(choice, { images: flags.images, maxNearCopies: flags.maxNearCopies, rerank });
   const pct = (x: number) => `${(100 * x).toFixed(1)}`.padStart(5);
   const line = (s: Scores) => `${pct(s.exact1)} ${pct(s.exact5)} ${pct(s.family1)} ${pct(s.family5)}`;
   console.log(
     `\nimage-token loss (nats): val ${losses.val.toFixed(4)}, test ${losses.test.toFixed(4)}, train subset ${losses.trainSubset.toFixed(4)}; val with <null> ${losses.valNullCaption.toFixed(4)}, with a shuffled caption ${losses.valShuffledCaption.toFixed(4)} (uniform ${Math.log(c.imageVocab).toFixed(3)})`,
   );
   console.log(`retrieval, % of ${flags.images} images × ${flags.prompts} prompts per set: exact@1 exact@5 family@1 family@5`);
-  console.log(`${"".padEnd(24)} ${"held-out test".padEnd(23)}   in-distribution train`);
+  console.log(`variety of one prompt's ${flags.images}: pair distance (mean abs. diff., levels 0–255), near-copy %, distinct labels`);
+  console.log(`${"".padEnd(24)} ${"held-out test".padEnd(23)}   ${"in-distribution train".padEnd(23)}   variety held-out    variety train`);
   console.log(`${"chance".padEnd(24)} ${line(chanceScores.heldout)}   ${line(chanceScores.train)}`);
   console.log(`${"ceiling (VQ recon)".padEnd(24)} ${line(ceiling.heldout)}   ${line(ceiling.train)}`);
-  for (const r of sweep)
-    console.log(
-      `${`s ${r.guidance} T ${r.temperature}${r.topK ? ` k ${r.topK}` : ""}`.padEnd(24)} ${line(r.heldout)}   ${line(r.train)}${r === best ? "  ← best" : ""}`,
-    );
+  for (const r of sweep) {
+    const mark = r === best ? "  ← chosen" : r === choice.mostAccurate ? "  ← most accurate" : "";
+    const v = `${varietyColumns(r.variety.heldout)}   ${varietyColumns(r.variety.train)}`;
+    console.log(`${settingName(r).padEnd(24)} ${line(r.heldout)}   ${line(r.train)}   ${v}${mark}`);
+  }
+  console.log(`chosen: ${defaults.measured.reason}`);
   console.log(
-    `per style at the best setting (family@1 held-out / exact@1 train): ${Object.keys(best.byStyle.train)
+    `per style at the chosen setting (family@1 held-out / exact@1 train): ${Object.keys(best.byStyle.train)
       .sort()
       .map((st) => `${st} ${pct(best.byStyle.heldout[st]?.family1 ?? NaN).trim()} / ${pct(best.byStyle.train[st].exact1).trim()}`)
       .join(", ")}`,
@@ -240,9 +248,8 @@ runMain("eval:gpt", async () => {
   if (rerank)
     for (const name of ["heldout", "train"] as const)
       console.log(
-        `rerank ${name} (${flags.images} of ${flags.candidates} candidates at the best setting): off ${line(rerank[name].off)}, on ${line(rerank[name].on)}; mean CLIP score ${rerank[name].clipOff.toFixed(3)} → ${rerank[name].clipOn.toFixed(3)}`,
+        `rerank ${name} (${flags.images} of ${flags.candidates} candidates at the chosen setting): off ${line(rerank[name].off)}, on ${line(rerank[name].on)}; mean CLIP score ${rerank[name].clipOff.toFixed(3)} → ${rerank[name].clipOn.toFixed(3)}; variety off ${varietyColumns(rerank[name].varietyOff)}, on ${varietyColumns(rerank[name].varietyOn)}`,
       );
-  const defaults = { guidance: best.guidance, temperature: best.temperature, topK: best.topK };
   const out = flags.json ?? path.join(dir, "eval-gpt.json");
   fs.writeFileSync(
     out,
@@ -259,6 +266,7 @@ runMain("eval:gpt", async () => {
         ceiling,
         sweep,
         best: defaults,
+        mostAccurate: settingName(choice.mostAccurate),
         rerank,
       },
       null,
@@ -288,7 +296,7 @@ runMain("eval:gpt", async () => {
   console.log(`contact sheet at ${JSON.stringify(setting)} → ${sheet}`);
   if (flags.writeDefaults) {
     updateSamplingDefaults(dir, defaults);
-    console.log(`sampling defaults ${JSON.stringify(defaults)} → ${path.join(dir, "manifest.json")}`);
+    console.log(`sampling defaults ${JSON.stringify(setting)} and their variety → ${path.join(dir, "manifest.json")}`);
   }
   gpt.dispose();
   vq.dispose();

@@ -1,7 +1,8 @@
 // What reranking buys (issue 16, part 5): for every prompt, `candidates` pictures are sampled at one setting (the
 // server's defaults); "off" keeps the first `images` of them as sampled, "on" keeps the `images` CLIP scores
 // highest (lib/generate/rerank.ts, the server's own scoring). Both are then scored by their nearest real images,
-// so the two rows differ only in which of the same candidates are kept: equal n, equal samples.
+// so the two rows differ only in which of the same candidates are kept: equal n, equal samples. Each row's variety
+// (training/gpt/variety.ts) is measured over the kept pictures too: CLIP may keep the same likeliest picture n times.
 import * as tf from "@tensorflow/tfjs";
 import type { CaptionRecord } from "../../lib/data/manifest";
 import type { BatchSampler } from "../../lib/generate/engine";
@@ -12,6 +13,7 @@ import type { ClipPart } from "../../lib/generate/model-bundle";
 import { rankByScore, scoreCandidates } from "../../lib/generate/rerank";
 import type { TextTokenizer } from "../../lib/text/tokenizer";
 import { labelOf, mean, score, zeroScores, type Scores } from "./eval-sets";
+import { tallyGroups, VarietyTally, type Variety } from "./variety";
 
 export interface RerankRow {
   off: Scores;
@@ -19,6 +21,9 @@ export interface RerankRow {
   /** Mean CLIP score of the kept pictures, off and on. */
   clipOff: number;
   clipOn: number;
+  /** Variety of the kept pictures of each prompt, off and on. */
+  varietyOff: Variety;
+  varietyOn: Variety;
 }
 
 export async function rerankComparison(o: {
@@ -42,6 +47,7 @@ export async function rerankComparison(o: {
   const on = zeroScores();
   let clipOff = 0;
   let clipOn = 0;
+  const variety = { off: new VarietyTally(), on: new VarietyTally() };
   const textLen = o.gpt.config.textLen;
   const nul = o.tok.encodeNull(textLen);
   for (const [p, r] of o.prompts.entries()) {
@@ -61,7 +67,9 @@ export async function rerankComparison(o: {
       ] as const) {
         const flat = tf.tidy(() => tf.reshape(tf.gather(pixels, ids), [ids.length, -1]) as tf.Tensor2D); // [n, S·S·3]
         try {
-          for (const nb of o.neighbours(flat)) score(s, nb, o.labels, labelOf(r));
+          const neighbours = o.neighbours(flat);
+          for (const nb of neighbours) score(s, nb, o.labels, labelOf(r));
+          if (ids.length > 1) tallyGroups(variety[which], flat, neighbours, o.labels, ids.length);
         } finally {
           flat.dispose();
         }
@@ -75,5 +83,12 @@ export async function rerankComparison(o: {
     o.onPrompt?.();
   }
   const n = o.prompts.length * o.images;
-  return { off: mean(off, n), on: mean(on, n), clipOff: clipOff / n, clipOn: clipOn / n };
+  return {
+    off: mean(off, n),
+    on: mean(on, n),
+    clipOff: clipOff / n,
+    clipOn: clipOn / n,
+    varietyOff: variety.off.result(),
+    varietyOn: variety.on.result(),
+  };
 }

@@ -1,13 +1,30 @@
 // The sampling settings an eval chose for a model, kept in its manifest (`extra.sampling`) so the server and the
-// Create form start from what was measured best rather than from a guess.
+// Create form start from what was measured best rather than from a guess. The server parses only guidance,
+// temperature and topK (lib/generate/params.ts drops other keys); `measured` is kept beside them so whoever reads
+// the manifest sees why the setting was chosen and how varied its pictures were.
 import fs from "node:fs";
 import path from "node:path";
 import { readCheckpointManifest } from "../../lib/model/checkpoint";
+import type { Variety } from "./variety";
 
 export interface SamplingDefaults {
   guidance: number;
   temperature: number;
   topK: number | null;
+  /** What eval:gpt measured at this setting (training/gpt/variety.ts), pooled over its held-out and train prompts. */
+  measured?: {
+    /** The eval's accuracy score: the mean of train exact@1 and held-out family@1. */
+    accuracy: number;
+    /** Pictures per prompt the variety was measured over. */
+    images: number;
+    variety: Variety;
+    /** The same over the n pictures CLIP kept of `candidates`, the server's reranking; absent without a CLIP. */
+    reranked?: { candidates: number; variety: Variety };
+    maxNearCopies: number;
+    /** Whether the setting met the near-copy threshold (false: none did, and it is the most varied). */
+    qualified: boolean;
+    reason: string;
+  };
 }
 
 /** Rewrites `<dir>/manifest.json` with `extra.sampling` set (the weights and their checksum are untouched). */
