@@ -5,12 +5,16 @@
 // every servable model's sampling defaults, rerank offer and examples; picking a model switches the form to its
 // own, client-side. With a CLIP in the model, each request samples `candidates` images and keeps the n CLIP scores
 // best; the partial pictures are those of the first n candidates, so the final (best) images may differ from the
-// last partial ones.
-import { useEffect, useRef, useState } from "react";
-import { firstIssue, generationParamsFor, PROMPT_MAX, type RerankOffer, type SamplingDefaults } from "@/lib/generate/params";
+// last partial ones. "Start from an image" primes every image with the top rows of an uploaded picture (sent as
+// multipart/form-data with the same JSON); while it runs, the kept rows show first, then the partial pictures.
+import { useEffect, useState } from "react";
+import { firstIssue, generationParamsFor, PROMPT_MAX, UPLOAD_INIT, type RerankOffer, type SamplingDefaults } from "@/lib/generate/params";
 import { AdvancedOptions, type Options } from "./advanced-options";
 import { ImageGrid } from "./image-grid";
+import { InitPicker, type InitChoice } from "./init-picker";
+import { KeptRowsPreview } from "./kept-rows";
 import { ModelPicker } from "./model-picker";
+import { useGenerationJob } from "./use-generation-job";
 
 /** One servable model as the page renders it for the form. */
 export interface ModelOption {
@@ -23,34 +27,11 @@ export interface ModelOption {
   rerank: RerankOffer;
   /** Its manifest's example prompts, or the page's own. */
   examples: string[];
+  /** Rows (and columns) of codes of its images: how many rows "Start from an image" may keep (1 to imageGrid − 1). */
+  imageGrid: number;
 }
 
 const DEFAULT_N = 4;
-
-type Phase =
-  | { kind: "idle" }
-  /** done/total: tokens written (this server's worker); running/fraction: a job another server generates. */
-  | { kind: "waiting"; id: string; done: number; total: number; partial: string[]; running?: boolean; fraction?: number }
-  | {
-      kind: "done";
-      id: string;
-      images: { id: string; url: string }[];
-      seed: number;
-      timings?: Record<string, number>;
-      streamed: number;
-      /** Candidates CLIP ranked (null: reranking was off). */
-      candidates: number | null;
-    }
-  | { kind: "error"; message: string };
-
-async function errorMessage(res: Response): Promise<string> {
-  try {
-    const body = await res.json();
-    return body?.error?.message ?? `request failed (${res.status})`;
-  } catch {
-    return `request failed (${res.status})`;
-  }
-}
 
 /** The options a model starts the form with: its sampling defaults and the server's candidate default. */
 const modelOptions = (m: ModelOption) => ({ ...m.sampling, candidates: m.rerank.default });
@@ -72,10 +53,11 @@ export function CreateForm({
   const [prompt, setPrompt] = useState(initialPrompt);
   const [options, setOptions] = useState<Options>({ n: DEFAULT_N, ...modelOptions(model), seed: "" });
   const [advanced, setAdvanced] = useState(false);
-  const [phase, setPhase] = useState<Phase>({ kind: "idle" });
-  const source = useRef<EventSource | null>(null);
-
-  useEffect(() => () => source.current?.close(), []);
+  const [init, setInit] = useState<InitChoice | null>(null);
+  // The picture the running job started from, shown (its kept rows) until the first partial pictures arrive.
+  const [sent, setSent] = useState<{ url: string; keepRows: number } | null>(null);
+  const { phase, setPhase, follow } = useGenerationJob();
+  useEffect(() => () => void (sent && URL.revokeObjectURL(sent.url)), [sent]);
 
   // Another model: its own sampling defaults and candidates; the number of images and the seed stay.
   function pickModel(id: string) {
@@ -103,10 +85,10 @@ export function CreateForm({
   }, [prompt, model.id]);
 
   async function submit(seedOverride?: number) {
-    source.current?.close();
     const seed = seedOverride ?? (options.seed.trim() ? Number(options.seed) : undefined);
     // Without a CLIP the server samples n whatever candidates says: the field is off and not sent.
     const candidates = rerank.rerank ? options.candidates : undefined;
+    const keepRows = init ? Math.min(init.keepRows, model.imageGrid - 1) : undefined;
     const request = {
       prompt,
       n: options.n,
@@ -116,45 +98,26 @@ export function CreateForm({
       seed,
       candidates,
       model: model.id,
+      ...(init ? { init: UPLOAD_INIT, keepRows } : {}),
     };
     // The API's own schema under the server's cap: the same limits and messages here, before a round trip.
     const checked = generationParamsFor(rerank.max).safeParse(request);
     if (!checked.success) return setPhase({ kind: "error", message: firstIssue(checked.error) });
-    const res = await fetch("/api/generations", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(checked.data),
+    setSent(init && keepRows ? { url: URL.createObjectURL(init.file), keepRows } : null);
+    await follow(() => {
+      if (!init) {
+        return fetch("/api/generations", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify(checked.data),
+        });
+      }
+      // A picture goes as multipart/form-data: the same JSON in `request`, the file in `image`.
+      const form = new FormData();
+      form.set("request", JSON.stringify(checked.data));
+      form.set("image", init.file);
+      return fetch("/api/generations", { method: "POST", body: form });
     });
-    if (!res.ok) return setPhase({ kind: "error", message: await errorMessage(res) });
-    const { id } = (await res.json()) as { id: string };
-    setPhase({ kind: "waiting", id, done: 0, total: 0, partial: [] });
-    let streamed = 0;
-    const es = new EventSource(`/api/generations/${id}/events`);
-    source.current = es;
-    es.addEventListener("progress", (ev) => {
-      const e = JSON.parse((ev as MessageEvent).data) as { done: number; total: number; partial?: string[] };
-      streamed = e.done;
-      setPhase((p) => (p.kind === "waiting" && p.id === id ? { ...p, done: e.done, total: e.total, partial: e.partial ?? p.partial } : p));
-    });
-    es.addEventListener("status", (ev) => {
-      const e = JSON.parse((ev as MessageEvent).data) as { status: string; progress: number };
-      setPhase((p) => (p.kind === "waiting" && p.id === id ? { ...p, running: e.status === "running", fraction: e.progress } : p));
-    });
-    es.addEventListener("failed", (ev) => {
-      es.close();
-      setPhase({ kind: "error", message: JSON.parse((ev as MessageEvent).data).error });
-    });
-    es.addEventListener("done", async () => {
-      es.close();
-      const job = await fetch(`/api/generations/${id}`);
-      if (!job.ok) return setPhase({ kind: "error", message: await errorMessage(job) });
-      const body = await job.json();
-      setPhase({ kind: "done", id, images: body.images, seed: body.seed, timings: body.timings, streamed, candidates: body.candidates });
-    });
-    es.onerror = () => {
-      if (es.readyState === EventSource.CLOSED)
-        setPhase((p) => (p.kind === "waiting" ? { kind: "error", message: "lost the connection to the server" } : p));
-    };
   }
 
   const busy = phase.kind === "waiting";
@@ -229,6 +192,7 @@ export function CreateForm({
           </button>
         </div>
         {advanced && <AdvancedOptions options={options} onChange={setOptions} rerank={rerank} />}
+        <InitPicker value={init} onChange={setInit} grid={model.imageGrid} disabled={busy} />
       </form>
 
       {phase.kind === "error" && (
@@ -251,6 +215,12 @@ export function CreateForm({
                 ? `generating… ${Math.round(100 * (phase.fraction ?? 0))} %`
                 : "waiting in the queue…"}
           </p>
+          {sent && (
+            <div className="flex items-center gap-3 text-sm text-neutral-600" data-testid="kept-rows">
+              <KeptRowsPreview src={sent.url} keepRows={sent.keepRows} grid={model.imageGrid} testId="kept-rows-preview" />
+              <span>{phase.partial.length ? "the kept rows, then the rest as it is written:" : "starting from the kept rows…"}</span>
+            </div>
+          )}
           <ImageGrid urls={phase.partial} testId="partial-image" />
         </div>
       )}

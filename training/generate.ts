@@ -1,8 +1,10 @@
 // `npm run generate -- "prompt" [--n 4] [--seed S] [--guidance G] [--temperature T] [--top-k K] [--candidates C]
-// [--model DIR|NAME] [--out DIR]`: text → PNGs from the command line, as DALLE-pytorch's generate.py and min-dalle's
+// [--init IMAGE --keep-rows K] [--model DIR|NAME] [--out DIR]`: text → PNGs from the command line, as DALLE-pytorch's generate.py and min-dalle's
 // image_from_text.py do, on the very code the server runs (loadModelBundle, the API's request schema, the model's
 // measured sampling defaults, generateImages with CLIP reranking), so a result here is one the server would give.
 // Writes <out>/<slug>-<seed>-<i>.png and an upscaled grid; one JSON line on stdout, everything else on stderr.
+// `--init` primes every image with the top K rows of a picture's codes (PNG, JPEG or WebP, checked and fitted as the
+// API checks an upload: lib/generate/source-image.ts), the rest sampled after them, as POST /api/generations does.
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -14,11 +16,13 @@ import {
   CANDIDATES_FALLBACK,
   CANDIDATES_LIMIT,
   generationParamsFor,
+  UPLOAD_INIT,
   SAMPLING_FALLBACK,
   SamplingDefaults,
   withCandidates,
   withSamplingDefaults,
 } from "../lib/generate/params";
+import { sourceFromUpload } from "../lib/generate/source-image";
 import { initBackend } from "../lib/tensor/backend";
 import { parseArgs, runMain } from "./cli";
 import { imageGridPng } from "./image-grid";
@@ -26,7 +30,8 @@ import { Progress } from "./progress";
 
 const USAGE =
   'usage: npm run generate -- "prompt" [--n 4] [--seed S] [--guidance G] [--temperature T] [--top-k K] [--candidates C] ' +
-  "[--model DIR|NAME] [--out generations]\n" +
+  "[--init IMAGE --keep-rows K] [--model DIR|NAME] [--out generations]\n" +
+  "  --init: a PNG, JPEG or WebP (at most 1 MB) whose top K rows of codes every image keeps (--keep-rows 1–7 on 8×8 models)\n" +
   "  --model: a model folder, or a bare name for models/<name> (default models/default); unset sampling settings come " +
   "from its manifest; --candidates (default 16) applies only when the folder carries a CLIP";
 
@@ -45,6 +50,8 @@ const Flags = z.object({
   temperature: numeric,
   topK: numeric,
   candidates: numeric,
+  keepRows: numeric,
+  init: z.string().min(1, "a picture file (PNG, JPEG or WebP)").optional(),
   model: z.string().min(1, "a model folder, or a name under models/").default(path.join("models", "default")),
   out: z.string().min(1, "a folder to write the images into").default("generations"),
 });
@@ -62,6 +69,8 @@ export interface GenerateSummary {
   seed: number;
   /** Every setting used, after the model's defaults were filled in; candidates null when not reranked. */
   settings: { n: number; guidance: number; temperature: number; topK: number; candidates: number | null };
+  /** The picture the images started from and the code rows kept of it; null when not primed. */
+  init: { file: string; keepRows: number } | null;
   /** Where the unset sampling settings came from: the model's manifest, or SAMPLING_FALLBACK. */
   samplingDefaults: "manifest" | "fallback";
   /** CLIP's cosine (4 decimals) of each kept image with the prompt, and of each rejected candidate; null without a CLIP. */
@@ -97,8 +106,10 @@ export function promptSlug(prompt: string): string {
 /** Flags and positional prompt → the API's request, validated by the API's schema; errors name the flag. */
 function parseRequest(argv: string[]) {
   const { positional, flags } = parseArgs(argv, Flags, USAGE);
-  const { model, out, ...numbers } = flags;
-  const raw = Object.fromEntries(Object.entries({ prompt: positional.join(" "), ...numbers }).filter(([, v]) => v !== undefined));
+  const { model, out, init, ...numbers } = flags;
+  // The file stands in for the API's upload: the schema then holds --keep-rows and --init to each other.
+  const asked = { prompt: positional.join(" "), ...numbers, init: init === undefined ? undefined : UPLOAD_INIT };
+  const raw = Object.fromEntries(Object.entries(asked).filter(([, v]) => v !== undefined));
   // The API's hard limit (64): the CLI has no server cap to respect, only the schema's.
   const parsed = generationParamsFor(CANDIDATES_LIMIT).safeParse(raw);
   if (!parsed.success) {
@@ -107,7 +118,7 @@ function parseRequest(argv: string[]) {
     const where = key === "prompt" ? "prompt" : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
     throw new Error(`${where}: ${issue?.message ?? "invalid request"}\n${USAGE}`);
   }
-  return { request: parsed.data, model, out };
+  return { request: parsed.data, model, out, init };
 }
 
 /** The first line of a loader's error: `runMain` prints one line, and the folder is named once, by us. */
@@ -131,6 +142,27 @@ async function loadFolder(dir: string): Promise<ModelBundle> {
   }
 }
 
+/** The --init file's bytes, read before the model loads so that a typo fails at once. */
+function readInit(file: string): Uint8Array {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new Error(`--init: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** The --init picture as the model sees it, checked as the API checks an upload; --keep-rows within the model's grid. */
+async function initSource(bundle: ModelBundle, bytes: Uint8Array, keepRows: number): Promise<Buffer> {
+  const grid = bundle.transformer.config.imageGrid;
+  if (keepRows >= grid)
+    throw new Error(`--keep-rows: must be 1–${grid - 1} (the model's images have ${grid} rows of codes), got ${keepRows}`);
+  try {
+    return await sourceFromUpload(bytes, bundle.imageTokenizer.config.imageSize);
+  } catch (err) {
+    throw new Error(`--init: ${(err as Error).message}`);
+  }
+}
+
 /** A CLIP cosine to 4 decimals: finer differences mean nothing, and the JSON line stays readable. */
 const score = (img: GeneratedImage): number => Math.round((img.score ?? NaN) * 1e4) / 1e4;
 
@@ -145,9 +177,10 @@ export async function generateMain(argv: string[], io: GenerateIo = {}): Promise
   const stderr = io.stderr ?? process.stderr;
   const note = (s: string) => stderr.write(`[generate] ${s}\n`);
   const started = performance.now();
-  const { request, model, out } = parseRequest(argv);
+  const { request, model, out, init } = parseRequest(argv);
   const dir = resolveModelDir(model);
   assertModelFolder(dir);
+  const file = init === undefined ? undefined : readInit(init);
   // The same draw as the queue's (lib/generate/queue.ts), printed so the result can be had again.
   const seed = request.seed ?? Math.floor(Math.random() * 2 ** 31);
   // Backend notes go to stderr: stdout carries only the JSON line, for `| jq` and scripts.
@@ -166,6 +199,10 @@ export async function generateMain(argv: string[], io: GenerateIo = {}): Promise
       note(`${dir} carries no CLIP: --candidates is ignored, n = ${request.n} images are sampled`);
     const candidates = rerank ? withCandidates(sampling, CANDIDATES_FALLBACK).candidates : null;
 
+    const primed =
+      file && request.keepRows !== undefined
+        ? { source: await initSource(bundle, file, request.keepRows), keepRows: request.keepRows }
+        : undefined;
     const sampled = candidates ?? sampling.n;
     const side = bundle.transformer.config.imageGrid; // codes per image: side × side
     const bar = new Progress(`tokens of ${sampled} image${sampled > 1 ? "s" : ""}`, side * side, stderr);
@@ -180,6 +217,7 @@ export async function generateMain(argv: string[], io: GenerateIo = {}): Promise
         topK: sampling.topK || undefined,
         seed,
         candidates: candidates ?? undefined,
+        init: primed,
       },
       {
         onProgress: ({ done }) => bar.update(done),
@@ -207,6 +245,7 @@ export async function generateMain(argv: string[], io: GenerateIo = {}): Promise
       files: { images, grid },
       seed,
       settings: { n: sampling.n, guidance: sampling.guidance, temperature: sampling.temperature, topK: sampling.topK, candidates },
+      init: init !== undefined && primed ? { file: init, keepRows: primed.keepRows } : null,
       samplingDefaults: measured.success ? "manifest" : "fallback",
       scores: rerank ? { kept: result.images.map(score), rejected: result.rejected.map(score) } : null,
       warnings: { truncated, unknownWords },

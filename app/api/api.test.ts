@@ -82,7 +82,7 @@ describe("API", () => {
       [{ prompt: "ok", seed: null }, "seed must be a whole number 0–2147483647"],
       ['{"prompt":"a \\ud800"}', "the prompt contains characters that are not text (control characters or broken Unicode)"],
       [{ prompt: "\u200b\u2060" }, "the prompt has no visible character"],
-      [[1, 2], "the body must be a JSON object {prompt, n?, guidance?, temperature?, topK?, seed?, candidates?, model?}"],
+      [[1, 2], "the body must be a JSON object {prompt, n?, guidance?, temperature?, topK?, seed?, candidates?, model?, init?, keepRows?}"],
       // candidates: a whole number up to the server's cap (CANDIDATES_MAX=12 here), and never fewer than n.
       [{ prompt: "ok", candidates: 0 }, "candidates must be a whole number 1–12"],
       [{ prompt: "ok", candidates: 13 }, "candidates must be a whole number 1–12"],

@@ -15,6 +15,13 @@ export class CreatePage {
   readonly modelPicker: Locator;
   /** The link of a finished generation to its page, `/gallery/<id>`. */
   readonly openInGallery: Locator;
+  /** "Start from an image": the file input, the kept-rows slider, and the picked picture with its kept rows. */
+  readonly initFile: Locator;
+  readonly keepRows: Locator;
+  readonly initPreview: Locator;
+  /** While a primed job runs: its source with the kept rows, shown first; then the partial pictures. */
+  readonly keptRows: Locator;
+  readonly partials: Locator;
 
   constructor(readonly page: Page) {
     this.prompt = page.getByTestId("prompt");
@@ -27,6 +34,18 @@ export class CreatePage {
     this.rerankInfo = page.getByTestId("result-rerank");
     this.modelPicker = page.getByTestId("model-picker");
     this.openInGallery = page.getByTestId("open-in-gallery");
+    this.initFile = page.getByTestId("init-file");
+    this.keepRows = page.getByTestId("init-keep-rows");
+    this.initPreview = page.getByTestId("init-preview");
+    this.keptRows = page.getByTestId("kept-rows-preview");
+    this.partials = page.getByTestId("partial-image");
+  }
+
+  /** Picks a picture to start from (once the page's scripts have loaded) and how many of its code rows to keep. */
+  async startFrom(file: { name: string; mimeType: string; buffer: Buffer }, keepRows: number): Promise<void> {
+    await this.page.waitForLoadState("networkidle");
+    await this.initFile.setInputFiles(file);
+    await this.keepRows.fill(String(keepRows));
   }
 
   /** `/`, or `/?model=<name>` to preselect a model. */

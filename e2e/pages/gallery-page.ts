@@ -12,6 +12,9 @@ export class GalleryPage {
   readonly moreLikeThis: Locator;
   readonly detailPrompt: Locator;
   readonly detailImages: Locator;
+  /** A primed generation's source picture with its kept rows, and the rows it says were kept. */
+  readonly detailSource: Locator;
+  readonly detailSourceRows: Locator;
   /** The CLIP score under each kept image (a model with a CLIP). */
   readonly detailScores: Locator;
   /** The "rejected candidates" section (collapsed) and its images. */
@@ -31,6 +34,8 @@ export class GalleryPage {
     this.moreLikeThis = page.getByTestId("similar-item");
     this.detailPrompt = page.getByTestId("detail-prompt");
     this.detailImages = page.getByTestId("detail-image");
+    this.detailSource = page.getByTestId("detail-source-preview");
+    this.detailSourceRows = page.getByTestId("detail-source-rows");
     this.detailScores = page.getByTestId("detail-score");
     this.rejected = page.getByTestId("detail-rejected");
     this.rejectedImages = page.getByTestId("rejected-image");

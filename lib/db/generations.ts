@@ -44,9 +44,15 @@ export async function recentJobSeconds(db: Db, sample = 20): Promise<number | nu
 
 export function createGeneration(
   db: Db,
-  data: { prompt: string; params: object; seed: number; modelVersionId: string | null; clientId: string },
+  data: { prompt: string; params: object; seed: number; modelVersionId: string | null; clientId: string; source?: Uint8Array | null },
 ) {
-  return db.generation.create({ data, select: { id: true, seed: true } });
+  const { source, ...rest } = data;
+  return db.generation.create({ data: { ...rest, source: source ? new Uint8Array(source) : null }, select: { id: true, seed: true } });
+}
+
+/** The source picture of an image-primed job (a PNG at its model's size); null for an unknown job or one without. */
+export async function getGenerationSource(db: Db, id: string): Promise<Uint8Array | null> {
+  return (await db.generation.findUnique({ where: { id }, select: { source: true } }))?.source ?? null;
 }
 
 /** Marks the oldest queued job running under `workerId`'s lease and returns it, or null; safe against races. */
@@ -244,6 +250,9 @@ export function getJobStatus(db: Db, id: string) {
   return db.generation.findUnique({ where: { id }, select: { status: true, error: true, progress: true } });
 }
 
+/** A gallery image as a priming source names it so. */
+type GalleryRef = { generationId: string; index: number };
+
 const shownImage = { id: true, index: true, width: true, height: true, score: true, bitsPerDim: true, atypical: true } as const;
 
 /**
@@ -253,7 +262,8 @@ const shownImage = { id: true, index: true, width: true, height: true, score: tr
 export async function getGeneration(db: Db, id: string) {
   const job = await db.generation.findUnique({
     where: { id },
-    omit: { clientId: true, workerId: true, leaseUntil: true },
+    // The source picture has its own address (GET /api/generations/[id]/source); `primed` says there is one.
+    omit: { clientId: true, workerId: true, leaseUntil: true, source: true },
     include: {
       images: { select: { ...shownImage, rejected: true }, orderBy: { index: "asc" } },
       modelVersion: { select: { id: true, name: true } },
@@ -261,8 +271,11 @@ export async function getGeneration(db: Db, id: string) {
   });
   if (!job) return null;
   const strip = ({ rejected: _, ...img }: (typeof job.images)[number]) => img;
+  const p = (job.params ?? {}) as { init?: unknown; keepRows?: unknown };
   return {
     ...job,
+    /** An image-primed job: the rows it kept and where its source came from (a gallery image, or "upload"). */
+    primed: typeof p.keepRows === "number" ? { keepRows: p.keepRows, from: p.init as GalleryRef | "upload" } : null,
     images: job.images.filter((i) => !i.rejected).map(strip),
     rejected: job.images.filter((i) => i.rejected).map(strip),
   };

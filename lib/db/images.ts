@@ -15,6 +15,8 @@ export interface FinishedImage {
   /** Bits/dim under the model's flow, and whether that is above the flow's threshold (a model with a flow). */
   bitsPerDim?: number;
   atypical?: boolean;
+  /** The codes it was decoded from (h·w, row-major). */
+  codes?: ArrayLike<number>;
 }
 
 export interface JobOutput {
@@ -34,6 +36,20 @@ export function embeddingBytes(e: Float32Array): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+/** Codes as the Image row's `codes` column holds them: uint16 little-endian (codebooks have at most 65,536 entries). */
+export function codesBytes(codes: ArrayLike<number>): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(codes.length * 2);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < codes.length; i++) view.setUint16(i * 2, codes[i], true);
+  return out;
+}
+
+/** The inverse of codesBytes. */
+export function codesOf(bytes: Uint8Array): Int32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Int32Array.from({ length: bytes.byteLength >> 1 }, (_, i) => view.getUint16(i * 2, true));
+}
+
 /** The inverse of embeddingBytes. */
 export function embeddingOf(bytes: Uint8Array): Float32Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -51,7 +67,20 @@ export const imageRow = (id: string, img: FinishedImage, index: number, rejected
   embedding: img.embedding ? embeddingBytes(img.embedding) : null,
   bitsPerDim: img.bitsPerDim ?? null,
   atypical: img.atypical ?? null,
+  codes: img.codes ? codesBytes(img.codes) : null,
 });
+
+/** The codes of a generation's images by index (kept, then rejected; null for images stored without them). */
+export async function imageCodesOf(db: Db, generationId: string): Promise<{ index: number; codes: Int32Array | null }[]> {
+  const rows = await db.image.findMany({ where: { generationId }, orderBy: { index: "asc" }, select: { index: true, codes: true } });
+  return rows.map((r) => ({ index: r.index, codes: r.codes ? codesOf(r.codes) : null }));
+}
+
+/** Image `index` of a generation (a priming source: {generationId, index}) as PNG bytes; null when there is none. */
+export async function getImagePngAt(db: Db, generationId: string, index: number, store?: ImageStore): Promise<{ png: Uint8Array } | null> {
+  const row = await db.image.findUnique({ where: { generationId_index: { generationId, index } }, select: { id: true } });
+  return row ? getImagePng(db, row.id, store) : null;
+}
 
 /**
  * An image's PNG bytes, wherever they are: in its row (IMAGE_STORE=database, and every row from before the image

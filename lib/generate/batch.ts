@@ -5,11 +5,14 @@
 // exactly as alone: its partial pictures and progress, its decode (its own codes only, in one decoder call),
 // CLIP reranking of its own candidates, the typicality of each (./typicality.ts). A job that fails or stops (its
 // progress callback throws: a lost lease) fails or stops alone; its rows still run with the batch, since a KV cache
-// cannot drop rows cheaply.
+// cannot drop rows cheaply. An image-primed job (issue 32: `init`) is a group like any other whose images start
+// with its source picture's top rows of codes (./prime-codes.ts): same guidance, temperature, top-k, seed,
+// candidates and reranking; its partial pictures show the kept rows from the first token on.
 import * as tf from "@tensorflow/tfjs";
 import { serverEnv } from "../env";
 import type { SampleGroup } from "../model/sample";
 import { groupSamplerFor, type Engine } from "./engine";
+import { primePrefix } from "./prime-codes";
 import type { GeneratedImage, GenerateParams, GenerateProgress, GenerateResult } from "./generate";
 import type { ModelBundle } from "./model-bundle";
 import type { GenerationParams } from "./params";
@@ -45,8 +48,11 @@ export function sequencesOfStored(params: unknown, reranks: boolean): number {
   return sequencesOf({ n, candidates }, reranks);
 }
 
-/** A queued job as stored (prompt, its params JSON as the API wrote them, seed) → what generateBatch takes. */
-export function generateParamsOf(job: { prompt: string; params: unknown; seed: number }): GenerateParams {
+/**
+ * A queued job as stored (prompt, its params JSON as the API wrote them, seed, and the source picture of a primed
+ * job) → what generateBatch takes.
+ */
+export function generateParamsOf(job: { prompt: string; params: unknown; seed: number; source?: Uint8Array | null }): GenerateParams {
   const p = job.params as Omit<GenerationParams, "prompt">;
   return {
     prompt: job.prompt,
@@ -57,6 +63,8 @@ export function generateParamsOf(job: { prompt: string; params: unknown; seed: n
     seed: job.seed,
     // Jobs queued before reranking existed have none: n candidates, i.e. scored but not reranked.
     candidates: p.candidates,
+    // A primed job whose source went missing keeps its init (with no bytes) and fails, rather than running unprimed.
+    ...(p.keepRows !== undefined ? { init: { source: job.source ?? new Uint8Array(), keepRows: p.keepRows } } : {}),
   };
 }
 
@@ -92,6 +100,7 @@ function check(p: GenerateParams): void {
   if (p.candidates !== undefined && (!Number.isInteger(p.candidates) || p.candidates < p.n))
     throw new Error(`candidates must be a whole number ≥ n (${p.n}), got ${p.candidates}`);
   if (!(p.temperature > 0)) throw new Error(`temperature must be > 0, got ${p.temperature}`);
+  if (p.init && p.init.source.byteLength === 0) throw new Error("the job's source picture is missing: it cannot be primed");
 }
 
 /**
@@ -104,20 +113,23 @@ export async function generateBatch(bundle: ModelBundle, jobs: BatchJob[], optio
   const reranks = bundle.clip !== undefined;
   const outcomes: (BatchOutcome | undefined)[] = jobs.map(() => undefined);
   const fail = (j: number, error: unknown) => void (outcomes[j] ??= { ok: false, error });
-  const live: { job: number; encoded: ReturnType<ModelBundle["text"]["encode"]> }[] = [];
-  jobs.forEach(({ params }, job) => {
+  const live: { job: number; encoded: ReturnType<ModelBundle["text"]["encode"]>; prefix?: Int32Array }[] = [];
+  for (const [job, { params }] of jobs.entries()) {
     try {
       check(params);
-      live.push({ job, encoded: bundle.text.encode(params.prompt, c.textLen) });
+      const encoded = bundle.text.encode(params.prompt, c.textLen);
+      // A source that does not decode fails its job alone, before the pass.
+      const prefix = params.init ? await primePrefix(bundle.imageTokenizer, params.init) : undefined;
+      live.push({ job, encoded, prefix });
     } catch (error) {
       fail(job, error);
     }
-  });
+  }
   if (live.length === 0) return outcomes as BatchOutcome[];
-  const groups: SampleGroup[] = live.map(({ job, encoded }) => {
+  const groups: SampleGroup[] = live.map(({ job, encoded, prefix }) => {
     const p = jobs[job].params;
     const { guidance, temperature, topK, topP, seed } = p;
-    return { texts: [encoded.ids], n: sequencesOf(p, reranks), guidance, temperature, topK, topP, seed };
+    return { texts: [encoded.ids], n: sequencesOf(p, reranks), guidance, temperature, topK, topP, seed, prefix };
   });
   const batch = { jobs: live.length, rows: groups.reduce((s, g) => s + g.n, 0) };
   const started = performance.now();
@@ -128,11 +140,13 @@ export async function generateBatch(bundle: ModelBundle, jobs: BatchJob[], optio
       onToken: async ({ index, total, codes: sofar }) => {
         const done = index + 1;
         const every = options.partialEvery ?? 0;
-        const due = every > 0 && done % every === 0 && done < total;
+        const regular = every > 0 && done % every === 0 && done < total;
         await Promise.all(
-          live.map(async ({ job }, g) => {
+          live.map(async ({ job, prefix }, g) => {
             const { params, onProgress } = jobs[job];
             if (outcomes[job] || !onProgress) return;
+            // A primed job's first picture comes with its first token: the kept rows, at once.
+            const due = regular || (prefix !== undefined && every > 0 && done === 1 && done < total);
             try {
               // Partial pictures of the job's first n candidates only (decoding all of them would cost more than sampling).
               const partial = due ? await codesToPngs(bundle, sofar[g].slice(0, params.n)) : undefined;
@@ -174,7 +188,10 @@ async function finish(
   const started = performance.now();
   const bytes = await decodeBytes(bundle, codes);
   // Every candidate's typicality (bits/dim under the model's flow, when it has one), from the pixels as stored.
-  const pngs = await withTypicality(bundle.typicality, bytes, await encodePngs(bundle, bytes, codes.length));
+  const pngs = (await withTypicality(bundle.typicality, bytes, await encodePngs(bundle, bytes, codes.length))).map((img, i) => ({
+    ...img,
+    codes: codes[i],
+  }));
   const decodedMs = performance.now() - started;
   const clip = bundle.clip;
   if (!clip) {

@@ -6,6 +6,7 @@
 // (./batch.ts, which the worker uses to sample several jobs together): the same code path either way.
 import type { FinishedImage } from "../db/images";
 import type { Engine } from "./engine";
+import type { PrimeInit } from "./prime-codes";
 import { generateBatch } from "./batch";
 import type { ModelBundle } from "./model-bundle";
 
@@ -21,6 +22,8 @@ export interface GenerateParams {
   seed: number;
   /** Images to sample and rank with CLIP (≥ n); ignored (n are sampled) when the model has no CLIP. */
   candidates?: number;
+  /** Image priming: every image starts with the first keepRows rows of the source picture's codes. */
+  init?: PrimeInit;
 }
 
 /** A generated picture: exactly what the worker stores (its PNG, size, and CLIP score and typicality when the model has them). */

@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import type { Db } from "../db/client";
-import { findActiveModelVersion, findModelVersionByIdOrName, listServableModelVersions } from "../db/versions";
+import { findActiveModelVersion, findModelVersionByIdOrName, findModelVersionPath, listServableModelVersions } from "../db/versions";
 import { rerankOfferFor } from "./candidates";
 import { PromptText, type RerankOffer, type SamplingDefaults } from "./params";
 import { samplingDefaultsFor } from "./sampling-defaults";
@@ -25,6 +25,8 @@ export interface ServableModel {
   rerank: RerankOffer;
   /** Its manifest's `extra.examples` (valid prompts only), or null when it has none. */
   examples: string[] | null;
+  /** Rows (and columns) of codes of its images: an image-primed request keeps 1 to imageGrid − 1 rows. */
+  imageGrid: number;
 }
 
 export interface ChosenModel {
@@ -70,7 +72,45 @@ export async function listServableModels(db: Db): Promise<ServableModel[]> {
       sampling: samplingDefaultsFor(v.path),
       rerank: rerankOfferFor(v.path),
       examples: examplesFor(v.path),
+      imageGrid: gridOf(v.path),
     }));
+}
+
+/**
+ * The grid of codes of a version's images (the active version's for null: what completes images whose version was
+ * deleted); null when there is no such folder to read.
+ */
+export async function imageGridOfVersion(db: Db, versionId: string | null): Promise<number | null> {
+  const folder = versionId ? await findModelVersionPath(db, versionId) : await findActiveModelVersion(db);
+  try {
+    return folder ? imageShapeOf(folder.path).grid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The grid of a folder's images, or the shipped models' 8 when its manifests cannot say (the registry reports why). */
+function gridOf(dir: string): number {
+  try {
+    return imageShapeOf(dir).grid;
+  } catch {
+    return 8;
+  }
+}
+
+/** What a model folder draws: its pictures' side in pixels and its grid of codes (grid × grid), from its manifests. */
+export function imageShapeOf(dir: string): { imageSize: number; grid: number } {
+  const read = (d: string) =>
+    JSON.parse(fs.readFileSync(path.join(/*turbopackIgnore: true*/ d, "manifest.json"), "utf8")) as {
+      config?: { imageGrid?: unknown; imageSize?: unknown };
+      extra?: { imageTokenizer?: unknown };
+    };
+  const gpt = read(dir);
+  const vq = read(path.join(dir, String(gpt.extra?.imageTokenizer ?? "image-tokenizer")));
+  const grid = Number(gpt.config?.imageGrid);
+  const imageSize = Number(vq.config?.imageSize);
+  if (!(grid > 1) || !(imageSize > 0)) throw new Error(`${dir}: its manifests give no image grid or image size`);
+  return { imageSize, grid };
 }
 
 const Examples = z.array(z.unknown());

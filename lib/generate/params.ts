@@ -58,6 +58,40 @@ export const ModelKey = z
   .max(100, "model must be at most 100 characters: a model version's id or name")
   .refine((s) => !INVALID.test(s), "model contains characters that are not text (control characters or broken Unicode)");
 
+/**
+ * Image priming (DALL·E's image-conditional generation): `init` names the picture whose top rows of codes every
+ * image starts with — a gallery image, or "upload": the `image` part of a multipart/form-data request (the Create
+ * page's "Start from an image") — and `keepRows` how many of its code rows are kept; the rest are sampled.
+ */
+export const UPLOAD_INIT = "upload";
+
+/** Bytes an uploaded picture may have (checked by the server, lib/generate/source-image.ts, and by the Create form). */
+export const UPLOAD_MAX_BYTES = 1024 * 1024;
+/** The types an upload may be (by its bytes on the server; by its declared type in the form). */
+export const UPLOAD_TYPES = ["image/png", "image/jpeg", "image/webp"] as const;
+
+/** A gallery image as a priming source: its generation and its index there (0 is the first kept image). */
+export const GalleryInit = z.strictObject(
+  {
+    generationId: z
+      .string({ error: "init.generationId must be a string: a generation's id" })
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, "init.generationId is not a generation's id"),
+    index: number("init.index", 0, 255, true),
+  },
+  { error: jsonObjectError("{generationId, index}") },
+);
+export type GalleryInit = z.infer<typeof GalleryInit>;
+
+const INIT_SHAPE = `init must be {generationId, index} (a gallery image) or "${UPLOAD_INIT}" (the image part of a multipart/form-data request)`;
+export const InitSource = z.union([z.literal(UPLOAD_INIT), GalleryInit], { error: INIT_SHAPE });
+export type InitSource = z.infer<typeof InitSource>;
+
+/**
+ * Rows a request may keep, at most: the schema's bound for any model; the server holds a request to its model's
+ * grid (1–7 of 8 rows on the shipped models), since keeping every row would leave nothing to sample.
+ */
+export const KEEP_ROWS_LIMIT = 63;
+
 /** The most candidates any request may ask for; the server's CANDIDATES_MAX may cap lower. */
 export const CANDIDATES_LIMIT = 64;
 
@@ -94,10 +128,17 @@ function requestSchema(cap: number) {
         candidates: number("candidates", 1, cap, true).optional(),
         /** The model version to generate with (id or name); left out, the active one. Stored as the job's version, not in its params. */
         model: ModelKey.optional(),
+        /** Image priming: where the kept rows come from, and how many (both or neither). */
+        init: InitSource.optional(),
+        keepRows: number("keepRows", 1, KEEP_ROWS_LIMIT, true).optional(),
       },
-      { error: jsonObjectError("{prompt, n?, guidance?, temperature?, topK?, seed?, candidates?, model?}") },
+      { error: jsonObjectError("{prompt, n?, guidance?, temperature?, topK?, seed?, candidates?, model?, init?, keepRows?}") },
     )
     .superRefine((r, ctx) => {
+      if (r.init !== undefined && r.keepRows === undefined)
+        ctx.addIssue({ code: "custom", path: ["keepRows"], message: "keepRows is required with init: how many rows of codes to keep" });
+      if (r.keepRows !== undefined && r.init === undefined)
+        ctx.addIssue({ code: "custom", path: ["init"], message: "keepRows needs init: the image whose rows are kept" });
       if (r.candidates !== undefined && r.candidates < r.n)
         ctx.addIssue({
           code: "custom",

@@ -31,6 +31,8 @@ export interface EnqueueOptions {
   modelVersionId: string | null;
   /** Jobs generated at once: the queue drains this many times faster. */
   concurrency?: number;
+  /** An image-primed job's source picture (./source-image.ts), stored with it. */
+  source?: Uint8Array;
 }
 
 /** Seconds per job before any has finished: about what the shipped model takes for 4 images on 2 cores. */
@@ -51,5 +53,14 @@ export async function enqueue(db: Db, params: GenerationParams, o: EnqueueOption
   }
   const seed = params.seed ?? Math.floor(Math.random() * 2 ** 31);
   const { prompt, ...rest } = params;
-  return createGeneration(db, { prompt, params: { ...rest, seed }, seed, modelVersionId: o.modelVersionId, clientId: o.clientId });
+  if ((rest.keepRows !== undefined) !== (o.source !== undefined))
+    throw new Error("a primed job needs both keepRows and its source picture");
+  return createGeneration(db, {
+    prompt,
+    params: { ...rest, seed },
+    seed,
+    modelVersionId: o.modelVersionId,
+    clientId: o.clientId,
+    source: o.source ?? null,
+  });
 }

@@ -55,7 +55,8 @@ export interface WorkerOptions {
 class LeaseLost extends Error {}
 
 type Row = NonNullable<Awaited<ReturnType<typeof claimNextJob>>>;
-type JobRow = Pick<Row, "id" | "prompt" | "params" | "seed">;
+// `source`: an image-primed job's picture, which its worker encodes into the kept rows.
+type JobRow = Pick<Row, "id" | "prompt" | "params" | "seed" | "source">;
 
 /** A claimed job while its batch runs. */
 interface Claimed {

@@ -37,3 +37,27 @@ describe("form posts: same origin only", () => {
     expect(post("http", "127.0.0.1:3001", "https://tessera.example", { "x-forwarded-host": "tessera.example" })?.status).toBe(403);
   });
 });
+
+describe("form-typed posts to the API: same origin only", () => {
+  const api = (origin: string | undefined, type = form["content-type"]) =>
+    checkRequest({
+      method: "POST",
+      url: "/api/generations",
+      headers: { host: "t.test:3000", "content-type": type, ...(origin === undefined ? {} : { origin }) },
+      proto: "http",
+    });
+
+  it("refuses an upload (multipart) from another site, and text/plain or urlencoded ones too", () => {
+    expect(api("http://evil.example")?.status).toBe(403);
+    expect(api("https://t.test:3000")?.status).toBe(403);
+    expect(api("http://evil.example", "text/plain")?.status).toBe(403);
+    expect(api("http://evil.example", "application/x-www-form-urlencoded")?.status).toBe(403);
+  });
+
+  it("lets the site's own page and clients without an Origin (curl) through, and never looks at JSON", () => {
+    expect(api("http://t.test:3000")).toBeNull();
+    expect(api(undefined)).toBeNull();
+    // JSON: no form can send it, and the route answers a wrong type with 415 itself.
+    expect(api("http://evil.example", "application/json")).toBeNull();
+  });
+});

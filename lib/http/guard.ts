@@ -82,8 +82,25 @@ export function checkServerAction(req: RequestHead): Rejection | null {
   return null;
 }
 
+/**
+ * The API takes JSON, which no cross-site form can send; the one exception, a picture posted as multipart/form-data
+ * (POST /api/generations with an upload), is a type any page's form can post. So a form-typed post to the API
+ * that comes from another site (its Origin names another scheme, host or port) is refused here; without an Origin
+ * (curl, scripts) it goes on, as browsers always send one with a POST.
+ */
+export function checkApiForm(req: RequestHead): Rejection | null {
+  const path = req.url.split(/[?#]/, 1)[0];
+  if (req.method === "GET" || req.method === "HEAD" || req.method === "OPTIONS" || !path.startsWith("/api/")) return null;
+  const type = (header(req.headers, "content-type") ?? "").toLowerCase();
+  if (!/^(multipart\/form-data|application\/x-www-form-urlencoded|text\/plain)(;|$)/.test(type.trim())) return null;
+  const origin = header(req.headers, "origin");
+  const host = header(req.headers, "x-forwarded-host") ?? header(req.headers, "host");
+  if (origin !== undefined && !sameOrigin(origin, req.proto, host)) return { status: 403, message: "cross-site form posts are refused" };
+  return null;
+}
+
 export function checkRequest(req: RequestHead): Rejection | null {
-  return checkPath(req.url) ?? checkServerAction(req);
+  return checkPath(req.url) ?? checkServerAction(req) ?? checkApiForm(req);
 }
 
 /**

@@ -7,19 +7,23 @@ import { firstIssue, generationParamsFor, withCandidates, withSamplingDefaults }
 import { samplingDefaultsFor } from "@/lib/generate/sampling-defaults";
 import { enqueue, QueueFullError } from "@/lib/generate/queue";
 import { generationService } from "@/lib/generate/service";
-import { readJsonBody } from "@/lib/http/body";
+import { sourceForRequest } from "@/lib/generate/priming";
+import { UPLOAD_MAX_BYTES } from "@/lib/generate/source-image";
+import { readJsonOrUpload } from "@/lib/http/body";
 
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";
 
 /**
- * POST /api/generations {prompt, n?, guidance?, temperature?, topK?, seed?, candidates?, model?} → 202 {id, seed,
- * candidates, rerank}: `model` (a version's id or name; left out, the active one) is the job's model, whose
- * sampling defaults fill what the request leaves out; `rerank` false when it has no CLIP (then n images are
- * sampled, whatever `candidates` says).
+ * POST /api/generations {prompt, n?, guidance?, temperature?, topK?, seed?, candidates?, model?, init?, keepRows?}
+ * → 202 {id, seed, candidates, rerank, source?}: `model` (a version's id or name; left out, the active one) is the
+ * job's model, whose sampling defaults fill what the request leaves out; `rerank` false when it has no CLIP (then n
+ * images are sampled, whatever `candidates` says). `init` + `keepRows` prime every image with the top rows of a
+ * gallery image or of an upload (multipart/form-data: this JSON in part `request`, the file in part `image`);
+ * `source` is then the address of the picture as the model sees it.
  */
 export const POST = route(async (request: Request) => {
-  const body = await readJsonBody(request);
+  const { body, upload } = await readJsonOrUpload(request, UPLOAD_MAX_BYTES);
   const settings = candidateSettings();
   const parsed = generationParamsFor(settings.max).safeParse(body);
   if (!parsed.success) return jsonError(400, firstIssue(parsed.error));
@@ -30,6 +34,8 @@ export const POST = route(async (request: Request) => {
   const model = choice.model;
   const broken = service.registry.loadErrorOf(model.id);
   if (broken) return jsonError(503, `the ${model.active ? "active " : ""}model ${model.name} could not be loaded: ${broken.message}`);
+  // Before anything is queued: a refused source leaves nothing behind.
+  const source = await sourceForRequest(service.db, asked, upload, model.path);
   const rerank = folderHasClip(model.path);
   const sampling = withSamplingDefaults(asked, samplingDefaultsFor(model.path));
   // Without a CLIP, candidates are ignored: the job records none, so it never claims a ranking it did not do.
@@ -43,10 +49,11 @@ export const POST = route(async (request: Request) => {
       clientId: clientIdFrom(request.headers),
       modelVersionId: model.id,
       concurrency: service.concurrency,
+      source,
     });
     service.worker.notify();
     return Response.json(
-      { ...job, candidates: ranked?.candidates ?? params.n, rerank },
+      { ...job, candidates: ranked?.candidates ?? params.n, rerank, ...(source ? { source: `/api/generations/${job.id}/source` } : {}) },
       { status: 202, headers: { Location: `/api/generations/${job.id}` } },
     );
   } catch (err) {

@@ -1,6 +1,8 @@
 import type { Metadata } from "next";
 import Link from "next/link";
+import { KeptRowsPreview, keptRowsLabel } from "@/components/kept-rows";
 import { PixelImage } from "@/components/pixel-image";
+import { TransformerTools } from "@/components/transformer-tools";
 import { VaeTools } from "@/components/vae-tools";
 import { headers } from "next/headers";
 import { notFound } from "next/navigation";
@@ -9,6 +11,7 @@ import { isAdmin } from "@/lib/admin";
 import { getDb } from "@/lib/db/client";
 import { galleryItems } from "@/lib/db/gallery";
 import { getGeneration } from "@/lib/db/generations";
+import { imageGridOfVersion } from "@/lib/generate/models";
 import { moreLikeThis } from "@/lib/generate/semantic";
 import { isRecordId } from "@/lib/ids";
 import { shownText } from "@/lib/text/shown";
@@ -89,6 +92,8 @@ export default async function GenerationPage({ params }: { params: Promise<{ id:
           </figure>
         ))}
       </div>
+      {g.primed && <StartedFrom id={g.id} primed={g.primed} grid={(await imageGridOfVersion(getDb(), g.modelVersion?.id ?? null)) ?? 8} />}
+      {g.status === "done" && <TransformerTools generationId={g.id} prompt={g.prompt} model={g.modelVersion} images={g.images} />}
       {g.status === "done" && <VaeTools images={g.images} />}
       <dl className="grid grid-cols-[10rem_1fr] gap-x-4 gap-y-1 text-sm" data-testid="detail-params">
         {rows.map(([k, v]) => (
@@ -159,6 +164,39 @@ export default async function GenerationPage({ params }: { params: Promise<{ id:
         )}
       </div>
     </div>
+  );
+}
+
+/** An image-primed generation's source: the picture as the model saw it, its kept rows, where it came from. */
+function StartedFrom({
+  id,
+  primed,
+  grid,
+}: {
+  id: string;
+  primed: { keepRows: number; from: { generationId: string; index: number } | "upload" };
+  /** Rows of codes of the model's images (where the veil goes). */
+  grid: number;
+}) {
+  return (
+    <section className="flex flex-wrap items-center gap-4 rounded border border-neutral-200 p-3 text-sm" data-testid="detail-source">
+      <KeptRowsPreview src={`/api/generations/${id}/source`} keepRows={primed.keepRows} grid={grid} testId="detail-source-preview" />
+      <div className="space-y-1">
+        <h2 className="font-semibold text-neutral-600">Started from a picture</h2>
+        <p className="text-neutral-600" data-testid="detail-source-rows">
+          {keptRowsLabel(primed.keepRows, grid)}
+        </p>
+        <p className="text-neutral-500">
+          {primed.from === "upload" ? (
+            "an uploaded picture (shown as the model saw it: on white, fitted)"
+          ) : (
+            <Link href={`/gallery/${primed.from.generationId}`} className="text-tile-700 underline" data-testid="detail-source-link">
+              image {primed.from.index + 1} of another generation
+            </Link>
+          )}
+        </p>
+      </div>
+    </section>
   );
 }
 

@@ -13,14 +13,20 @@ const withUrl = <T extends { id: string }>(img: T) => ({ ...img, url: `/api/imag
 
 /**
  * GET /api/generations/[id]: the job, its parameters, status, timings, `candidates` (how many CLIP ranked; null when
- * reranking was off), its kept images (URL, CLIP score) and the `rejected` candidates (the same, ranked lower).
+ * reranking was off), its kept images (URL, CLIP score) and the `rejected` candidates (the same, ranked lower);
+ * for an image-primed job `primed` {keepRows, from} and the `source` picture's URL (else null).
  */
 export const GET = route(async (_request: Request, { params }: Ctx) => {
   const { id } = await params;
   const job = isRecordId(id) ? await getGeneration(getDb(), id) : null;
   if (!job) return jsonError(404, `no generation with id ${shownId(id)}`);
   return Response.json(
-    { ...job, images: job.images.map(withUrl), rejected: job.rejected.map(withUrl) },
+    {
+      ...job,
+      images: job.images.map(withUrl),
+      rejected: job.rejected.map(withUrl),
+      source: job.primed ? `/api/generations/${job.id}/source` : null,
+    },
     { headers: { "Cache-Control": "no-store" } },
   );
 });

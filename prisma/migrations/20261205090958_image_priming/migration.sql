@@ -1,0 +1,5 @@
+-- AlterTable
+ALTER TABLE "Generation" ADD COLUMN "source" BLOB;
+
+-- AlterTable
+ALTER TABLE "Image" ADD COLUMN "codes" BLOB;
