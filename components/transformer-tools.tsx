@@ -8,12 +8,13 @@ import { TransformerToolsClient } from "./transformer-tools-client";
 
 export async function TransformerTools({
   generationId,
-  prompt,
+  typedPrompt,
   model,
   images,
 }: {
   generationId: string;
-  prompt: string;
+  /** Posted as typed with each request; never rendered (the page shows lib/text/shown.ts's form). */
+  typedPrompt: string;
   /** The version that drew the images (null when it was deleted since: the active one completes them). */
   model: { id: string; name: string } | null;
   images: { id: string; index: number }[];
@@ -24,7 +25,7 @@ export async function TransformerTools({
     <section className="space-y-3 rounded border border-neutral-200 p-3" data-testid="transformer-tools">
       <h2 className="text-sm font-semibold text-neutral-600">Complete or vary (transformer)</h2>
       {grid ? (
-        <TransformerToolsClient generationId={generationId} prompt={prompt} model={model?.name} images={images} grid={grid} />
+        <TransformerToolsClient generationId={generationId} prompt={typedPrompt} model={model?.name} images={images} grid={grid} />
       ) : (
         <p className="text-sm text-neutral-500" data-testid="transformer-tools-off">
           Off: no model folder to complete these images with.

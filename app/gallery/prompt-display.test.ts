@@ -51,7 +51,8 @@ afterAll(async () => {
 
 // Not shown as text: a link's address (percent-encoded), and a form field's value, which holds the text as typed so
 // that submitting it again searches for the same thing.
-const NOT_SHOWN = new Set(["href", "value", "defaultValue"]);
+// typedPrompt: the transformer tools post the prompt as typed (as the Remix link hands it on); they never render it.
+const NOT_SHOWN = new Set(["href", "value", "defaultValue", "typedPrompt"]);
 
 /** Every string an element tree would print: text children and string props (alt, title…), not nested components' output. */
 function strings(node: ReactNode | unknown, out: string[] = []): string[] {

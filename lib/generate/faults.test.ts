@@ -1,5 +1,5 @@
 // Faults that heal, under load, with the real service (two generation threads, a folder image store, SQLite): an
-// outside read transaction held for 12 s, then the WAL file, the database's folder and the image folder each made
+// outside read transaction held (12 s in the issue; 5 s here by default), then the WAL file, the database's folder and the image folder each made
 // unwritable for 10 s (chattr +i: root only, since chmod does not stop root) and restored. Each time: health is
 // degraded during the fault, every job ends done or failed within a minute of the restore without a restart, every
 // job the queue acknowledged is in the database, and no image file is left that no row names.
@@ -61,6 +61,12 @@ async function orphanFiles(): Promise<string[]> {
   return files.filter((f) => !named.has(f));
 }
 
+/**
+ * How long each fault lasts: 3 s by default so the suite stays quick (healing does not depend on the length; health is
+ * sampled every second throughout); TESSERA_FAULT_SECONDS=10 reproduces the issue's 10–12 s measurement.
+ */
+const FAULT_MS = 1000 * Number(process.env.TESSERA_FAULT_SECONDS ?? 3);
+
 /** Holds the fault for `ms` under load, then measures how the service heals. */
 async function faultUnderLoad(name: string, fault: { on(): void; off(): void }, ms: number, degrades = true) {
   await load(12);
@@ -115,7 +121,7 @@ const chattr = (target: () => string) => ({
 });
 
 describe.skipIf(process.getuid?.() !== 0)("faults that heal, under load", () => {
-  it("an outside read transaction held for 12 s", async () => {
+  it("an outside read transaction held under load", async () => {
     let side: Database.Database | undefined;
     // WAL: a reader blocks no writer, so nothing degrades (before WAL, this wedged the server for good).
     await faultUnderLoad(
@@ -131,38 +137,38 @@ describe.skipIf(process.getuid?.() !== 0)("faults that heal, under load", () => 
           side?.close();
         },
       },
-      12_000,
+      FAULT_MS + 2000,
       false,
     );
   }, 150_000);
 
   it(
-    "the WAL file refuses writes for 10 s",
+    "the WAL file refuses writes for a while",
     () =>
       faultUnderLoad(
         "WAL file",
         chattr(() => `${file}-wal`),
-        10_000,
+        FAULT_MS,
       ),
     150_000,
   );
   it(
-    "the database's folder refuses writes for 10 s",
+    "the database's folder refuses writes for a while",
     () =>
       faultUnderLoad(
         "database folder",
         chattr(() => dir),
-        10_000,
+        FAULT_MS,
       ),
     150_000,
   );
   it(
-    "the image folder refuses writes for 10 s",
+    "the image folder refuses writes for a while",
     () =>
       faultUnderLoad(
         "image folder",
         chattr(() => images),
-        10_000,
+        FAULT_MS,
       ),
     150_000,
   );

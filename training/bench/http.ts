@@ -101,6 +101,8 @@ async function startServer(env: Record<string, string>): Promise<Server> {
       QUEUE_LIMIT: "1000",
       // The bench's clients all come from one address: the per-client cap would answer them 429.
       QUEUE_LIMIT_PER_CLIENT: "1000",
+      // …and 32 clients with their event streams and the health poller are more connections than the default cap.
+      CONNECTIONS_PER_CLIENT: "0",
       NEXT_TELEMETRY_DISABLED: "1",
       ...env,
     },

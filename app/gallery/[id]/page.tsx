@@ -93,7 +93,7 @@ export default async function GenerationPage({ params }: { params: Promise<{ id:
         ))}
       </div>
       {g.primed && <StartedFrom id={g.id} primed={g.primed} grid={(await imageGridOfVersion(getDb(), g.modelVersion?.id ?? null)) ?? 8} />}
-      {g.status === "done" && <TransformerTools generationId={g.id} prompt={g.prompt} model={g.modelVersion} images={g.images} />}
+      {g.status === "done" && <TransformerTools generationId={g.id} typedPrompt={g.prompt} model={g.modelVersion} images={g.images} />}
       {g.status === "done" && <VaeTools images={g.images} />}
       <dl className="grid grid-cols-[10rem_1fr] gap-x-4 gap-y-1 text-sm" data-testid="detail-params">
         {rows.map(([k, v]) => (
