@@ -1,6 +1,6 @@
 // Faults that heal, under load, with the real service (two generation threads, a folder image store, SQLite): an
 // outside read transaction held (12 s in the issue; 5 s here by default), then the WAL file, the database's folder and the image folder each made
-// unwritable for 10 s (chattr +i: root only, since chmod does not stop root) and restored. Each time: health is
+// unwritable (10 s in the issue, 3 s here) (chattr +i: root only, since chmod does not stop root) and restored. Each time: health is
 // degraded during the fault, every job ends done or failed within a minute of the restore without a restart, every
 // job the queue acknowledged is in the database, and no image file is left that no row names.
 import { execFileSync } from "node:child_process";
