@@ -66,38 +66,37 @@ export class FlatAdamW implements OptimizerState {
     }
   }
 
-  /** Moment estimates by name ("m/<param>", "v/<param>"), valid until the next call or dispose. */
-  state(): Map<string, tf.Tensor> {
-    tf.dispose(this.snapshot);
-    const out = new Map<string, tf.Tensor>();
+  /** Every moment array's slice per parameter, under its checkpoint name ("m/<param>", "v/<param>"). */
+  private *slices(): Generator<{ key: string; values: Float32Array; shape: number[] }> {
     for (const [prefix, flat] of [
       ["m", this.m],
       ["v", this.v],
     ] as const) {
-      let offset = 0;
-      this.layout.names.forEach((name, p) => {
-        out.set(`${prefix}/${name}`, tf.tensor(flat.subarray(offset, offset + this.layout.sizes[p]), this.layout.shapes[p], "float32"));
-        offset += this.layout.sizes[p];
-      });
+      for (let p = 0, offset = 0; p < this.layout.names.length; offset += this.layout.sizes[p++])
+        yield {
+          key: `${prefix}/${this.layout.names[p]}`,
+          values: flat.subarray(offset, offset + this.layout.sizes[p]),
+          shape: this.layout.shapes[p],
+        };
     }
+  }
+
+  /** Moment estimates by name ("m/<param>", "v/<param>"), valid until the next call or dispose. */
+  state(): Map<string, tf.Tensor> {
+    tf.dispose(this.snapshot);
+    const out = new Map<string, tf.Tensor>();
+    for (const s of this.slices()) out.set(s.key, tf.tensor(s.values, s.shape, "float32"));
     this.snapshot = [...out.values()];
     return out;
   }
 
   restore(state: Map<string, tf.Tensor>, step: number): void {
-    for (const [prefix, flat] of [
-      ["m", this.m],
-      ["v", this.v],
-    ] as const) {
-      let offset = 0;
-      this.layout.names.forEach((name, p) => {
-        const saved = state.get(`${prefix}/${name}`);
-        if (!saved) throw new Error(`optimizer state has no ${prefix}/${name}`);
-        if (saved.size !== this.layout.sizes[p])
-          throw new Error(`optimizer state ${prefix}/${name} has ${saved.size} values, the model ${this.layout.sizes[p]}`);
-        flat.set(saved.dataSync() as Float32Array, offset);
-        offset += this.layout.sizes[p];
-      });
+    for (const s of this.slices()) {
+      const saved = state.get(s.key);
+      if (!saved) throw new Error(`optimizer state has no ${s.key}`);
+      if (saved.size !== s.values.length)
+        throw new Error(`optimizer state ${s.key} has ${saved.size} values, the model ${s.values.length}`);
+      s.values.set(saved.dataSync() as Float32Array);
     }
     this.step = step;
   }
