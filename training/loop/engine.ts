@@ -3,10 +3,8 @@
 // ONNX Runtime over the task's native graph (./native-engine.ts; both cores as intra-op threads) and tfjs replicas
 // (./replicas.ts; one wasm instance per core). The loop knows nothing else of either.
 import os from "node:os";
-import * as tf from "@tensorflow/tfjs";
-import type { ParamStore } from "../../lib/model/params";
 import type { ParamLayout } from "../optim/flat-adamw";
-import { ReplicaPool, type PooledGradients } from "./replicas";
+import { assignFromFlat, copyToFlat, ReplicaPool, type PooledGradients } from "./replicas";
 import type { Batch, StepContext, TaskDefinition, TrainTask } from "./task";
 
 export type EngineName = "ort" | "tfjs";
@@ -42,28 +40,6 @@ export function resolveWorkers(workers: number | "auto", backend: string, engine
   return engine === "ort" || backend === "wasm" ? Math.max(1, Math.min(engine === "ort" ? 64 : 8, os.availableParallelism())) : 1;
 }
 
-/** Copies the trainable variables of `store` into `theta` (layout order). */
-export function readTheta(store: ParamStore, layout: ParamLayout, theta: Float32Array): void {
-  const vars = store.trainable();
-  let offset = 0;
-  layout.names.forEach((name, i) => {
-    theta.set(vars.get(name)!.dataSync() as Float32Array, offset);
-    offset += layout.sizes[i];
-  });
-}
-
-/** Assigns the trainable variables of `store` from `theta` (layout order). */
-export function writeTheta(store: ParamStore, layout: ParamLayout, theta: Float32Array): void {
-  const vars = store.trainable();
-  let offset = 0;
-  layout.names.forEach((name, i) => {
-    const t = tf.tensor(theta.subarray(offset, offset + layout.sizes[i]), layout.shapes[i], "float32");
-    vars.get(name)!.assign(t);
-    t.dispose();
-    offset += layout.sizes[i];
-  });
-}
-
 /** tfjs: data-parallel replicas on worker threads (./replicas.ts); the ParamStore follows `theta` after each step. */
 export class TfjsEngine implements Engine {
   readonly name = "tfjs";
@@ -71,11 +47,11 @@ export class TfjsEngine implements Engine {
 
   private constructor(
     private readonly task: TrainTask,
-    private readonly layout: ParamLayout,
+    layout: ParamLayout,
     private readonly pool: ReplicaPool,
   ) {
     this.theta = new Float32Array(layout.total);
-    readTheta(task.params, layout, this.theta);
+    copyToFlat(task.params.trainable(), this.theta);
   }
 
   static async start(task: TrainTask, layout: ParamLayout, definition: TaskDefinition | null, replicas: number): Promise<TfjsEngine> {
@@ -91,13 +67,13 @@ export class TfjsEngine implements Engine {
   }
 
   commit(): void {
-    writeTheta(this.task.params, this.layout, this.theta);
+    assignFromFlat(this.task.params.trainable(), this.theta);
   }
 
   sync(): void {}
 
   reload(): void {
-    readTheta(this.task.params, this.layout, this.theta);
+    copyToFlat(this.task.params.trainable(), this.theta);
   }
 
   publish(): Promise<void> {

@@ -5,8 +5,8 @@
 // into one flat buffer (pre-allocated outputs). One session per batch size, built once.
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import type { ParamLayout } from "../optim/flat-adamw";
-import { readTheta, writeTheta, type Engine } from "./engine";
-import type { PooledGradients } from "./replicas";
+import type { Engine } from "./engine";
+import { assignFromFlat, copyToFlat, type PooledGradients } from "./replicas";
 import type { Batch, NativeGraph, StepContext, TrainTask } from "./task";
 
 interface Compiled {
@@ -32,7 +32,7 @@ export class NativeEngine implements Engine {
   ) {
     this.theta = new Float32Array(layout.total);
     this.grads = new Float32Array(layout.total);
-    readTheta(task.params, layout, this.theta);
+    copyToFlat(task.params.trainable(), this.theta);
     let offset = 0;
     layout.names.forEach((name, i) => {
       this.paramFeeds[name] = new Tensor("float32", this.theta.subarray(offset, offset + layout.sizes[i]), layout.shapes[i]);
@@ -103,11 +103,11 @@ export class NativeEngine implements Engine {
   commit(): void {}
 
   sync(): void {
-    writeTheta(this.task.params, this.layout, this.theta);
+    assignFromFlat(this.task.params.trainable(), this.theta);
   }
 
   reload(): void {
-    readTheta(this.task.params, this.layout, this.theta);
+    copyToFlat(this.task.params.trainable(), this.theta);
   }
 
   async publish(): Promise<void> {}

@@ -9,7 +9,7 @@
 // writes with the messages.
 import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
-import type { ParamStore } from "../../lib/model/params";
+import { paramLayout } from "../optim/flat-adamw";
 import { sliceBatch, type Batch, type StepContext, type TaskDefinition, type TrainTask } from "./task";
 
 type Typed = Int32Array | Float32Array | Uint8Array;
@@ -24,12 +24,8 @@ export interface ShardResult {
   gather: Record<string, Wire>;
 }
 
-/** Names and sizes of a store's tensors in order: both sides must agree on it before sharing flat buffers. */
-export function layout(vars: Map<string, tf.Variable>): { names: string[]; sizes: number[]; total: number } {
-  const names = [...vars.keys()];
-  const sizes = names.map((n) => vars.get(n)!.size);
-  return { names, sizes, total: sizes.reduce((a, b) => a + b, 0) };
-}
+/** Names, shapes and sizes of a store's tensors in order: both sides must agree on it before sharing flat buffers. */
+export const layout = paramLayout;
 
 /** The loss of one shard under the gradient tape; writes d loss / d θ (trainable order) into `out`. */
 export async function shardGradients(task: TrainTask, batch: Batch, ctx: StepContext, out: Float32Array): Promise<ShardResult> {
@@ -62,19 +58,19 @@ export async function shardGradients(task: TrainTask, batch: Batch, ctx: StepCon
   }
 }
 
-/** Copies every variable of `store` into `view` (layout order). */
-export async function writeWeights(store: ParamStore, view: Float32Array): Promise<void> {
+/** Copies every variable of `vars` into the flat `view` (map order = layout order). */
+export function copyToFlat(vars: Map<string, tf.Variable>, view: Float32Array): void {
   let offset = 0;
-  for (const v of store.all().values()) {
-    view.set((await v.data()) as Float32Array, offset);
+  for (const v of vars.values()) {
+    view.set(v.dataSync() as Float32Array, offset);
     offset += v.size;
   }
 }
 
-/** Assigns every variable of `store` from `view` (layout order). */
-export function readWeights(store: ParamStore, view: Float32Array): void {
+/** Assigns every variable of `vars` from the flat `view` (map order = layout order). */
+export function assignFromFlat(vars: Map<string, tf.Variable>, view: Float32Array): void {
   let offset = 0;
-  for (const v of store.all().values()) {
+  for (const v of vars.values()) {
     const t = tf.tensor(view.subarray(offset, offset + v.size), v.shape, "float32");
     v.assign(t);
     t.dispose();
@@ -190,7 +186,7 @@ export class ReplicaPool {
   /** Sends the main thread's weights (all variables, EMA state included) to the workers. */
   async publish(): Promise<void> {
     if (this.replicas === 1) return;
-    await writeWeights(this.task.params, this.weights);
+    copyToFlat(this.task.params.all(), this.weights);
     Atomics.add(this.ctrl, 0, 1);
   }
 

@@ -4,7 +4,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { initBackend } from "../../lib/tensor/backend";
 import { registerFastGradients } from "../../lib/tensor/gradients";
-import { layout, readWeights, shardGradients } from "./replicas";
+import { assignFromFlat, layout, shardGradients } from "./replicas";
 import type { Batch, CreateTask, StepContext, TaskDefinition } from "./task";
 
 interface WorkerData {
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
       try {
         const version = Atomics.load(d.ctrl, 0);
         if (version !== loaded) {
-          readWeights(task.params, d.weights);
+          assignFromFlat(task.params.all(), d.weights);
           loaded = version;
         }
         const result = await shardGradients(task, m.batch, m.ctx, grads);

@@ -8,7 +8,7 @@ import type { CodeStepper, DecodeEngine } from "../decode-engine";
 import type { KVCache, Transformer } from "../transformer";
 import { imageTokens } from "../transformer-config";
 import { exportDecodeStep, type DecodeStepGraph } from "./export-decoder";
-import { exportPrefill, type PrefillGraph } from "./export-prefill";
+import { exportPrefill, positionalText, type PrefillGraph } from "./export-prefill";
 import type { PlantedBugs } from "./layers";
 
 /**
@@ -50,10 +50,8 @@ export class OnnxDecoder implements DecodeEngine {
    * cache holding the prompt, with room for every image position after it.
    */
   async prefill(texts: number[][]): Promise<{ logits: Float32Array; state: DecodeState }> {
-    const { textLen: t, textVocab, padId } = this.model.config;
-    const ids = new Int32Array(texts.length * t);
-    // Each <pad> becomes its position's own pad id, as Transformer.padToPositional.
-    texts.forEach((row, b) => row.forEach((id, i) => (ids[b * t + i] = id === padId ? textVocab + i : id)));
+    const t = this.model.config.textLen;
+    const ids = positionalText(this.model.config, Int32Array.from(texts.flat())); // [B, T]
     const n = this.prefillGraph.names;
     const out = await this.prefillSession.run({ [n.text]: new Tensor("int32", ids, [texts.length, t]) });
     const kT = n.kT.map((name) => out[name].data as Float32Array);

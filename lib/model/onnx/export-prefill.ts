@@ -4,7 +4,7 @@
 // prompt), so the caller feeds them to ./export-decoder.ts's step as they come, with no copy. In tfjs this pass
 // cost as much as all 63 ONNX decode steps of an image together.
 import type { Transformer } from "../transformer";
-import { imageTokens } from "../transformer-config";
+import { imageTokens, type TransformerConfig } from "../transformer-config";
 import { DataType, GraphBuilder } from "./graph";
 import { TransformerNodes, type PlantedBugs } from "./layers";
 
@@ -14,6 +14,13 @@ export interface PrefillGraph {
   /** Positions the returned cache has room for: the prompt and every image token but the last. */
   capacity: number;
   names: { text: string; logits: string; kT: string[]; v: string[] };
+}
+
+/** Token ids [rows · T] with each <pad> replaced by its position's own pad id (Transformer.padToPositional). */
+export function positionalText(c: TransformerConfig, ids: Int32Array): Int32Array {
+  const out = new Int32Array(ids.length);
+  for (let i = 0; i < ids.length; i++) out[i] = ids[i] === c.padId ? c.textVocab + (i % c.textLen) : ids[i];
+  return out;
 }
 
 /** Additive causal mask [T, T] as tfjs builds it: −1e9 where j > i (a later position), 0 elsewhere. */

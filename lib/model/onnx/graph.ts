@@ -131,17 +131,23 @@ export class GraphBuilder {
   opN(opType: string, inputs: string[], n: number, attributes?: Record<string, Attribute>): string[] {
     const id = this.count++;
     const outputs = Array.from({ length: n }, (_, i) => `${opType}.${id}${n > 1 ? `.${i}` : ""}`);
-    this.nodes.push({ opType, inputs, outputs, name: `${opType}.${id}`, attributes });
+    const node: NodeProto = { opType, inputs, outputs, name: `${opType}.${id}`, attributes };
+    this.nodes.push(node);
+    this.recordShapes(node);
+    return outputs;
+  }
+
+  /** Records the static shapes of `node`'s outputs, where its inputs' shapes are known (./shapes.ts). */
+  private recordShapes(node: NodeProto): void {
     const shapes = inferShapes(
-      opType,
-      inputs,
-      inputs.map((i) => this.shapes.get(i)),
-      attributes,
-      n,
+      node.opType,
+      node.inputs,
+      node.inputs.map((i) => this.shapes.get(i)),
+      node.attributes,
+      node.outputs.length,
       (v) => this.intValues.get(v),
     );
-    shapes?.forEach((s, i) => s && this.shapes.set(outputs[i], s));
-    return outputs;
+    shapes?.forEach((s, i) => s && this.shapes.set(node.outputs[i], s));
   }
 
   /** sg[x]: x itself forward; the autodiff (./autodiff.ts) passes no gradient back through it. */
@@ -159,15 +165,7 @@ export class GraphBuilder {
   ensureOutputs(node: NodeProto, n: number): string[] {
     if (node.outputs.length >= n) return node.outputs;
     while (node.outputs.length < n) node.outputs.push(`${node.name}.out${node.outputs.length}`);
-    const shapes = inferShapes(
-      node.opType,
-      node.inputs,
-      node.inputs.map((i) => this.shapes.get(i)),
-      node.attributes,
-      n,
-      (v) => this.intValues.get(v),
-    );
-    shapes?.forEach((s, i) => s && this.shapes.set(node.outputs[i], s));
+    this.recordShapes(node);
     return node.outputs;
   }
 

@@ -5,7 +5,8 @@ import os from "node:os";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import type { Transformer } from "../transformer";
 import { imageTokens } from "../transformer-config";
-import { exportTrainingGraph, positionalText, type TrainingGraph } from "./training-graph";
+import { positionalText } from "./export-prefill";
+import { exportTrainingGraph, type TrainingGraph } from "./training-graph";
 
 export interface RowLosses {
   /** Mean text and image nats of each row. */

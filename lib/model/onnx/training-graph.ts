@@ -47,13 +47,6 @@ export interface TrainingGraph {
   };
 }
 
-/** Token ids [rows · T] with each <pad> replaced by its position's own pad id (Transformer.padToPositional). */
-export function positionalText(c: TransformerConfig, ids: Int32Array): Int32Array {
-  const out = new Int32Array(ids.length);
-  for (let i = 0; i < ids.length; i++) out[i] = ids[i] === c.padId ? c.textVocab + (i % c.textLen) : ids[i];
-  return out;
-}
-
 /** The graph's [B, L, C] masks are laid out [B·L, C], as the block's activations. */
 function maskShapes(c: TransformerConfig, batch: number): Record<string, number[]> {
   const len = c.textLen + imageTokens(c) - 1;
