@@ -5,7 +5,7 @@
 // picture as the model will see it (fitted whole on white) with the rows that will be redrawn veiled.
 import { useEffect, useState } from "react";
 import { UPLOAD_MAX_BYTES, UPLOAD_TYPES } from "@/lib/generate/params";
-import { KeptRowsPreview, keptRowsLabel } from "./kept-rows";
+import { KeepRowsSlider, KeptRowsPreview, keptRowsLabel } from "./kept-rows";
 
 export interface InitChoice {
   file: File;
@@ -88,18 +88,12 @@ export function InitPicker({
         <div className="flex flex-wrap items-center gap-4">
           <KeptRowsPreview src={url} keepRows={value.keepRows} grid={grid} testId="init-preview" />
           <div className="space-y-2 text-sm">
-            <label className="flex items-center gap-2">
-              Keep rows 1–
-              <input
-                type="range"
-                min={1}
-                max={grid - 1}
-                value={value.keepRows}
-                onChange={(e) => onChange({ ...value, keepRows: Number(e.target.value) })}
-                data-testid="init-keep-rows"
-              />
-              <span data-testid="init-keep-rows-value">{value.keepRows}</span>
-            </label>
+            <KeepRowsSlider
+              value={value.keepRows}
+              grid={grid}
+              onChange={(keepRows) => onChange({ ...value, keepRows })}
+              testId="init-keep-rows"
+            />
             <p className="text-neutral-500">
               {value.file.name}: {keptRowsLabel(value.keepRows, grid)}
             </p>

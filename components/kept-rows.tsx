@@ -20,3 +20,24 @@ export function KeptRowsPreview({ src, keepRows, grid, testId }: { src: string; 
 export function keptRowsLabel(keepRows: number, grid: number): string {
   return `${keepRows === 1 ? "row 1" : `rows 1–${keepRows}`} of ${grid} kept, the rest sampled`;
 }
+
+/** The "Keep rows 1–k" slider (1 to grid − 1: at least one row kept, at least one sampled) with its value beside it. */
+export function KeepRowsSlider({
+  value,
+  grid,
+  onChange,
+  testId,
+}: {
+  value: number;
+  grid: number;
+  onChange: (rows: number) => void;
+  testId: string;
+}) {
+  return (
+    <label className="flex items-center gap-2">
+      Keep rows 1–
+      <input type="range" min={1} max={grid - 1} value={value} onChange={(e) => onChange(Number(e.target.value))} data-testid={testId} />
+      <span data-testid={`${testId}-value`}>{value}</span>
+    </label>
+  );
+}

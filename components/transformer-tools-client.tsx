@@ -8,7 +8,7 @@
 import { useState } from "react";
 import { generationParamsFor, CANDIDATES_LIMIT, firstIssue } from "@/lib/generate/params";
 import { ImageGrid } from "./image-grid";
-import { KeptRowsPreview, keptRowsLabel } from "./kept-rows";
+import { KeepRowsSlider, KeptRowsPreview, keptRowsLabel } from "./kept-rows";
 import { useGenerationJob } from "./use-generation-job";
 
 /** Rows a variation keeps: a quarter of an 8-row grid, so the picture's top stays and most of it is redrawn. */
@@ -70,18 +70,7 @@ export function TransformerToolsClient({
               </select>
             </label>
           )}
-          <label className="flex items-center gap-2">
-            Keep rows 1–
-            <input
-              type="range"
-              min={1}
-              max={grid - 1}
-              value={rows}
-              onChange={(e) => setRows(Number(e.target.value))}
-              data-testid="complete-rows"
-            />
-            <span data-testid="complete-rows-value">{rows}</span>
-          </label>
+          <KeepRowsSlider value={rows} grid={grid} onChange={setRows} testId="complete-rows" />
           <p className="text-neutral-500">{keptRowsLabel(rows, grid)}</p>
           <div className="flex flex-wrap gap-2">
             <button type="button" className={button} disabled={busy} onClick={() => void run(rows)} data-testid="complete-run">
