@@ -4,7 +4,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { hashString } from "../../lib/data/rng";
 import { rowLosses } from "../../lib/model/onnx/loss-session";
-import { exportTrainingGraph, positionalText } from "../../lib/model/onnx/training-graph";
+import { positionalText } from "../../lib/model/onnx/export-prefill";
+import { exportTrainingGraph } from "../../lib/model/onnx/training-graph";
 import { Transformer } from "../../lib/model/transformer";
 import { imageTokens, type TransformerConfig } from "../../lib/model/transformer-config";
 import { VQModel } from "../../lib/model/vq-model";
