@@ -17,17 +17,15 @@ import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import { batchTensor } from "../lib/data/batches";
-import { captionsFor, loadSplit, readCaptions, readManifest, SPLITS, type CaptionRecord, type Split } from "../lib/data/manifest";
-import type { Shard } from "../lib/data/shard";
+import type { CaptionRecord, Split } from "../lib/data/manifest";
 import { batchSamplerFor } from "../lib/generate/engine";
-import { Transformer } from "../lib/model/transformer";
 import { imageTokens } from "../lib/model/transformer-config";
-import { VQModel } from "../lib/model/vq-model";
 import { initBackend } from "../lib/tensor/backend";
 import { loadTextTokenizer, tokeniseCaptions } from "../lib/text/tokenizer";
+import { loadEvalContext, retrievalPool } from "./gpt/eval-context";
 import { numberList, parseFlags, runMain } from "./cli";
 import { encodeShard } from "./gpt/codes";
-import { chance, flatten, labelOf, mean, score, stratifiedPrompts, styleOf, topK, zeroScores, type Scores } from "./gpt/eval-sets";
+import { chance, labelOf, mean, score, stratifiedPrompts, styleOf, zeroScores, type Scores } from "./gpt/eval-sets";
 import { validationLoss, type GptData } from "./gpt/task";
 import { updateSamplingDefaults } from "./gpt/sampling-defaults";
 import { writeContactSheet } from "./gpt/contact-sheet";
@@ -75,16 +73,10 @@ runMain("eval:gpt", async () => {
     USAGE,
   );
   await initBackend();
-  const { model: gpt, manifest } = Transformer.load(dir);
-  const { model: vq } = VQModel.load(path.join(dir, String(manifest.extra.imageTokenizer ?? "image-tokenizer")));
-  const tok = await loadTextTokenizer(dir);
+  const { gpt, manifest, vq, tok, shards, caps } = await loadEvalContext(dir, flags.data);
   const c = gpt.config;
   const n = imageTokens(c);
-  const data = readManifest(flags.data);
-  const records = readCaptions(flags.data);
   const size = vq.config.imageSize;
-  const shards = Object.fromEntries(SPLITS.map((s) => [s, loadSplit(flags.data, s, size, data)])) as Record<Split, Shard>;
-  const caps = Object.fromEntries(SPLITS.map((s) => [s, captionsFor(records, s)])) as Record<Split, CaptionRecord[]>;
   // The first `limit` items of a split (the losses below read no more): encoding all 13k train images would
   // take minutes for nothing.
   const limit = 512;
@@ -109,11 +101,8 @@ runMain("eval:gpt", async () => {
   };
 
   // The retrieval pool: every image of the corpus, with its label.
-  const labels = SPLITS.flatMap((s) => caps[s].map(labelOf));
-  const corpus = tf.concat(SPLITS.map((s) => flatten(shards[s]))) as tf.Tensor2D;
-  const corpusT = tf.transpose(corpus) as tf.Tensor2D; // [D, M]: transposed once, then plain matMuls
-  const corpusSq = tf.sum(tf.square(corpus), 1) as tf.Tensor1D;
-  corpus.dispose();
+  const pool = retrievalPool({ shards, caps });
+  const { labels } = pool;
 
   const sets: Record<SetName, { split: Split; prompts: CaptionRecord[] }> = {
     heldout: { split: "test", prompts: stratifiedPrompts(caps.test, flags.prompts, flags.seed) },
@@ -132,7 +121,7 @@ runMain("eval:gpt", async () => {
       );
       return tf.reshape(vq.decode(vq.encode(x)), [set.prompts.length, -1]) as tf.Tensor2D;
     });
-    topK(images, corpusT, corpusSq, 5).forEach((nb, i) => score(s, nb, labels, labelOf(set.prompts[i])));
+    pool.neighbours(images).forEach((nb, i) => score(s, nb, labels, labelOf(set.prompts[i])));
     images.dispose();
     ceiling[name] = mean(s, set.prompts.length);
     chanceScores[name] = chance(set.prompts, labels);
@@ -169,7 +158,7 @@ runMain("eval:gpt", async () => {
         const q = tf.tidy(
           () => tf.reshape(vq.decodeCodes(codes), [codes.length, -1]) as tf.Tensor2D, // [P·n, S·S·3]
         );
-        const neighbours = topK(q, corpusT, corpusSq, 5);
+        const neighbours = pool.neighbours(q);
         tallyGroups(variety, q, neighbours, labels, flags.images);
         neighbours.forEach((nb, i) => {
           const r = chunk[Math.floor(i / flags.images)];
@@ -209,7 +198,7 @@ runMain("eval:gpt", async () => {
           candidates: flags.candidates,
           images: flags.images,
           seed: flags.seed,
-          neighbours: (q) => topK(q, corpusT, corpusSq, 5),
+          neighbours: (q) => pool.neighbours(q),
           sample,
           labels,
           onPrompt: () => rbar.tick(1),
@@ -220,7 +209,7 @@ runMain("eval:gpt", async () => {
       clip.model.dispose();
     }
   }
-  tf.dispose([corpusT, corpusSq]);
+  pool.dispose();
 
   const defaults = defaultsFor(choice, { images: flags.images, maxNearCopies: flags.maxNearCopies, rerank });
   const pct = (x: number) => `${(100 * x).toFixed(1)}`.padStart(5);

@@ -1,0 +1,56 @@
+// What the transformer's evals (eval:gpt, eval:completion) load first: the model folder (transformer, its image
+// tokenizer and text tokenizer), the dataset's three splits at the tokenizer's image size with their captions, and
+// the retrieval pool every generated picture is scored against (eval-sets.ts: nearest real images, the whole
+// corpus, 32×32 RGB pixel space).
+import path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { captionsFor, loadSplit, readCaptions, readManifest, SPLITS, type CaptionRecord, type Split } from "../../lib/data/manifest";
+import type { Shard } from "../../lib/data/shard";
+import type { CheckpointManifest } from "../../lib/model/checkpoint";
+import { Transformer } from "../../lib/model/transformer";
+import { VQModel } from "../../lib/model/vq-model";
+import { loadTextTokenizer, type TextTokenizer } from "../../lib/text/tokenizer";
+import { flatten, labelOf, topK } from "./eval-sets";
+
+export interface EvalContext {
+  dir: string;
+  gpt: Transformer;
+  manifest: CheckpointManifest;
+  vq: VQModel;
+  tok: TextTokenizer;
+  shards: Record<Split, Shard>;
+  caps: Record<Split, CaptionRecord[]>;
+}
+
+/** Loads a transformer folder and the dataset it is judged on. */
+export async function loadEvalContext(dir: string, dataDir: string): Promise<EvalContext> {
+  const { model: gpt, manifest } = Transformer.load(dir);
+  const { model: vq } = VQModel.load(path.join(dir, String(manifest.extra.imageTokenizer ?? "image-tokenizer")));
+  const tok = await loadTextTokenizer(dir);
+  const data = readManifest(dataDir);
+  const records = readCaptions(dataDir);
+  const size = vq.config.imageSize;
+  const shards = Object.fromEntries(SPLITS.map((s) => [s, loadSplit(dataDir, s, size, data)])) as Record<Split, Shard>;
+  const caps = Object.fromEntries(SPLITS.map((s) => [s, captionsFor(records, s)])) as Record<Split, CaptionRecord[]>;
+  return { dir, gpt, manifest, vq, tok, shards, caps };
+}
+
+/** Every image of the corpus with its label; `neighbours` gives a batch of pictures' k nearest, nearest first. */
+export interface RetrievalPool {
+  labels: string[];
+  neighbours(queries: tf.Tensor2D, k?: number): Int32Array[];
+  dispose(): void;
+}
+
+export function retrievalPool(ctx: Pick<EvalContext, "shards" | "caps">): RetrievalPool {
+  const labels = SPLITS.flatMap((s) => ctx.caps[s].map(labelOf));
+  const corpus = tf.concat(SPLITS.map((s) => flatten(ctx.shards[s]))) as tf.Tensor2D; // [M, D]
+  const corpusT = tf.transpose(corpus) as tf.Tensor2D; // [D, M]: transposed once, then plain matMuls
+  const corpusSq = tf.sum(tf.square(corpus), 1) as tf.Tensor1D;
+  corpus.dispose();
+  return {
+    labels,
+    neighbours: (queries, k = 5) => topK(queries, corpusT, corpusSq, k),
+    dispose: () => tf.dispose([corpusT, corpusSq]),
+  };
+}
