@@ -14,6 +14,8 @@ import { ImageGrid } from "./image-grid";
 import { InitPicker, type InitChoice } from "./init-picker";
 import { KeptRowsPreview } from "./kept-rows";
 import { ModelPicker } from "./model-picker";
+import { RunOnPicker, type RunOn } from "./run-on";
+import { useBrowserRun } from "./use-browser-run";
 import { useGenerationJob } from "./use-generation-job";
 
 /** One servable model as the page renders it for the form. */
@@ -57,6 +59,8 @@ export function CreateForm({
   // The picture the running job started from, shown (its kept rows) until the first partial pictures arrive.
   const [sent, setSent] = useState<{ url: string; keepRows: number } | null>(null);
   const { phase, setPhase, follow } = useGenerationJob();
+  const [runOn, setRunOn] = useState<RunOn>("server");
+  const browser = useBrowserRun(setPhase);
   useEffect(() => () => void (sent && URL.revokeObjectURL(sent.url)), [sent]);
 
   // Another model: its own sampling defaults and candidates; the number of images and the seed stay.
@@ -103,6 +107,11 @@ export function CreateForm({
     // The API's own schema under the server's cap: the same limits and messages here, before a round trip.
     const checked = generationParamsFor(rerank.max).safeParse(request);
     if (!checked.success) return setPhase({ kind: "error", message: firstIssue(checked.error) });
+    if (runOn === "browser") {
+      if (init) return setPhase({ kind: "error", message: "starting from an image runs on the server only: pick “server”" });
+      const { candidates: _notRanked, ...asked } = checked.data;
+      return browser.run({ ...asked, model: model.id });
+    }
     setSent(init && keepRows ? { url: URL.createObjectURL(init.file), keepRows } : null);
     await follow(() => {
       if (!init) {
@@ -193,6 +202,7 @@ export function CreateForm({
         </div>
         {advanced && <AdvancedOptions options={options} onChange={setOptions} rerank={rerank} />}
         <InitPicker value={init} onChange={setInit} grid={model.imageGrid} disabled={busy} />
+        <RunOnPicker value={runOn} onChange={setRunOn} model={model.id} load={browser.load} disabled={busy} />
       </form>
 
       {phase.kind === "error" && (
@@ -234,7 +244,11 @@ export function CreateForm({
               {phase.streamed ? ` · ${phase.streamed} tokens streamed` : ""}
             </span>
             <span className="text-neutral-500" data-testid="result-rerank">
-              {phase.candidates ? `best ${phase.images.length} of ${phase.candidates} by CLIP` : "reranking off"}
+              {phase.candidates
+                ? `best ${phase.images.length} of ${phase.candidates} by CLIP`
+                : phase.id && runOn === "browser"
+                  ? "made in this browser, not reranked"
+                  : "reranking off"}
             </span>
             <a href={`/gallery/${phase.id}`} className="text-tile-700 underline" data-testid="open-in-gallery">
               Open in gallery

@@ -22,6 +22,10 @@ export class CreatePage {
   /** While a primed job runs: its source with the kept rows, shown first; then the partial pictures. */
   readonly keptRows: Locator;
   readonly partials: Locator;
+  /** "Run on: server | this browser", and its note (download size, load progress, or why the browser cannot). */
+  readonly runOnBrowser: Locator;
+  readonly runOnServer: Locator;
+  readonly runOnNote: Locator;
 
   constructor(readonly page: Page) {
     this.prompt = page.getByTestId("prompt");
@@ -39,6 +43,9 @@ export class CreatePage {
     this.initPreview = page.getByTestId("init-preview");
     this.keptRows = page.getByTestId("kept-rows-preview");
     this.partials = page.getByTestId("partial-image");
+    this.runOnBrowser = page.getByTestId("run-on-browser");
+    this.runOnServer = page.getByTestId("run-on-server");
+    this.runOnNote = page.getByTestId("run-on-note");
   }
 
   /** Picks a picture to start from (once the page's scripts have loaded) and how many of its code rows to keep. */
@@ -75,6 +82,25 @@ export class CreatePage {
   /** One advanced option's field (`n`, `candidates`, `guidance`, `temperature`, `topK`, `seed`). */
   option(name: string): Locator {
     return this.page.getByTestId(`option-${name}`);
+  }
+
+  /** Picks where the model runs (once the page's scripts have loaded and the browser option has been offered). */
+  async runOn(where: "server" | "browser"): Promise<void> {
+    await this.page.waitForLoadState("networkidle");
+    await (where === "browser" ? this.runOnBrowser : this.runOnServer).check();
+  }
+
+  /** The bytes of every result image, as SHA-256 hex, sorted (CLIP may reorder a server run's images). */
+  async resultHashes(): Promise<string[]> {
+    const srcs = await this.results.evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).getAttribute("src") ?? ""));
+    const hashes = await Promise.all(
+      srcs.map(async (src) => {
+        const body = await (await this.page.request.get(src)).body();
+        const { createHash } = await import("node:crypto");
+        return createHash("sha256").update(body).digest("hex");
+      }),
+    );
+    return hashes.sort();
   }
 
   /** The id of the finished generation, from its "Open in gallery" link. */

@@ -22,6 +22,8 @@ const itemSelect = {
   // The cover: the first kept image (the best-scored when reranked); rejected candidates never show in the gallery.
   images: { where: { rejected: false }, select: { id: true }, orderBy: { index: "asc" as const }, take: 1 },
   modelVersion: { select: { name: true } },
+  // For the "made in a browser" mark (./browser-generations.ts madeInBrowser).
+  params: true,
 };
 
 /** Gallery items of these generations, in this order (ids that no longer exist are left out). */

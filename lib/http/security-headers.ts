@@ -4,7 +4,9 @@
 export function securityHeaders(dev = false): Record<string, string> {
   const csp = [
     "default-src 'self'",
-    `script-src 'self' 'unsafe-inline'${dev ? " 'unsafe-eval'" : ""}`,
+    // 'wasm-unsafe-eval' lets a page compile WebAssembly (onnxruntime-web, for generation in the visitor's browser)
+    // and nothing else: eval and new Function stay refused. Single-threaded, so no COEP is needed.
+    `script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'${dev ? " 'unsafe-eval'" : ""}`,
     "style-src 'self' 'unsafe-inline'",
     // Partial pictures stream in as data: URLs.
     "img-src 'self' data: blob:",

@@ -1,18 +1,21 @@
 // Writes image codes one by one after a prompt: N images per prompt in one batch, classifier-free guidance with
 // the <null> caption (cond and uncond rows share the batch), an engine (./decode-engine.ts: tfjs or ONNX Runtime,
 // each with a KV cache so each token costs one incremental forward pass) and an onToken callback for streaming
-// progress and partial images. This is the only sampling loop: the engines differ in arithmetic alone, so a seed
+// progress and partial images. The loop itself is ./sample-loop.ts (no tfjs in reach, so a page runs it too); this
+// file picks the engine. It is the only sampling loop: the engines differ in arithmetic alone, so a seed
 // gives the same codes on each unless a draw's uniform number falls within their float32 rounding (logits ~1e-6
 // apart) of a boundary between two tokens' cumulative probabilities (on models/default about 1 draw in 10⁴).
 // Several groups (one per job, each with its own prompts, n, seed and sampling settings) can share one pass: a
 // batch of 8–16 rows costs far less per image than batch 1. Every group draws from its own mulberry32(seed) in the
 // order it would alone and each row's logits depend only on that row, so a group's codes do not depend on what it
 // was batched with (up to batch-size dependent float rounding, which the tests' tiny models do not show).
-import { mulberry32 } from "../data/rng";
 import { referenceEngine, tfjsEngine, type DecodeEngine } from "./decode-engine";
-import { guide, sampleToken, type SamplingFilter } from "./sampling";
+import { runSampleLoop, type SampleGroup } from "./sample-loop";
+import type { SamplingFilter } from "./sampling";
 import type { Transformer } from "./transformer";
-import { imageTokens, type TransformerConfig } from "./transformer-config";
+
+export { drawGroups, layoutGroups, runSampleLoop, type GroupLayout, type SampleGroup } from "./sample-loop";
+export type { SamplingFilter } from "./sampling";
 
 /** "tfjs", "onnx" (the model's cached ONNX Runtime sessions), or an engine of the caller's, which it releases. */
 export type SamplerEngine = "tfjs" | "onnx" | DecodeEngine;
@@ -37,106 +40,9 @@ export interface SampleOptions extends SamplingFilter, EngineOptions {
   onToken?: (progress: { index: number; total: number; codes: Int32Array[] }) => void | Promise<void>;
 }
 
-/** One group of a grouped batch (one job): its prompts, `n` images for each, its own seed and settings. */
-export interface SampleGroup extends SamplingFilter {
-  /** Tokenizer ids of length T_text (padded with <pad>), one list per prompt. */
-  texts: number[][];
-  n: number;
-  /** 1: no <null> rows for this group. */
-  guidance: number;
-  seed: number;
-  /**
-   * Image priming: the codes of the first grid positions (row-major) every image of this group starts with, e.g.
-   * the top rows of a source image's codes. They are fed to the model as sampled codes are and kept as given;
-   * sampling starts after them.
-   */
-  prefix?: ArrayLike<number>;
-}
-
 export interface GroupSampleOptions extends EngineOptions {
   /** Called after each token with every group's codes so far (group by group, as sampleImageCodesBatch's). */
   onToken?: (progress: { index: number; total: number; codes: Int32Array[][] }) => void | Promise<void>;
-}
-
-/** Where each group's rows sit in the batch: every group's conditional rows in group order, then the <null> rows. */
-export interface GroupLayout {
-  /** Prompt ids per batch row [rows][T_text]. */
-  prompts: number[][];
-  /** Per group: its first conditional row, its first <null> row (−1 unguided), its images. */
-  groups: { cond: number; uncond: number; images: number }[];
-  /** Per batch row: the group and image whose code it feeds back. */
-  rowGroup: Int32Array;
-  rowImage: Int32Array;
-}
-
-/**
- * Validates the groups and lays out their rows. With one group this is sampleImageCodesBatch's layout (n rows per
- * prompt, prompt-major, then as many <null> rows), so the single-group path runs exactly the batch it always did.
- */
-export function layoutGroups(c: TransformerConfig, groups: SampleGroup[], nullText: number[]): GroupLayout {
-  if (groups.length < 1 || groups.some((g) => g.texts.length < 1)) throw new Error("sampleImageCodesBatch: no prompts");
-  if (groups.some((g) => g.texts.some((t) => t.length !== c.textLen)) || nullText.length !== c.textLen)
-    throw new Error(`prompt ids must have length ${c.textLen}`);
-  for (const g of groups) {
-    if (!Number.isInteger(g.n) || g.n < 1) throw new Error(`n must be a positive integer, got ${g.n}`);
-    if (!(g.temperature > 0)) throw new Error(`temperature must be > 0, got ${g.temperature}`);
-    const p = g.prefix ?? [];
-    if (p.length > imageTokens(c)) throw new Error(`prefix: ${p.length} codes for a grid of ${imageTokens(c)}`);
-    for (let i = 0; i < p.length; i++)
-      if (!Number.isInteger(p[i]) || p[i] < 0 || p[i] >= c.imageVocab)
-        throw new Error(`prefix codes must be integers in [0, ${c.imageVocab}), got ${p[i]} at ${i}`);
-  }
-  const prompts: number[][] = [];
-  const owners: [number, number][] = [];
-  const placed = groups.map((g, gi) => {
-    const cond = prompts.length;
-    for (const t of g.texts) for (let j = 0; j < g.n; j++) prompts.push(t);
-    for (let j = 0; j < g.texts.length * g.n; j++) owners.push([gi, j]);
-    return { cond, uncond: -1, images: g.texts.length * g.n };
-  });
-  groups.forEach((g, gi) => {
-    if (g.guidance === 1) return;
-    placed[gi].uncond = prompts.length;
-    for (let j = 0; j < placed[gi].images; j++) {
-      prompts.push(nullText);
-      owners.push([gi, j]);
-    }
-  });
-  return {
-    prompts,
-    groups: placed,
-    rowGroup: Int32Array.from(owners, ([g]) => g),
-    rowImage: Int32Array.from(owners, ([, j]) => j),
-  };
-}
-
-/**
- * One token at position `i` for every group from the batch's logits [rows · K]: each image's conditional row,
- * guided by its <null> row, drawn with sampleToken from its own group's generator, images in order within a group
- * (as alone). Inside a group's prefix the given code stays, but each image still takes its one number: the stream
- * is positional, so a group primed with the codes it would have drawn anyway draws the rest as it would unprimed.
- */
-export function drawGroups(
-  layout: GroupLayout,
-  groups: SampleGroup[],
-  values: Float32Array,
-  k: number,
-  i: number,
-  codes: Int32Array[][],
-  rands: (() => number)[],
-): void {
-  layout.groups.forEach(({ cond: c0, uncond: u0, images }, g) => {
-    const primed = i < (groups[g].prefix?.length ?? 0);
-    for (let j = 0; j < images; j++) {
-      if (primed) {
-        rands[g]();
-        continue;
-      }
-      const cond = values.subarray((c0 + j) * k, (c0 + j + 1) * k);
-      const row = u0 < 0 ? cond : guide(cond, values.subarray((u0 + j) * k, (u0 + j + 1) * k), groups[g].guidance);
-      codes[g][j][i] = sampleToken(row, groups[g], rands[g]);
-    }
-  });
 }
 
 /**
@@ -182,35 +88,5 @@ export async function sampleImageCodeGroups(
   nullText: number[],
   o: GroupSampleOptions = {},
 ): Promise<Int32Array[][]> {
-  const c = model.config;
-  const total = imageTokens(c);
-  const layout = layoutGroups(c, groups, nullText);
-  const rows = layout.prompts.length;
-  const rands = groups.map((g) => mulberry32(g.seed));
-  const codes = layout.groups.map(({ images }, g) =>
-    Array.from({ length: images }, () => {
-      const grid = new Int32Array(total).fill(-1); // [h·w], row-major
-      grid.set(groups[g].prefix ?? []);
-      return grid;
-    }),
-  );
-  const engine = await engineFor(model, o);
-  // The prompts in one pass: the first token's logits and the state the steps then continue.
-  const first = await engine.prefill(layout.prompts);
-  const { state } = first;
-  try {
-    let values = first.logits; // [rows · K]
-    const last = new Int32Array(rows); // [rows]: each row's code at the previous position, drawn or given
-    for (let i = 0; i < total; i++) {
-      if (i > 0) {
-        for (let r = 0; r < rows; r++) last[r] = codes[layout.rowGroup[r]][layout.rowImage[r]][i - 1];
-        values = await state.step(last, i - 1);
-      }
-      drawGroups(layout, groups, values, c.imageVocab, i, codes, rands);
-      await o.onToken?.({ index: i, total, codes });
-    }
-  } finally {
-    state.dispose();
-  }
-  return codes;
+  return runSampleLoop(model.config, await engineFor(model, o), groups, nullText, o.onToken);
 }

@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { PixelImage } from "@/components/pixel-image";
+import { madeInBrowser } from "@/lib/db/browser-generations";
 import { getDb } from "@/lib/db/client";
 import { GalleryQuery, listGallery } from "@/lib/gallery";
 import { shownText } from "@/lib/text/shown";
@@ -100,6 +101,11 @@ export default async function GalleryPage({ searchParams }: { searchParams: Prom
                 </span>
                 <span className="block text-xs text-neutral-500" data-testid="card-model">
                   {g.modelVersion?.name ?? "unknown model"}
+                  {madeInBrowser(g.params) && (
+                    <span className="ml-1 rounded bg-sky-100 px-1 text-sky-800" data-testid="card-made-in-browser">
+                      made in a browser
+                    </span>
+                  )}
                 </span>
                 {byTypicality && bitsPerDim[g.id] !== undefined && (
                   <span className="block text-xs text-neutral-500" data-testid="gallery-bits-per-dim">

@@ -8,6 +8,7 @@ import { headers } from "next/headers";
 import { notFound } from "next/navigation";
 import { deleteGeneration } from "@/app/admin/actions";
 import { isAdmin } from "@/lib/admin";
+import { madeInBrowser } from "@/lib/db/browser-generations";
 import { getDb } from "@/lib/db/client";
 import { galleryItems } from "@/lib/db/gallery";
 import { getGeneration } from "@/lib/db/generations";
@@ -47,17 +48,22 @@ export default async function GenerationPage({ params }: { params: Promise<{ id:
     ...(g.note ? ([["Note", g.note]] as [string, string][]) : []),
     ["Seed", String(g.seed)],
     ["Model", g.modelVersion?.name ?? "—"],
+    ...(madeInBrowser(g.params)
+      ? ([["Made in", "a visitor's browser: the page sampled the codes, this server checked and decoded them"]] as [string, string][])
+      : []),
     [
       "Reranking",
-      g.candidates
-        ? `best ${g.images.length} of ${g.candidates} candidates by CLIP score`
-        : g.status === "done"
-          ? "off (the model has no CLIP)"
-          : "—",
+      madeInBrowser(g.params)
+        ? "off (browser runs are not reranked)"
+        : g.candidates
+          ? `best ${g.images.length} of ${g.candidates} candidates by CLIP score`
+          : g.status === "done"
+            ? "off (the model has no CLIP)"
+            : "—",
     ],
     ["Created", g.createdAt.toISOString().replace("T", " ").slice(0, 19) + " UTC"],
     ...Object.entries((g.params ?? {}) as Record<string, unknown>)
-      .filter(([k]) => k !== "seed")
+      .filter(([k]) => k !== "seed" && k !== "madeIn")
       .map(([k, v]) => [k, String(v)] as [string, string]),
     ...Object.entries((g.timings ?? {}) as Record<string, number>).map(
       ([k, v]) => [k.replace(/Ms$/, " (ms)"), String(v)] as [string, string],

@@ -1,14 +1,15 @@
-// ONNX Runtime (onnxruntime-node, CPU) running the exported prefill and decode step, and the per-generation KV
-// cache they share. One pair of sessions per loaded Transformer, built on first use and rebuilt when its weights
-// are re-assigned. The cache is plain Float32Arrays (the prefill's outputs, already padded to every position of
-// one image) wrapped once in ort.Tensors: ORT reads a CPU input in place, so feeding the whole cache each step
-// costs nothing, and after each step only this token's keys/values (B·C floats per layer) are written into it.
+// ONNX Runtime (onnxruntime-node, CPU) running the exported prefill and decode step: one pair of sessions per
+// loaded Transformer, built on first use and rebuilt when its weights are re-assigned. The per-generation KV cache
+// and the step loop are ./decode-state.ts's, shared with the page's onnxruntime-web (lib/browser/).
 import { InferenceSession, Tensor } from "onnxruntime-node";
-import type { CodeStepper, DecodeEngine } from "../decode-engine";
+import type { DecodeEngine } from "../decode-engine";
 import type { KVCache, Transformer } from "../transformer";
 import { imageTokens } from "../transformer-config";
 import { exportDecodeStep, type DecodeStepGraph } from "./export-decoder";
-import { exportPrefill, positionalText, type PrefillGraph } from "./export-prefill";
+import { exportPrefill, type PrefillGraph } from "./export-prefill";
+import { DecodeState, OnnxDecodeEngine } from "./decode-state";
+
+export { DecodeState } from "./decode-state";
 import type { PlantedBugs } from "./layers";
 
 /**
@@ -22,17 +23,25 @@ export const ORT_SESSION_OPTIONS: InferenceSession.SessionOptions = Object.freez
   graphOptimizationLevel: "all",
 });
 
-/** Additive attention mask of an unfilled cache slot: exp(−1e9·scale − max) is exactly 0 in float32. */
-const MASKED = -1e9;
-
 export class OnnxDecoder implements DecodeEngine {
+  /** The runtime-agnostic engine over the same two sessions (./decode-state.ts), which a page runs too. */
+  readonly engine: OnnxDecodeEngine;
+
   private constructor(
     private readonly model: Transformer,
     readonly prefillSession: InferenceSession,
     readonly prefillGraph: PrefillGraph,
     readonly session: InferenceSession,
     readonly graph: DecodeStepGraph,
-  ) {}
+  ) {
+    this.engine = new OnnxDecodeEngine({ Tensor }, model.config, {
+      prefill: prefillSession,
+      step: session,
+      prefillNames: prefillGraph.names,
+      stepNames: graph.names,
+      capacity: prefillGraph.capacity,
+    });
+  }
 
   get config() {
     return this.model.config;
@@ -49,14 +58,8 @@ export class OnnxDecoder implements DecodeEngine {
    * Runs the prompts (tokenizer ids [B][T_text], <pad> included) once: the first image token's logits [B·K] and a
    * cache holding the prompt, with room for every image position after it.
    */
-  async prefill(texts: number[][]): Promise<{ logits: Float32Array; state: DecodeState }> {
-    const t = this.model.config.textLen;
-    const ids = positionalText(this.model.config, Int32Array.from(texts.flat())); // [B, T]
-    const n = this.prefillGraph.names;
-    const out = await this.prefillSession.run({ [n.text]: new Tensor("int32", ids, [texts.length, t]) });
-    const kT = n.kT.map((name) => out[name].data as Float32Array);
-    const v = n.v.map((name) => out[name].data as Float32Array);
-    return { logits: out[n.logits].data as Float32Array, state: new DecodeState(this, texts.length, kT, v, t, this.prefillGraph.capacity) };
+  prefill(texts: number[][]): Promise<{ logits: Float32Array; state: DecodeState }> {
+    return this.engine.prefill(texts);
   }
 
   /**
@@ -76,70 +79,12 @@ export class OnnxDecoder implements DecodeEngine {
       kT.push(dstK);
       v.push(dstV);
     }
-    return new DecodeState(this, rows, kT, v, t, cap);
+    return new DecodeState(this.engine, rows, kT, v, t, cap);
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.prefillSession.release(), this.session.release()]);
+    await this.engine.release();
   }
-}
-
-export class DecodeState implements CodeStepper {
-  private readonly mask: Float32Array; // [T_max]
-  private readonly feeds: Record<string, Tensor> = {};
-  private readonly nH: number;
-  private readonly hd: number;
-
-  constructor(
-    private readonly decoder: OnnxDecoder,
-    readonly rows: number,
-    private readonly kT: Float32Array[], // [B, H, hd, T_max] per layer
-    private readonly v: Float32Array[], // [B, H, T_max, hd] per layer
-    /** Positions filled so far. */
-    public t: number,
-    readonly capacity: number,
-  ) {
-    const n = decoder.graph.names;
-    this.nH = decoder.config.nHead;
-    this.hd = decoder.config.nEmbd / this.nH;
-    this.mask = new Float32Array(capacity).fill(MASKED).fill(0, 0, t);
-    this.feeds[n.mask] = new Tensor("float32", this.mask, [capacity]);
-    n.pastKT.forEach((name, l) => {
-      this.feeds[name] = new Tensor("float32", kT[l], [rows, this.nH, this.hd, capacity]);
-      this.feeds[n.pastV[l]] = new Tensor("float32", v[l], [rows, this.nH, capacity, this.hd]);
-    });
-  }
-
-  /**
-   * Feeds image codes [B] at grid position `index` (row-major) and returns the next token's logits [B·K]; this
-   * token's keys and values go into slot t.
-   */
-  async step(codes: Int32Array, index: number): Promise<Float32Array> {
-    if (codes.length !== this.rows) throw new Error(`step: ${codes.length} codes for ${this.rows} rows`);
-    if (this.t >= this.capacity) throw new Error(`step: the cache holds ${this.capacity} positions, all filled`);
-    const n = this.decoder.graph.names;
-    const out = await this.decoder.session.run({
-      ...this.feeds,
-      [n.codes]: new Tensor("int32", codes, [this.rows]),
-      [n.position]: new Tensor("int32", Int32Array.of(index), [1]),
-    });
-    const { hd, capacity: cap, t } = this;
-    for (let l = 0; l < n.k.length; l++) {
-      const k = out[n.k[l]].data as Float32Array; // [B, C] = [B·H, hd]
-      const v = out[n.v[l]].data as Float32Array; // [B, C] = [B·H, hd]
-      const kT = this.kT[l];
-      for (let r = 0; r < this.rows * this.nH; r++) {
-        for (let d = 0; d < hd; d++) kT[(r * hd + d) * cap + t] = k[r * hd + d];
-        this.v[l].set(v.subarray(r * hd, (r + 1) * hd), (r * cap + t) * hd);
-      }
-    }
-    this.mask[t] = 0;
-    this.t = t + 1;
-    return out[n.logits].data as Float32Array;
-  }
-
-  /** The cache is plain JS memory (and ORT tensors that only wrap it): the garbage collector frees it. */
-  dispose(): void {}
 }
 
 interface Cached {
