@@ -42,6 +42,11 @@ const ServerEnv = z
      */
     WORKER_THREADS: z.coerce.number().int().min(0).max(16).default(Math.min(16, os.availableParallelism())),
     /**
+     * Worker threads that draw variations and blends (lib/generate/vae-threads.ts) so that their tensor work never
+     * runs on the web thread; requests beyond them wait, within the queue's limits.
+     */
+    VAE_THREADS: z.coerce.number().int().min(1).max(16).default(1),
+    /**
      * Sequences (each job's candidates when its model reranks, else n) a worker loop samples in one pass, across
      * queued jobs for the same model: a batch of 8–16 costs far less per image than batch 1. A larger job runs alone.
      */

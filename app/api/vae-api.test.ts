@@ -1,8 +1,10 @@
 // POST /api/images/[id]/variations and POST /api/blend against a real SQLite database, real generated images and a
 // real (tiny, untrained) VAE in the active model's folder: answers, seeds, the 400/404/503 errors, no tensor left
-// behind by either entry point, and a retrained VAE picked up without a restart.
+// behind by either entry point, the tensor work on a VAE thread (never this, the main thread; the pool's limits and
+// order are in lib/generate/vae-threads.test.ts), and a retrained VAE picked up without a restart.
 import fs from "node:fs";
 import path from "node:path";
+import { threadId } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,7 +12,8 @@ import { serviceSandbox, stopService } from "@/test/fixtures/service";
 import { CLIENT_HEADER, clientIdForAddress } from "@/lib/client-id";
 import { getDb } from "@/lib/db/client";
 import { generationService } from "@/lib/generate/service";
-import { disposeVaeCache, vaeAvailability, vaeDirOf } from "@/lib/generate/vae-edit";
+import { disposeVaeCache, vaeAvailability, vaeBlend, vaeDirOf, vaeVariations } from "@/lib/generate/vae-edit";
+import { stopVaeThreads } from "@/lib/generate/vae-threads";
 import { selectBackend } from "@/lib/tensor/backend";
 import { writeTinyModelFolder } from "@/test/fixtures/tiny-model";
 import { writeTinyVae } from "@/test/fixtures/tiny-vae";
@@ -65,6 +68,7 @@ beforeAll(async () => {
   expect(imageIds).toHaveLength(2);
 });
 afterAll(async () => {
+  await stopVaeThreads();
   disposeVaeCache();
   await stopService(dir);
 });
@@ -146,25 +150,32 @@ describe("VAE tools API", () => {
     expect((await getBlend()).status).toBe(405);
   });
 
-  it("leaves no tensor behind in variations or blends once the VAE is loaded", async () => {
-    await variations(imageIds[0], { k: 2, seed: 1 });
-    const before = tf.memory().numTensors;
+  it("does the tensor work on a VAE thread: the web thread's tfjs never holds a tensor of it, and the thread leaks none", async () => {
+    const mainTensors = tf.memory().numTensors;
+    const first = await vaeVariations(getDb(), imageIds[0], { k: 2, scale: 1, seed: 1 }, "c1");
+    expect(first.ranOn.threadId).not.toBe(threadId);
+    expect(first.ranOn.threadId).toBeGreaterThan(0);
     for (let i = 0; i < 3; i++) {
-      expect((await variations(imageIds[0], { k: 3, seed: i })).status).toBe(200);
-      expect((await blend({ a: imageIds[0], b: imageIds[1], steps: 4 })).status).toBe(200);
+      const v = await vaeVariations(getDb(), imageIds[0], { k: 3, scale: 1, seed: i }, "c1");
+      const b = await vaeBlend(getDb(), { a: imageIds[0], b: imageIds[1], steps: 4 }, "c2");
+      expect([v.ranOn.threadId, b.ranOn.threadId]).toEqual([first.ranOn.threadId, first.ranOn.threadId]);
+      // Only the cached VAE's weights stay, request after request.
+      expect([v.ranOn.tensors, b.ranOn.tensors]).toEqual([first.ranOn.tensors, first.ranOn.tensors]);
     }
-    expect(tf.memory().numTensors).toBe(before);
+    // Loaded here, the VAE's weights would be this thread's tensors.
+    expect(tf.memory().numTensors).toBe(mainTensors);
   });
 
   it("loads a retrained VAE (a new manifest) without a restart, and frees the old one", async () => {
-    const first = (await (await variations(imageIds[0], { k: 2, seed: 5 })).json()).images;
-    const before = tf.memory().numTensors;
+    const before = await vaeVariations(getDb(), imageIds[0], { k: 2, scale: 1, seed: 5 }, "c3");
+    const first = before.body.images;
     // A different model in the same folder (another init seed) with a different manifest time.
     await new Promise((r) => setTimeout(r, 20));
     await writeTinyVae(modelDir, 9);
-    const second = (await (await variations(imageIds[0], { k: 2, seed: 5 })).json()).images;
-    expect(second).not.toEqual(first);
-    expect(tf.memory().numTensors).toBe(before);
+    const after = await vaeVariations(getDb(), imageIds[0], { k: 2, scale: 1, seed: 5 }, "c3");
+    expect(after.body.images).not.toEqual(first);
+    // The old VAE was disposed in the thread: the same number of weights, not twice as many.
+    expect(after.ranOn.tensors).toBe(before.ranOn.tensors);
     fs.rmSync(vaeDirOf(modelDir), { recursive: true });
     expect((await variations(imageIds[0])).status).toBe(503);
     // The service keeps running jobs meanwhile: the generation worker is untouched.

@@ -60,7 +60,8 @@ function exerciseBatchClaims(getDb: () => Db) {
     const t0 = Date.now() - 60_000;
     const job = (i: number, n: number, modelVersionId: string | null) =>
       db.generation.create({
-        data: { prompt: `${tag} ${i}`, params: { n }, seed: i, modelVersionId, createdAt: new Date(t0 + i * 1000) },
+        // A client of its own: the claims' fair order (./job-claims.ts) puts other clients' jobs between its jobs.
+        data: { prompt: `${tag} ${i}`, params: { n }, seed: i, modelVersionId, clientId: tag, createdAt: new Date(t0 + i * 1000) },
       });
     const head = await job(0, 2, null);
     const big = await job(1, 5, active.id); // does not fit in 4 more: passed over, heads the next batch

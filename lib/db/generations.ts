@@ -5,7 +5,9 @@
 import type { Db } from "./client";
 import { deleteQuietly, imageKey, imageStore, putAll, type ImageStore } from "./image-store";
 import { imageRow, type JobOutput } from "./images";
-import { findActiveModelVersion } from "./versions";
+
+// Which queued jobs start next (a fair share across clients) lives in ./job-claims.ts.
+export { claimMoreJobs, claimNextJob, queuePositionOfClient } from "./job-claims";
 
 const PENDING = ["queued", "running"];
 
@@ -19,15 +21,9 @@ export function countPendingForClient(db: Db, clientId: string): Promise<number>
   return db.generation.count({ where: { clientId, status: { in: PENDING } } });
 }
 
-/** How many pending jobs were queued no later than this client's oldest pending one (its place in the line). */
-export async function queuePositionOfClient(db: Db, clientId: string): Promise<number> {
-  const oldest = await db.generation.findFirst({
-    where: { clientId, status: { in: PENDING } },
-    orderBy: { createdAt: "asc" },
-    select: { createdAt: true },
-  });
-  if (!oldest) return 0;
-  return db.generation.count({ where: { status: { in: PENDING }, createdAt: { lte: oldest.createdAt } } });
+/** Queued jobs of one client (waiting: not started yet). */
+export function countQueuedForClient(db: Db, clientId: string): Promise<number> {
+  return db.generation.count({ where: { clientId, status: "queued" } });
 }
 
 /** Mean seconds a job ran (claim to finish) over the last `sample` finished jobs; null before the first. */
@@ -53,77 +49,6 @@ export function createGeneration(
 /** The source picture of an image-primed job (a PNG at its model's size); null for an unknown job or one without. */
 export async function getGenerationSource(db: Db, id: string): Promise<Uint8Array | null> {
   return (await db.generation.findUnique({ where: { id }, select: { source: true } }))?.source ?? null;
-}
-
-/** Marks the oldest queued job running under `workerId`'s lease and returns it, or null; safe against races. */
-export async function claimNextJob(db: Db, workerId: string, leaseMs: number) {
-  for (;;) {
-    const next = await db.generation.findFirst({ where: { status: "queued" }, orderBy: { createdAt: "asc" } });
-    if (!next) return null;
-    const now = new Date();
-    const claimed = await db.generation.updateMany({
-      where: { id: next.id, status: "queued" },
-      data: {
-        status: "running",
-        workerId,
-        leaseUntil: new Date(now.getTime() + leaseMs),
-        startedAt: now,
-        progress: 0,
-        attempts: { increment: 1 },
-      },
-    });
-    if (claimed.count === 1) return { ...next, status: "running", workerId, attempts: next.attempts + 1 };
-  }
-}
-
-/** How many queued jobs claimMoreJobs looks at: well past QUEUE_LIMIT's default (20), so nothing that fits is missed. */
-const BATCH_SCAN = 200;
-
-/**
- * After claimNextJob: claims more queued jobs to sample in the same batch, each under its own lease as
- * claimNextJob's — the oldest first, only those that run on `versionId` (naming it, or naming none while it is the
- * active version), as many as fit in `room` sequences by `sizeOf` of their params (one that does not fit is passed
- * over for a smaller, younger one; being the oldest, it heads the next batch). One conditional UPDATE … RETURNING
- * claims them all at once, on SQLite and PostgreSQL alike: a job another worker claimed between the read and the
- * write is simply not among those returned, and no job is ever claimed by two. Oldest first.
- */
-export async function claimMoreJobs(
-  db: Db,
-  workerId: string,
-  leaseMs: number,
-  o: { versionId: string; room: number; sizeOf: (params: unknown) => number },
-) {
-  if (!(o.room > 0)) return [];
-  const active = (await findActiveModelVersion(db))?.id === o.versionId;
-  const queued = await db.generation.findMany({
-    where: { status: "queued", OR: [{ modelVersionId: o.versionId }, ...(active ? [{ modelVersionId: null }] : [])] },
-    orderBy: [{ createdAt: "asc" }, { id: "asc" }],
-    take: BATCH_SCAN,
-    select: { id: true, params: true },
-  });
-  const picked: string[] = [];
-  let room = o.room;
-  for (const job of queued) {
-    const size = o.sizeOf(job.params);
-    if (!(size <= room)) continue;
-    picked.push(job.id);
-    room -= size;
-    if (room === 0) break;
-  }
-  if (picked.length === 0) return [];
-  const now = new Date();
-  const claimed = await db.generation.updateManyAndReturn({
-    where: { id: { in: picked }, status: "queued" },
-    data: {
-      status: "running",
-      workerId,
-      leaseUntil: new Date(now.getTime() + leaseMs),
-      startedAt: now,
-      progress: 0,
-      attempts: { increment: 1 },
-    },
-  });
-  return claimed.sort((a, b) => picked.indexOf(a.id) - picked.indexOf(b.id));
 }
 
 /** Extends the lease; false when the job is no longer this worker's (taken over, deleted or finished). */

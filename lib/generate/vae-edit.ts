@@ -1,12 +1,15 @@
 // Variations and blends of gallery images with the active model's VAE (`<model folder>/lab/vae/`, written by
 // `npm run train:lab -- --model vae --export …`). A folder without one simply has the feature off (503, and the
-// detail page says so). The VAE is small (one request is a few ms of tensor work), so requests run on the
-// request's own thread rather than queueing behind generation jobs.
+// detail page says so). The routes read the pictures from the database on the web thread and hand the tensor work
+// to the VAE threads (./vae-threads.ts), which run variationsOfPng / blendOfPngs below: even a few ms of tensor
+// work per request, times many clients, would hold up every other request on the event loop.
 //
-// Loaded VAEs are cached per folder (re-read when its manifest changes). Each request uses its model in one
-// synchronous stretch (load, encode, decode, read the pixels), so no other request can evict it mid-way.
+// Loaded VAEs are cached per folder in the thread that uses them (re-read when its manifest changes). Each request
+// uses its model in one synchronous stretch (load, encode, decode, read the pixels), so no other request can evict it
+// mid-way.
 import fs from "node:fs";
 import path from "node:path";
+import { threadId } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import sharp from "sharp";
 import { HttpError } from "../api";
@@ -17,10 +20,12 @@ import { ImageFileMissing } from "../db/image-store";
 import { findActiveModelVersion } from "../db/versions";
 import { shownId } from "../ids";
 import { VAE } from "../model/vae";
+import { serverEnv } from "../env";
 import { labDir } from "../lab";
 import { initBackend } from "../tensor/backend";
 import { pngDataUrl, rgbToPngs } from "./png";
 import type { BlendRequest, BlendResponse, VariationsRequest, VariationsResponse } from "./vae-edit-params";
+import { vaeThreads, type VaeThreadResult } from "./vae-threads";
 
 /** Where a model folder keeps its VAE. */
 export function vaeDirOf(modelDir: string): string {
@@ -133,46 +138,66 @@ async function activeVaeDir(db: Db): Promise<{ dir: string; model: string }> {
   return { dir: a.dir, model: a.model };
 }
 
-/** The VAE's work for one variations request on a PNG (no database): what the route and the benchmark run. */
-export async function variationsOfPng(
-  dir: string,
-  png: Uint8Array,
-  k: number,
-  scale: number,
-  seed: number,
-): Promise<{ images: string[]; ms: number }> {
+/** The images of one request, the model's ms, and the worker_threads id of the thread that did the work. */
+export interface VaeWork {
+  images: string[];
+  ms: number;
+  threadId: number;
+}
+
+/** The VAE's work for one variations request on a PNG (no database): what a VAE thread and the benchmark run. */
+export async function variationsOfPng(dir: string, png: Uint8Array, k: number, scale: number, seed: number): Promise<VaeWork> {
   await initBackend();
   const size = imageSizeOf(dir);
   const pixels = await pngToPixels(png, size);
   const started = performance.now();
   const out = drawWith(dir, [pixels], (m, [x]) => m.variations(x, k, scale, seed));
   const ms = Math.round(performance.now() - started);
-  return { images: await toDataUrls(out.bytes, out.count, size), ms };
+  return { images: await toDataUrls(out.bytes, out.count, size), ms, threadId };
 }
 
 /** The VAE's work for one blend request on two PNGs (no database). */
-export async function blendOfPngs(dir: string, a: Uint8Array, b: Uint8Array, steps: number): Promise<{ images: string[]; ms: number }> {
+export async function blendOfPngs(dir: string, a: Uint8Array, b: Uint8Array, steps: number): Promise<VaeWork> {
   await initBackend();
   const size = imageSizeOf(dir);
   const [pa, pb] = [await pngToPixels(a, size), await pngToPixels(b, size)];
   const started = performance.now();
   const out = drawWith(dir, [pa, pb], (m, [x, y]) => m.blend(x, y, steps));
   const ms = Math.round(performance.now() - started);
-  return { images: await toDataUrls(out.bytes, out.count, size), ms };
+  return { images: await toDataUrls(out.bytes, out.count, size), ms, threadId };
 }
 
-/** `k` variations of a gallery image (samples of q(z|x) at `scale`× its spread), as PNG data URLs. */
-export async function vaeVariations(db: Db, imageId: string, request: VariationsRequest): Promise<VariationsResponse> {
+/** Where a request's tensor work ran (the tests: never the main thread) and that thread's tensor count after it. */
+export type RanOn = Pick<VaeThreadResult, "threadId" | "tensors">;
+
+const pool = () => vaeThreads(serverEnv());
+
+/**
+ * `k` variations of a gallery image (samples of q(z|x) at `scale`× its spread), as PNG data URLs, drawn on a VAE
+ * thread within `clientId`'s limits (429 beyond them).
+ */
+export async function vaeVariations(
+  db: Db,
+  imageId: string,
+  request: VariationsRequest,
+  clientId: string,
+): Promise<{ body: VariationsResponse; ranOn: RanOn }> {
   const png = await galleryPng(db, imageId);
   const vae = await activeVaeDir(db);
   const seed = request.seed ?? Math.floor(Math.random() * 2 ** 31);
-  const r = await variationsOfPng(vae.dir, png, request.k, request.scale, seed);
-  return { ...r, model: vae.model, k: request.k, scale: request.scale, seed };
+  const {
+    images,
+    ms,
+    threadId: id,
+    tensors,
+  } = await pool().run({ kind: "variations", dir: vae.dir, png, k: request.k, scale: request.scale, seed }, clientId);
+  return { body: { images, ms, model: vae.model, k: request.k, scale: request.scale, seed }, ranOn: { threadId: id, tensors } };
 }
 
-/** A strip of `steps` images from gallery image a to b (decoded interpolations of their μ), as PNG data URLs. */
-export async function vaeBlend(db: Db, request: BlendRequest): Promise<BlendResponse> {
+/** A strip of `steps` images from gallery image a to b (decoded interpolations of their μ), drawn on a VAE thread. */
+export async function vaeBlend(db: Db, request: BlendRequest, clientId: string): Promise<{ body: BlendResponse; ranOn: RanOn }> {
   const [a, b] = [await galleryPng(db, request.a), await galleryPng(db, request.b)];
   const vae = await activeVaeDir(db);
-  return { ...(await blendOfPngs(vae.dir, a, b, request.steps)), model: vae.model, steps: request.steps };
+  const { images, ms, threadId: id, tensors } = await pool().run({ kind: "blend", dir: vae.dir, a, b, steps: request.steps }, clientId);
+  return { body: { images, ms, model: vae.model, steps: request.steps }, ranOn: { threadId: id, tensors } };
 }

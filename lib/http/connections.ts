@@ -7,6 +7,7 @@
 import http from "node:http";
 import type net from "node:net";
 import { z } from "zod";
+import { clientGroup } from "../client-id";
 
 export interface ConnectionLimits {
   /** Time for a client to send a request's headers. */
@@ -64,14 +65,14 @@ export function serverOptions(l: ConnectionLimits): http.ServerOptions {
 }
 
 /**
- * Closes a connection, before any byte of it is read, when its peer address already holds `max` open ones. Every
- * peer behind a proxy is the proxy: do not call this there.
+ * Closes a connection, before any byte of it is read, when its peer's client group (its address; an IPv6 /64, see
+ * clientGroup) already holds `max` open ones. Every peer behind a proxy is the proxy: do not call this there.
  */
 export function capConnectionsPerClient(server: net.Server, max: number): void {
   if (max <= 0) return;
   const open = new Map<string, number>();
   server.on("connection", (socket: net.Socket) => {
-    const address = socket.remoteAddress ?? "unknown";
+    const address = clientGroup(socket.remoteAddress ?? "unknown");
     const count = open.get(address) ?? 0;
     if (count >= max) {
       socket.destroy();

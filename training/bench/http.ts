@@ -81,13 +81,13 @@ export interface HttpBenchResult {
   peakRssMiB: number;
 }
 
-interface Server {
+export interface Server {
   base: string;
   stop: () => void;
 }
 
 /** `npm start` in its own process group on a free port; stop() takes the group down (tsx, next and all). */
-async function startServer(env: Record<string, string>): Promise<Server> {
+export async function startServer(env: Record<string, string>): Promise<Server> {
   const port = await freePort();
   const server: ChildProcess = spawn("npm", ["start"], {
     detached: true,
