@@ -26,17 +26,24 @@ export function clientFor(target: DatabaseTarget): Db {
     // Same data model, generated for the postgresql provider: its API is the SQLite client's.
     db = new PgPrismaClient({ adapter: new PrismaPg({ connectionString: target.url }) }) as unknown as Db;
   }
-  providers.set(db, target.provider);
+  targets.set(db, target);
   return db;
 }
 
-const providers = new WeakMap<Db, DatabaseTarget["provider"]>();
+const targets = new WeakMap<Db, DatabaseTarget>();
+
+/** The database a client was made for: a worker thread that must open its own client to it (the vector index) asks. */
+export function dbTarget(db: Db): DatabaseTarget {
+  const target = targets.get(db);
+  if (!target) throw new Error("dbTarget: this client was not made by createDb()");
+  return target;
+}
 
 /** Which SQL dialect a client speaks, for the few queries (search) that are written per provider. */
 export function dbProvider(db: Db): DatabaseTarget["provider"] {
-  const provider = providers.get(db);
-  if (!provider) throw new Error("dbProvider: this client was not made by createDb()");
-  return provider;
+  const target = targets.get(db);
+  if (!target) throw new Error("dbProvider: this client was not made by createDb()");
+  return target.provider;
 }
 
 const cache = globalThis as unknown as { tesseraDb?: Db };

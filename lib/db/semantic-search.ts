@@ -1,9 +1,8 @@
 // Search by meaning: CLIP embeddings stored with every kept image at generation time, ranked against a query
 // embedding (the query text's, for gallery search; an image's own, for "more like this").
-// NOTE: brute force in JS, on SQLite and PostgreSQL alike — every stored embedding of the model version is read
-// and dotted with the query, so a search costs time linear in the images stored (reading the blobs dominates;
-// the dot products are 128 floats each). Fine at this gallery's size; not measured at 100k. Beyond that, the place
-// to go is PostgreSQL with pgvector (an HNSW index over a vector column), or an ANN index beside SQLite.
+// Serving ranks with an HNSW index kept in a worker thread (lib/generate/vector-index.ts, fed by ./embedding-feed.ts);
+// the brute-force scan here (every embedding of the version read and dotted with the query) is its oracle in tests
+// and in scripts/bench-vector.ts, and must never run on the web thread: it costs ~20 ms per 1,000 images.
 // Only one model version's images are ranked together: embeddings of different CLIPs live in different spaces.
 import type { Db } from "./client";
 import { embeddingOf } from "./images";

@@ -1,11 +1,13 @@
 // Search by meaning with a model's CLIP (the active one's, or that of the version the gallery is filtered by): a query
 // text's embedding against the image embeddings stored at generation time (lib/db/semantic-search.ts), and "more
 // like this" (one generation's image against the others). Only that version's generations are searched by text:
-// its CLIP made their embeddings.
+// its CLIP made their embeddings. The ranking runs in the vector index's worker thread (./vector-search.ts), never
+// on the web thread; what is left here is the query's CLIP text embedding (one short text, on the registry's model).
 import * as tf from "@tensorflow/tfjs";
 import type { Db } from "../db/client";
-import { findGenerationEmbedding, listImageEmbeddings, nearestGenerations, type Neighbour } from "../db/semantic-search";
+import type { Neighbour } from "../db/semantic-search";
 import type { ModelRegistry } from "./registry";
+import { vectorSearchFor, type VectorSearch } from "./vector-search";
 
 export type MeaningSearch =
   | { available: true; modelVersionId: string; results: Neighbour[] }
@@ -22,6 +24,7 @@ export async function searchByMeaning(
   q: string,
   topK: number,
   versionId?: string,
+  index: VectorSearch = vectorSearchFor(db),
 ): Promise<MeaningSearch> {
   const lease = await registry.acquire(versionId);
   try {
@@ -36,16 +39,18 @@ export async function searchByMeaning(
     } finally {
       tf.dispose([ids, text]);
     }
-    const images = await listImageEmbeddings(db, lease.versionId);
-    return { available: true, modelVersionId: lease.versionId, results: nearestGenerations(images, query, topK) };
+    return { available: true, modelVersionId: lease.versionId, results: await index.search(lease.versionId, query, topK) };
   } finally {
     lease.release();
   }
 }
 
 /** Other generations of the same model version whose images look most like this one's best image (no model needed). */
-export async function moreLikeThis(db: Db, generationId: string, topK: number): Promise<Neighbour[]> {
-  const own = await findGenerationEmbedding(db, generationId);
-  if (!own) return [];
-  return nearestGenerations(await listImageEmbeddings(db, own.modelVersionId), own.embedding, topK, generationId);
+export async function moreLikeThis(
+  db: Db,
+  generationId: string,
+  topK: number,
+  index: VectorSearch = vectorSearchFor(db),
+): Promise<Neighbour[]> {
+  return index.moreLikeThis(generationId, topK); // the thread reads the generation's embedding itself
 }

@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE INDEX "Image_createdAt_idx" ON "Image"("createdAt");
