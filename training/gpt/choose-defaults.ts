@@ -90,12 +90,13 @@ export function defaultsFor(
 ): Required<SamplingDefaults> {
   const { guidance, temperature, topK } = choice.chosen;
   const reranked = o.rerank && { candidates: o.rerank.candidates, variety: pooled([o.rerank.heldout.varietyOn, o.rerank.train.varietyOn]) };
-  // The server keeps the n of `candidates` that CLIP scores best, which can bring near-copies back (CLIP favours
-  // the likeliest picture): the reason says so, since the choice itself was made on pictures as sampled.
+  // The server keeps the n of `candidates` that CLIP scores best, kept apart (lib/generate/rerank.ts); when too few
+  // candidates are far enough apart it fills up by score, which can bring near-copies back (CLIP favours the
+  // likeliest picture): the reason says so, since the choice itself was made on pictures as sampled.
   const share = reranked?.variety.nearCopyShare ?? 0;
   const caveat =
     reranked && share > o.maxNearCopies
-      ? `; but reranked (best ${o.images} of ${reranked.candidates} by CLIP) its near-copy share is ${(100 * share).toFixed(1)} %`
+      ? `; but reranked (best ${o.images} of ${reranked.candidates} by CLIP, kept apart) its near-copy share is ${(100 * share).toFixed(1)} %`
       : "";
   return {
     guidance,

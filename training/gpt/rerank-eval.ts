@@ -1,8 +1,9 @@
 // What reranking buys (issue 16, part 5): for every prompt, `candidates` pictures are sampled at one setting (the
-// server's defaults); "off" keeps the first `images` of them as sampled, "on" keeps the `images` CLIP scores
-// highest (lib/generate/rerank.ts, the server's own scoring). Both are then scored by their nearest real images,
-// so the two rows differ only in which of the same candidates are kept: equal n, equal samples. Each row's variety
-// (training/gpt/variety.ts) is measured over the kept pictures too: CLIP may keep the same likeliest picture n times.
+// server's defaults); "off" keeps the first `images` of them as sampled, "on" keeps what the server's own rerank()
+// keeps (lib/generate/rerank.ts: the best by CLIP's score, kept apart), so the numbers describe what users get. Both
+// are then scored by their nearest real images, so the two rows differ only in which of the same candidates are
+// kept: equal n, equal samples. Each row's variety (training/gpt/variety.ts) is measured over the kept pictures too:
+// by score alone CLIP would often keep the same likeliest picture n times, which the keeping apart is to prevent.
 import * as tf from "@tensorflow/tfjs";
 import type { CaptionRecord } from "../../lib/data/manifest";
 import type { BatchSampler } from "../../lib/generate/engine";
@@ -10,7 +11,7 @@ import type { SampleOptions } from "../../lib/model/sample";
 import type { Transformer } from "../../lib/model/transformer";
 import type { VQModel } from "../../lib/model/vq-model";
 import type { ClipPart } from "../../lib/generate/model-bundle";
-import { rankByScore, scoreCandidates } from "../../lib/generate/rerank";
+import { rerank } from "../../lib/generate/rerank";
 import type { TextTokenizer } from "../../lib/text/tokenizer";
 import { labelOf, mean, score, zeroScores, type Scores } from "./eval-sets";
 import { tallyGroups, VarietyTally, type Variety } from "./variety";
@@ -58,8 +59,16 @@ export async function rerankComparison(o: {
     });
     const pixels = o.vq.decodeCodes(codes); // [C, S, S, 3]
     try {
-      const { scores } = await scoreCandidates(o.clip, r.caption, pixels);
-      const kept = rankByScore(scores, o.images).kept.map((k) => k.index);
+      // The server scores and compares the pixels as its PNGs store them (lib/generate/batch.ts): rerank gets them so.
+      const stored = tf.tidy(() => tf.div(tf.clipByValue(tf.round(tf.mul(pixels, 255)), 0, 255), 255) as tf.Tensor4D);
+      let ranked;
+      try {
+        ranked = await rerank(o.clip, r.caption, stored, o.images);
+      } finally {
+        stored.dispose();
+      }
+      const { scores } = ranked;
+      const kept = ranked.kept.map((k) => k.index);
       const first = Array.from({ length: o.images }, (_, i) => i);
       for (const [which, ids, s] of [
         ["off", first, off],

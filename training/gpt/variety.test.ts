@@ -1,9 +1,11 @@
 // Variety of one prompt's pictures, on synthetic pictures: the numbers the eval chooses the server's sampling
-// defaults by (training/gpt/choose-defaults.ts) must be right to the grey level.
+// defaults by (training/gpt/choose-defaults.ts) must be right to the grey level. The pair distance itself is
+// tested with its definition (lib/generate/distinct.test.ts).
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
+import { NEAR_COPY_LEVELS } from "../../lib/generate/distinct";
 import { selectBackend } from "../../lib/tensor/backend";
-import { groupVariety, NEAR_COPY_LEVELS, pairDistance, pooled, tallyGroups, VarietyTally, type Variety } from "./variety";
+import { groupVariety, pooled, tallyGroups, VarietyTally, type Variety } from "./variety";
 
 beforeAll(async () => {
   await selectBackend({ request: "wasm", log: { info() {}, warn() {} } });
@@ -12,22 +14,6 @@ beforeAll(async () => {
 const D = 4 * 4 * 3; // a 4×4 RGB picture
 const solid = (level: number) => new Float32Array(D).fill(level);
 const labels4 = ["a", "a", "a", "a"];
-
-describe("pair distance", () => {
-  it("is the mean absolute difference in grey levels over every value", () => {
-    expect(pairDistance(solid(0), solid(10))).toBe(10);
-    // Half the values 20 apart: the mean is over all D values, not over the differing ones.
-    const half = solid(0).map((_, i) => (i < D / 2 ? 20 : 0));
-    expect(pairDistance(solid(0), half)).toBe(10);
-    // Differences of both signs add up instead of cancelling.
-    expect(pairDistance(Float32Array.of(0, 20), Float32Array.of(20, 0))).toBe(20);
-    expect(pairDistance(solid(30), solid(5))).toBe(pairDistance(solid(5), solid(30)));
-  });
-
-  it("refuses pictures of different sizes", () => {
-    expect(() => pairDistance(solid(0), new Float32Array(D - 1))).toThrow(/cannot be compared/);
-  });
-});
 
 describe("one prompt's pictures", () => {
   it("four identical pictures are a near-copy at distance 0", () => {

@@ -5,15 +5,14 @@
 //
 // Definitions, over the n ≥ 2 pictures generated for one prompt, each as H·W·3 grey levels 0–255 (rounded and
 // clipped as the server's PNGs are, lib/generate/batch.ts):
-// - pair distance of two pictures: the mean absolute difference over all H·W·3 values (not RMSE), in grey levels;
+// - pair distance of two pictures: the mean absolute difference over all H·W·3 values (not RMSE), in grey levels —
+//   lib/generate/distinct.ts, the one definition the server's rerank also keeps its pictures apart by;
 // - a prompt's pair distance: the mean over its n·(n−1)/2 unordered pairs of distinct pictures;
 // - a prompt is a near-copy when every pair is within NEAR_COPY_LEVELS (its largest pair distance ≤ 8);
 // - its distinct labels: how many different labels the n pictures' nearest real images carry (1 to n).
 // A setting's Variety averages these over prompts (near-copy share = near-copy prompts / prompts).
-import * as tf from "@tensorflow/tfjs";
-
-/** The issue's "four images within 8 pixels of each other", read as a mean absolute difference ≤ 8 grey levels. */
-export const NEAR_COPY_LEVELS = 8;
+import type * as tf from "@tensorflow/tfjs";
+import { NEAR_COPY_LEVELS, pairDistance, toLevels } from "../../lib/generate/distinct";
 
 export interface Variety {
   /** Mean over prompts of the mean pairwise distance (grey levels, mean absolute difference). */
@@ -23,14 +22,6 @@ export interface Variety {
   /** Mean over prompts of the number of distinct labels among the pictures' nearest real images. */
   distinctLabels: number;
   prompts: number;
-}
-
-/** Mean absolute difference of two pictures of equal size, in the units given (grey levels here). */
-export function pairDistance(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length || a.length === 0) throw new Error(`pictures of ${a.length} and ${b.length} values cannot be compared`);
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i] - b[i]);
-  return sum / a.length;
 }
 
 export interface GroupVariety {
@@ -85,13 +76,6 @@ export class VarietyTally {
       prompts: p,
     };
   }
-}
-
-/** Rows of decoded pictures [Q, D] in [0, 1] as grey levels, rounded then clipped as lib/generate/batch.ts does. */
-export function toLevels(pixels: tf.Tensor2D): Float32Array[] {
-  const [q, d] = pixels.shape;
-  const flat = tf.tidy(() => tf.clipByValue(tf.round(tf.mul(pixels, 255)), 0, 255).dataSync() as Float32Array);
-  return Array.from({ length: q }, (_, i) => flat.subarray(i * d, (i + 1) * d));
 }
 
 /**
