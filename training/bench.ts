@@ -65,6 +65,10 @@ export function formatBench(r: BenchResult): string {
       `VQ-VAE training loop, 1 / ${n} workers`,
       `${f(g.vq.imagesPerS.one, 1)} / ${f(g.vq.imagesPerS.all, 1)} img/s (batch ${g.vq.batch}; ×${f(g.vq.scaling, 2)})`,
     ]);
+    rows.push([
+      `VQ-VAE training loop, ONNX Runtime, ${n} threads`,
+      `${f(g.vq.imagesPerS.ort, 1)} img/s (×${f(g.vq.ortOverTfjsAll, 2)} the tfjs ${n}-worker loop)`,
+    ]);
   }
   for (const http of [r.http, r.httpTwoServers]) {
     if (!http) continue;

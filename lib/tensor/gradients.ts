@@ -1,4 +1,5 @@
-// Gradients for BatchMatMul, Conv2D and GatherV2 built only from ops that are fast on every backend we use.
+// Gradients for BatchMatMul, Conv2D and GatherV2 built only from ops that are fast on every backend we use, and a
+// correct one for MirrorPad.
 //
 // Why: on the wasm backend the stock gradients either do not run at all (Conv2D's filter gradient needs
 // Conv2DBackpropFilter and gather's needs UnsortedSegmentSum, neither registered for wasm) or run on slow paths
@@ -6,6 +7,11 @@
 // matMul or a stride-1 conv2d on XNNPACK). The replacements below use explicit transposes followed by plain
 // matMul / conv2d. registerGradient is global, so they apply on every backend; on cpu/webgpu they are merely
 // equivalent.
+//
+// MirrorPad: tfjs 4.22's stock rule (tfjs-core/src/gradients/MirrorPad_grad.ts) only slices the interior out of dy,
+// dropping the gradient of every padded copy, so an edge-padded model ("symmetric" pad 1) got a wrong gradient at
+// its borders on every tfjs backend. The rule below sums each copy back onto the pixel it copies; it is checked
+// against finite differences and against the native graph's Pad rule (lib/model/onnx/vq-training-graph.test.ts).
 import * as tf from "@tensorflow/tfjs";
 
 type Pads = [top: number, bottom: number, left: number, right: number];
@@ -87,7 +93,9 @@ function explicit([t, b, l, r]: Pads): ExplicitPadding {
   ];
 }
 
-const state = globalThis as unknown as { tesseraFastGradients?: { stockConv2D: tf.GradConfig } };
+const state = globalThis as unknown as {
+  tesseraFastGradients?: { stockConv2D: tf.GradConfig; stockMirrorPad: tf.GradConfig };
+};
 
 const conv2dGrad: tf.GradConfig = {
   kernelName: "Conv2D",
@@ -177,11 +185,55 @@ const gatherGrad: tf.GradConfig = {
   },
 };
 
+/**
+ * MirrorPad's gradient with each padded copy's gradient summed back onto the pixel it copies, axis by axis:
+ * "symmetric" copies x[before − 1 − i] to the i-th padded row (the border pixel itself first), "reflect" starts one
+ * pixel inside (x[before − i]).
+ */
+const mirrorPadGrad: tf.GradConfig = {
+  kernelName: "MirrorPad",
+  inputsToSave: ["x"],
+  gradFunc: (dy, saved, attrs) => {
+    const [x] = saved;
+    const { paddings, mode } = attrs as unknown as { paddings: [number, number][]; mode: "reflect" | "symmetric" };
+    const off = mode === "symmetric" ? 0 : 1;
+    const grad = () => {
+      let d = dy as tf.Tensor;
+      x.shape.forEach((n, axis) => {
+        const [before, after] = paddings[axis];
+        const rows = (start: number, size: number) =>
+          tf.slice(
+            d,
+            d.shape.map((_, i) => (i === axis ? start : 0)),
+            d.shape.map((s, i) => (i === axis ? size : s)),
+          );
+        // A reversed padded block placed (zeros around it) over the rows it copies.
+        const onto = (block: tf.Tensor, lo: number, hi: number) =>
+          tf.pad(
+            tf.reverse(block, axis),
+            block.shape.map((_, i): [number, number] => (i === axis ? [lo, hi] : [0, 0])),
+          );
+        let next = rows(before, n);
+        if (before) next = tf.add(next, onto(rows(0, before), off, n - off - before));
+        if (after) next = tf.add(next, onto(rows(before + n, after), n - off - after, off));
+        d = next;
+      });
+      return d;
+    };
+    return { x: grad };
+  },
+};
+
+/** tfjs's own MirrorPad gradient, kept so a test can show what the replacement fixes (null before registering). */
+export function stockMirrorPadGradient(): tf.GradConfig | null {
+  return state.tesseraFastGradients?.stockMirrorPad ?? null;
+}
+
 /** Registers the fast gradients once per process (idempotent). Call before training on any backend; harmless on cpu/webgpu. */
 export function registerFastGradients(): void {
   // On globalThis: bundlers may load this module more than once, and a second copy must not mistake the first
   // copy's override for the stock Conv2D gradient it falls back to.
   if (state.tesseraFastGradients) return;
-  state.tesseraFastGradients = { stockConv2D: tf.getGradient("Conv2D") };
-  for (const config of [batchMatMulGrad, conv2dGrad, gatherGrad]) tf.registerGradient(config);
+  state.tesseraFastGradients = { stockConv2D: tf.getGradient("Conv2D"), stockMirrorPad: tf.getGradient("MirrorPad") };
+  for (const config of [batchMatMulGrad, conv2dGrad, gatherGrad, mirrorPadGrad]) tf.registerGradient(config);
 }

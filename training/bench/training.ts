@@ -1,7 +1,8 @@
 // Training throughput on the real loop (training/loop/trainer.ts): the GPT on both engines in one run — tfjs with 1
 // and with N data-parallel replicas, ONNX Runtime with N intra-op threads — and the 8 × 512 GPT on ONNX Runtime; the
-// VQ-VAE (tfjs, 1 and N replicas); and the matMul ceiling of one core and of N cores at once (one matMul loop per
-// thread), so scaling can be read against what the hardware gives. GPT batch 32 × 87 positions, VQ-VAE batch 64,
+// VQ-VAE on both engines likewise (tfjs with 1 and N replicas, ONNX Runtime with N threads); and the matMul ceiling
+// of one core and of N cores at once (one matMul loop per thread), so scaling can be read against what the hardware
+// gives. GPT batch 32 × 87 positions, VQ-VAE batch 64,
 // synthetic data (speed does not depend on the values).
 import fs from "node:fs";
 import os from "node:os";
@@ -115,7 +116,8 @@ export async function trainingThroughput(quick: boolean) {
     ...DVAE_SCHEDULE,
   };
   const steps = quick ? 3 : 8;
-  const vqRate = async (w: number) => throughput(() => createVqTask(vq, "main"), vqTaskDefinition(vq), VQ_TRAINER_DEFAULTS, w, steps);
+  const vqRate = async (w: number, engine: "ort" | "tfjs" = "tfjs") =>
+    throughput(() => createVqTask(vq, "main"), vqTaskDefinition(vq), VQ_TRAINER_DEFAULTS, w, steps, engine);
   const ceiling1 = await timedMatmulGflops(4);
   const ceilingN = await parallelMatmulGflops(replicas);
   const gpt1 = await gptTrainingRate(c, "tfjs", 1, steps);
@@ -125,6 +127,7 @@ export async function trainingThroughput(quick: boolean) {
   const ortLarge = await gptTrainingRate(large, "ort", replicas, steps);
   const vq1 = await vqRate(1);
   const vqN = await vqRate(replicas);
+  const vqOrt = await vqRate(replicas, "ort");
   const flopsPerToken =
     3 * (2 * (12 * c.nLayer * c.nEmbd * c.nEmbd + c.nEmbd * c.imageVocab) + 2 * c.nLayer * (c.textLen + n - 1) * c.nEmbd);
   return {
@@ -138,6 +141,11 @@ export async function trainingThroughput(quick: boolean) {
       large8x512OrtTokensPerS: ortLarge,
       achievedGflops: { one: (gpt1 * flopsPerToken) / 1e9, all: (gptN * flopsPerToken) / 1e9 },
     },
-    vq: { batch: VQ_TRAINER_DEFAULTS.batchSize, imagesPerS: { one: vq1, all: vqN }, scaling: vqN / vq1 },
+    vq: {
+      batch: VQ_TRAINER_DEFAULTS.batchSize,
+      imagesPerS: { one: vq1, all: vqN, ort: vqOrt },
+      scaling: vqN / vq1,
+      ortOverTfjsAll: vqOrt / vqN,
+    },
   };
 }

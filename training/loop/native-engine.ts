@@ -2,7 +2,9 @@
 // loss and the backward pass our autodiff wrote (lib/model/onnx/autodiff.ts) — as one graph, with every core as an
 // intra-op thread instead of one tfjs replica per core. Parameters are graph inputs wrapping views of `theta`, so
 // the optimizer's in-place update is the next step's input with no copy; gradients are written by ORT straight
-// into one flat buffer (pre-allocated outputs). One session per batch size, built once.
+// into one flat buffer (pre-allocated outputs); outputs the task's afterStep gathers (a VQ-VAE's encoder outputs and
+// codes) come back as tfjs tensors. One session per batch size, built once.
+import * as tf from "@tensorflow/tfjs";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import type { ParamLayout } from "../optim/flat-adamw";
 import type { Engine } from "./engine";
@@ -16,6 +18,12 @@ interface Compiled {
   fetches: Record<string, Tensor>;
   /** Gradients of parameters the graph does not read (left at zero). */
   unused: string[];
+}
+
+/** An ORT output as a tfjs tensor for the task's afterStep (which the loop disposes): float32 or int32 only. */
+function toTf(t: Tensor): tf.Tensor {
+  if (t.type !== "float32" && t.type !== "int32") throw new Error(`a gathered output must be float32 or int32, got ${t.type}`);
+  return tf.tensor(t.data as Float32Array | Int32Array, [...t.dims], t.type);
 }
 
 export class NativeEngine implements Engine {
@@ -78,8 +86,9 @@ export class NativeEngine implements Engine {
     for (const p of graph.params) feeds[p] = this.paramFeeds[p];
     for (const [name, f] of Object.entries(this.task.native!.feeds(batch, { ...ctx, replica: 0 })))
       feeds[name] = new Tensor(f.type, f.data, f.dims);
-    const scalars = [graph.loss, ...Object.values(graph.logs)];
-    const out = await session.run(feeds, { ...fetches, ...Object.fromEntries(scalars.map((s) => [s, null])) });
+    const gather = graph.gather ?? {};
+    const fresh = [graph.loss, ...Object.values(graph.logs), ...Object.values(gather)]; // outputs ORT allocates
+    const out = await session.run(feeds, { ...fetches, ...Object.fromEntries(fresh.map((s) => [s, null])) });
     // ORT wrote each gradient into its view of `grads` (copied if a binding ever hands back its own buffer);
     // parameters the graph never reads get zeros.
     let offset = 0;
@@ -95,7 +104,8 @@ export class NativeEngine implements Engine {
       grads: this.grads,
       loss: read(graph.loss),
       logs: Object.fromEntries(Object.entries(graph.logs).map(([k, v]) => [k, read(v)])),
-      gathered: {},
+      // The whole batch in one shard, so what the tfjs replicas concatenate is this run's output as it is.
+      gathered: Object.fromEntries(Object.entries(gather).map(([k, o]) => [k, toTf(out[o])])),
       timing: { shardsMs: [ms], totalMs: ms },
     };
   }

@@ -89,14 +89,15 @@ const cases: Case[] = [
     name: "transformer (caption dropout on)",
     build: () => createGptTask(gptOptions(), "main"),
     definition: () => gptTaskDefinition(gptOptions()),
-    trainer: { ...GPT_TRAINER_DEFAULTS, batchSize: 5, warmup: 0 },
+    // engine "tfjs": these cases test the replicas, which the native engine (threads inside ORT) does not use.
+    trainer: { ...GPT_TRAINER_DEFAULTS, batchSize: 5, warmup: 0, engine: "tfjs" },
   },
   // The VQ-VAE's EMA codebook and dead-code restarts run on the encoder outputs gathered from every replica.
   {
     name: "VQ-VAE (EMA codebook)",
     build: () => createVqTask(vqOptions(), "main"),
     definition: () => vqTaskDefinition(vqOptions()),
-    trainer: { ...VQ_TRAINER_DEFAULTS, batchSize: 5, warmup: 0 },
+    trainer: { ...VQ_TRAINER_DEFAULTS, batchSize: 5, warmup: 0, engine: "tfjs" },
   },
 ];
 

@@ -49,6 +49,8 @@ export interface NativeGraph {
   logs: Record<string, string>;
   /** Output name of each parameter's gradient. */
   grads: Record<string, string>;
+  /** Output names of the tensors the task's afterStep needs, by gather name (as StepOutput.gather). */
+  gather?: Record<string, string>;
 }
 
 /**

@@ -1,6 +1,7 @@
 // The image tokenizer (VQ-VAE or dVAE) as a training task (training/loop/task.ts): reconstruction MSE plus the
 // quantizer's term; the VQ-VAE's EMA codebook and dead-code restarts run after each step on the whole batch's
-// encoder outputs, gathered from every replica. The loop does everything else.
+// encoder outputs, gathered from every replica (or output by the native graph, ./native-step.ts). The loop does
+// everything else.
 import * as tf from "@tensorflow/tfjs";
 import { sequentialBatches } from "../../lib/data/batches";
 import { hashString } from "../../lib/data/rng";
@@ -14,6 +15,7 @@ import { createDiscriminator, DISCRIMINATOR_PREFIX } from "../../lib/model/discr
 import { GanObjective, type GanOptions } from "./gan";
 import { pixelsOf, planImages } from "../loop/image-batch";
 import { reconstructionSheet } from "./recon-sheet";
+import { vqNativeStep } from "./native-step";
 
 /** The loop's settings for the image tokenizers (Adam, no decay or clipping). */
 export const VQ_TRAINER_DEFAULTS: Readonly<TrainerConfig> = Object.freeze({
@@ -114,6 +116,8 @@ export const createTask: CreateTask<VQTaskOptions> = async (o, role) => {
       ...(o.gan ? { gan: o.gan } : {}),
     },
     params: model.params,
+    // The same step as `loss` below as one ONNX graph (the default engine), where one is written: VQ-VAE and "ae".
+    native: vqNativeStep(model, o.train, !!gan),
     itemCount: o.train.count,
     throughput: { unit: "img", perItem: 1 },
     decays: () => true,

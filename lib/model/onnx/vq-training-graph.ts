@@ -1,0 +1,132 @@
+// The image tokenizer's training step (VQModel.forward in ../vq-model.ts, as training/vq/task.ts calls it) as one
+// ONNX graph: encoder, bottleneck, decoder and the same loss, reconstruction MSE + β·commitment (+ the codebook
+// term when the codebook learns by gradient), with — through ./autodiff.ts — its gradient with respect to every
+// trainable parameter, so ONNX Runtime's native kernels run the whole step (issue 31). Parameters are graph inputs
+// named as the ParamStore names them.
+//
+// With an EMA codebook (van den Oord et al. 2017, appendix A.1) the codebook is not trained by the optimizer: it is
+// a plain input the caller feeds from the model each step, and the graph outputs what the EMA update and the
+// dead-code restarts after the step need (the encoder outputs and their codes), as the tfjs task gathers them.
+//
+// Kinds: "vqvae" and the continuous "ae" baseline (no quantizer: the decoder reads the encoder's output). The dVAE's
+// Gumbel-softmax bottleneck and a VQ-GAN's adversarial terms are not written here yet.
+import type { VQConfig } from "../vq-config";
+import { gridSize } from "../vq-config";
+import { addGradients, type PlantedGradientBugs } from "./autodiff";
+import { ConvNodes, type PlantedConvBugs } from "./conv-nodes";
+import { DataType, GraphBuilder } from "./graph";
+import { decoderFeatureNodes, decoderHeadNodes, encoderNodes } from "./tokenizer-nodes";
+import { vectorQuantize } from "./vq-nodes";
+
+/** Deliberate deviations from the tfjs loss, for tests that prove the equality checks can tell (never set them in code). */
+export interface PlantedVqBugs {
+  /** The decoder reads e[codes] itself instead of z + sg(e[codes] − z): the encoder gets no reconstruction gradient. */
+  noStraightThrough?: boolean;
+  /**
+   * The commitment term without its stop-gradient, mean‖z − e[codes]‖²: it then pulls the codebook too. Only a
+   * codebook trained by gradient can show it; an EMA codebook is an input with no gradient either way.
+   */
+  commitmentUnstopped?: boolean;
+}
+
+export interface VqTrainingGraphOptions {
+  /** Rows per batch (the graph's shapes are static). */
+  batch: number;
+  /** Add the gradient outputs (a loss-only graph serves checks). */
+  gradients: boolean;
+  planted?: PlantedGradientBugs & PlantedConvBugs & PlantedVqBugs;
+}
+
+export interface VqTrainingGraph {
+  bytes: Uint8Array;
+  nodes: number;
+  /** Every trainable parameter the graph reads (ParamStore names = input names). */
+  params: string[];
+  names: {
+    /** The batch's pixels, uint8 [B, S, S, C] (0..255, as the task's planned batch holds them). */
+    images: string;
+    /** The EMA codebook [K, D] fed from the model each step (named as its ParamStore entry); absent when it is trained. */
+    codebook?: string;
+    loss: string;
+    /** Output names of the loss's parts, by the names VQModel.forward logs them under. */
+    logs: Record<string, string>;
+    /** Encoder outputs [B, h, w, D] and their codes int32 [B, h, w]: what the task's afterStep gathers (VQ-VAE only). */
+    gather: Record<string, string>;
+    /** d loss / d parameter, by parameter name. */
+    grads: Record<string, string>;
+  };
+}
+
+export function exportVqTrainingGraph(c: VQConfig, o: VqTrainingGraphOptions): VqTrainingGraph {
+  if (c.kind !== "vqvae" && c.kind !== "ae") throw new Error(`no native training graph for a ${c.kind} yet (vqvae and ae only)`);
+  const b = o.batch;
+  const { imageSize: s, channels: ch, embedDim: d, codebookSize: k } = c;
+  const grid = gridSize(c);
+  const g = new GraphBuilder("tessera-vq-train");
+  const n = new ConvNodes(g, { kind: "inputs" }, o.planted);
+  const planted = o.planted ?? {};
+
+  const images = g.input("images", DataType.UINT8, [b, s, s, ch]);
+  const unit = g.op("Div", [g.op("Cast", [images], { to: { i: DataType.FLOAT } }), g.scalar(255)]); // [B, S, S, C] in [0, 1]
+  const x = g.op("Transpose", [unit], { perm: { ints: [0, 3, 1, 2] } }); // [B, C, S, S]
+  const zE = encoderNodes(n, c, x, d); // [B, D, h, w]
+  const latents = g.op("Transpose", [zE], { perm: { ints: [0, 2, 3, 1] } }); // [B, h, w, D]
+
+  const mean = (v: string) => g.op("ReduceMean", [v], { keepdims: { i: 0 } });
+  const meanSq = (v: string) => mean(g.op("Mul", [v, v]));
+  const logs: Record<string, string> = {};
+  const gather: Record<string, string> = {};
+  let codebook: string | undefined;
+  let decoderInput = latents; // [B, h, w, D]
+  let bottleneckLoss: string | undefined;
+  if (c.kind === "vqvae") {
+    const z = g.op("Reshape", [latents, g.ints([b * grid * grid, d])]); // [N, D]
+    // An EMA codebook is state, not a parameter: fed each step, never differentiated.
+    const e = c.ema ? (codebook = g.input("vq.embedding", DataType.FLOAT, [k, d])) : n.w("vq.embedding", [k, d]);
+    const q = vectorQuantize(g, z, e);
+    const commitment = planted.commitmentUnstopped ? meanSq(g.op("Sub", [z, q.zQ])) : q.commitment;
+    logs.commitment = commitment;
+    bottleneckLoss = g.op("Mul", [commitment, g.scalar(c.beta)]);
+    if (!c.ema) {
+      logs.codebook = q.codebook;
+      bottleneckLoss = g.op("Add", [bottleneckLoss, q.codebook]);
+    }
+    decoderInput = g.op("Reshape", [planted.noStraightThrough ? q.zQ : q.zQst, g.ints([b, grid, grid, d])]); // [B, h, w, D]
+    gather.latents = latents;
+    const codes = g.op("Cast", [q.codes], { to: { i: DataType.INT32 } }); // [N] int32, as tf.argMin gives
+    gather.codes = g.op("Reshape", [codes, g.ints([b, grid, grid])]); // [B, h, w]
+  }
+  const zQ = g.op("Transpose", [decoderInput], { perm: { ints: [0, 3, 1, 2] } }); // [B, D, h, w]
+  const reconstruction = decoderHeadNodes(n, c, decoderFeatureNodes(n, c, zQ)); // [B, C, S, S]
+  // Mean over every pixel value: the same elements as the tfjs NHWC mean, in another order.
+  const recon = meanSq(g.op("Sub", [reconstruction, x]));
+  logs.reconstruction = recon;
+  const loss = bottleneckLoss ? g.op("Add", [recon, bottleneckLoss]) : recon;
+
+  const params = n.params().filter((p) => p !== codebook);
+  const grads: Record<string, string> = {};
+  if (o.gradients) {
+    const dp = addGradients(g, loss, params, { planted: o.planted });
+    for (const p of params) {
+      grads[p] = `grad.${p}`;
+      g.output(dp.get(p)!, grads[p], DataType.FLOAT, g.shapeOf(p)!);
+    }
+  }
+  g.output(loss, "loss", DataType.FLOAT, []);
+  const logNames: Record<string, string> = {};
+  // The "ae" loss is its reconstruction term itself: one value, one output.
+  for (const [name, v] of Object.entries(logs))
+    if (v === loss) logNames[name] = "loss";
+    else g.output(v, (logNames[name] = `log.${name}`), DataType.FLOAT, []);
+  const gatherNames: Record<string, string> = {};
+  if (gather.latents) {
+    g.output(gather.latents, (gatherNames.latents = "latents"), DataType.FLOAT, [b, grid, grid, d]);
+    g.output(gather.codes, (gatherNames.codes = "codes"), DataType.INT32, [b, grid, grid]);
+  }
+  return {
+    bytes: g.toBytes(),
+    nodes: g.nodeCount(),
+    params,
+    names: { images, codebook, loss: "loss", logs: logNames, gather: gatherNames, grads },
+  };
+}

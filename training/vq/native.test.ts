@@ -1,0 +1,172 @@
+// The image tokenizer task on the native engine: one ONNX Runtime step equals the task's tfjs step (loss, terms,
+// every gradient, and the encoder outputs and codes its afterStep gathers, which must come back through the engine
+// and reseed the EMA codebook the next step reads); the loop picks ORT by default and learns, and the checkpoint it
+// writes loads with VQModel.load; the kinds without a graph (dVAE, VQ-GAN) stay on tfjs.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadSplit } from "../../lib/data/manifest";
+import { VQModel } from "../../lib/model/vq-model";
+import { selectBackend } from "../../lib/tensor/backend";
+import { registerFastGradients } from "../../lib/tensor/gradients";
+import { maxRelativeError } from "../../test/fixtures/relative-error";
+import { tinyVQConfig } from "../../test/fixtures/tiny-vq-config";
+import { buildShapes } from "../data/build-shapes";
+import type { TrainerConfig } from "../loop/config";
+import { resolveEngine } from "../loop/engine";
+import { NativeEngine } from "../loop/native-engine";
+import { train } from "../loop/trainer";
+import { paramLayout } from "../optim/flat-adamw";
+import { DEFAULT_GAN_OPTIONS } from "./gan";
+import { createTask, VQ_TRAINER_DEFAULTS, vqTaskDefinition, type VQTaskOptions } from "./task";
+
+let dir: string;
+const sink = { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream;
+
+beforeAll(async () => {
+  await selectBackend({ request: "wasm", log: { info() {}, warn() {} } });
+  registerFastGradients();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-vq-native-"));
+  buildShapes({ outDir: path.join(dir, "shapes"), seed: 3, counts: { train: 64, val: 16, test: 8 }, log: () => {} });
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const options = (over: Partial<VQTaskOptions["config"]> = {}, more: Partial<VQTaskOptions> = {}): VQTaskOptions => ({
+  config: tinyVQConfig(over),
+  seed: 1,
+  train: loadSplit(path.join(dir, "shapes"), "train", 32),
+  val: loadSplit(path.join(dir, "shapes"), "val", 32),
+  finalTemperature: 1,
+  temperatureFraction: 0.1,
+  klWeight: 5e-4,
+  klWarmupFraction: 0.2,
+  ...more,
+});
+
+describe("the VQ-VAE task on the native engine", () => {
+  // Zero padding: tfjs's own MirrorPad gradient drops the border copies (lib/model/onnx/vq-training-graph.test.ts),
+  // so only a zero-padded model has a stock tfjs step for the native one to equal.
+  it("one ORT step equals the task's tfjs step, and the gathered outputs reseed the codebook the next step reads", async () => {
+    const task = await createTask(options({ padding: "zero" }), "main");
+    const layout = paramLayout(task.params.trainable());
+    const engine = await NativeEngine.start(task, layout, 1, 8);
+    try {
+      const items = (from: number) => Int32Array.from({ length: 8 }, (_, i) => from + i);
+      const ctx = { step: 0, progress: 0, lr: 1e-3 };
+      // Step 0: every EMA code is dead and restarts from the gathered encoder outputs (a data-seeded codebook).
+      const first = await engine.gradients(task.plan(items(0), 0), ctx);
+      expect(first.gathered.latents.shape).toEqual([8, 8, 8, 8]);
+      expect(first.gathered.codes.dtype).toBe("int32");
+      const codebook = Float32Array.from(task.params.get("vq.embedding").dataSync());
+      await task.afterStep!(first.gathered, { ...ctx, replica: 0 });
+      tf.dispose(Object.values(first.gathered));
+      expect(maxRelativeError(task.params.get("vq.embedding").dataSync(), codebook)).toBeGreaterThan(0.5);
+
+      const batch = task.plan(items(8), 1);
+      const got = await engine.gradients(batch, { ...ctx, step: 1 });
+      const vars = [...task.params.trainable()];
+      let want: { loss: number; logs: Record<string, number>; latents: Float32Array; codes: Int32Array } | undefined;
+      const { value, grads } = tf.variableGrads(
+        () => {
+          const out = task.loss(batch, { ...ctx, step: 1, replica: 0 });
+          want = {
+            loss: 0,
+            logs: Object.fromEntries(Object.entries(out.logs).map(([k, v]) => [k, v.dataSync()[0]])),
+            latents: out.gather!.latents.dataSync() as Float32Array,
+            codes: out.gather!.codes.dataSync() as Int32Array,
+          };
+          return out.loss;
+        },
+        vars.map(([, v]) => v),
+      );
+      want!.loss = value.dataSync()[0];
+      expect(Math.abs(got.loss - want!.loss) / want!.loss).toBeLessThan(1e-5);
+      expect(Object.keys(got.logs).sort()).toEqual(["commitment", "reconstruction"]);
+      for (const [k, v] of Object.entries(want!.logs)) expect(Math.abs(got.logs[k] - v) / v).toBeLessThan(1e-5);
+      expect(maxRelativeError(got.gathered.latents.dataSync(), want!.latents)).toBeLessThan(1e-5);
+      expect(Array.from(got.gathered.codes.dataSync())).toEqual(Array.from(want!.codes));
+      let offset = 0;
+      let worst = 0;
+      layout.names.forEach((name, i) => {
+        const mine = got.grads.subarray(offset, offset + layout.sizes[i]);
+        worst = Math.max(worst, maxRelativeError(mine, grads[task.params.get(name).name].dataSync()));
+        offset += layout.sizes[i];
+      });
+      expect(worst).toBeLessThan(1e-4);
+      tf.dispose([value, ...Object.values(grads), ...Object.values(got.gathered)]);
+    } finally {
+      await engine.close();
+      task.dispose();
+    }
+  });
+
+  it("trains on ONNX Runtime by default: the loss falls, the EMA codebook fills, and the checkpoint loads with VQModel.load", async () => {
+    const o = options();
+    const task = await createTask(o, "main");
+    const out = path.join(dir, "run");
+    try {
+      const trainer: TrainerConfig = {
+        ...VQ_TRAINER_DEFAULTS,
+        batchSize: 16,
+        steps: 30,
+        lr: 3e-3,
+        warmup: 2,
+        checkpointEvery: 1000,
+        valEvery: 1000,
+        logEvery: 1,
+        workers: 1,
+      };
+      expect(trainer.engine).toBe("auto");
+      const r = await train(task, trainer, {
+        outDir: out,
+        dataHash: "cafe",
+        definition: vqTaskDefinition(o),
+        backend: "wasm",
+        log: () => {},
+        progressStream: sink,
+      });
+      expect(r.engine).toBe("ort");
+      const losses = fs
+        .readFileSync(path.join(out, "log.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as Record<string, number>)
+        .filter((row) => row.loss !== undefined)
+        .map((row) => row.loss);
+      expect(losses).toHaveLength(30);
+      const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
+      expect(mean(losses.slice(-5))).toBeLessThan(0.7 * mean(losses.slice(0, 5)));
+      // afterStep saw every step's codes: from zero, 30 EMA steps of B·h·w vectors each sum to B·h·w·(1 − decay³⁰)
+      // (restarted codes add one apiece on top).
+      const c = o.config;
+      const counts = task.params.get("vq.emaCount").dataSync() as Float32Array;
+      const vectors = 16 * (c.imageSize / c.downsample) ** 2;
+      expect(counts.reduce((s, v) => s + v, 0)).toBeGreaterThan(0.99 * vectors * (1 - c.emaDecay ** 30));
+
+      const { model, manifest } = VQModel.load(path.join(out, "model"));
+      try {
+        expect(manifest.kind).toBe("vqvae");
+        expect(manifest.step).toBe(30);
+        for (const [name, v] of task.params.all()) expect(maxRelativeError(model.params.get(name).dataSync(), v.dataSync())).toBe(0);
+      } finally {
+        model.dispose();
+      }
+    } finally {
+      task.dispose();
+    }
+  });
+
+  it("the kinds without a native graph (dVAE, VQ-GAN) stay on tfjs", async () => {
+    for (const o of [options({ kind: "dvae" }), options({}, { gan: DEFAULT_GAN_OPTIONS })]) {
+      const task = await createTask(o, "main");
+      try {
+        expect(task.native).toBeUndefined();
+        expect(resolveEngine("auto", task)).toBe("tfjs");
+      } finally {
+        task.dispose();
+      }
+    }
+  });
+});
