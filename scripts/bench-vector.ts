@@ -20,7 +20,8 @@ import { createDb, dbTarget, pingDb, type Db } from "../lib/db/client";
 import { embeddingBytes, embeddingOf } from "../lib/db/images";
 import { migrate } from "../lib/db/migrate";
 import { nearestGenerations, type EmbeddedImage } from "../lib/db/semantic-search";
-import { embeddingStream, seeded } from "../lib/db/embedding-fixture";
+import { mulberry32 } from "../lib/data/rng";
+import { embeddingStream } from "../lib/db/embedding-fixture";
 import { moreLikeThis } from "../lib/generate/semantic";
 import { VectorSearch } from "../lib/generate/vector-search";
 
@@ -150,7 +151,7 @@ async function measure(db: Db, url: string, rows: number) {
     rssGrowthMb: mb(process.memoryUsage().rss - rss0),
   };
   try {
-    const rand = seeded(rows + 1);
+    const rand = mulberry32(rows + 1);
     const queryVec = embeddingStream(DIM, Math.max(10, Math.floor(rows / 100)), rows); // same centres as the gallery
     const queries = Array.from({ length: args.queries }, queryVec);
     const gens = Array.from({ length: args.queries }, () => `${PREFIX}${Math.floor(rand() * rows)}`);

@@ -2,23 +2,12 @@
 // finished generations whose kept images' unit embeddings cluster (as CLIP's do: images of one subject near each
 // other), reproducible by seed.
 import type { Db } from "./client";
+import { mulberry32 } from "../data/rng";
 import { embeddingBytes } from "./images";
-
-/** mulberry32: a small seeded generator, so a gallery is the same on every run and machine. */
-export function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Unit vectors of width `dim` around `clusters` random centres (spread 0.7 per coordinate around N(0,1) ones), one per call. */
 export function embeddingStream(dim: number, clusters: number, seed: number): () => Float32Array {
-  const rand = seeded(seed);
+  const rand = mulberry32(seed);
   const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
   const centres = Array.from({ length: clusters }, () => Float32Array.from({ length: dim }, gauss));
   return () => {

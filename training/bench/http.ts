@@ -89,9 +89,12 @@ export interface Server {
 /** `npm start` in its own process group on a free port; stop() takes the group down (tsx, next and all). */
 export async function startServer(env: Record<string, string>): Promise<Server> {
   const port = await freePort();
+  // TESSERA_BENCH_SERVER_LOG=FILE keeps the server's output (to see why a bench's requests failed).
+  const logFile = process.env.TESSERA_BENCH_SERVER_LOG;
+  const out = logFile ? fs.openSync(logFile, "a") : "ignore";
   const server: ChildProcess = spawn("npm", ["start"], {
     detached: true,
-    stdio: "ignore",
+    stdio: ["ignore", out, out],
     env: {
       ...process.env,
       PORT: String(port),

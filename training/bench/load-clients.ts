@@ -44,7 +44,7 @@ export function send(base: string, method: string, url: string, o: { from?: stri
         res.on("error", reject);
       },
     );
-    req.on("error", reject);
+    req.on("error", (e) => reject(new Error(`${method} ${url} from ${o.from ?? "default"}: ${e.message}`)));
     req.end(data);
   });
 }
