@@ -15,9 +15,9 @@ const at = (s: number) => new Date(Date.UTC(2000, 0, 1) + s * 1000);
 describe("fairOrder", () => {
   const job = (id: string, clientId: string, s: number) => ({ id, clientId, createdAt: at(s) });
 
-  it("takes every client's first waiting job before anyone's second, oldest first among equals", () => {
+  it("takes every client's first waiting job before anyone's second, the lighter backlog first among equals", () => {
     const queued = [job("a1", "A", 1), job("a2", "A", 2), job("a3", "A", 3), job("b1", "B", 4), job("b2", "B", 5), job("c1", "C", 6)];
-    expect(fairOrder(queued, new Map()).map((j) => j.id)).toEqual(["a1", "b1", "c1", "a2", "b2", "a3"]);
+    expect(fairOrder(queued, new Map()).map((j) => j.id)).toEqual(["c1", "b1", "a1", "b2", "a2", "a3"]);
   });
 
   it("puts a client with nothing running ahead of clients whose jobs run now, whatever the age", () => {
@@ -41,6 +41,22 @@ describe("fairOrder", () => {
       ["C", 200],
     ]);
     expect(fairOrder(queued, new Map(), lastStarted).map((j) => j.id)).toEqual(["n1", "b1", "c1", "a1"]);
+  });
+
+  it("among equal turns serves the client with fewer jobs waiting first, though the others were served longer ago", () => {
+    // The bench's case: five clients each run one job and keep four queued; a sixth runs one and has one queued.
+    const queued = [job("a2", "A", 1), job("a3", "A", 2), job("b2", "B", 3), job("b3", "B", 4), job("s2", "S", 9)];
+    const running = new Map([
+      ["A", 1],
+      ["B", 1],
+      ["S", 1],
+    ]);
+    const lastStarted = new Map([
+      ["A", 100],
+      ["B", 200],
+      ["S", 300],
+    ]);
+    expect(fairOrder(queued, running, lastStarted).map((j) => j.id)).toEqual(["s2", "a2", "b2", "a3", "b3"]);
   });
 
   it("is first-come for one client alone", () => {
@@ -79,14 +95,14 @@ function exerciseClaims(getDb: () => Db) {
 
   it("batches round-robin across clients rather than first-come", async () => {
     const db = getDb();
-    // A looped 4 jobs first, then B 2, then C 1: first-come would batch A's four.
+    // A looped 4 jobs first, then B 2, then C 1: first-come would batch A's four. Each turn, lighter backlogs first.
     const a = [await add(db, "A", 1), await add(db, "A", 2), await add(db, "A", 3), await add(db, "A", 4)];
     const b = [await add(db, "B", 5), await add(db, "B", 6)];
     const c = await add(db, "C", 7);
     const first = await claimMoreJobs(db, `${tag}:1`, 60_000, { versionId, room: 4, sizeOf });
-    expect(first.map((j) => j.id)).toEqual([a[0].id, b[0].id, c.id, a[1].id]);
+    expect(first.map((j) => j.id)).toEqual([c.id, b[0].id, a[0].id, b[1].id]);
     const rest = await claimMoreJobs(db, `${tag}:2`, 60_000, { versionId, room: 16, sizeOf });
-    expect(rest.map((j) => j.id)).toEqual([b[1].id, a[2].id, a[3].id]);
+    expect(rest.map((j) => j.id)).toEqual([a[1].id, a[2].id, a[3].id]);
     await db.generation.deleteMany({ where: { prompt: { startsWith: tag } } });
   });
 

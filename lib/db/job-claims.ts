@@ -1,10 +1,13 @@
 // Which queued jobs a worker starts next: a fair share across clients, not first-come. A client's k-th oldest
 // queued job gets the turn running(client) + k, where running(client) is how many of its jobs run now (on any worker
-// of this database); the lowest turn starts first; among equal turns, the client served longest ago (its last job
-// started earliest; never, for a newcomer) goes first, then age. So every client's first waiting job starts before
-// anyone's second, a client with nothing running goes ahead of those with jobs running, and clients take turns: five
-// clients that keep the queue full cannot make a sixth wait behind their backlog (older than its job, so age alone
-// would put it last), only behind the batches already running. One client alone gets plain first-come order.
+// of this database); the lowest turn starts first; among equal turns, the client with the fewest jobs waiting goes
+// first (a light user before a heavy one: the crowd's full backlogs tie with a sixth client's one job at every turn,
+// and by service time alone the crowd, served longer ago, would win each tie), then the client served longest ago
+// (its last job started earliest; never, for a newcomer), then age. So every client's first waiting job starts
+// before anyone's second, a client with nothing running goes ahead of those with jobs running, and clients take
+// turns: five clients that keep the queue full cannot make a sixth wait behind their backlog (older than its job,
+// so age alone would put it last), only behind the batches already running. One client alone gets plain
+// first-come order.
 //
 // The order is computed here, in JavaScript, from every queued job's id, client and age (the admission caps bound
 // how many there are: QUEUE_LIMIT), so it is the same on SQLite and PostgreSQL. Each claim stays a conditional
@@ -24,9 +27,9 @@ const QUEUE_SCAN = 10_000;
 
 /**
  * The queued jobs in the order they should start: by turn (the client's running jobs + the job's rank among that
- * client's queued jobs, oldest first), then by when the client's last job started (`lastStarted`, ms; a client
- * absent from it has never been served and goes first), then by age, then by id. Pure: the claims and the
- * Retry-After estimate share it.
+ * client's queued jobs, oldest first), then by how many jobs the client has queued (fewest first), then by when the
+ * client's last job started (`lastStarted`, ms; a client absent from it has never been served and goes first), then
+ * by age, then by id. Pure: the claims and the Retry-After estimate share it.
  */
 export function fairOrder<T extends Waiting>(
   queued: readonly T[],
@@ -40,9 +43,15 @@ export function fairOrder<T extends Waiting>(
     ranks.set(job.clientId, rank);
     return { job, turn: (running.get(job.clientId) ?? 0) + rank };
   });
+  const backlog = (c: string) => ranks.get(c) ?? 0; // after the loop: the client's queued jobs
   const served = (c: string) => lastStarted.get(c) ?? -Infinity;
-  // Array.prototype.sort is stable: equal turns and equal service keep their age order.
-  return turns.sort((a, b) => a.turn - b.turn || served(a.job.clientId) - served(b.job.clientId) || 0).map((t) => t.job);
+  // Array.prototype.sort is stable: equal turns, backlogs and service keep their age order.
+  return turns
+    .sort(
+      (a, b) =>
+        a.turn - b.turn || backlog(a.job.clientId) - backlog(b.job.clientId) || served(a.job.clientId) - served(b.job.clientId) || 0,
+    )
+    .map((t) => t.job);
 }
 
 /** Running jobs per client, all workers together. */
