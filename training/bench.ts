@@ -69,6 +69,10 @@ export function formatBench(r: BenchResult): string {
       `VQ-VAE training loop, ONNX Runtime, ${n} threads`,
       `${f(g.vq.imagesPerS.ort, 1)} img/s (×${f(g.vq.ortOverTfjsAll, 2)} the tfjs ${n}-worker loop)`,
     ]);
+    rows.push([
+      `CLIP training loop, ${n} workers / ONNX Runtime, ${n} threads`,
+      `${f(g.clip.imagesPerS.all, 1)} / ${f(g.clip.imagesPerS.ort, 1)} img/s (batch ${g.clip.batch}; ×${f(g.clip.ortOverTfjsAll, 2)}; ORT contrasts the whole batch, tfjs each worker's shard)`,
+    ]);
   }
   for (const http of [r.http, r.httpTwoServers]) {
     if (!http) continue;

@@ -2,15 +2,17 @@
 // and with N data-parallel replicas, ONNX Runtime with N intra-op threads — and the 8 × 512 GPT on ONNX Runtime; the
 // VQ-VAE on both engines likewise (tfjs with 1 and N replicas, ONNX Runtime with N threads); and the matMul ceiling
 // of one core and of N cores at once (one matMul loop per thread), so scaling can be read against what the hardware
-// gives. GPT batch 32 × 87 positions, VQ-VAE batch 64,
-// synthetic data (speed does not depend on the values).
+// gives; CLIP at its shipped config on N tfjs replicas and on ONNX Runtime. GPT batch 32 × 87 positions, VQ-VAE
+// batch 64, CLIP batch 256, synthetic data (speed does not depend on the values).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
+import { DEFAULT_CLIP_CONFIG } from "../../lib/model/clip-config";
 import { DEFAULT_TRANSFORMER_CONFIG, imageTokens, type TransformerConfig } from "../../lib/model/transformer-config";
 import { DEFAULT_VQ_CONFIG } from "../../lib/model/vq-config";
 import { createTask as createGptTask, GPT_TRAINER_DEFAULTS, gptTaskDefinition, type GptTaskOptions } from "../gpt/task";
+import { CLIP_TRAINER_DEFAULTS, clipTaskDefinition, createTask as createClipTask, type ClipTaskOptions } from "../clip/task";
 import type { TrainerConfig } from "../loop/config";
 import { shared, type TaskDefinition, type TrainTask } from "../loop/task";
 import { train } from "../loop/trainer";
@@ -100,6 +102,34 @@ export function gptTrainingRate(c: TransformerConfig, engine: "ort" | "tfjs", wo
   return throughput(() => createGptTask(gpt, "main"), gptTaskDefinition(gpt), GPT_TRAINER_DEFAULTS, workers, steps, engine);
 }
 
+/**
+ * Images/s of `steps` CLIP training steps (the task's batch, 256) at the shipped config, on synthetic pairs: random
+ * pixels, captions of 1..T tokens, two caption variants each (speed does not depend on the values).
+ */
+export function clipTrainingRate(engine: "ort" | "tfjs", workers: number, steps: number): Promise<number> {
+  const c = DEFAULT_CLIP_CONFIG;
+  const count = 256;
+  const px = c.imageSize * c.imageSize * c.channels;
+  const images = shared(Uint8Array.from({ length: count * px }, (_, i) => (i * 2654435761) >>> 24));
+  const caption = (item: number, k: number) => ((item % c.textLen) + 1 > k ? 1 + ((item * 31 + k * 7) % (c.textVocab - 1)) : c.padId);
+  const text = shared(Int32Array.from({ length: count * c.textLen }, (_, i) => caption(Math.floor(i / c.textLen), i % c.textLen)));
+  const variants = shared(
+    Int32Array.from({ length: count * 2 * c.textLen }, (_, i) => {
+      const row = Math.floor(i / c.textLen);
+      return row % 2 ? (i % c.textLen === 0 ? 1 : c.padId) : text[(row / 2) * c.textLen + (i % c.textLen)];
+    }),
+  );
+  const data = { count, images, text };
+  const o: ClipTaskOptions = {
+    config: c,
+    seed: 1,
+    train: { ...data, variants, variantProbs: [0.5, 0.5] },
+    val: { ...data, count: 8 },
+    shift: 2,
+  };
+  return throughput(() => createClipTask(o, "main"), clipTaskDefinition(o), CLIP_TRAINER_DEFAULTS, workers, steps, engine);
+}
+
 export async function trainingThroughput(quick: boolean) {
   const replicas = Math.max(2, Math.min(8, os.availableParallelism()));
   const c = { ...DEFAULT_TRANSFORMER_CONFIG, dropout: 0 };
@@ -128,6 +158,8 @@ export async function trainingThroughput(quick: boolean) {
   const vq1 = await vqRate(1);
   const vqN = await vqRate(replicas);
   const vqOrt = await vqRate(replicas, "ort");
+  const clipN = await clipTrainingRate("tfjs", replicas, steps);
+  const clipOrt = await clipTrainingRate("ort", replicas, steps);
   const flopsPerToken =
     3 * (2 * (12 * c.nLayer * c.nEmbd * c.nEmbd + c.nEmbd * c.imageVocab) + 2 * c.nLayer * (c.textLen + n - 1) * c.nEmbd);
   return {
@@ -146,6 +178,11 @@ export async function trainingThroughput(quick: boolean) {
       imagesPerS: { one: vq1, all: vqN, ort: vqOrt },
       scaling: vqN / vq1,
       ortOverTfjsAll: vqOrt / vqN,
+    },
+    clip: {
+      batch: CLIP_TRAINER_DEFAULTS.batchSize,
+      imagesPerS: { all: clipN, ort: clipOrt },
+      ortOverTfjsAll: clipOrt / clipN,
     },
   };
 }

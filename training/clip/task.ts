@@ -3,11 +3,14 @@
 // caption as a positive for every image it describes (captionPositives); validate() reports the val loss and
 // within-batch retrieval. Sampling is balanced over (label family, style) by the script (training/gpt/augment.ts
 // balancedWeights): without it half of each batch would be skin-tone variants of a few hands and people, near
-// duplicates that crowd out the rest of the corpus as negatives. The loop does everything else.
+// duplicates that crowd out the rest of the corpus as negatives. The step runs on ONNX Runtime by default (the same
+// loss as one graph, ./native-step.ts), on tfjs with --engine tfjs. The loop does everything else.
 //
-// Data parallelism and negatives: the loop splits a batch by rows and each replica computes the loss of its own
-// shard, so every row is contrasted with the rows of its shard only (batch / replicas), not with the whole batch as
-// the paper's all-gather does. Larger batches are therefore worth more here than for the other tasks.
+// Data parallelism and negatives: on tfjs the loop splits a batch by rows and each replica computes the loss of its
+// own shard, so every row is contrasted with the rows of its shard only (batch / replicas), not with the whole batch
+// as the paper's all-gather does. On ONNX Runtime the whole batch is one graph run, so every row is contrasted with
+// all the others (as tfjs with one replica): the same batch size gives a harder task and a loss not comparable with
+// a multi-replica tfjs run's. Larger batches are worth more here than for the other tasks.
 import * as tf from "@tensorflow/tfjs";
 import { hashString } from "../../lib/data/rng";
 import { Clip } from "../../lib/model/clip";
@@ -16,6 +19,7 @@ import type { ClipConfig } from "../../lib/model/clip-config";
 import { DEFAULT_TRAINER_CONFIG, type TrainerConfig } from "../loop/config";
 import type { Batch, CreateTask, TaskDefinition, TrainTask } from "../loop/task";
 import { shiftImage } from "./augment";
+import { clipNativeStep } from "./native-step";
 
 /** Pairs as plain arrays: images [count · S·S·C] uint8 HWC, captions [count · T] token ids. */
 export interface ClipData {
@@ -163,12 +167,14 @@ export const createTask: CreateTask<ClipTaskOptions> = async (o) => {
       captionVariants: o.train.variantProbs ?? null,
       balancedSampling: !!o.train.weights,
       positives: "caption j is one of image i's caption variants",
-      negatives: "within each replica's shard",
+      negatives: "within each shard the engine computes: the whole batch on ort, batch / replicas on tfjs",
       valBatch: o.valBatch ?? 128,
       valLimit: o.valLimit ?? 1024,
       ...o.notes,
     },
     params: model.params,
+    // The same step as `loss` below as one ONNX graph (./native-step.ts): the default engine.
+    native: clipNativeStep(c, captionPositives),
     itemCount: o.train.count,
     sampleWeights: o.train.weights,
     throughput: { unit: "img", perItem: 1 },
