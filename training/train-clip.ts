@@ -1,8 +1,8 @@
 // `npm run train:clip -- [--text-tokenizer models/default] [--preset default|tiny|small|large] [--minutes M | --steps N]
 //   [--out runs/clip] [--resume] [--warm-start DIR] [--workers auto] [--export DIR]`
 // Trains CLIP (lib/model/clip.ts; Radford et al. 2021) on the emoji train split: (image, caption) pairs with caption
-// variants and small random shifts, balanced over (label family, style), on the shared training loop (both cores,
-// data-parallel, resumable). Captions are read with the text tokenizer of the transformer CLIP will serve beside
+// variants and small random shifts, balanced over (label family, style), on the shared training loop (both cores:
+// ONNX Runtime threads by default, tfjs replicas with --engine tfjs; resumable). Captions are read with the text tokenizer of the transformer CLIP will serve beside
 // (--text-tokenizer, a model folder holding tokenizer.json): reranking feeds CLIP the same ids the transformer
 // reads. --export writes a CLIP model folder: manifest.json (config, trainer and task hyper-parameters, data hash,
 // the tokenizer's sha256), weights.bin (float16), the tokenizer files and the training log.

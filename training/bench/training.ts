@@ -103,8 +103,9 @@ export function gptTrainingRate(c: TransformerConfig, engine: "ort" | "tfjs", wo
 }
 
 /**
- * Images/s of `steps` CLIP training steps (the task's batch, 256) at the shipped config, on synthetic pairs: random
- * pixels, captions of 1..T tokens, two caption variants each (speed does not depend on the values).
+ * Images/s of `steps` CLIP training steps (the task's batch, 256) at the shipped config, on synthetic pairs: hashed
+ * pixels, captions of 1..T tokens, two variants each (the caption, and a one-token label every item shares, so the
+ * positive-pair masks have off-diagonal entries as the real ones do). Speed does not depend on the values.
  */
 export function clipTrainingRate(engine: "ort" | "tfjs", workers: number, steps: number): Promise<number> {
   const c = DEFAULT_CLIP_CONFIG;
