@@ -3,6 +3,7 @@
 // the very PNGs a server job with those codes gets; and posts with an out-of-range code or a tampered setting
 // refused with a 400 that stores nothing.
 import path from "node:path";
+import { brotliDecompressSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serviceSandbox, stopService } from "@/test/fixtures/service";
 import { CLIENT_HEADER, clientIdForAddress } from "@/lib/client-id";
@@ -74,6 +75,23 @@ describe("browser files", () => {
       expect(res.status).toBe(200);
       expect(res.headers.get("cache-control")).toContain("immutable");
       expect((await res.arrayBuffer()).byteLength).toBe(f.bytes);
+    }
+    // A browser's request gets the wasm and the graphs compressed (lib/generate/encoded-response.ts).
+    const prefill = manifest.files.find((f) => f.role === "prefill")!;
+    const wasm = manifest.files.find((f) => f.role === "runtime")!;
+    const br = new Request("http://t", { headers: { "Accept-Encoding": "gzip, deflate, br" } });
+    const sent = [
+      await getFile(br, { params: Promise.resolve({ id: manifest.model.id, file: prefill.url.slice(prefill.url.lastIndexOf("/") + 1) }) }),
+      await getRuntime(br, { params: Promise.resolve({ file: wasm.url.slice(wasm.url.lastIndexOf("/") + 1) }) }),
+    ];
+    for (const [res, f] of [
+      [sent[0], prefill],
+      [sent[1], wasm],
+    ] as const) {
+      expect(res.headers.get("content-encoding")).toBe("br");
+      const body = Buffer.from(await res.arrayBuffer());
+      expect(body.byteLength).toBeLessThan(f.bytes * 0.7);
+      expect(brotliDecompressSync(body).byteLength).toBe(f.bytes);
     }
     const wrong = await getFile(new Request("http://t"), {
       params: Promise.resolve({ id: manifest.model.id, file: "prefill.0000000000000000.onnx" }),

@@ -1,16 +1,17 @@
 import { jsonError, methodNotAllowed, route } from "@/lib/api";
 import { IMMUTABLE } from "@/lib/generate/browser-files";
+import { encodedResponse } from "@/lib/generate/encoded-response";
 import { browserFile } from "@/lib/generate/browser-service";
 
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";
 
-/** GET /api/models/[id]/browser/[file]: one of the version's browser files, by its content-hashed name; immutable. */
-export const GET = route(async (_request: Request, { params }: { params: Promise<{ id: string; file: string }> }) => {
+/** GET /api/models/[id]/browser/[file]: one of the version's browser files, by its content-hashed name; immutable, brotli or gzip where the client accepts it. */
+export const GET = route(async (request: Request, { params }: { params: Promise<{ id: string; file: string }> }) => {
   const { id, file } = await params;
   const got = await browserFile(id, file);
   if (!got.ok) return jsonError(got.status, got.message);
-  return new Response(new Uint8Array(got.value.bytes), { headers: { "Content-Type": got.value.contentType, "Cache-Control": IMMUTABLE } });
+  return encodedResponse(request, got.value.bytes, { "Content-Type": got.value.contentType, "Cache-Control": IMMUTABLE });
 });
 
 const notAllowed = methodNotAllowed("GET");
