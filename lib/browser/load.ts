@@ -6,7 +6,7 @@
 // is cleared, so a second visit downloads nothing. A hashed name never changes content, so a hit needs no check.
 import type { FileBytes, OrtPackage, PageModel } from "./generate";
 import { openPageModel } from "./generate";
-import type { BrowserManifest } from "./manifest";
+import type { BrowserFile, BrowserManifest } from "./manifest";
 
 /** Why this browser cannot run a model itself, or null when it can. */
 export function browserSupport(): string | null {
@@ -43,7 +43,8 @@ async function pruneCache(cache: Cache, keep: readonly string[]): Promise<void> 
   for (const req of await cache.keys()) if (!wanted.has(req.url)) await cache.delete(req);
 }
 
-async function cachedBytes(cache: Cache | null, url: string, expected: number, onBytes: (n: number, cached: boolean) => void) {
+async function cachedBytes(cache: Cache | null, file: BrowserFile, onBytes: (n: number, cached: boolean) => void) {
+  const { url, bytes: expected } = file;
   const hit = await cache?.match(url).catch(() => undefined);
   if (hit) {
     const bytes = new Uint8Array(await hit.arrayBuffer());
@@ -53,17 +54,24 @@ async function cachedBytes(cache: Cache | null, url: string, expected: number, o
     }
     await cache!.delete(url); // a truncated entry: download it afresh
   }
-  const bytes = await fetchBytes(url, expected, (n) => onBytes(n, false));
-  // Best effort: a full quota only means the next visit downloads again.
+  const bytes = await fetchBytes(file, (n) => onBytes(n, false));
+  // Stored inflated, under the plain file's name. Best effort: a full quota only means the next visit downloads again.
   await cache?.put(url, new Response(bytes.slice().buffer, { headers: { "Content-Type": "application/octet-stream" } })).catch(() => {});
   return bytes;
 }
 
-async function fetchBytes(url: string, expected: number, onBytes: (n: number) => void): Promise<Uint8Array> {
-  const res = await fetch(url);
+/**
+ * Downloads a file's gzipped twin and inflates it as it arrives where the browser can (DecompressionStream: every
+ * current engine), else the plain file; `onBytes` counts inflated bytes, so progress is against the manifest's sizes.
+ */
+async function fetchBytes(file: BrowserFile, onBytes: (n: number) => void): Promise<Uint8Array> {
+  const { url, bytes: expected } = file;
+  const inflate = typeof DecompressionStream === "function";
+  const res = await fetch(inflate ? file.gzipUrl : url);
   if (!res.ok || !res.body) throw new Error(`could not download ${url} (HTTP ${res.status})`);
+  const body = inflate ? res.body.pipeThrough(new DecompressionStream("gzip")) : res.body;
   const out = new Uint8Array(expected);
-  const reader = res.body.getReader();
+  const reader = body.getReader();
   let at = 0;
   for (;;) {
     const { done, value } = await reader.read();
@@ -118,12 +126,10 @@ async function load(manifest: BrowserManifest, onProgress?: (p: LoadProgress) =>
       ort.env.wasm.numThreads = 1;
       ort.env.wasm.proxy = false;
       // The wasm is fetched here (with progress) and handed over, so ORT never guesses a URL for it.
-      ort.env.wasm.wasmBinary = await cachedBytes(cache, runtime.url, runtime.bytes, tick);
+      ort.env.wasm.wasmBinary = await cachedBytes(cache, runtime, tick);
       return ort as unknown as OrtPackage;
     })(),
-    ...manifest.files
-      .filter((f) => f.role !== "runtime")
-      .map(async (f) => [f.role, await cachedBytes(cache, f.url, f.bytes, tick)] as const),
+    ...manifest.files.filter((f) => f.role !== "runtime").map(async (f) => [f.role, await cachedBytes(cache, f, tick)] as const),
   ]);
   if (cache)
     await pruneCache(

@@ -13,6 +13,8 @@ export interface BrowserFile {
   role: BrowserFileRole;
   /** Where to fetch it: its name holds a hash of its bytes. */
   url: string;
+  /** The same bytes gzipped, for a page that can inflate them (DecompressionStream): a quarter of the wasm's size. */
+  gzipUrl: string;
   bytes: number;
 }
 

@@ -20,7 +20,7 @@ export interface StoredFile {
 
 export interface BrowserFiles {
   /** The manifest without the model's id and name and with file names instead of addresses. */
-  manifest: Omit<BrowserManifest, "model" | "files"> & { files: (Omit<BrowserFile, "url"> & { name: string })[] };
+  manifest: Omit<BrowserManifest, "model" | "files"> & { files: (Omit<BrowserFile, "url" | "gzipUrl"> & { name: string })[] };
   /** By hashed name. */
   files: Map<string, StoredFile>;
 }

@@ -1,4 +1,5 @@
 // What the browser-generation routes call (issue 33): a model version's manifest for a page, and its hashed files.
+import { GZIP_SUFFIX } from "./gzip-variant";
 import type { BrowserManifest } from "../browser/manifest";
 import { browserFilesFor, runtimeWasm, type StoredFile } from "./browser-files";
 import { chooseModel } from "./models";
@@ -31,10 +32,10 @@ export async function browserManifest(key: string | undefined): Promise<Answer<B
     value: {
       ...files.manifest,
       model: { id: model.id, name: model.name },
-      files: files.manifest.files.map(({ name, ...f }) => ({
-        ...f,
-        url: f.role === "runtime" ? `/api/browser-runtime/${name}` : `${base}/${name}`,
-      })),
+      files: files.manifest.files.map(({ name, ...f }) => {
+        const url = f.role === "runtime" ? `/api/browser-runtime/${name}` : `${base}/${name}`;
+        return { ...f, url, gzipUrl: `${url}${GZIP_SUFFIX}` };
+      }),
     },
   };
 }

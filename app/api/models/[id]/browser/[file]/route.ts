@@ -1,17 +1,18 @@
 import { jsonError, methodNotAllowed, route } from "@/lib/api";
 import { IMMUTABLE } from "@/lib/generate/browser-files";
-import { encodedResponse } from "@/lib/generate/encoded-response";
+import { browserFileResponse, gzipTwinOf } from "@/lib/generate/gzip-variant";
 import { browserFile } from "@/lib/generate/browser-service";
 
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";
 
-/** GET /api/models/[id]/browser/[file]: one of the version's browser files, by its content-hashed name; immutable, brotli or gzip where the client accepts it. */
-export const GET = route(async (request: Request, { params }: { params: Promise<{ id: string; file: string }> }) => {
+/** GET /api/models/[id]/browser/[file]: one of the version's browser files, by its content-hashed name; immutable, or its gzipped twin under `<name>.gz` (the page inflates it). */
+export const GET = route(async (_request: Request, { params }: { params: Promise<{ id: string; file: string }> }) => {
   const { id, file } = await params;
-  const got = await browserFile(id, file);
+  const twinOf = gzipTwinOf(file);
+  const got = await browserFile(id, twinOf ?? file);
   if (!got.ok) return jsonError(got.status, got.message);
-  return encodedResponse(request, got.value.bytes, { "Content-Type": got.value.contentType, "Cache-Control": IMMUTABLE });
+  return browserFileResponse(twinOf !== null, got.value, IMMUTABLE);
 });
 
 const notAllowed = methodNotAllowed("GET");
