@@ -1,4 +1,5 @@
-// The denoising autoencoder's training task on the shared loop at a tiny size (two replicas): it learns to undo the
+// The denoising autoencoder's training task on the shared loop at a tiny size (two workers: ORT threads by
+// default): it learns to undo the
 // corruption (its output beats the corrupted input on val), its metrics come from scoreDenoiser, and it is listed in
 // the lab's table. The task's loss must compare the reconstruction with the clean image: compared with the
 // corrupted one, the net learns the identity and the denoised PSNR stays at the noisy one.
@@ -37,7 +38,7 @@ beforeAll(async () => {
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe("DAE task", () => {
-  it("trains on the shared loop over two replicas and denoises val better than the corrupted input", async () => {
+  it("trains on the shared loop with two workers and denoises val better than the corrupted input", async () => {
     const o: DAETaskOptions = {
       config: { ...DEFAULT_DAE_CONFIG, widths: [8, 16], resBlocks: 0 },
       // Gaussian noise only, on every image: a clear target for a few dozen steps.

@@ -2,7 +2,8 @@
 // batch afresh with the seeded corruption (lib/model/dae-corruption.ts; a new draw per step and replica) and the
 // loss is the mean squared error of the reconstruction against the clean images. Validation corrupts the val split
 // once, from a fixed seed, and reports PSNR of the corrupted input, of the DAE's output and of the DAE run on the
-// clean images (what --denoise does to an upload that had no noise: it should be left as it is).
+// clean images (what --denoise does to an upload that had no noise: it should be left as it is). The step also runs as
+// one ONNX graph (./dae-native-step.ts), ORT's by default, fed the same corruption.
 import * as tf from "@tensorflow/tfjs";
 import { batchTensor, sequentialBatches } from "../../lib/data/batches";
 import { hashString } from "../../lib/data/rng";
@@ -15,6 +16,7 @@ import { imageGridPng, tensorToImages } from "../image-grid";
 import { DEFAULT_TRAINER_CONFIG, type TrainerConfig } from "../loop/config";
 import { pixelsOf, planImages } from "../loop/image-batch";
 import type { Batch, CreateTask, StepContext, TaskDefinition, TrainTask } from "../loop/task";
+import { daeNativeStep } from "./dae-native-step";
 import type { LabContext, LabModel } from "./models";
 
 /** Named presets (training code only). */
@@ -111,19 +113,23 @@ export function daeTaskDefinition(options: DAETaskOptions): TaskDefinition<DAETa
 export const createTask: CreateTask<DAETaskOptions> = async (o, role) => {
   validateCorruption(o.corruption);
   const model = new DAE(o.config, o.seed);
+  // x̃ for a step's batch: a fresh draw per step and replica, the one both engines feed the network.
+  const corrupted = (batch: Batch, ctx: StepContext) =>
+    corrupt(tf.div(pixelsOf(batch, o.train), 255) as tf.Tensor4D, o.corruption, hashString(`dae:${ctx.step}:${ctx.replica}`, o.seed));
   const task: TrainTask & { model: DAE } = {
     model,
     kind: "dae",
     config: o.config,
     hyper: { initSeed: o.seed, corruption: o.corruption, valSeed: DAE_VAL_SEED, loss: "mean squared error against the clean image" },
     params: model.params,
+    native: daeNativeStep(o.config, o.train, corrupted),
     itemCount: o.train.count,
     throughput: { unit: "img", perItem: 1 },
     decays: (name) => name.endsWith(".w"),
     plan: (items: Int32Array): Batch => planImages(o.train, items),
     loss(batch: Batch, ctx: StepContext) {
       const clean = tf.div(pixelsOf(batch, o.train), 255) as tf.Tensor4D; // [B, H, W, C] in [0, 1]
-      const noisy = corrupt(clean, o.corruption, hashString(`dae:${ctx.step}:${ctx.replica}`, o.seed));
+      const noisy = corrupted(batch, ctx);
       const mse = tf.mean(model.loss(noisy, clean)) as tf.Scalar;
       return { loss: mse, logs: { noisyMse: tf.mean(tf.square(tf.sub(noisy, clean))) as tf.Scalar } };
     },

@@ -1,31 +1,78 @@
 // The image tokenizer's step for the native engine (training/loop/native-engine.ts): the same loss as the task's
 // tfjs `loss` (./task.ts), as one ONNX graph with its backward pass (lib/model/onnx/vq-training-graph.ts). Each step
 // feeds the batch's pixels and, with an EMA codebook, the codebook as the last afterStep left it; the graph hands
-// back the encoder outputs and codes that afterStep gathers.
+// back the encoder outputs and codes that afterStep gathers. A dVAE's step also feeds its Gumbel noise, τ and KL
+// weight, from the same per-step settings the tfjs loss reads (./task.ts gumbelStep).
+import * as tf from "@tensorflow/tfjs";
 import type { Shard } from "../../lib/data/shard";
 import { exportVqTrainingGraph } from "../../lib/model/onnx/vq-training-graph";
+import { gridSize } from "../../lib/model/vq-config";
 import type { VQModel } from "../../lib/model/vq-model";
-import type { NativeFeed, NativeStep } from "../loop/task";
+import type { NativeFeed, NativeStep, StepContext } from "../loop/task";
 
-/** The native step of a VQ-VAE or an "ae"; undefined where the graph does not exist yet (dVAE, VQ-GAN). */
-export function vqNativeStep(model: VQModel, shard: Pick<Shard, "height" | "width" | "channels">, gan: boolean): NativeStep | undefined {
+/** A dVAE step's quantizer settings (QuantizeOptions' temperature, klWeight and noiseSeed). */
+export interface GumbelStep {
+  temperature: number;
+  klWeight: number;
+  noiseSeed: number;
+}
+
+/**
+ * The uniform draw gumbelSoftmax (lib/model/gumbel-quantizer.ts) turns into Gumbel noise for logits of [rows, K]
+ * and this seed: tf.randomUniform's seeded stream runs in JS, so this is the tape's draw value for value.
+ */
+export function gumbelUniform(rows: number, k: number, seed: number): Float32Array {
+  // NOTE: not tf.tidy(() => ….dataSync()): tidy walks a returned typed array element by element looking for
+  // tensors, seconds for the 2M values of a default-config batch.
+  const u = tf.randomUniform([rows, k], 0, 1, "float32", seed);
+  try {
+    return u.dataSync() as Float32Array;
+  } finally {
+    u.dispose();
+  }
+}
+
+const scalar = (v: number): NativeFeed => ({ type: "float32", data: Float32Array.of(v), dims: [] });
+
+/**
+ * The native step of a VQ-VAE, a dVAE or an "ae"; undefined where the graph does not exist yet (VQ-GAN). A dVAE
+ * needs `gumbel`, its per-step settings.
+ */
+export function vqNativeStep(
+  model: VQModel,
+  shard: Pick<Shard, "height" | "width" | "channels">,
+  gan: boolean,
+  gumbel?: (ctx: StepContext) => GumbelStep,
+): NativeStep | undefined {
   const c = model.config;
-  if (gan || (c.kind !== "vqvae" && c.kind !== "ae")) return undefined;
-  let codebook: string | undefined;
+  if (gan) return undefined;
+  if (c.kind === "dvae" && !gumbel) throw new Error("a dVAE's native step needs its per-step Gumbel settings");
+  let names: { codebook?: string; noise?: string; temperature?: string; klWeight?: string } = {};
   return {
     graph(rows) {
       const g = exportVqTrainingGraph(c, { batch: rows, gradients: true });
-      codebook = g.names.codebook;
+      names = g.names;
       return { bytes: g.bytes, params: g.params, loss: g.names.loss, logs: g.names.logs, grads: g.names.grads, gather: g.names.gather };
     },
-    feeds(batch) {
+    feeds(batch, ctx) {
       const feeds: Record<string, NativeFeed> = {
         images: { type: "uint8", data: batch.arrays.images as Uint8Array, dims: [batch.rows, shard.height, shard.width, shard.channels] },
       };
-      if (codebook) {
+      if (names.codebook) {
         // Read afresh every step: afterStep's EMA update and restarts change it outside the optimizer.
-        const e = model.params.get(codebook);
-        feeds[codebook] = { type: "float32", data: e.dataSync() as Float32Array, dims: e.shape };
+        const e = model.params.get(names.codebook);
+        feeds[names.codebook] = { type: "float32", data: e.dataSync() as Float32Array, dims: e.shape };
+      }
+      if (names.noise && names.temperature && names.klWeight) {
+        const s = gumbel!(ctx);
+        const positions = batch.rows * gridSize(c) ** 2;
+        feeds[names.noise] = {
+          type: "float32",
+          data: gumbelUniform(positions, c.codebookSize, s.noiseSeed),
+          dims: [positions, c.codebookSize],
+        };
+        feeds[names.temperature] = scalar(s.temperature);
+        feeds[names.klWeight] = scalar(s.klWeight);
       }
       return feeds;
     },

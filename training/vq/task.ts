@@ -15,7 +15,7 @@ import { createDiscriminator, DISCRIMINATOR_PREFIX } from "../../lib/model/discr
 import { GanObjective, type GanOptions } from "./gan";
 import { pixelsOf, planImages } from "../loop/image-batch";
 import { reconstructionSheet } from "./recon-sheet";
-import { vqNativeStep } from "./native-step";
+import { vqNativeStep, type GumbelStep } from "./native-step";
 
 /** The loop's settings for the image tokenizers (Adam, no decay or clipping). */
 export const VQ_TRAINER_DEFAULTS: Readonly<TrainerConfig> = Object.freeze({
@@ -91,6 +91,15 @@ export function gumbelTemperature(o: Pick<VQTaskOptions, "finalTemperature" | "t
   return cosineAnneal(1, o.finalTemperature, progress / Math.max(o.temperatureFraction, 1e-9));
 }
 
+/** The dVAE quantizer's settings at a step, for both engines alike: τ, the warmed-up KL weight, the Gumbel noise's seed. */
+export function gumbelStep(o: VQTaskOptions, ctx: StepContext): GumbelStep {
+  return {
+    temperature: gumbelTemperature(o, ctx.progress),
+    klWeight: o.klWeight * Math.min(1, ctx.progress / Math.max(o.klWarmupFraction, 1e-9)),
+    noiseSeed: hashString(`gumbel:${ctx.step}:${ctx.replica}`, o.seed),
+  };
+}
+
 export const VQ_TASK_MODULE = new URL("./task.ts", import.meta.url).href;
 
 export function vqTaskDefinition(options: VQTaskOptions): TaskDefinition<VQTaskOptions> {
@@ -116,20 +125,15 @@ export const createTask: CreateTask<VQTaskOptions> = async (o, role) => {
       ...(o.gan ? { gan: o.gan } : {}),
     },
     params: model.params,
-    // The same step as `loss` below as one ONNX graph (the default engine), where one is written: VQ-VAE and "ae".
-    native: vqNativeStep(model, o.train, !!gan),
+    // The same step as `loss` below as one ONNX graph (the default engine), where one is written: VQ-VAE, dVAE, "ae".
+    native: vqNativeStep(model, o.train, !!gan, (ctx) => gumbelStep(o, ctx)),
     itemCount: o.train.count,
     throughput: { unit: "img", perItem: 1 },
     decays: () => true,
     plan: (items: Int32Array): Batch => planImages(o.train, items),
     loss(batch: Batch, ctx: StepContext) {
       const images = tf.div(pixelsOf(batch, o.train), 255) as tf.Tensor4D; // [B, H, W, C] in [0, 1]
-      const f = model.forward(images, {
-        training: true,
-        temperature: gumbelTemperature(o, ctx.progress),
-        klWeight: o.klWeight * Math.min(1, ctx.progress / Math.max(o.klWarmupFraction, 1e-9)),
-        noiseSeed: hashString(`gumbel:${ctx.step}:${ctx.replica}`, o.seed),
-      });
+      const f = model.forward(images, { training: true, ...gumbelStep(o, ctx) });
       const gather = { latents: f.latents, codes: f.codes };
       if (!gan) return { loss: f.loss, logs: f.losses, gather };
       const g = gan.terms(images, f, ctx.step);

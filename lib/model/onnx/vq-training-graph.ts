@@ -8,13 +8,17 @@
 // a plain input the caller feeds from the model each step, and the graph outputs what the EMA update and the
 // dead-code restarts after the step need (the encoder outputs and their codes), as the tfjs task gathers them.
 //
-// Kinds: "vqvae" and the continuous "ae" baseline (no quantizer: the decoder reads the encoder's output). The dVAE's
-// Gumbel-softmax bottleneck and a VQ-GAN's adversarial terms are not written here yet.
+// The dVAE's Gumbel-softmax bottleneck (./gumbel-nodes.ts) takes three more inputs per step: the uniform noise the
+// tfjs quantizer would draw for that step's seed, τ and the KL weight (both scheduled by the task).
+//
+// Kinds: "vqvae", "dvae" and the continuous "ae" baseline (no quantizer: the decoder reads the encoder's output). A
+// VQ-GAN's adversarial terms are not written here yet.
 import type { VQConfig } from "../vq-config";
 import { gridSize } from "../vq-config";
 import { addGradients, type PlantedGradientBugs } from "./autodiff";
 import { ConvNodes, type PlantedConvBugs } from "./conv-nodes";
 import { DataType, GraphBuilder } from "./graph";
+import { gumbelSoftmaxNodes, type PlantedGumbelBugs } from "./gumbel-nodes";
 import { decoderFeatureNodes, decoderHeadNodes, encoderNodes } from "./tokenizer-nodes";
 import { vectorQuantize } from "./vq-nodes";
 
@@ -34,7 +38,7 @@ export interface VqTrainingGraphOptions {
   batch: number;
   /** Add the gradient outputs (a loss-only graph serves checks). */
   gradients: boolean;
-  planted?: PlantedGradientBugs & PlantedConvBugs & PlantedVqBugs;
+  planted?: PlantedGradientBugs & PlantedConvBugs & PlantedVqBugs & PlantedGumbelBugs;
 }
 
 export interface VqTrainingGraph {
@@ -47,6 +51,10 @@ export interface VqTrainingGraph {
     images: string;
     /** The EMA codebook [K, D] fed from the model each step (named as its ParamStore entry); absent when it is trained. */
     codebook?: string;
+    /** dVAE: the Gumbel noise's uniform draw [B·h·w, K] float32, τ and the KL weight (scalars), fed per step. */
+    noise?: string;
+    temperature?: string;
+    klWeight?: string;
     loss: string;
     /** Output names of the loss's parts, by the names VQModel.forward logs them under. */
     logs: Record<string, string>;
@@ -58,7 +66,6 @@ export interface VqTrainingGraph {
 }
 
 export function exportVqTrainingGraph(c: VQConfig, o: VqTrainingGraphOptions): VqTrainingGraph {
-  if (c.kind !== "vqvae" && c.kind !== "ae") throw new Error(`no native training graph for a ${c.kind} yet (vqvae and ae only)`);
   const b = o.batch;
   const { imageSize: s, channels: ch, embedDim: d, codebookSize: k } = c;
   const grid = gridSize(c);
@@ -69,14 +76,17 @@ export function exportVqTrainingGraph(c: VQConfig, o: VqTrainingGraphOptions): V
   const images = g.input("images", DataType.UINT8, [b, s, s, ch]);
   const unit = g.op("Div", [g.op("Cast", [images], { to: { i: DataType.FLOAT } }), g.scalar(255)]); // [B, S, S, C] in [0, 1]
   const x = g.op("Transpose", [unit], { perm: { ints: [0, 3, 1, 2] } }); // [B, C, S, S]
-  const zE = encoderNodes(n, c, x, d); // [B, D, h, w]
-  const latents = g.op("Transpose", [zE], { perm: { ints: [0, 2, 3, 1] } }); // [B, h, w, D]
+  // A dVAE's encoder outputs logits over the K codes, the others a D-dimensional vector (Quantizer.inputDim).
+  const outDim = c.kind === "dvae" ? k : d;
+  const zE = encoderNodes(n, c, x, outDim); // [B, outDim, h, w]
+  const latents = g.op("Transpose", [zE], { perm: { ints: [0, 2, 3, 1] } }); // [B, h, w, outDim]
 
   const mean = (v: string) => g.op("ReduceMean", [v], { keepdims: { i: 0 } });
   const meanSq = (v: string) => mean(g.op("Mul", [v, v]));
   const logs: Record<string, string> = {};
   const gather: Record<string, string> = {};
   let codebook: string | undefined;
+  const gumbel: { noise?: string; temperature?: string; klWeight?: string } = {};
   let decoderInput = latents; // [B, h, w, D]
   let bottleneckLoss: string | undefined;
   if (c.kind === "vqvae") {
@@ -95,6 +105,21 @@ export function exportVqTrainingGraph(c: VQConfig, o: VqTrainingGraphOptions): V
     gather.latents = latents;
     const codes = g.op("Cast", [q.codes], { to: { i: DataType.INT32 } }); // [N] int32, as tf.argMin gives
     gather.codes = g.op("Reshape", [codes, g.ints([b, grid, grid])]); // [B, h, w]
+  } else if (c.kind === "dvae") {
+    const rows = b * grid * grid;
+    gumbel.noise = g.input("gumbel.noise", DataType.FLOAT, [rows, k]);
+    gumbel.temperature = g.input("gumbel.temperature", DataType.FLOAT, []);
+    gumbel.klWeight = g.input("gumbel.klWeight", DataType.FLOAT, []);
+    const logits = g.op("Reshape", [latents, g.ints([rows, k])]); // [N, K]
+    const q = gumbelSoftmaxNodes(g, logits, gumbel.noise, gumbel.temperature, gumbel.klWeight, k, c.hardGumbel, c.usageWeight, planted);
+    logs.kl = q.kl;
+    logs.batchKl = q.batchKl;
+    bottleneckLoss = q.loss;
+    const zq = g.op("MatMul", [q.y, n.w("gumbel.embedding", [k, d])]); // [N, D]
+    decoderInput = g.op("Reshape", [zq, g.ints([b, grid, grid, d])]); // [B, h, w, D]
+    // No gather: the dVAE's codebook is trained by gradient, its afterStep has nothing to do.
+  } else if (c.kind !== "ae") {
+    throw new Error(`no native training graph for a ${String(c.kind)}`);
   }
   const zQ = g.op("Transpose", [decoderInput], { perm: { ints: [0, 3, 1, 2] } }); // [B, D, h, w]
   const reconstruction = decoderHeadNodes(n, c, decoderFeatureNodes(n, c, zQ)); // [B, C, S, S]
@@ -127,6 +152,6 @@ export function exportVqTrainingGraph(c: VQConfig, o: VqTrainingGraphOptions): V
     bytes: g.toBytes(),
     nodes: g.nodeCount(),
     params,
-    names: { images, codebook, loss: "loss", logs: logNames, gather: gatherNames, grads },
+    names: { images, codebook, ...gumbel, loss: "loss", logs: logNames, gather: gatherNames, grads },
   };
 }
