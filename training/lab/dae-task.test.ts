@@ -1,7 +1,6 @@
 // The denoising autoencoder's training task on the shared loop at a tiny size (two workers: ORT threads by
-// default): it learns to undo the
-// corruption (its output beats the corrupted input on val), its metrics come from scoreDenoiser, and it is listed in
-// the lab's table. The task's loss must compare the reconstruction with the clean image: compared with the
+// default): it learns to undo the corruption (its output beats the corrupted input on val), its metrics come from
+// scoreDenoiser, and it is listed in the lab's table. The task's loss must compare the reconstruction with the clean image: compared with the
 // corrupted one, the net learns the identity and the denoised PSNR stays at the noisy one.
 import fs from "node:fs";
 import os from "node:os";
