@@ -5,8 +5,9 @@
 // entries. Then proof that the comparison can tell: each planted bug must fail it.
 import * as tf from "@tensorflow/tfjs";
 import { InferenceSession, Tensor } from "onnxruntime-node";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect } from "vitest";
 import { maxRelativeError } from "../../../test/fixtures/relative-error";
+import { expectEqualToTape, expectPlantSeen, itWithModel } from "../../../test/fixtures/tape-equality";
 import { mulberry32 } from "../../data/rng";
 import { selectBackend } from "../../tensor/backend";
 import { registerFastGradients } from "../../tensor/gradients";
@@ -131,25 +132,17 @@ async function compare(m: Clip, data: Batch, planted: ClipTrainingGraphOptions["
 const TOL = 1e-4;
 
 describe("the CLIP training graph equals the tfjs tape", () => {
-  const cases: [string, boolean, number | undefined][] = [
-    ["a caption fills all T positions ([EOS] in the appended slot)", true, undefined],
-    ["every caption shorter than T (the tfjs tower trims to the longest)", false, undefined],
-    ["the logit scale above its clamp (no gradient reaches the temperature)", true, Math.log(150)],
+  const cases: [string, { full: boolean; logScale?: number }][] = [
+    ["a caption fills all T positions ([EOS] in the appended slot)", { full: true }],
+    ["every caption shorter than T (the tfjs tower trims to the longest)", { full: false }],
+    ["the logit scale above its clamp (no gradient reaches the temperature)", { full: true, logScale: Math.log(150) }],
   ];
-  for (const [name, full, logScale] of cases) {
-    it(`${name}: loss, both directions, scale and every gradient (≤ ${TOL} relative)`, async () => {
-      const m = model(logScale);
-      try {
-        const e = await compare(m, batch(full, 3));
-        console.log(`${name}: ${JSON.stringify(e)}`);
-        expect(e.loss).toBeLessThan(TOL);
-        expect(e.logs).toBeLessThan(TOL);
-        expect(e.grads).toBeLessThan(TOL);
-      } finally {
-        m.dispose();
-      }
-    });
-  }
+  itWithModel(
+    cases,
+    (name) => `${name}: loss, both directions, scale and every gradient (≤ ${TOL} relative)`,
+    (c) => model(c.logScale),
+    async (m, c, name) => expectEqualToTape(await compare(m, batch(c.full, 3)), TOL, name),
+  );
 });
 
 describe("planted bugs fail the comparison", () => {
@@ -160,16 +153,10 @@ describe("planted bugs fail the comparison", () => {
     ["features read at the last caption token, not [EOS]", { eosOffByOne: true }],
     ["a value used twice gets one use's gradient", { countOnce: true }],
   ];
-  for (const [name, planted] of cases) {
-    it(name, async () => {
-      const m = model();
-      try {
-        const e = await compare(m, batch(true, 3), planted);
-        console.log(`planted ${name}: ${JSON.stringify(e)}`);
-        expect(Math.max(e.loss, e.grads)).toBeGreaterThan(TOL);
-      } finally {
-        m.dispose();
-      }
-    });
-  }
+  itWithModel(
+    cases,
+    (name) => name,
+    () => model(),
+    async (m, planted, name) => expectPlantSeen(await compare(m, batch(true, 3), planted), TOL, name),
+  );
 });

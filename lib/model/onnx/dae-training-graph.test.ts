@@ -4,8 +4,9 @@
 // the comparison can tell: each planted bug must fail it.
 import * as tf from "@tensorflow/tfjs";
 import { InferenceSession, Tensor } from "onnxruntime-node";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect } from "vitest";
 import { maxRelativeError } from "../../../test/fixtures/relative-error";
+import { expectEqualToTape, expectPlantSeen, itWithModel } from "../../../test/fixtures/tape-equality";
 import { mulberry32 } from "../../data/rng";
 import { selectBackend } from "../../tensor/backend";
 import { registerFastGradients } from "../../tensor/gradients";
@@ -105,20 +106,12 @@ const CONFIGS: Record<string, DAEConfig> = {
 };
 
 describe("the DAE training graph equals the tfjs tape", () => {
-  for (const [name, config] of Object.entries(CONFIGS)) {
-    it(`${name}: loss, noisyMse and every gradient (≤ ${TOL} relative)`, async () => {
-      const m = new DAE(config, 4);
-      try {
-        const e = await compare(m);
-        console.log(`${name}: ${JSON.stringify(e)}`);
-        expect(e.loss).toBeLessThan(TOL);
-        expect(e.logs).toBeLessThan(TOL);
-        expect(e.grads).toBeLessThan(TOL);
-      } finally {
-        m.dispose();
-      }
-    });
-  }
+  itWithModel(
+    Object.entries(CONFIGS),
+    (name) => `${name}: loss, noisyMse and every gradient (≤ ${TOL} relative)`,
+    (config) => new DAE(config, 4),
+    async (m, _config, name) => expectEqualToTape(await compare(m), TOL, name),
+  );
 });
 
 describe("planted bugs fail the comparison", () => {
@@ -129,16 +122,10 @@ describe("planted bugs fail the comparison", () => {
     ["zero padding where the model pads with its border", { zeroPadding: true }],
     ["SpaceToDepth undone in CRD order", { depthToSpaceMode: true }],
   ];
-  for (const [name, planted] of cases) {
-    it(name, async () => {
-      const m = new DAE(EDGE, 4);
-      try {
-        const e = await compare(m, planted);
-        console.log(`planted ${name}: ${JSON.stringify(e)}`);
-        expect(Math.max(e.loss, e.grads)).toBeGreaterThan(TOL);
-      } finally {
-        m.dispose();
-      }
-    });
-  }
+  itWithModel(
+    cases,
+    (name) => name,
+    () => new DAE(EDGE, 4),
+    async (m, planted, name) => expectPlantSeen(await compare(m, planted), TOL, name),
+  );
 });

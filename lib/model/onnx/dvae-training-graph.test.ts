@@ -6,8 +6,9 @@
 // planted bug must fail it.
 import * as tf from "@tensorflow/tfjs";
 import { InferenceSession, Tensor } from "onnxruntime-node";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect } from "vitest";
 import { maxRelativeError } from "../../../test/fixtures/relative-error";
+import { expectEqualToTape, expectPlantSeen, itWithModel } from "../../../test/fixtures/tape-equality";
 import { tinyVQConfig } from "../../../test/fixtures/tiny-vq-config";
 import { mulberry32 } from "../../data/rng";
 import { selectBackend } from "../../tensor/backend";
@@ -129,20 +130,12 @@ const CONFIGS: Record<string, VQConfig> = {
 };
 
 describe("the dVAE training graph equals the tfjs tape", () => {
-  for (const [name, config] of Object.entries(CONFIGS)) {
-    it(`${name}: loss, terms and every gradient (≤ ${TOL} relative)`, async () => {
-      const m = new VQModel(config, 4);
-      try {
-        const e = await compare(m);
-        console.log(`${name}: ${JSON.stringify(e)}`);
-        expect(e.loss).toBeLessThan(TOL);
-        expect(e.logs).toBeLessThan(TOL);
-        expect(e.grads).toBeLessThan(TOL);
-      } finally {
-        m.dispose();
-      }
-    });
-  }
+  itWithModel(
+    Object.entries(CONFIGS),
+    (name) => `${name}: loss, terms and every gradient (≤ ${TOL} relative)`,
+    (config) => new VQModel(config, 4),
+    async (m, _config, name) => expectEqualToTape(await compare(m), TOL, name),
+  );
 });
 
 describe("planted bugs fail the comparison", () => {
@@ -155,16 +148,10 @@ describe("planted bugs fail the comparison", () => {
     ["the usage term dropped", { usageDropped: true }],
     ["τ ignored", { temperatureDropped: true }],
   ];
-  for (const [name, planted] of cases) {
-    it(name, async () => {
-      const m = new VQModel(HARD, 4);
-      try {
-        const e = await compare(m, planted);
-        console.log(`planted ${name}: ${JSON.stringify(e)}`);
-        expect(Math.max(e.loss, e.grads)).toBeGreaterThan(TOL);
-      } finally {
-        m.dispose();
-      }
-    });
-  }
+  itWithModel(
+    cases,
+    (name) => name,
+    () => new VQModel(HARD, 4),
+    async (m, planted, name) => expectPlantSeen(await compare(m, planted), TOL, name),
+  );
 });
