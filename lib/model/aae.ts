@@ -34,6 +34,9 @@ export const LATENT_DISC_PREFIX = "aae.disc.";
 export function validateAAEConfig(c: AAEConfig): AAEConfig {
   if (c.kind !== "aae") throw new Error(`invalid AAE config: kind must be "aae", got ${String(c.kind)}`);
   if (!(Number.isInteger(c.discHidden) && c.discHidden >= 1)) throw new Error("invalid AAE config: discHidden must be an integer ≥ 1");
+  // NOTE: the AAE scores reconstructions with the learned Gaussian only; the VAE's other likelihoods are not wired here.
+  if (c.likelihood !== "gaussian-learned")
+    throw new Error(`invalid AAE config: likelihood must be "gaussian-learned" (the AAE's only one), got ${String(c.likelihood)}`);
   validateVAEConfig({ ...c, kind: "vae" });
   return c;
 }

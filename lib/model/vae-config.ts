@@ -1,6 +1,7 @@
 // Configuration of the lab's VAE (Kingma & Welling 2014): a conv encoder to the mean and log-variance of a flat
-// latent z, a conv decoder to a per-pixel Gaussian over dequantised pixels. Built from the image tokenizers' blocks
-// (lib/model/layers.ts), so it trains at the same speed per FLOP on wasm.
+// latent z, a conv decoder to a per-pixel likelihood (a Gaussian over dequantised pixels or a discretised
+// logistic). Built from the image tokenizers' blocks (lib/model/layers.ts), so it trains at the same speed per FLOP
+// on wasm.
 import type { Padding } from "./layers";
 
 export interface VAEConfig {
@@ -36,10 +37,41 @@ export interface VAEConfig {
    */
   logVarGain: number;
   initPixelStd: number;
+  /**
+   * The decoder's per-pixel likelihood (./vae-elbo.ts, ./discretized-logistic.ts); fixed per checkpoint, and a
+   * manifest without it means "gaussian-learned", the only one before (vaeConfigFromManifest).
+   * - "gaussian-learned": N(mean, σ²) on the dequantised pixels, log σ² ≥ minLogVar (the noise's own variance).
+   *   The mean's gradient is (m − y)/σ²: once σ is large on the coloured parts (small on the flat backgrounds)
+   *   they barely move the mean, and the decoder keeps a brown average there that the variance explains away
+   *   (models/default/lab/vae/samples.png).
+   * - "gaussian-floored": the same with log σ ≥ ln(minPixelStd), which caps how far the background can outweigh
+   *   the colour in that gradient, at (σ_colour/minPixelStd)².
+   * - "gaussian-fixed": σ = minPixelStd everywhere (the decoder's spread output unused): every pixel pulls the
+   *   mean alike, a scaled squared error plus constants.
+   * - "logistic": a discretised logistic per pixel channel over the 256 levels (Salimans et al. 2017), log scale
+   *   ≥ minLogScale: a mass per level, the likelihood of the 8-bit data itself. Levels 0 and 255 take the tails,
+   *   so the white backgrounds cost a sure decoder ~0 nats without a tiny spread; its mean's gradient is bounded by
+   *   1/s per pixel, so a few badly missed pixels do not decide the step.
+   */
+  likelihood: VAELikelihood;
+  /** "gaussian-floored": the floor on the decoder's σ, "gaussian-fixed": σ; in [0, 1] pixel units (1/32: 8 levels). */
+  minPixelStd: number;
+  /**
+   * "logistic": the floor on ln s (s in [0, 1] pixel units). ln(δ/8): a logistic centred on a bin then holds at most
+   * 1 − 2σ(−4) = 96 % of its mass there, PixelCNN++'s bound (ln s ≥ −7 on its [−1, 1] scale, s ≥ 0.12 bins) in
+   * these units; it keeps a confident decoder's gradients finite.
+   */
+  minLogScale: number;
 }
+
+export type VAELikelihood = "gaussian-learned" | "gaussian-floored" | "gaussian-fixed" | "logistic";
+export const VAE_LIKELIHOODS: readonly VAELikelihood[] = ["gaussian-learned", "gaussian-floored", "gaussian-fixed", "logistic"];
 
 /** One grey level of 8-bit pixels in [0, 1] units (the width of a dequantisation bin). */
 export const BIN_WIDTH = 1 / 256;
+
+/** ln(π/√3): a logistic of scale s has standard deviation s·π/√3, so ln std = ln s + this. */
+export const LOGISTIC_LOG_STD_OFFSET = Math.log(Math.PI / Math.sqrt(3));
 
 export const DEFAULT_VAE_CONFIG: Readonly<VAEConfig> = Object.freeze({
   kind: "vae",
@@ -52,10 +84,24 @@ export const DEFAULT_VAE_CONFIG: Readonly<VAEConfig> = Object.freeze({
   minLogVar: Math.log((BIN_WIDTH * BIN_WIDTH) / 12),
   logVarGain: 1,
   initPixelStd: 1,
+  likelihood: "gaussian-learned",
+  minPixelStd: 1 / 32,
+  minLogScale: Math.log(BIN_WIDTH / 8),
 } satisfies VAEConfig);
 
 export function vaeConfigFromManifest(config: Record<string, unknown>): VAEConfig {
-  return validateVAEConfig({ ...DEFAULT_VAE_CONFIG, ...config } as VAEConfig);
+  // Checkpoints from before the field trained on the learned Gaussian, whatever the default says now.
+  return validateVAEConfig({ ...DEFAULT_VAE_CONFIG, likelihood: "gaussian-learned", ...config } as VAEConfig);
+}
+
+/**
+ * The floor on the decoder's log σ² for the Gaussian likelihoods: minLogVar, or for "gaussian-floored" (and the
+ * value for "gaussian-fixed") the larger of it and ln(minPixelStd²).
+ */
+export function logVarFloor(c: VAEConfig): number {
+  return c.likelihood === "gaussian-floored" || c.likelihood === "gaussian-fixed"
+    ? Math.max(c.minLogVar, 2 * Math.log(c.minPixelStd))
+    : c.minLogVar;
 }
 
 /** Side of the grid the encoder ends at (4 for 32×32 and three stages). */
@@ -80,8 +126,17 @@ export function validateVAEConfig(c: VAEConfig): VAEConfig {
   if (c.padding !== "zero" && c.padding !== "edge") problems.push(`padding must be "zero" or "edge", got ${String(c.padding)}`);
   if (!(Number.isFinite(c.minLogVar) && c.minLogVar < 0)) problems.push("minLogVar must be a negative number");
   if (!(c.logVarGain > 0)) problems.push("logVarGain must be > 0");
-  if (!(c.initPixelStd > 0 && 2 * Math.log(c.initPixelStd) > c.minLogVar))
-    problems.push("initPixelStd must be above the floor exp(minLogVar / 2)");
+  if (!VAE_LIKELIHOODS.includes(c.likelihood))
+    problems.push(`likelihood must be one of ${VAE_LIKELIHOODS.join(", ")}, got ${String(c.likelihood)}`);
+  if (!(c.minPixelStd > 0 && c.minPixelStd < 1)) problems.push("minPixelStd must be in (0, 1)");
+  if (!(Number.isFinite(c.minLogScale) && c.minLogScale < 0)) problems.push("minLogScale must be a negative number");
+  // The starting spread must clear the floor it is softly floored at ("gaussian-fixed" learns none).
+  const startAboveFloor =
+    c.likelihood === "gaussian-fixed" ||
+    (c.likelihood === "logistic"
+      ? Math.log(c.initPixelStd) - LOGISTIC_LOG_STD_OFFSET > c.minLogScale
+      : 2 * Math.log(c.initPixelStd) > logVarFloor(c));
+  if (!(c.initPixelStd > 0 && startAboveFloor)) problems.push("initPixelStd must be above the likelihood's floor");
   if (problems.length) throw new Error(`invalid VAE config: ${problems.join("; ")}`);
   return c;
 }

@@ -7,7 +7,9 @@
 //     −log P(x) ≤ E_q[ Σ_i E_u[−log N(y_i; m_i(z), σ_i²(z))] ] + D·log 256 + KL(q(z|x) ‖ N(0, I)),
 // the negative ELBO in nats per image of the discrete data, and bits/dim = nats / (D·ln 2). The expectation over
 // u is taken in closed form: E_u[(y − m)²] = (x̄ − m)² + δ²/12 with x̄ = (x + ½)/256 the bin centre and δ = 1/256,
-// so validation is exact in u and needs no noise.
+// so validation is exact in u and needs no noise. The discretised logistic (./discretized-logistic.ts) gives P(x)
+// itself, a mass per level: the same units with no dequantisation term, and the bound above is tight for it (its
+// density, constant on each bin, integrates to P(x) there).
 import * as tf from "@tensorflow/tfjs";
 import { BIN_WIDTH } from "./vae-config";
 

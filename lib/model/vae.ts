@@ -1,25 +1,45 @@
 // The lab's VAE (Kingma & Welling 2014, "Auto-Encoding Variational Bayes"): a conv encoder q(z|x) = N(μ, σ²) over
 // a flat latent z ∈ R^d, the prior p(z) = N(0, I), and a conv decoder p(x|z) that gives every pixel value its own
-// Gaussian (mean and log-variance: the decoder says where it is sure, e.g. on a flat background, and where it is
-// not) over the dequantised pixels. Trains on the negative ELBO (./vae-elbo.ts); serves reconstructions,
-// variations (samples of q(z|x)), blends (decoded interpolations between two images' μ) and prior samples.
+// distribution (a mean and a spread: the decoder says where it is sure, e.g. on a flat background, and where it is
+// not): a Gaussian over the dequantised pixels or a discretised logistic over the 256 levels (config.likelihood).
+// Trains on the negative ELBO (./vae-elbo.ts); serves reconstructions, variations (samples of q(z|x)), blends
+// (decoded interpolations between two images' μ) and prior samples.
 import * as tf from "@tensorflow/tfjs";
 import { restoreModel, type CheckpointManifest } from "./checkpoint";
 import { conv, createConv, createDense, dense, type Conv, type Dense } from "./layers";
 import { createDownStages, createUpStages, downStages, upStages, type DownStage, type UpStage } from "./conv-stages";
 import { ParamStore } from "./params";
-import { bottomSize, pixelDims, validateVAEConfig, vaeConfigFromManifest, type VAEConfig } from "./vae-config";
+import { discretizedLogisticNll } from "./discretized-logistic";
+import {
+  bottomSize,
+  LOGISTIC_LOG_STD_OFFSET,
+  logVarFloor,
+  pixelDims,
+  validateVAEConfig,
+  vaeConfigFromManifest,
+  type VAEConfig,
+} from "./vae-config";
 import { dequantizedGaussianNll, gaussianKl, reparameterize, slerp } from "./vae-elbo";
 
 export interface VAETerms {
   /** Negative ELBO per image, nats of the discrete 8-bit data (nll + kl). [B] */
   negElbo: tf.Tensor1D;
-  /** Reconstruction term E_q[−log p(x|z)] (one sample of z) incl. the dequantisation's D·log 256. [B] */
+  /** Reconstruction term E_q[−log p(x|z)] (one sample of z), nats of the 8-bit data (see pixelNll). [B] */
   nll: tf.Tensor1D;
   /** KL(q(z|x) ‖ N(0, I)), closed form. [B] */
   kl: tf.Tensor1D;
   /** Posterior means, for diagnostics (active units). [B, d] */
   mu: tf.Tensor2D;
+}
+
+/**
+ * p(x|z) per pixel value, in y = (x + u)/256 units: `mean`, and `logVar` the log of the distribution's variance
+ * (for the logistic of scale s, 2 ln s + ln(π²/3)), so a spread means one thing whichever family config.likelihood
+ * names. [B, S, S, C] each
+ */
+export interface PixelDistribution {
+  mean: tf.Tensor4D;
+  logVar: tf.Tensor4D;
 }
 
 export class VAE {
@@ -45,15 +65,22 @@ export class VAE {
     this.dec = {
       input: createDense(store, "vae.dec.in", c.latentDim, flat),
       stages: decStages,
-      // Two values per pixel channel: the Gaussian's mean and (before the floor) its log-variance.
+      // Two values per pixel channel: the mean and (before the floor) the spread: log σ² or the logistic's log s.
       out: createConv(store, "vae.dec.out", 3, widths[0], 2 * c.channels, 1, c.padding),
     };
   }
 
-  /** c with softplus(c) = 2·ln(initPixelStd) − minLogVar, so raw = 0 decodes to σ = initPixelStd (softplus⁻¹(y) = y + ln(1 − e^−y)). */
-  private get logVarOffset(): number {
-    const y = 2 * Math.log(this.config.initPixelStd) - this.config.minLogVar;
-    return y + Math.log(-Math.expm1(-y));
+  /**
+   * The spread's floor and the c with floor + softplus(c) = its value at a standard deviation of initPixelStd, so
+   * raw = 0 decodes to that (softplus⁻¹(y) = y + ln(1 − e^−y)): log σ² ≥ logVarFloor for the Gaussians, ln s ≥
+   * minLogScale for the logistic (std = s·π/√3).
+   */
+  private get spread(): { floor: number; offset: number } {
+    const c = this.config;
+    const logistic = c.likelihood === "logistic";
+    const floor = logistic ? c.minLogScale : logVarFloor(c);
+    const y = (logistic ? Math.log(c.initPixelStd) - LOGISTIC_LOG_STD_OFFSET : 2 * Math.log(c.initPixelStd)) - floor;
+    return { floor, offset: y + Math.log(-Math.expm1(-y)) };
   }
 
   /** Loads a checkpoint folder written by the trainer (float32 or float16 weights). */
@@ -75,8 +102,8 @@ export class VAE {
     });
   }
 
-  /** p(x|z): latents [B, d] → the per-pixel Gaussian over dequantised pixels y ∈ [0, 1]: mean and log σ². */
-  decodeDistribution(z: tf.Tensor2D): { mean: tf.Tensor4D; logVar: tf.Tensor4D } {
+  /** p(x|z): latents [B, d] → the per-pixel distribution over y ∈ [0, 1]: mean and log-variance. */
+  decodeDistribution(z: tf.Tensor2D): PixelDistribution {
     return tf.tidy(() => {
       const c = this.config;
       const s = bottomSize(c);
@@ -85,9 +112,14 @@ export class VAE {
       const h = upStages(this.dec.stages, bottom); // [B, S, S, widths[0]]
       const out = conv(this.dec.out, tf.relu(h)); // [B, S, S, 2C]
       const [m, raw] = tf.split(out, 2, 3) as [tf.Tensor4D, tf.Tensor4D]; // [B, S, S, C] each
-      // The mean on the encoder's [-1, 1] scale, as the tokenizers' decoder; log σ² softly floored at minLogVar.
+      // The mean on the encoder's [-1, 1] scale, as the tokenizers' decoder; the spread softly floored.
       const mean = tf.div(tf.add(m, 1), 2) as tf.Tensor4D;
-      const logVar = tf.add(c.minLogVar, tf.softplus(tf.add(tf.mul(raw, c.logVarGain), this.logVarOffset))) as tf.Tensor4D;
+      const { floor, offset } = this.spread;
+      // "gaussian-fixed": the floor is the value (raw then gets no gradient and stays as initialised).
+      const learned = c.likelihood === "gaussian-fixed" ? tf.zerosLike(raw) : tf.softplus(tf.add(tf.mul(raw, c.logVarGain), offset));
+      const spread = tf.add(floor, learned); // [B, S, S, C]
+      // The logistic's ln s → ln of its variance s²π²/3.
+      const logVar = (c.likelihood === "logistic" ? tf.mul(2, tf.add(spread, LOGISTIC_LOG_STD_OFFSET)) : spread) as tf.Tensor4D;
       return { mean, logVar };
     });
   }
@@ -102,6 +134,19 @@ export class VAE {
   }
 
   /**
+   * −log p(x|z) per image in nats of the discrete 8-bit data, under config.likelihood: the dequantised Gaussian
+   * bound (./vae-elbo.ts) or the discretised logistic's exact mass (./discretized-logistic.ts). images [B, S, S, C]
+   * in [0, 1] → [B]
+   */
+  pixelNll(images: tf.Tensor4D, p: PixelDistribution): tf.Tensor1D {
+    return tf.tidy(() => {
+      if (this.config.likelihood !== "logistic") return dequantizedGaussianNll(images, p.mean, p.logVar);
+      const logScale = tf.sub(tf.mul(0.5, p.logVar), LOGISTIC_LOG_STD_OFFSET) as tf.Tensor4D; // [B, S, S, C]
+      return discretizedLogisticNll(images, p.mean, logScale);
+    });
+  }
+
+  /**
    * The ELBO's terms for a batch (training and validation), one sample z = μ + σ ⊙ ε with ε from `seed`;
    * `klWeight` (default 1, the ELBO itself) only scales what `negElbo` adds for a KL warm-up.
    */
@@ -111,7 +156,7 @@ export class VAE {
       const eps = tf.randomNormal(mu.shape, 0, 1, "float32", seed) as tf.Tensor2D; // [B, d]
       const z = reparameterize(mu, logVar, eps);
       const p = this.decodeDistribution(z);
-      const nll = dequantizedGaussianNll(images, p.mean, p.logVar);
+      const nll = this.pixelNll(images, p);
       const kl = gaussianKl(mu, logVar);
       return { negElbo: tf.add(nll, tf.mul(klWeight, kl)) as tf.Tensor1D, nll, kl, mu };
     });

@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Shard } from "../../lib/data/shard";
 import { readCheckpointManifest } from "../../lib/model/checkpoint";
-import { BIN_WIDTH } from "../../lib/model/vae-config";
+import { BIN_WIDTH, type VAEConfig } from "../../lib/model/vae-config";
 import { selectBackend } from "../../lib/tensor/backend";
 import { registerFastGradients } from "../../lib/tensor/gradients";
 import { tinyVAEConfig } from "../../test/fixtures/tiny-vae";
@@ -98,5 +98,30 @@ describe("VAE task", () => {
     const def = labModel.definition({ train: shard(4, 0), val: shard(2, 0), seed: 2, preset: "tiny", sheet: false });
     expect(def.module).toMatch(/vae-task\.ts$/);
     expect((def.options as { config: { widths: number[] } }).config.widths).toEqual([8, 8, 16]);
+    // The likelihood presets: the same sizes, another likelihood; default and tiny (the AAE's too) stay as they were.
+    const likelihoodOf = (preset: string) =>
+      (labModel.definition({ train: shard(4, 0), val: shard(2, 0), seed: 2, preset, sheet: false }).options as { config: VAEConfig })
+        .config;
+    expect(
+      ["default", "tiny", "logistic", "floored", "fixed", "tiny-logistic", "tiny-floored", "tiny-fixed"].map(
+        (p) => likelihoodOf(p).likelihood,
+      ),
+    ).toEqual([
+      "gaussian-learned",
+      "gaussian-learned",
+      "logistic",
+      "gaussian-floored",
+      "gaussian-fixed",
+      "logistic",
+      "gaussian-floored",
+      "gaussian-fixed",
+    ]);
+    expect(likelihoodOf("tiny-logistic").widths).toEqual([8, 8, 16]);
+    const task = await createTask(
+      { config: likelihoodOf("tiny-logistic"), seed: 1, train: shard(4, 0), val: shard(2, 0), klWarmupFraction: 0.5 },
+      "main",
+    );
+    expect(task.hyper?.likelihood).toMatch(/discretised logistic/);
+    task.dispose();
   });
 });

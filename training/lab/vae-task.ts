@@ -17,11 +17,19 @@ import { fitPixelGaussian, pixelGaussianNll } from "./pixel-baseline";
 import { pixelsOf, planImages } from "../loop/image-batch";
 import { vaeSheet } from "./vae-sheet";
 
-/** Named presets (training code only). */
+/** Named presets (training code only). The AAE (./aae-task.ts) borrows default and tiny: keep them Gaussian. */
+const TINY: Partial<VAEConfig> = { widths: [8, 8, 16], latentDim: 16 };
 export const VAE_PRESETS: Record<string, Partial<VAEConfig>> = {
   default: {},
   /** Seconds-scale model for tests and smoke runs. */
-  tiny: { widths: [8, 8, 16], latentDim: 16 },
+  tiny: TINY,
+  // The other likelihoods (lib/model/vae-config.ts) at each size.
+  logistic: { likelihood: "logistic" },
+  floored: { likelihood: "gaussian-floored" },
+  "tiny-logistic": { ...TINY, likelihood: "logistic" },
+  "tiny-floored": { ...TINY, likelihood: "gaussian-floored" },
+  fixed: { likelihood: "gaussian-fixed" },
+  "tiny-fixed": { ...TINY, likelihood: "gaussian-fixed" },
 };
 
 export const VAE_TRAINER_DEFAULTS: Readonly<TrainerConfig> = Object.freeze({
@@ -101,7 +109,12 @@ export const createTask: CreateTask<VAETaskOptions> = async (o, role) => {
     hyper: {
       klWarmupFraction: o.klWarmupFraction,
       initSeed: o.seed,
-      likelihood: "per-pixel Gaussian (learned σ²) on uniformly dequantised 8-bit pixels",
+      likelihood: {
+        "gaussian-learned": "per-pixel Gaussian (learned σ²) on uniformly dequantised 8-bit pixels",
+        "gaussian-floored": `per-pixel Gaussian (learned σ ≥ ${o.config.minPixelStd}) on uniformly dequantised 8-bit pixels`,
+        "gaussian-fixed": `per-pixel Gaussian (σ = ${o.config.minPixelStd}) on uniformly dequantised 8-bit pixels`,
+        logistic: "per-pixel discretised logistic (learned scale) over the 256 levels",
+      }[o.config.likelihood],
     },
     params: model.params,
     itemCount: o.train.count,
@@ -140,8 +153,8 @@ export const createTask: CreateTask<VAETaskOptions> = async (o, role) => {
 };
 
 export const labModel: LabModel = {
-  summary: "vae: conv VAE, flat 128-d latent, per-pixel Gaussian likelihood (lib/model/vae.ts)",
-  presets: ["default", "tiny"],
+  summary: "vae: conv VAE, flat 128-d latent, per-pixel Gaussian or discretised logistic likelihood (lib/model/vae.ts)",
+  presets: ["default", "tiny", "logistic", "floored", "fixed", "tiny-logistic", "tiny-floored", "tiny-fixed"],
   trainerDefaults: VAE_TRAINER_DEFAULTS,
   exportDtype: "float16",
   definition: (ctx: LabContext) =>
