@@ -7,10 +7,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { beforeAll, describe, expect } from "vitest";
+import { blobPictures } from "../../../test/fixtures/blob-pictures";
 import { maxRelativeError } from "../../../test/fixtures/relative-error";
 import { expectEqualToTape, expectPlantSeen, itWithModel } from "../../../test/fixtures/tape-equality";
 import { tinyVQConfig } from "../../../test/fixtures/tiny-vq-config";
-import { mulberry32 } from "../../data/rng";
 import { selectBackend } from "../../tensor/backend";
 import { registerFastGradients } from "../../tensor/gradients";
 import type { VQConfig } from "../vq-config";
@@ -25,23 +25,8 @@ beforeAll(async () => {
 const ROWS = 3;
 const SIZE = 16;
 
-/** Smooth random pictures as uint8 [B, S, S, 3] (blobs of colour, as emoji are, rather than pixel noise). */
-function pictures(rows: number, seed: number): Uint8Array {
-  const r = mulberry32(seed);
-  const out = new Uint8Array(rows * SIZE * SIZE * 3);
-  for (let b = 0; b < rows; b++) {
-    const [cx, cy, rad] = [r() * SIZE, r() * SIZE, 2 + r() * 6];
-    const fg = [r(), r(), r()].map((v) => v * 255);
-    const bg = [r(), r(), r()].map((v) => v * 255);
-    for (let y = 0; y < SIZE; y++)
-      for (let x = 0; x < SIZE; x++)
-        for (let c = 0; c < 3; c++) {
-          const inside = (x - cx) ** 2 + (y - cy) ** 2 < rad * rad;
-          out[((b * SIZE + y) * SIZE + x) * 3 + c] = Math.round((inside ? fg[c] : bg[c]) * (0.9 + 0.1 * r()));
-        }
-  }
-  return out;
-}
+/** Smooth random pictures as uint8 [B, S, S, 3] (test/fixtures/blob-pictures.ts). */
+const pictures = (rows: number, seed: number) => blobPictures(rows, SIZE, seed);
 
 /** One step's quantizer settings: mid-anneal τ, a KL weight large enough to move the gradients, a fixed noise seed. */
 const STEP = { temperature: 0.7, klWeight: 0.05, noiseSeed: 12345 };
