@@ -6,8 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { beforeAll, describe, expect } from "vitest";
-import { maxRelativeError } from "../../../test/fixtures/relative-error";
-import { expectEqualToTape, expectPlantSeen, itWithModel } from "../../../test/fixtures/tape-equality";
+import { expectEqualToTape, expectPlantSeen, itWithModel, tapeErrors } from "../../../test/fixtures/tape-equality";
 import { mulberry32 } from "../../data/rng";
 import { selectBackend } from "../../tensor/backend";
 import { registerFastGradients } from "../../tensor/gradients";
@@ -111,19 +110,8 @@ async function compare(m: Clip, data: Batch, planted: ClipTrainingGraphOptions["
     }
     const out = await session.run(feeds);
     const read = (name: string) => out[name].data as Float32Array;
-    const rel = (got: number, w: number) => Math.abs(got - w) / Math.max(Math.abs(w), 1e-6);
     expect([...g.params].sort()).toEqual([...want.grads.keys()].sort());
-    let worst = { err: 0, name: "" };
-    for (const [name, w] of want.grads) {
-      const err = maxRelativeError(read(g.names.grads[name]), w);
-      if (err >= worst.err) worst = { err, name };
-    }
-    return {
-      loss: rel(read(g.names.loss)[0], want.loss),
-      logs: Math.max(...Object.entries(g.names.logs).map(([k, o]) => rel(read(o)[0], logs[k]))),
-      grads: worst.err,
-      worst: worst.name,
-    };
+    return tapeErrors(read, g.names, { ...want, logs });
   } finally {
     await session.release();
   }

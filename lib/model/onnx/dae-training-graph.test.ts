@@ -5,8 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { beforeAll, describe, expect } from "vitest";
-import { maxRelativeError } from "../../../test/fixtures/relative-error";
-import { expectEqualToTape, expectPlantSeen, itWithModel } from "../../../test/fixtures/tape-equality";
+import { expectEqualToTape, expectPlantSeen, itWithModel, tapeErrors } from "../../../test/fixtures/tape-equality";
 import { mulberry32 } from "../../data/rng";
 import { selectBackend } from "../../tensor/backend";
 import { registerFastGradients } from "../../tensor/gradients";
@@ -78,19 +77,8 @@ async function compare(m: DAE, planted: DaeTrainingGraphOptions["planted"] = {})
     }
     const out = await session.run(feeds);
     const read = (name: string) => out[name].data as Float32Array;
-    const rel = (got: number, w: number) => Math.abs(got - w) / Math.max(Math.abs(w), 1e-6);
     expect(Object.keys(g.names.grads).sort()).toEqual([...want.grads.keys()].sort());
-    let worst = { err: 0, name: "" };
-    for (const [name, w] of want.grads) {
-      const err = maxRelativeError(read(g.names.grads[name]), w);
-      if (err >= worst.err) worst = { err, name };
-    }
-    return {
-      loss: rel(read(g.names.loss)[0], want.loss),
-      logs: rel(read(g.names.logs.noisyMse)[0], noisyMse),
-      grads: worst.err,
-      worst: worst.name,
-    };
+    return tapeErrors(read, { ...g.names, logs: { noisyMse: g.names.logs.noisyMse } }, { ...want, logs: { noisyMse } });
   } finally {
     await session.release();
   }

@@ -8,8 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { beforeAll, describe, expect } from "vitest";
 import { blobPictures } from "../../../test/fixtures/blob-pictures";
-import { maxRelativeError } from "../../../test/fixtures/relative-error";
-import { expectEqualToTape, expectPlantSeen, itWithModel } from "../../../test/fixtures/tape-equality";
+import { expectEqualToTape, expectPlantSeen, itWithModel, tapeErrors } from "../../../test/fixtures/tape-equality";
 import { tinyVQConfig } from "../../../test/fixtures/tiny-vq-config";
 import { selectBackend } from "../../tensor/backend";
 import { registerFastGradients } from "../../tensor/gradients";
@@ -80,20 +79,9 @@ async function compare(m: VQModel, planted: VqTrainingGraphOptions["planted"] = 
     }
     const out = await session.run(feeds);
     const read = (name: string) => out[name].data as Float32Array;
-    const rel = (got: number, w: number) => Math.abs(got - w) / Math.max(Math.abs(w), 1e-6);
     expect(Object.keys(g.names.logs).sort()).toEqual(Object.keys(want.logs).sort());
     expect(Object.keys(g.names.grads).sort()).toEqual([...want.grads.keys()].sort());
-    let worst = { err: 0, name: "" };
-    for (const [name, w] of want.grads) {
-      const err = maxRelativeError(read(g.names.grads[name]), w);
-      if (err >= worst.err) worst = { err, name };
-    }
-    return {
-      loss: rel(read(g.names.loss)[0], want.loss),
-      logs: Math.max(...Object.entries(g.names.logs).map(([k, o]) => rel(read(o)[0], want.logs[k]))),
-      grads: worst.err,
-      worst: worst.name,
-    };
+    return tapeErrors(read, g.names, want);
   } finally {
     await session.release();
   }

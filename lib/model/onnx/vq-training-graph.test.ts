@@ -15,6 +15,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { tinyVQConfig } from "../../../test/fixtures/tiny-vq-config";
 import { blobPictures } from "../../../test/fixtures/blob-pictures";
 import { maxRelativeError } from "../../../test/fixtures/relative-error";
+import { tapeErrors } from "../../../test/fixtures/tape-equality";
 import { mulberry32 } from "../../data/rng";
 import { selectBackend } from "../../tensor/backend";
 import { registerFastGradients, stockMirrorPadGradient } from "../../tensor/gradients";
@@ -108,20 +109,11 @@ async function compare(m: VQModel, planted: VqTrainingGraphOptions["planted"] = 
     }
     const out = await session.run(feeds);
     const read = (name: string) => out[name].data as Float32Array;
-    const rel = (got: number, w: number) => Math.abs(got - w) / Math.max(Math.abs(w), 1e-6);
     expect(Object.keys(g.names.logs).sort()).toEqual(Object.keys(want.logs).sort());
     expect(Object.keys(g.names.grads).sort()).toEqual([...want.grads.keys()].sort());
-    let worst = { err: 0, name: "" };
-    for (const [name, w] of want.grads) {
-      const err = maxRelativeError(read(g.names.grads[name]), w);
-      if (err >= worst.err) worst = { err, name };
-    }
     const gathered = g.names.gather.latents !== undefined;
     return {
-      loss: rel(read(g.names.loss)[0], want.loss),
-      logs: Math.max(...Object.entries(g.names.logs).map(([k, o]) => rel(read(o)[0], want.logs[k]))),
-      grads: worst.err,
-      worst: worst.name,
+      ...tapeErrors(read, g.names, want),
       latents: gathered ? maxRelativeError(read(g.names.gather.latents), want.latents) : 0,
       codesDiffer: gathered ? (out[g.names.gather.codes].data as Int32Array).filter((c, i) => c !== want.codes[i]).length : 0,
     };
