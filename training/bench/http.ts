@@ -110,6 +110,7 @@ export async function startServer(env: Record<string, string>): Promise<Server> 
       ...env,
     },
   });
+  if (typeof out === "number") fs.closeSync(out); // the child holds its own copy of the descriptor
   return {
     base: `http://127.0.0.1:${port}`,
     stop: () => {
