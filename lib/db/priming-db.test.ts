@@ -27,11 +27,18 @@ function exercise(database: () => Db) {
       clientId: tag,
       source,
     });
-    const plain = await createGeneration(db, { prompt: tag, params: { n: 1 }, seed: 2, modelVersionId: version.id, clientId: tag });
+    const plain = await createGeneration(db, {
+      prompt: tag,
+      params: { n: 1 },
+      seed: 2,
+      modelVersionId: version.id,
+      clientId: `${tag}:plain`,
+    });
     expect(Buffer.from((await getGenerationSource(db, id))!)).toEqual(source);
     expect(await getGenerationSource(db, plain.id)).toBeNull();
     // The worker's claim carries the source with the row. On a shared PostgreSQL other tests may have left queued
-    // jobs: this one is made the oldest, of a client of its own with nothing running (the fair order), so the claim takes it.
+    // jobs: this one is made the oldest, of a client of its own with nothing running and nothing else waiting (the fair
+    // order breaks equal turns by backlog, then service, then age), so the claim takes it.
     await db.generation.update({ where: { id }, data: { createdAt: new Date(0) } });
     const claimed = await claimNextJob(db, "w:1", 60_000);
     expect(claimed?.id).toBe(id);
