@@ -104,6 +104,19 @@ export function logVarFloor(c: VAEConfig): number {
     : c.minLogVar;
 }
 
+/**
+ * The decoder's spread (log σ² for the Gaussians, ln s for the logistic, std = s·π/√3) is floor + softplus(gain·raw
+ * + offset): the floor (logVarFloor, or minLogScale) and the offset with floor + softplus(offset) = the spread at a
+ * standard deviation of initPixelStd, so raw = 0 decodes to that (softplus⁻¹(y) = y + ln(1 − e^−y)). Shared by the
+ * tfjs decoder (./vae.ts) and its training graph (./onnx/vae-training-graph.ts).
+ */
+export function spreadFloor(c: VAEConfig): { floor: number; offset: number } {
+  const logistic = c.likelihood === "logistic";
+  const floor = logistic ? c.minLogScale : logVarFloor(c);
+  const y = (logistic ? Math.log(c.initPixelStd) - LOGISTIC_LOG_STD_OFFSET : 2 * Math.log(c.initPixelStd)) - floor;
+  return { floor, offset: y + Math.log(-Math.expm1(-y)) };
+}
+
 /** Side of the grid the encoder ends at (4 for 32×32 and three stages). */
 export function bottomSize(c: VAEConfig): number {
   return c.imageSize / 2 ** c.widths.length;

@@ -13,8 +13,8 @@ import { discretizedLogisticNll } from "./discretized-logistic";
 import {
   bottomSize,
   LOGISTIC_LOG_STD_OFFSET,
-  logVarFloor,
   pixelDims,
+  spreadFloor,
   validateVAEConfig,
   vaeConfigFromManifest,
   type VAEConfig,
@@ -70,19 +70,6 @@ export class VAE {
     };
   }
 
-  /**
-   * The spread's floor and the c with floor + softplus(c) = its value at a standard deviation of initPixelStd, so
-   * raw = 0 decodes to that (softplus⁻¹(y) = y + ln(1 − e^−y)): log σ² ≥ logVarFloor for the Gaussians, ln s ≥
-   * minLogScale for the logistic (std = s·π/√3).
-   */
-  private get spread(): { floor: number; offset: number } {
-    const c = this.config;
-    const logistic = c.likelihood === "logistic";
-    const floor = logistic ? c.minLogScale : logVarFloor(c);
-    const y = (logistic ? Math.log(c.initPixelStd) - LOGISTIC_LOG_STD_OFFSET : 2 * Math.log(c.initPixelStd)) - floor;
-    return { floor, offset: y + Math.log(-Math.expm1(-y)) };
-  }
-
   /** Loads a checkpoint folder written by the trainer (float32 or float16 weights). */
   static load(dir: string): { model: VAE; manifest: CheckpointManifest } {
     return restoreModel(dir, ["vae"], (config) => new VAE(vaeConfigFromManifest(config)));
@@ -114,7 +101,7 @@ export class VAE {
       const [m, raw] = tf.split(out, 2, 3) as [tf.Tensor4D, tf.Tensor4D]; // [B, S, S, C] each
       // The mean on the encoder's [-1, 1] scale, as the tokenizers' decoder; the spread softly floored.
       const mean = tf.div(tf.add(m, 1), 2) as tf.Tensor4D;
-      const { floor, offset } = this.spread;
+      const { floor, offset } = spreadFloor(c);
       // "gaussian-fixed": the floor is the value (raw then gets no gradient and stays as initialised).
       const learned = c.likelihood === "gaussian-fixed" ? tf.zerosLike(raw) : tf.softplus(tf.add(tf.mul(raw, c.logVarGain), offset));
       const spread = tf.add(floor, learned); // [B, S, S, C]

@@ -3,7 +3,8 @@
 // over the first `advWarmupFraction` of the budget as the VAE ramps in its KL, plus the latent discriminator's own
 // loss (one scalar, each player's gradient kept to its own parameters by stop-gradients). Validation reports the
 // reconstruction term on val, how close the aggregate posterior is to N(0, I) (per-dimension mean and standard
-// deviation of the codes, which should be 0 and 1) and D's accuracy (0.5 = it cannot tell codes from the prior).
+// deviation of the codes, which should be 0 and 1) and D's accuracy (0.5 = it cannot tell codes from the prior). The
+// step also runs as one ONNX graph (./aae-native-step.ts), ORT's by default, fed the same noise and weights.
 import * as tf from "@tensorflow/tfjs";
 import { sequentialBatches } from "../../lib/data/batches";
 import { hashString } from "../../lib/data/rng";
@@ -14,6 +15,7 @@ import { bitsPerDim } from "../../lib/model/vae-elbo";
 import type { TrainerConfig } from "../loop/config";
 import { pixelsOf, planImages } from "../loop/image-batch";
 import type { Batch, CreateTask, StepContext, TaskDefinition, TrainTask } from "../loop/task";
+import { aaeNativeStep, type AaeStep } from "./aae-native-step";
 import type { LabContext, LabModel } from "./models";
 import { VAE_PRESETS, VAE_TRAINER_DEFAULTS } from "./vae-task";
 import { vaeSheet } from "./vae-sheet";
@@ -84,6 +86,18 @@ export async function validateAae(model: AAE, val: Shard, batchSize = 128) {
   };
 }
 
+/**
+ * A step's generator weight (λ, ramped in over the warm-up, per pixel value) and the seed of AAE.terms' noise (per
+ * step and replica): what both engines read, the tfjs loss and the native step as its feeds (./aae-native-step.ts).
+ */
+export function aaeStep(o: Pick<AAETaskOptions, "config" | "seed" | "advWeight" | "advWarmupFraction">, ctx: StepContext): AaeStep {
+  const ramp = Math.min(1, ctx.progress / Math.max(o.advWarmupFraction, 1e-9));
+  return {
+    generatorWeight: (o.advWeight * ramp) / pixelDims(o.config),
+    noiseSeed: hashString(`aae:${ctx.step}:${ctx.replica}`, o.seed),
+  };
+}
+
 export const AAE_TASK_MODULE = new URL("./aae-task.ts", import.meta.url).href;
 
 export function aaeTaskDefinition(options: AAETaskOptions): TaskDefinition<AAETaskOptions> {
@@ -105,6 +119,8 @@ export const createTask: CreateTask<AAETaskOptions> = async (o, role) => {
       posterior: "Gaussian, z = μ + σ·ε (Makhzani et al. 2016, §2)",
     },
     params: model.params,
+    // The same step as `loss` below as one ONNX graph, ORT's by default.
+    native: aaeNativeStep(o.config, o.train, (ctx) => aaeStep(o, ctx)),
     itemCount: o.train.count,
     throughput: { unit: "img", perItem: 1 },
     freshOnWarmStart: (name) => name.startsWith(LATENT_DISC_PREFIX),
@@ -112,11 +128,11 @@ export const createTask: CreateTask<AAETaskOptions> = async (o, role) => {
     plan: (items: Int32Array): Batch => planImages(o.train, items),
     loss(batch: Batch, ctx: StepContext) {
       const images = tf.div(pixelsOf(batch, o.train), 255) as tf.Tensor4D; // [B, H, W, C] in [0, 1]
-      const t = model.terms(images, hashString(`aae:${ctx.step}:${ctx.replica}`, o.seed));
-      const ramp = Math.min(1, ctx.progress / Math.max(o.advWarmupFraction, 1e-9));
+      const { generatorWeight, noiseSeed } = aaeStep(o, ctx);
+      const t = model.terms(images, noiseSeed);
       const rec = tf.div(tf.mean(t.nll), dims) as tf.Scalar;
       return {
-        loss: tf.addN([rec, tf.mul(t.generator, (o.advWeight * ramp) / dims), t.discriminator]) as tf.Scalar,
+        loss: tf.addN([rec, tf.mul(t.generator, generatorWeight), t.discriminator]) as tf.Scalar,
         logs: { recBpd: tf.div(rec, Math.LN2) as tf.Scalar, gen: t.generator, disc: t.discriminator, dAcc: t.discAccuracy },
       };
     },

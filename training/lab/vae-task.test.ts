@@ -64,9 +64,10 @@ describe("VAE task", () => {
     const before = tf.memory().numTensors;
     try {
       const outDir = path.join(dir, "run");
+      const engine = "tfjs"; // replicas, not the default ORT (./vae-native.test.ts runs that): a worker must rebuild the task
       const r = await train(
         task,
-        { ...VAE_TRAINER_DEFAULTS, batchSize: 16, steps: 8, warmup: 2, checkpointEvery: 8, valEvery: 4, logEvery: 2, workers: 2 },
+        { ...VAE_TRAINER_DEFAULTS, batchSize: 16, steps: 8, warmup: 2, checkpointEvery: 8, valEvery: 4, logEvery: 2, workers: 2, engine },
         { outDir, dataHash: "test", definition: vaeTaskDefinition(o), backend: "wasm", log: () => {}, progressStream: sink },
       );
       expect(Object.keys(r.metrics).sort()).toEqual(

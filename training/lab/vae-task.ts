@@ -2,7 +2,8 @@
 // loss (the same optimum as per image; Adam sees numbers near 1), with the KL weight ramped from 0 to 1 over the
 // first `klWarmupFraction` of the budget (Bowman et al. 2016; Sønderby et al. 2016) so the decoder learns to use z
 // before the KL can switch latents off. Validation reports the true bound (weight 1) on the whole val split, in
-// nats/image and bits/dim, beside the diagonal-Gaussian pixel baseline in the same units.
+// nats/image and bits/dim, beside the diagonal-Gaussian pixel baseline in the same units. The step also runs as one
+// ONNX graph (./vae-native-step.ts), ORT's by default, fed the same ε and KL weight.
 import * as tf from "@tensorflow/tfjs";
 import { sequentialBatches } from "../../lib/data/batches";
 import { hashString } from "../../lib/data/rng";
@@ -15,6 +16,7 @@ import type { Batch, CreateTask, StepContext, TaskDefinition, TrainTask } from "
 import type { LabContext, LabModel } from "./models";
 import { fitPixelGaussian, pixelGaussianNll } from "./pixel-baseline";
 import { pixelsOf, planImages } from "../loop/image-batch";
+import { vaeNativeStep, type VaeStep } from "./vae-native-step";
 import { vaeSheet } from "./vae-sheet";
 
 /** Named presets (training code only). The AAE (./aae-task.ts) borrows default and tiny: keep them Gaussian. */
@@ -51,6 +53,17 @@ export interface VAETaskOptions {
   val: Shard;
   klWarmupFraction: number;
   sheet?: boolean;
+}
+
+/**
+ * A step's KL weight (ramped from 0 to 1 over the warm-up) and the seed of its ε (per step and replica): what both
+ * engines read, the tfjs loss through VAE.terms and the native step as its feeds (./vae-native-step.ts).
+ */
+export function vaeStep(o: Pick<VAETaskOptions, "klWarmupFraction" | "seed">, ctx: StepContext): VaeStep {
+  return {
+    klWeight: Math.min(1, ctx.progress / Math.max(o.klWarmupFraction, 1e-9)),
+    noiseSeed: hashString(`vae:${ctx.step}:${ctx.replica}`, o.seed),
+  };
 }
 
 /** Active units (Burda et al. 2016): latent dimensions whose posterior mean varies over the data, Var_x(μ_j) > 0.01. */
@@ -117,14 +130,16 @@ export const createTask: CreateTask<VAETaskOptions> = async (o, role) => {
       }[o.config.likelihood],
     },
     params: model.params,
+    // The same step as `loss` below as one ONNX graph, ORT's by default (every likelihood).
+    native: vaeNativeStep(o.config, o.train, (ctx) => vaeStep(o, ctx)),
     itemCount: o.train.count,
     throughput: { unit: "img", perItem: 1 },
     decays: () => true,
     plan: (items: Int32Array): Batch => planImages(o.train, items),
     loss(batch: Batch, ctx: StepContext) {
       const images = tf.div(pixelsOf(batch, o.train), 255) as tf.Tensor4D; // [B, H, W, C] in [0, 1]
-      const klWeight = Math.min(1, ctx.progress / Math.max(o.klWarmupFraction, 1e-9));
-      const t = model.terms(images, hashString(`vae:${ctx.step}:${ctx.replica}`, o.seed), klWeight);
+      const { klWeight, noiseSeed } = vaeStep(o, ctx);
+      const t = model.terms(images, noiseSeed, klWeight);
       return {
         loss: tf.div(tf.mean(t.negElbo), dims) as tf.Scalar,
         logs: {

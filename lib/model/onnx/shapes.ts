@@ -117,6 +117,7 @@ export function inferShapes(
     case "Sigmoid":
     case "Tanh":
     case "Exp":
+    case "Softplus":
     case "Log":
     case "Sqrt":
     case "Relu":

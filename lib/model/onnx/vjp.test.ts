@@ -162,6 +162,8 @@ const CASES: Record<string, Case> = {
   Sigmoid: { shapes: [[2, 3]], build: (g, [a]) => g.op("Sigmoid", [a]) },
   Tanh: { shapes: [[2, 3]], build: (g, [a]) => g.op("Tanh", [a]) },
   Exp: { shapes: [[2, 3]], build: (g, [a]) => g.op("Exp", [a]) },
+  // The VAE's decoder spread and the GAN losses; ×4 so both tails (slope → 0 and → 1) are in the draw.
+  Softplus: { shapes: [[2, 5]], build: (g, [a]) => g.op("Softplus", [g.op("Mul", [a, g.scalar(4)])]) },
   Log: { shapes: [[2, 3]], build: (g, [a]) => g.op("Log", [a]), positive: true },
   Sqrt: { shapes: [[2, 3]], build: (g, [a]) => g.op("Sqrt", [a]), positive: true },
   Relu: { shapes: [[2, 5]], build: (g, [a]) => g.op("Relu", [a]) },

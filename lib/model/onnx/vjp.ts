@@ -82,6 +82,9 @@ export function vjp(c: VjpContext, dys: Grads): Grads {
       return only(() => g.op("Mul", [dy!, g.op("Sub", [g.scalar(1), g.op("Mul", [y[0], y[0]])])]));
     case "Exp":
       return only(() => g.op("Mul", [dy!, y[0]]));
+    case "Softplus":
+      // softplus(x) = log(1 + eˣ), whose derivative is σ(x) (bounded, so no overflow for large |x|).
+      return only(() => g.op("Mul", [dy!, g.op("Sigmoid", [x[0]])]));
     case "Log":
       return only(() => g.op("Div", [dy!, x[0]]));
     case "Sqrt":
