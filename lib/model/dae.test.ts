@@ -1,5 +1,6 @@
 // The denoising autoencoder's corruption and model: the corruption is seeded and does what its config says (clean
-// images with pClean, noise no larger than maxSigma, salt and pepper black or white in every channel), the model
+// images with pClean, noise no larger than maxSigma, salt and pepper black or white in every channel, JPEG and
+// soft focus on the images drawn for them), the model
 // round-trips through a checkpoint, refuses the wrong image size, and leaks no tensors.
 import fs from "node:fs";
 import os from "node:os";
@@ -10,7 +11,9 @@ import { saveCheckpoint } from "./checkpoint";
 import { DAE } from "./dae";
 import { DEFAULT_DAE_CONFIG, type DAEConfig } from "./dae-config";
 import { corrupt, DEFAULT_CORRUPTION, validateCorruption } from "./dae-corruption";
+import { jpegRoundTrip } from "./upload-artifacts";
 import { selectBackend } from "../tensor/backend";
+import { blobPictures } from "../../test/fixtures/blob-pictures";
 
 const tiny: DAEConfig = { ...DEFAULT_DAE_CONFIG, widths: [8, 16], resBlocks: 0 };
 let dir: string;
@@ -62,8 +65,38 @@ describe("corruption", () => {
     tf.dispose([x, y]);
   });
 
-  it("refuses a config outside [0, 1]", () => {
+  it("compresses the images drawn for JPEG as libjpeg would at a quality within the range, leaving the others as they are", () => {
+    tf.tidy(() => {
+      const x = tf.div(tf.tensor4d(blobPictures(32, 32, 3), [32, 32, 32, 3], "float32"), 255) as tf.Tensor4D;
+      const only = { pClean: 0, maxSigma: 0, pSaltPepper: 0, maxSaltPepper: 0, pJpeg: 0.5, minJpegQuality: 10, maxJpegQuality: 20 };
+      const y = corrupt(x, only, 6);
+      const mse = (t: tf.Tensor4D) => Array.from(tf.mean(tf.square(tf.sub(t, x)), [1, 2, 3]).dataSync());
+      const at = (q: number) => mse(jpegRoundTrip(x, tf.fill([32], q) as tf.Tensor1D));
+      const [err, q10, q20] = [mse(y), at(10), at(20)];
+      const changed = err.filter((e) => e > 0).length;
+      // About half the images drawn; each changed one as damaged as quality 10..20 damages it (±20 %).
+      expect(changed).toBeGreaterThan(8);
+      expect(changed).toBeLessThan(24);
+      err.forEach((e, i) => e > 0 && expect(e).toBeLessThanOrEqual(1.2 * Math.max(q10[i], q20[i])));
+      err.forEach((e, i) => e > 0 && expect(e).toBeGreaterThanOrEqual(0.8 * Math.min(q10[i], q20[i])));
+    });
+  });
+
+  it("blurs the images drawn for a soft focus: less variation between neighbours, the mean kept", () => {
+    tf.tidy(() => {
+      const x = tf.div(tf.tensor4d(blobPictures(16, 32, 4), [16, 32, 32, 3], "float32"), 255) as tf.Tensor4D;
+      const y = corrupt(x, { pClean: 0, maxSigma: 0, pSaltPepper: 0, maxSaltPepper: 0, pBlur: 1 }, 7);
+      const tv = (t: tf.Tensor4D) => tf.mean(tf.abs(tf.sub(t.slice([0, 0, 1, 0], [-1, -1, 31, -1]), t.slice([0, 0, 0, 0], [-1, -1, 31, -1])))).dataSync()[0];
+      expect(tv(y)).toBeLessThan(0.9 * tv(x));
+      expect(Math.abs(tf.mean(y).dataSync()[0] - tf.mean(x).dataSync()[0])).toBeLessThan(0.01);
+    });
+  });
+
+  it("refuses a config outside [0, 1] and JPEG qualities outside 1..100 or reversed", () => {
     expect(() => validateCorruption({ ...DEFAULT_CORRUPTION, maxSigma: -1 })).toThrow(/invalid corruption/);
+    expect(() => validateCorruption({ ...DEFAULT_CORRUPTION, pJpeg: 2 })).toThrow(/invalid corruption/);
+    expect(() => validateCorruption({ ...DEFAULT_CORRUPTION, minJpegQuality: 80, maxJpegQuality: 20 })).toThrow(/JPEG qualities/);
+    expect(validateCorruption(DEFAULT_CORRUPTION)).toBe(DEFAULT_CORRUPTION);
   });
 });
 
