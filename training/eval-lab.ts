@@ -1,9 +1,12 @@
-// `npm run eval:lab -- [--model models/default] [--data data/datasets/emoji] [--samples 512] [--seed 1] [--json FILE]`
+// `npm run eval:lab -- [--model models/default] [--data data/datasets/emoji] [--samples 512] [--seed 1]
+//   [--variation-sources 128] [--vae DIR] [--json FILE]`
 // The lab's sample-quality table (issue 19, part 4): the VAE against the AAE — the same networks, the KL against
 // adversarial prior matching — on prior samples and on val reconstructions, beside real val emoji (the ceiling) and
 // samples of the diagonal-Gaussian pixel baseline (the floor), each scored by bits/dim under the Real-NVP, CLIP
 // score and label retrieval (training/lab/sample-quality.ts). Needs the model folder's clip/ and lab/flow/; a lab
-// model the folder lacks is left out of the table. Prints the table and writes JSON (default <model>/lab/eval-lab.json).
+// model the folder lacks is left out of the table. Then whether variations keep their source's label family
+// (training/lab/variation-family.ts), the detail page's promise. Prints the table and writes JSON (default
+// <model>/lab/eval-lab.json).
 import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -11,6 +14,7 @@ import { z } from "zod";
 import { sequentialBatches } from "../lib/data/batches";
 import { loadSplit, readCaptions, readManifest } from "../lib/data/manifest";
 import type { Shard } from "../lib/data/shard";
+import { VARIATIONS } from "../lib/generate/vae-edit-params";
 import { labDir } from "../lib/lab";
 import { AAE } from "../lib/model/aae";
 import { Clip } from "../lib/model/clip";
@@ -23,19 +27,34 @@ import { embedTexts, ensemble } from "./clip/zero-shot";
 import { flatten, labelOf, styleOf } from "./gpt/eval-sets";
 import { fitPixelGaussian } from "./lab/pixel-baseline";
 import { sampleQuality, shardOf, type QualityJudges, type QualityRow } from "./lab/sample-quality";
+import { variationFamily, type VariationFamily } from "./lab/variation-family";
 
-const USAGE = "usage: npm run eval:lab -- [--model DIR] [--data DIR] [--samples N] [--seed N] [--json FILE]";
+const USAGE =
+  "usage: npm run eval:lab -- [--model DIR] [--data DIR] [--samples N] [--seed N] [--variation-sources N] [--vae DIR] [--json FILE]";
 const Flags = z.object({
   model: z.string().default(path.join("models", "default")),
   data: z.string().default(path.join("data", "datasets", "emoji")),
   samples: z.coerce.number().int().min(16).max(4096).default(512),
   seed: z.coerce.number().int().min(0).default(1),
+  /** Val emoji whose variations are read back (4 each, at the detail page's default spread). */
+  variationSources: z.coerce.number().int().min(1).max(4096).default(128),
+  /** Another VAE folder to score in place of <model>/lab/vae (e.g. an older one, for a before/after row). */
+  vae: z.string().optional(),
   json: z.string().optional(),
 });
 
 function need(dir: string, what: string, how: string): string {
   if (!fs.existsSync(path.join(dir, "manifest.json"))) throw new Error(`${dir} has no ${what} (manifest.json): ${how}`);
   return dir;
+}
+
+/** The sha256 of a lab model's weights (its manifest's), or null when it has none. */
+function vaeWeights(dir: string): string | null {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8")).weights.sha256 ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /** Images [N, S, S, C] tensors → shard, disposing the tensor. */
@@ -109,6 +128,7 @@ runMain("eval:lab", async () => {
   };
 
   const rows: Record<string, QualityRow> = {};
+  const variations: Record<string, VariationFamily> = {};
   const add = async (name: string, shard: Shard) => {
     rows[name] = await sampleQuality(judges, shard);
     const r = rows[name];
@@ -128,7 +148,7 @@ runMain("eval:lab", async () => {
     });
     await add("pixel Gaussian samples", await take(gauss));
     for (const kind of ["vae", "aae"] as const) {
-      const dir = labDir(flags.model, kind);
+      const dir = kind === "vae" && flags.vae ? flags.vae : labDir(flags.model, kind);
       if (!fs.existsSync(path.join(dir, "manifest.json"))) {
         console.log(`${kind}: not trained (${dir}), left out`);
         continue;
@@ -138,6 +158,17 @@ runMain("eval:lab", async () => {
       try {
         await add(`${kind.toUpperCase()} prior samples`, await take(net.sample(n, flags.seed)));
         await add(`${kind.toUpperCase()} val reconstructions`, await mapVal(val, (x) => net.reconstruct(x)));
+        const v = await variationFamily(net, val, judges, {
+          sources: flags.variationSources,
+          k: 4,
+          scale: VARIATIONS.scaleDefault,
+          seed: flags.seed,
+        });
+        variations[kind.toUpperCase()] = v;
+        console.log(
+          `${kind.toUpperCase()} variations (${v.sources} val emoji × ${v.k}) keep the source's label family: ` +
+            `${(100 * v.keepsFamilyPixels).toFixed(1)} % by nearest training image, ${(100 * v.keepsFamilyClip).toFixed(1)} % by CLIP`,
+        );
       } finally {
         vae.dispose();
       }
@@ -147,13 +178,19 @@ runMain("eval:lab", async () => {
     flow.dispose();
     clip.dispose();
   }
-  const out = flags.json ?? path.join(flags.model, "lab", "eval-lab.json");
+  const vaeDir = flags.vae ?? labDir(flags.model, "vae");
+  // Another VAE's numbers go beside it, not over the model's own table.
+  const out = flags.json ?? (flags.vae ? path.join(flags.vae, "eval-lab.json") : path.join(flags.model, "lab", "eval-lab.json"));
   const result = {
     model: flags.model,
     samples: flags.samples,
     seed: flags.seed,
     labels: labels.length,
+    vae: vaeDir,
+    // The gate of the detail page's VAE tools (lib/generate/vae-edit.ts) trusts these numbers for these weights only.
+    vaeWeights: vaeWeights(vaeDir),
     rows,
+    variations,
     seconds: (performance.now() - started) / 1000,
   };
   fs.writeFileSync(out, JSON.stringify(result, null, 2) + "\n");

@@ -1,7 +1,8 @@
 // POST /api/images/[id]/variations and POST /api/blend against a real SQLite database, real generated images and a
 // real (tiny, untrained) VAE in the active model's folder: answers, seeds, the 400/404/503 errors, no tensor left
 // behind by either entry point, the tensor work on a VAE thread (never this, the main thread; the pool's limits and
-// order are in lib/generate/vae-threads.test.ts), and a retrained VAE picked up without a restart.
+// order are in lib/generate/vae-threads.test.ts), a retrained VAE picked up without a restart, and the tools
+// withheld when eval:lab found that this VAE's variations lose the picture.
 import fs from "node:fs";
 import path from "node:path";
 import { threadId } from "node:worker_threads";
@@ -12,7 +13,7 @@ import { serviceSandbox, stopService } from "@/test/fixtures/service";
 import { CLIENT_HEADER, clientIdForAddress } from "@/lib/client-id";
 import { getDb } from "@/lib/db/client";
 import { generationService } from "@/lib/generate/service";
-import { disposeVaeCache, vaeAvailability, vaeBlend, vaeDirOf, vaeVariations } from "@/lib/generate/vae-edit";
+import { disposeVaeCache, MIN_VARIATION_KEEP, vaeAvailability, vaeBlend, vaeDirOf, vaeVariations } from "@/lib/generate/vae-edit";
 import { stopVaeThreads } from "@/lib/generate/vae-threads";
 import { selectBackend } from "@/lib/tensor/backend";
 import { writeTinyModelFolder } from "@/test/fixtures/tiny-model";
@@ -180,5 +181,28 @@ describe("VAE tools API", () => {
     expect((await variations(imageIds[0])).status).toBe(503);
     // The service keeps running jobs meanwhile: the generation worker is untouched.
     expect((await generationService()).worker).toBeTruthy();
+  });
+
+  it("is not offered when eval:lab measured that this VAE's variations lose the picture; numbers of other weights do not count", async () => {
+    await writeTinyVae(modelDir, 4);
+    const sha = JSON.parse(fs.readFileSync(path.join(vaeDirOf(modelDir), "manifest.json"), "utf8")).weights.sha256;
+    const evalFile = path.join(modelDir, "lab", "eval-lab.json");
+    const write = (keep: number, weights: string) =>
+      fs.writeFileSync(evalFile, JSON.stringify({ rows: {}, vaeWeights: weights, variations: { VAE: { keepsFamilyPixels: keep } } }));
+    try {
+      write(MIN_VARIATION_KEEP - 0.05, sha);
+      expect(await vaeAvailability(getDb())).toMatchObject({ on: false, reason: expect.stringMatching(/does not make variations worth showing: only \d+ %/) });
+      const res = await variations(imageIds[0]);
+      expect(res.status).toBe(503);
+      expect((await res.json()).error.message).toMatch(/keep their picture's label family \(npm run eval:lab/);
+      // The same number measured on other weights (an older VAE) says nothing of this one.
+      write(MIN_VARIATION_KEEP - 0.05, "0".repeat(64));
+      expect(await vaeAvailability(getDb())).toMatchObject({ on: true });
+      write(MIN_VARIATION_KEEP + 0.05, sha);
+      expect(await vaeAvailability(getDb())).toMatchObject({ on: true });
+      expect((await variations(imageIds[0], { k: 2 })).status).toBe(200);
+    } finally {
+      fs.rmSync(evalFile, { force: true });
+    }
   });
 });

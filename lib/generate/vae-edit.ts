@@ -36,13 +36,47 @@ const TRAIN_HINT = "train one with npm run train:lab -- --model vae --export <mo
 
 export type VaeAvailability = { on: true; model: string; dir: string } | { on: false; reason: string };
 
-/** Whether the active model has a VAE (a file check, nothing loaded): the detail page shows the tools or says why not. */
+/**
+ * Below this share of variations that keep their source's label family (`npm run eval:lab`, read by the nearest
+ * training image), a VAE's variations are not pictures worth offering: brown blobs, as the first lab VAE drew.
+ */
+export const MIN_VARIATION_KEEP = 0.3;
+
+/**
+ * The share of this VAE's variations that keep their source's label family, as `npm run eval:lab` measured it into
+ * the model folder's lab/eval-lab.json — only when that file scored these very weights (same sha256) — else null.
+ */
+export function measuredVariationKeep(modelDir: string, vaeDir: string): number | null {
+  try {
+    const j = JSON.parse(fs.readFileSync(path.join(/*turbopackIgnore: true*/ modelDir, "lab", "eval-lab.json"), "utf8"));
+    const m = JSON.parse(fs.readFileSync(path.join(/*turbopackIgnore: true*/ vaeDir, "manifest.json"), "utf8"));
+    const keep = j?.variations?.VAE?.keepsFamilyPixels;
+    return typeof keep === "number" && typeof j.vaeWeights === "string" && j.vaeWeights === m?.weights?.sha256 ? keep : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether the active model has a VAE worth offering (file checks, nothing loaded): the detail page shows the tools
+ * or says why not, and the API answers 503 with the same reason.
+ */
 export async function vaeAvailability(db: Db, root = process.cwd()): Promise<VaeAvailability> {
   const version = await findActiveModelVersion(db);
   if (!version) return { on: false, reason: "no model version is active" };
-  const dir = vaeDirOf(path.resolve(root, version.path));
+  const modelDir = path.resolve(root, version.path);
+  const dir = vaeDirOf(modelDir);
   if (!fs.existsSync(path.join(/*turbopackIgnore: true*/ dir, "manifest.json")))
     return { on: false, reason: `the active model ${version.name} has no VAE (${TRAIN_HINT})` };
+  const keep = measuredVariationKeep(modelDir, dir);
+  if (keep !== null && keep < MIN_VARIATION_KEEP)
+    return {
+      on: false,
+      reason:
+        `the VAE of ${version.name} does not make variations worth showing: only ${(100 * keep).toFixed(0)} % of them keep ` +
+        `their picture's label family (npm run eval:lab; ${(100 * MIN_VARIATION_KEEP).toFixed(0)} % needed) — retrain it ` +
+        "with npm run train:lab -- --model vae --preset logistic",
+    };
   return { on: true, model: version.name, dir };
 }
 
