@@ -51,6 +51,7 @@ export const numberList = (what: string) =>
 export function runMain(name: string, main: () => Promise<void>): void {
   main().catch((err: unknown) => {
     console.error(`[${name}] ${err instanceof Error ? err.message : String(err)}`);
+    if (process.env.TESSERA_DEBUG && err instanceof Error) console.error(err.stack);
     process.exit(1);
   });
 }

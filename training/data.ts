@@ -12,7 +12,7 @@ import { buildShapes, DEFAULT_SHAPES_COUNTS } from "./data/build-shapes";
 import { contactSheet } from "./data/preview";
 
 const USAGE =
-  "usage: npm run data -- [--set emoji|shapes|all] [--preview] [--out DIR] [--seed N] [--sizes 32,64] [--concurrency N] [--limit N]";
+  "usage: npm run data -- [--set emoji|shapes|all] [--preview] [--out DIR] [--seed N] [--sizes 32,64] [--concurrency N] [--limit N] [--shapes-train N]";
 
 const Flags = z.object({
   set: z.enum(["emoji", "shapes", "all"]).default("emoji"),
@@ -31,6 +31,8 @@ const Flags = z.object({
   concurrency: z.coerce.number().int().min(1).max(64).default(8),
   /** Emoji per set, for a quick trial build. */
   limit: z.coerce.number().int().positive().optional(),
+  /** Shapes train scenes (default 20,000); val and test keep their own streams, so they do not change with it. */
+  shapesTrain: z.coerce.number().int().min(1).max(1_000_000).optional(),
   /** Only write contact sheets (building a set first if it does not exist yet). */
   preview: flag(),
 });
@@ -55,7 +57,8 @@ runMain("data", async () => {
         const scale = flags.limit ? flags.limit / DEFAULT_SHAPES_COUNTS.train : 1;
         const counts = Object.fromEntries(
           SPLITS.map((s) => [s, Math.max(1, Math.round(DEFAULT_SHAPES_COUNTS[s] * Math.min(1, scale)))]),
-        ) as typeof DEFAULT_SHAPES_COUNTS;
+        ) as Record<(typeof SPLITS)[number], number>;
+        if (flags.shapesTrain) counts.train = flags.shapesTrain;
         buildShapes({ outDir: dir, seed: flags.seed, counts });
       }
       console.log(`${set}: built in ${((performance.now() - started) / 1000).toFixed(1)} s`);

@@ -146,7 +146,8 @@ export async function trainTextTokenizer(
   const tokJson = tokenizerJSON(vocab, merges);
   // Measure the result through the runtime class, which also proves the files load.
   const probe = TextTokenizer.fromJSON(tokJson, tokenizerConfigJSON(1), { words });
-  const maxTokens = Math.max(...captions.map((c) => probe.countTokens(c)));
+  // A loop, not Math.max(...): a spread of a few hundred thousand captions overflows the call stack.
+  const maxTokens = captions.reduce((m, c) => Math.max(m, probe.countTokens(c)), 0);
   const textVocab: TextVocab = { version: 1, words, maxTokens, captions: captions.length };
 
   fs.mkdirSync(outDir, { recursive: true });

@@ -150,6 +150,15 @@ describe("text tokenizer", () => {
     );
   });
 
+  it("trains on a corpus of 300,000 captions (the shapes set with its variants) and records the longest", async () => {
+    const many = Array.from({ length: 300_000 }, (_, i) => CAPTIONS[i % CAPTIONS.length]);
+    many[123_456] = CAPTIONS.join(" ");
+    const r = await trainTextTokenizer(many, path.join(root, "many"), { vocabSize: 160 });
+    const tok = await loadTextTokenizer(path.join(root, "many"));
+    expect(r.maxTokens).toBe(tok.countTokens(many[123_456]));
+    expect(r.maxTokens).toBeGreaterThan(Math.max(...CAPTIONS.map((c) => tok.countTokens(c))));
+  }, 120_000);
+
   it("says how to get a tokenizer when the folder or a file is missing", async () => {
     await expect(loadTextTokenizer(path.join(root, "nope"))).rejects.toThrow(
       /no tokenizer folder .*nope; train one with .*train-text-tokenizer/,

@@ -4,12 +4,16 @@
 // (label family, style) gets the same share, the family being the label before ":").
 import { hashString } from "../../lib/data/rng";
 import type { CaptionRecord } from "../../lib/data/manifest";
+import type { Scene } from "../../lib/data/shapes/caption";
+import { shapesCaptionVariants } from "../shapes/caption-variants";
 
 /** Variant 0 is the dataset's caption; the loop draws variant v with probability VARIANT_PROBS[v]. */
 export const VARIANT_PROBS: readonly number[] = Object.freeze([0.6, 0.2, 0.2]);
 
 /** The caption variants of one record, always VARIANT_PROBS.length of them (the caption stands in where one is missing). */
 export function captionVariants(r: CaptionRecord): string[] {
+  // A shapes record carries its scene: its variants are the swapped order and the attribute lists.
+  if (r.meta.scene && typeof r.meta.scene === "object") return shapesCaptionVariants(r.meta.scene as Scene);
   const label = typeof r.meta.label === "string" ? r.meta.label : null;
   const style = typeof r.meta.style === "string" ? r.meta.style : null;
   const tags = Array.isArray(r.meta.tags) ? r.meta.tags.filter((t): t is string => typeof t === "string" && t.trim() !== "") : [];

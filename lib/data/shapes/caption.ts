@@ -46,8 +46,8 @@ export function sceneObjects(scene: Scene): ShapeObject[] {
   return scene.kind === "one" ? [scene.object] : [scene.a, scene.b];
 }
 
-const objectText = (o: ShapeObject) => `a ${o.size} ${o.colour} ${o.shape}`;
-const positionText = (p: Position) => (p === "center" ? "in the center" : `at the ${p}`);
+export const objectText = (o: ShapeObject) => `a ${o.size} ${o.colour} ${o.shape}`;
+export const positionText = (p: Position) => (p === "center" ? "in the center" : `at the ${p}`);
 
 export function formatCaption(scene: Scene): string {
   return scene.kind === "one"
