@@ -34,10 +34,14 @@ test("/lab shows the AAE-against-VAE sample-quality table when it was measured",
   await lab.goto();
   const file = path.join(modelDir(), "lab", "eval-lab.json");
   if (!fs.existsSync(file)) return void (await expect(page.getByTestId("lab-compare-missing")).toBeVisible());
-  const rows = Object.keys(JSON.parse(fs.readFileSync(file, "utf8")).rows);
+  const measured = JSON.parse(fs.readFileSync(file, "utf8"));
+  const rows = Object.keys(measured.rows);
   const table = page.getByTestId("lab-compare-table");
   await expect(table.locator("tbody tr")).toHaveCount(rows.length);
   for (const name of rows) await expect(table).toContainText(name);
+  // The variations' keep rate, as measured (eval:lab's variation-family read-back).
+  for (const [model, v] of Object.entries(measured.variations ?? {}) as [string, { keepsFamilyPixels: number }][])
+    await expect(page.getByTestId("lab-variation-keep")).toContainText(`${model} ${(100 * v.keepsFamilyPixels).toFixed(1)} %`);
 });
 
 test("a generation's page offers variations and a blend, and shows bits/dim", async ({ page }) => {

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { LAB_KINDS, labCards, labComparison } from "./lab";
+import { LAB_KINDS, labCards, labComparison, labVariationKeep } from "./lab";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-lab-"));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -57,5 +57,19 @@ describe("labComparison", () => {
     ]);
     fs.writeFileSync(path.join(dir, "eval-lab.json"), "{");
     expect(labComparison("m3", root)).toBeNull();
+  });
+
+  it("reads the variation keep rates when eval:lab measured them, and none otherwise", () => {
+    const dir = path.join(root, "m4", "lab");
+    fs.mkdirSync(dir, { recursive: true });
+    expect(labVariationKeep("m4", root)).toEqual([]);
+    fs.writeFileSync(path.join(dir, "eval-lab.json"), JSON.stringify({ rows: {} }));
+    expect(labVariationKeep("m4", root)).toEqual([]);
+    const v = { sources: 128, k: 4, scale: 1, keepsFamilyPixels: 0.77, keepsFamilyClip: 0.26 };
+    fs.writeFileSync(path.join(dir, "eval-lab.json"), JSON.stringify({ rows: {}, variations: { VAE: v, AAE: { ...v, keepsFamilyPixels: 0.39 } } }));
+    expect(labVariationKeep("m4", root)).toEqual([
+      { model: "VAE", sources: 128, keepsFamilyPixels: 0.77, keepsFamilyClip: 0.26 },
+      { model: "AAE", sources: 128, keepsFamilyPixels: 0.39, keepsFamilyClip: 0.26 },
+    ]);
   });
 });

@@ -174,3 +174,29 @@ export function labComparison(modelDir: string, root = process.cwd()): Compariso
     return null;
   }
 }
+
+/** How often a lab model's variations keep their source's label family (eval:lab's `variations`). */
+export interface VariationKeepRow {
+  model: string;
+  sources: number;
+  keepsFamilyPixels: number;
+  keepsFamilyClip: number;
+}
+
+/** The model folder's measured variation keep rates (empty when eval:lab did not measure them, or cannot be read). */
+export function labVariationKeep(modelDir: string, root = process.cwd()): VariationKeepRow[] {
+  const file = path.resolve(/*turbopackIgnore: true*/ root, modelDir, "lab", "eval-lab.json");
+  try {
+    const j = JSON.parse(fs.readFileSync(file, "utf8")) as {
+      variations?: Record<string, { sources: number; keepsFamilyPixels: number; keepsFamilyClip: number }>;
+    };
+    return Object.entries(j.variations ?? {}).map(([model, v]) => ({
+      model,
+      sources: v.sources,
+      keepsFamilyPixels: v.keepsFamilyPixels,
+      keepsFamilyClip: v.keepsFamilyClip,
+    }));
+  } catch {
+    return [];
+  }
+}

@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { getDb } from "@/lib/db/client";
 import { findActiveModelVersion } from "@/lib/db/versions";
-import { labCards, labComparison } from "@/lib/lab";
+import { labCards, labComparison, labVariationKeep } from "@/lib/lab";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Lab" };
@@ -16,6 +16,7 @@ export default async function LabPage() {
   if (!active) return <p data-testid="lab-empty">No model is active yet.</p>;
   const cards = labCards(active.path);
   const comparison = labComparison(active.path);
+  const keep = labVariationKeep(active.path);
   return (
     <div className="max-w-3xl space-y-6">
       <h1 className="text-2xl font-bold">Lab</h1>
@@ -108,7 +109,14 @@ export default async function LabPage() {
               ))}
             </tbody>
           </table>
-        ) : (
+        ) : null}
+        {comparison && keep.length ? (
+          <p className="text-sm" data-testid="lab-variation-keep">
+            Variations (4 of each of {keep[0].sources} val emoji) that keep their source{"'"}s label family:{" "}
+            {keep.map((k) => `${k.model} ${pct(k.keepsFamilyPixels)} by the nearest training image, ${pct(k.keepsFamilyClip)} by CLIP`).join("; ")}.
+          </p>
+        ) : null}
+        {comparison ? null : (
           <p className="text-sm text-neutral-500" data-testid="lab-compare-missing">
             Not measured for this model yet (<code>npm run eval:lab</code>).
           </p>

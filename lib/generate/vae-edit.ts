@@ -40,7 +40,7 @@ export type VaeAvailability = { on: true; model: string; dir: string } | { on: f
  * Below this share of variations that keep their source's label family (`npm run eval:lab`, read by the nearest
  * training image), a VAE's variations are not pictures worth offering: brown blobs, as the first lab VAE drew.
  */
-export const MIN_VARIATION_KEEP = 0.3;
+export const MIN_VARIATION_KEEP = 0.5;
 
 /**
  * The share of this VAE's variations that keep their source's label family, as `npm run eval:lab` measured it into
