@@ -2,9 +2,9 @@
 //   [--batch-size 64] [--seed 1] [--out runs/vqvae] [--resume] [--warm-start DIR] [--workers auto]
 //   [--export models/image-tokenizer]`
 // Trains an image tokenizer (or the continuous "ae" baseline; --gan true makes a VQ-VAE a VQ-GAN) on the emoji
-// corpus (`npm run data` first) on the shared training loop: a VQ-VAE, dVAE or "ae" on ONNX Runtime by default (its
-// step as one native graph, lib/model/onnx/vq-training-graph.ts; --engine tfjs for tfjs replicas), a VQ-GAN on tfjs
-// replicas (both cores, data-parallel). Ctrl-C saves a checkpoint; --resume goes on from it. --export writes the
+// corpus (`npm run data` first) on the shared training loop: on ONNX Runtime by default (the step as one native
+// graph, lib/model/onnx/vq-training-graph.ts, a VQ-GAN's vqgan-training-graph.ts; --engine tfjs for tfjs replicas,
+// both cores, data-parallel). Ctrl-C saves a checkpoint; --resume goes on from it. --export writes the
 // model in float16 (without a VQ-GAN's discriminator).
 import fs from "node:fs";
 import path from "node:path";

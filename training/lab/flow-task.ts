@@ -2,7 +2,8 @@
 // under one fresh dequantisation draw per step — maximum likelihood, in the unit the paper reports. Validation
 // scores the whole val split as the app scores an image (bits/dim per image: their mean, their median and their 99th
 // percentile, which the app takes as the typicality threshold above which an image is "far off the data"), beside
-// the diagonal-Gaussian pixel baseline fitted on train (lib/model/flow-baseline.ts) in the same unit.
+// the diagonal-Gaussian pixel baseline fitted on train (lib/model/flow-baseline.ts) in the same unit. The step also
+// runs as one ONNX graph (./flow-native-step.ts), ORT's by default, fed the same dequantisation noise.
 import * as tf from "@tensorflow/tfjs";
 import { hashString } from "../../lib/data/rng";
 import { imageBytes, type Shard } from "../../lib/data/shard";
@@ -14,6 +15,7 @@ import { imageGridPng, tensorToImages } from "../image-grid";
 import { DEFAULT_TRAINER_CONFIG, type TrainerConfig } from "../loop/config";
 import type { Batch, CreateTask, StepContext, TaskDefinition, TrainTask } from "../loop/task";
 import { pixelsOf, planImages } from "../loop/image-batch";
+import { flowNativeStep } from "./flow-native-step";
 import type { LabContext, LabModel } from "./models";
 
 /** Named presets (training code only). */
@@ -47,6 +49,15 @@ export interface FlowTaskOptions {
   train: Shard;
   val: Shard;
   sheet?: boolean;
+}
+
+/**
+ * The seed of a step's dequantisation noise, per step and replica: a fresh u each step, so the dequantised
+ * likelihood is maximised in expectation over u (§4.1). Both engines read it: the tfjs loss through
+ * RealNVP.bitsPerDim, the native step as its noise feed (./flow-native-step.ts).
+ */
+export function flowNoiseSeed(o: Pick<FlowTaskOptions, "seed">, ctx: Pick<StepContext, "step" | "replica">): number {
+  return hashString(`dequant:${ctx.step}:${ctx.replica}`, o.seed);
 }
 
 export const FLOW_TASK_MODULE = new URL("./flow-task.ts", import.meta.url).href;
@@ -108,6 +119,8 @@ export const createTask: CreateTask<FlowTaskOptions> = async (o, role) => {
     config: o.config,
     hyper: { initSeed: o.seed, typicalQuantile: TYPICAL_QUANTILE },
     params: model.params,
+    // The same step as `loss` below as one ONNX graph, ORT's by default.
+    native: flowNativeStep(o.config, o.train, (ctx) => flowNoiseSeed(o, ctx)),
     itemCount: o.train.count,
     throughput: { unit: "img", perItem: 1 },
     // Conv kernels only: not the biases, nor the bounds of s.
@@ -115,8 +128,7 @@ export const createTask: CreateTask<FlowTaskOptions> = async (o, role) => {
     plan: (items: Int32Array): Batch => planImages(o.train, items),
     loss(batch: Batch, ctx: StepContext) {
       const pixels = pixelsOf(batch, o.train); // [B, H, W, C] in 0..255
-      // A fresh u per step and replica: the dequantised likelihood is then maximised in expectation over u (§4.1).
-      const bpd = tf.mean(model.bitsPerDim(pixels, hashString(`dequant:${ctx.step}:${ctx.replica}`, o.seed))) as tf.Scalar;
+      const bpd = tf.mean(model.bitsPerDim(pixels, flowNoiseSeed(o, ctx))) as tf.Scalar;
       return { loss: bpd, logs: {} };
     },
     async validate() {

@@ -7,8 +7,12 @@
 // through a stop-gradient on its weights, the discriminator's term sees the reconstructions through a stop-gradient,
 // so each parameter gets the gradient of its own player's loss only. (The loop clips the global gradient norm over
 // both together; the tokenizer trainer does not clip.)
+//
+// λ is state: measured on some steps (lambdaPlan), held between them. The tfjs path measures it inside `terms`; the
+// native graph (lib/model/onnx/vqgan-training-graph.ts) measures it the same way on the same steps, and the task
+// hands back the λ the graph used (`hold`), so both engines share one schedule and one definition.
 import * as tf from "@tensorflow/tfjs";
-import { discriminate, type Discriminator } from "../../lib/model/discriminator";
+import { createDiscriminator, discriminate, type Discriminator, type DiscriminatorConfig } from "../../lib/model/discriminator";
 import { adaptiveWeight, discriminatorLoss, featureMatchingLoss, generatorLoss } from "../../lib/model/gan-loss";
 import { stopGradient } from "../../lib/model/layers";
 import type { VQForward, VQModel } from "../../lib/model/vq-model";
@@ -20,7 +24,10 @@ export interface GanOptions {
   discWeight: number;
   /** Weight of the feature-matching (perceptual) term, from step 0. */
   featureWeight: number;
-  /** λ is re-measured every this many steps (it costs a second pass through the last layer and D). */
+  /**
+   * λ is re-measured every this many steps (on tfjs it costs a second pass through the last layer and D; the native
+   * graph computes it every step and takes it only on these, to keep one schedule for both engines).
+   */
   lambdaEvery: number;
 }
 
@@ -39,14 +46,44 @@ function gradNorm(loss: (w: tf.Tensor4D) => tf.Scalar, w: tf.Tensor4D): number {
   });
 }
 
+/** How a step treats λ: whether the generator term is on, whether λ is measured afresh, and the λ held so far. */
+export interface LambdaPlan {
+  on: boolean;
+  remeasure: boolean;
+  held: number;
+}
+
 export class GanObjective {
   private lambda = 0;
+  private readonly disc: Discriminator;
 
+  /** The discriminator's parameters go into the model's store (the loop trains one store) under "disc.*". */
   constructor(
     private readonly model: VQModel,
-    private readonly disc: Discriminator,
+    readonly discConfig: DiscriminatorConfig,
     readonly options: GanOptions,
-  ) {}
+  ) {
+    this.disc = createDiscriminator(model.params, discConfig);
+  }
+
+  /**
+   * λ at `step`: off before `start`; measured on the first step it is on (while it is still 0) and every
+   * `lambdaEvery` steps; held in between.
+   */
+  lambdaPlan(step: number): LambdaPlan {
+    const on = step >= this.options.start;
+    return { on, remeasure: on && (this.lambda === 0 || step % this.options.lambdaEvery === 0), held: this.lambda };
+  }
+
+  /** The λ a step used (the native graph measures it there), held for the steps until the next measurement. */
+  hold(lambda: number): void {
+    this.lambda = lambda;
+  }
+
+  /** The λ held now. */
+  get heldLambda(): number {
+    return this.lambda;
+  }
 
   /**
    * The terms to add to the VQ-VAE's loss for this batch (`f` = model.forward(images)), inside the loop's tape.
@@ -64,9 +101,9 @@ export class GanObjective {
     const gen = generatorLoss(fakeForG.logits);
     const realLogits = half(both.logits, 0);
     const dLoss = discriminatorLoss(realLogits, half(both.logits, 1));
-    const on = step >= o.start;
-    if (on && (this.lambda === 0 || step % o.lambdaEvery === 0)) this.lambda = this.measureLambda(images, f, realFeatures);
-    const weight = on ? this.lambda * o.discWeight : 0;
+    const plan = this.lambdaPlan(step);
+    if (plan.remeasure) this.lambda = this.measureLambda(images, f, realFeatures);
+    const weight = plan.on ? this.lambda * o.discWeight : 0;
     const loss = tf.addN([tf.mul(perceptual, o.featureWeight), tf.mul(gen, weight), dLoss]) as tf.Scalar;
     return {
       loss,

@@ -2,13 +2,17 @@
 // tfjs `loss` (./task.ts), as one ONNX graph with its backward pass (lib/model/onnx/vq-training-graph.ts). Each step
 // feeds the batch's pixels and, with an EMA codebook, the codebook as the last afterStep left it; the graph hands
 // back the encoder outputs and codes that afterStep gathers. A dVAE's step also feeds its Gumbel noise, τ and KL
-// weight, from the same per-step settings the tfjs loss reads (./task.ts gumbelStep).
+// weight, from the same per-step settings the tfjs loss reads (./task.ts gumbelStep). A VQ-GAN's step
+// (lib/model/onnx/vqgan-training-graph.ts) also feeds how λ is treated at that step (GanObjective.lambdaPlan, the
+// schedule the tfjs objective follows) and hands back the λ it used.
 import * as tf from "@tensorflow/tfjs";
 import type { Shard } from "../../lib/data/shard";
 import { exportVqTrainingGraph } from "../../lib/model/onnx/vq-training-graph";
+import { exportVqganTrainingGraph, VQGAN_GRAPH_INPUTS } from "../../lib/model/onnx/vqgan-training-graph";
 import { gridSize } from "../../lib/model/vq-config";
 import type { VQModel } from "../../lib/model/vq-model";
 import type { NativeFeed, NativeStep, StepContext } from "../loop/task";
+import type { GanObjective } from "./gan";
 
 /** A dVAE step's quantizer settings (QuantizeOptions' temperature, klWeight and noiseSeed). */
 export interface GumbelStep {
@@ -34,23 +38,21 @@ export function gumbelUniform(rows: number, k: number, seed: number): Float32Arr
 
 const scalar = (v: number): NativeFeed => ({ type: "float32", data: Float32Array.of(v), dims: [] });
 
-/**
- * The native step of a VQ-VAE, a dVAE or an "ae"; undefined where the graph does not exist yet (VQ-GAN). A dVAE
- * needs `gumbel`, its per-step settings.
- */
+/** The native step of a VQ-VAE (a VQ-GAN with `gan`), a dVAE or an "ae". A dVAE needs `gumbel`, its per-step settings. */
 export function vqNativeStep(
   model: VQModel,
   shard: Pick<Shard, "height" | "width" | "channels">,
-  gan: boolean,
+  gan?: GanObjective,
   gumbel?: (ctx: StepContext) => GumbelStep,
-): NativeStep | undefined {
+): NativeStep {
   const c = model.config;
-  if (gan) return undefined;
   if (c.kind === "dvae" && !gumbel) throw new Error("a dVAE's native step needs its per-step Gumbel settings");
   let names: { codebook?: string; noise?: string; temperature?: string; klWeight?: string } = {};
   return {
     graph(rows) {
-      const g = exportVqTrainingGraph(c, { batch: rows, gradients: true });
+      const g = gan
+        ? exportVqganTrainingGraph(c, { batch: rows, gradients: true, gan: gan.options, discriminator: gan.discConfig })
+        : exportVqTrainingGraph(c, { batch: rows, gradients: true });
       names = g.names;
       return { bytes: g.bytes, params: g.params, loss: g.names.loss, logs: g.names.logs, grads: g.names.grads, gather: g.names.gather };
     },
@@ -73,6 +75,12 @@ export function vqNativeStep(
         };
         feeds[names.temperature] = scalar(s.temperature);
         feeds[names.klWeight] = scalar(s.klWeight);
+      }
+      if (gan) {
+        const plan = gan.lambdaPlan(ctx.step);
+        feeds[VQGAN_GRAPH_INPUTS.on] = scalar(plan.on ? 1 : 0);
+        feeds[VQGAN_GRAPH_INPUTS.remeasure] = scalar(plan.remeasure ? 1 : 0);
+        feeds[VQGAN_GRAPH_INPUTS.lambdaHeld] = scalar(plan.held);
       }
       return feeds;
     },

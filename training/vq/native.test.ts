@@ -1,7 +1,8 @@
 // The image tokenizer task on the native engine: one ONNX Runtime step equals the task's tfjs step (loss, terms,
 // every gradient, and the encoder outputs and codes its afterStep gathers, which must come back through the engine
 // and reseed the EMA codebook the next step reads); the loop picks ORT by default and learns, and the checkpoint it
-// writes loads with VQModel.load; a VQ-GAN, without a graph, stays on tfjs (the dVAE's step: ./dvae-native.test.ts).
+// writes loads with VQModel.load; a VQ-GAN trains on ORT by default too (its step: ./vqgan-native.test.ts; the dVAE's:
+// ./dvae-native.test.ts).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -158,15 +159,14 @@ describe("the VQ-VAE task on the native engine", () => {
     }
   });
 
-  it("a VQ-GAN (no native graph) stays on tfjs", async () => {
-    for (const o of [options({}, { gan: DEFAULT_GAN_OPTIONS })]) {
-      const task = await createTask(o, "main");
-      try {
-        expect(task.native).toBeUndefined();
-        expect(resolveEngine("auto", task)).toBe("tfjs");
-      } finally {
-        task.dispose();
-      }
+  it("a VQ-GAN has a native graph too: ORT by default, tfjs on request", async () => {
+    const task = await createTask(options({}, { gan: DEFAULT_GAN_OPTIONS }), "main");
+    try {
+      expect(task.native).toBeDefined();
+      expect(resolveEngine("auto", task)).toBe("ort");
+      expect(resolveEngine("tfjs", task)).toBe("tfjs");
+    } finally {
+      task.dispose();
     }
   });
 });

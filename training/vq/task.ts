@@ -11,11 +11,12 @@ import { VQModel } from "../../lib/model/vq-model";
 import { DEFAULT_TRAINER_CONFIG, type TrainerConfig } from "../loop/config";
 import type { Batch, CreateTask, StepContext, TaskDefinition, TrainTask } from "../loop/task";
 import { cosineAnneal } from "../optim/schedule";
-import { createDiscriminator, DISCRIMINATOR_PREFIX } from "../../lib/model/discriminator";
+import { DEFAULT_DISCRIMINATOR_CONFIG, DISCRIMINATOR_PREFIX } from "../../lib/model/discriminator";
 import { GanObjective, type GanOptions } from "./gan";
 import { pixelsOf, planImages } from "../loop/image-batch";
 import { reconstructionSheet } from "./recon-sheet";
 import { vqNativeStep, type GumbelStep } from "./native-step";
+import { VQGAN_LAMBDA } from "../../lib/model/onnx/vqgan-training-graph";
 
 /** The loop's settings for the image tokenizers (Adam, no decay or clipping). */
 export const VQ_TRAINER_DEFAULTS: Readonly<TrainerConfig> = Object.freeze({
@@ -110,7 +111,7 @@ export const createTask: CreateTask<VQTaskOptions> = async (o, role) => {
   const model = new VQModel(o.config, o.seed);
   if (o.gan && o.config.kind !== "vqvae") throw new Error(`a GAN objective needs a vqvae, got ${o.config.kind}`);
   // The discriminator's parameters live in the model's store (the loop trains one store) under "disc.*".
-  const gan = o.gan ? new GanObjective(model, createDiscriminator(model.params), o.gan) : null;
+  const gan = o.gan ? new GanObjective(model, DEFAULT_DISCRIMINATOR_CONFIG, o.gan) : null;
   const task: TrainTask & { model: VQModel } = {
     model,
     kind: o.config.kind,
@@ -125,8 +126,8 @@ export const createTask: CreateTask<VQTaskOptions> = async (o, role) => {
       ...(o.gan ? { gan: o.gan } : {}),
     },
     params: model.params,
-    // The same step as `loss` below as one ONNX graph (the default engine), where one is written: VQ-VAE, dVAE, "ae".
-    native: vqNativeStep(model, o.train, !!gan, (ctx) => gumbelStep(o, ctx)),
+    // The same step as `loss` below as one ONNX graph (the default engine): VQ-VAE, VQ-GAN, dVAE, "ae".
+    native: vqNativeStep(model, o.train, gan ?? undefined, (ctx) => gumbelStep(o, ctx)),
     itemCount: o.train.count,
     throughput: { unit: "img", perItem: 1 },
     decays: () => true,
@@ -140,6 +141,8 @@ export const createTask: CreateTask<VQTaskOptions> = async (o, role) => {
       return { loss: tf.add(f.loss, g.loss) as tf.Scalar, logs: { ...f.losses, ...g.logs }, gather };
     },
     async afterStep(g: Record<string, tf.Tensor>) {
+      // The native VQ-GAN step hands back the λ it used (the tfjs objective keeps its own inside `terms`).
+      if (gan && g[VQGAN_LAMBDA]) gan.hold(g[VQGAN_LAMBDA].dataSync()[0]);
       await model.afterStep({ latents: g.latents as tf.Tensor4D, codes: g.codes as tf.Tensor3D });
     },
     async validate() {

@@ -119,6 +119,8 @@ export function inferShapes(
     case "Exp":
     case "Softplus":
     case "Log":
+    case "Abs":
+    case "Clip":
     case "Sqrt":
     case "Relu":
     case "LeakyRelu":

@@ -165,6 +165,8 @@ const CASES: Record<string, Case> = {
   // The VAE's decoder spread and the GAN losses; ×4 so both tails (slope → 0 and → 1) are in the draw.
   Softplus: { shapes: [[2, 5]], build: (g, [a]) => g.op("Softplus", [g.op("Mul", [a, g.scalar(4)])]) },
   Log: { shapes: [[2, 3]], build: (g, [a]) => g.op("Log", [a]), positive: true },
+  // The VQ-GAN's feature matching, mean |D_l(x̂) − D_l(x)|: both signs in the draw (never 0, where it has a kink).
+  Abs: { shapes: [[2, 5]], build: (g, [a]) => g.op("Abs", [a]) },
   Sqrt: { shapes: [[2, 3]], build: (g, [a]) => g.op("Sqrt", [a]), positive: true },
   Relu: { shapes: [[2, 5]], build: (g, [a]) => g.op("Relu", [a]) },
   Softmax: { shapes: [[2, 3, 4]], build: (g, [a]) => g.op("Softmax", [a], { axis: { i: -1 } }) },

@@ -87,6 +87,9 @@ export function vjp(c: VjpContext, dys: Grads): Grads {
       return only(() => g.op("Mul", [dy!, g.op("Sigmoid", [x[0]])]));
     case "Log":
       return only(() => g.op("Div", [dy!, x[0]]));
+    case "Abs":
+      // sign(x), with −1 at x = 0 as tfjs's Abs gradient takes it (dy ⊙ step(x, −1)), so a tie breaks alike.
+      return only(() => g.op("Where", [g.op("Greater", [x[0], g.scalar(0)]), dy!, g.op("Neg", [dy!])]));
     case "Sqrt":
       return only(() => g.op("Div", [g.op("Mul", [dy!, g.scalar(0.5)]), y[0]]));
     case "Relu":

@@ -12,7 +12,8 @@
 // tfjs quantizer would draw for that step's seed, τ and the KL weight (both scheduled by the task).
 //
 // Kinds: "vqvae", "dvae" and the continuous "ae" baseline (no quantizer: the decoder reads the encoder's output). A
-// VQ-GAN's adversarial terms are not written here yet.
+// VQ-GAN's graph (./vqgan-training-graph.ts) is this step's nodes (vqStepNodes) with the adversarial terms added to
+// the loss before the backward pass (vqGraphOutputs).
 import type { VQConfig } from "../vq-config";
 import { gridSize } from "../vq-config";
 import { addGradients, type PlantedGradientBugs } from "./autodiff";
@@ -65,11 +66,31 @@ export interface VqTrainingGraph {
   };
 }
 
-export function exportVqTrainingGraph(c: VQConfig, o: VqTrainingGraphOptions): VqTrainingGraph {
+/** The forward nodes of a tokenizer's step (VQModel.forward), for this graph and the VQ-GAN's. */
+export interface VqStepNodes {
+  n: ConvNodes;
+  /** The batch's pixels, uint8 [B, S, S, C]. */
+  images: string;
+  /** The images as the model sees them, [B, C, S, S] in [0, 1]. */
+  x: string;
+  /** The decoder's output, [B, C, S, S] in roughly [0, 1], unclipped. */
+  reconstruction: string;
+  /** mean (reconstruction − x)², the reconstruction term. */
+  recon: string;
+  /** VQModel.forward's loss: the reconstruction term + the bottleneck's weighted term. */
+  loss: string;
+  /** The loss's parts, by the names VQModel.forward logs them under. */
+  logs: Record<string, string>;
+  /** Encoder outputs [B, h, w, D] and their codes int32 [B, h, w], for the EMA update (VQ-VAE only). */
+  gather: Record<string, string>;
+  codebook?: string;
+  gumbel: { noise?: string; temperature?: string; klWeight?: string };
+}
+
+export function vqStepNodes(g: GraphBuilder, c: VQConfig, o: Pick<VqTrainingGraphOptions, "batch" | "planted">): VqStepNodes {
   const b = o.batch;
   const { imageSize: s, channels: ch, embedDim: d, codebookSize: k } = c;
   const grid = gridSize(c);
-  const g = new GraphBuilder("tessera-vq-train");
   const n = new ConvNodes(g, { kind: "inputs" }, o.planted);
   const planted = o.planted ?? {};
 
@@ -86,7 +107,7 @@ export function exportVqTrainingGraph(c: VQConfig, o: VqTrainingGraphOptions): V
   const logs: Record<string, string> = {};
   const gather: Record<string, string> = {};
   let codebook: string | undefined;
-  const gumbel: { noise?: string; temperature?: string; klWeight?: string } = {};
+  const gumbel: VqStepNodes["gumbel"] = {};
   let decoderInput = latents; // [B, h, w, D]
   let bottleneckLoss: string | undefined;
   if (c.kind === "vqvae") {
@@ -127,8 +148,25 @@ export function exportVqTrainingGraph(c: VQConfig, o: VqTrainingGraphOptions): V
   const recon = meanSq(g.op("Sub", [reconstruction, x]));
   logs.reconstruction = recon;
   const loss = bottleneckLoss ? g.op("Add", [recon, bottleneckLoss]) : recon;
+  return { n, images, x, reconstruction, recon, loss, logs, gather, codebook, gumbel };
+}
 
-  const params = n.params().filter((p) => p !== codebook);
+/**
+ * The backward pass of `loss` (every parameter the graph read but an EMA codebook) and the graph's outputs: the
+ * loss, the logged terms, the gathered encoder outputs and codes, and `extra` gathered outputs by name.
+ */
+export function vqGraphOutputs(
+  g: GraphBuilder,
+  c: VQConfig,
+  step: VqStepNodes,
+  loss: string,
+  logs: Record<string, string>,
+  o: Omit<VqTrainingGraphOptions, "planted"> & { planted?: PlantedGradientBugs },
+  extra: Record<string, string> = {},
+): VqTrainingGraph {
+  const b = o.batch;
+  const grid = gridSize(c);
+  const params = step.n.params().filter((p) => p !== step.codebook);
   const grads: Record<string, string> = {};
   if (o.gradients) {
     const dp = addGradients(g, loss, params, { planted: o.planted });
@@ -144,14 +182,21 @@ export function exportVqTrainingGraph(c: VQConfig, o: VqTrainingGraphOptions): V
     if (v === loss) logNames[name] = "loss";
     else g.output(v, (logNames[name] = `log.${name}`), DataType.FLOAT, []);
   const gatherNames: Record<string, string> = {};
-  if (gather.latents) {
-    g.output(gather.latents, (gatherNames.latents = "latents"), DataType.FLOAT, [b, grid, grid, d]);
-    g.output(gather.codes, (gatherNames.codes = "codes"), DataType.INT32, [b, grid, grid]);
+  if (step.gather.latents) {
+    g.output(step.gather.latents, (gatherNames.latents = "latents"), DataType.FLOAT, [b, grid, grid, c.embedDim]);
+    g.output(step.gather.codes, (gatherNames.codes = "codes"), DataType.INT32, [b, grid, grid]);
   }
+  for (const [name, v] of Object.entries(extra)) g.output(v, (gatherNames[name] = name), DataType.FLOAT, g.shapeOf(v)!);
   return {
     bytes: g.toBytes(),
     nodes: g.nodeCount(),
     params,
-    names: { images, codebook, ...gumbel, loss: "loss", logs: logNames, gather: gatherNames, grads },
+    names: { images: step.images, codebook: step.codebook, ...step.gumbel, loss: "loss", logs: logNames, gather: gatherNames, grads },
   };
+}
+
+export function exportVqTrainingGraph(c: VQConfig, o: VqTrainingGraphOptions): VqTrainingGraph {
+  const g = new GraphBuilder("tessera-vq-train");
+  const step = vqStepNodes(g, c, o);
+  return vqGraphOutputs(g, c, step, step.loss, step.logs, o);
 }
