@@ -2,19 +2,15 @@
 // (shifted images, drawn caption variants, the positive-pair mask: loss, i2t, t2i, scale and every gradient); the
 // loop picks ORT by default, learns, keeps the logit scale clamped through afterStep, and writes a checkpoint that
 // Clip.load reads; --engine tfjs still trains the same task.
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Clip } from "../../lib/model/clip";
 import { DEFAULT_CLIP_CONFIG, type ClipConfig } from "../../lib/model/clip-config";
-import { selectBackend } from "../../lib/tensor/backend";
-import { registerFastGradients } from "../../lib/tensor/gradients";
+import { gradError, nativeTestSetup, rel, stepRows, tapeStep, trainQuietly } from "../../test/fixtures/native-trainer";
 import { maxRelativeError } from "../../test/fixtures/relative-error";
 import type { TrainerConfig } from "../loop/config";
 import { NativeEngine } from "../loop/native-engine";
-import { train } from "../loop/trainer";
 import { paramLayout } from "../optim/flat-adamw";
 import { captionPositives, CLIP_TRAINER_DEFAULTS, clipTaskDefinition, createTask, type ClipTaskOptions } from "./task";
 
@@ -50,15 +46,7 @@ function options(): ClipTaskOptions {
   return { config, seed: 1, train: { ...data, variants, variantProbs: [0.5, 0.3, 0.2] }, val: data, shift: 2, valBatch: 8, valLimit: 16 };
 }
 
-let dir: string;
-const sink = { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream;
-
-beforeAll(async () => {
-  await selectBackend({ request: "wasm", log: { info() {}, warn() {} } });
-  registerFastGradients();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-clip-native-"));
-});
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const dir = nativeTestSetup("clip-native");
 
 describe("the CLIP task on the native engine", () => {
   it("one ORT step equals the task's tfjs step on the same planned batch (loss, logs, every gradient)", async () => {
@@ -79,32 +67,13 @@ describe("the CLIP task on the native engine", () => {
       const batch = task.plan(items, step!);
       const ctx = { step: step!, progress: 0, lr: 1e-3 };
       const got = await engine.gradients(batch, ctx);
-      const vars = [...task.params.trainable()];
-      let logs: Record<string, number> = {};
-      const { value, grads } = tf.variableGrads(
-        () => {
-          const out = task.loss(batch, { ...ctx, replica: 0 });
-          logs = Object.fromEntries(Object.entries(out.logs).map(([k, v]) => [k, v.dataSync()[0]]));
-          return out.loss;
-        },
-        vars.map(([, v]) => v),
-      );
-      const want = value.dataSync()[0];
-      expect(Math.abs(got.loss - want) / want).toBeLessThan(1e-5);
+      const want = tapeStep(task, layout, batch, ctx);
+      expect(rel(got.loss, want.loss)).toBeLessThan(1e-5);
       expect(Object.keys(got.logs).sort()).toEqual(["i2t", "scale", "t2i"]);
-      for (const [k, v] of Object.entries(logs)) expect(Math.abs(got.logs[k] - v) / v).toBeLessThan(1e-5);
-      let offset = 0;
-      let worst = 0;
-      layout.names.forEach((name, i) => {
-        const mine = got.grads.subarray(offset, offset + layout.sizes[i]);
-        worst = Math.max(worst, maxRelativeError(mine, grads[task.params.get(name).name].dataSync()));
-        offset += layout.sizes[i];
-      });
-      console.log(
-        `CLIP task step, ORT vs tfjs: loss ${(Math.abs(got.loss - want) / want).toExponential(2)}, grads ${worst.toExponential(2)}`,
-      );
+      for (const [k, v] of Object.entries(want.logs)) expect(rel(got.logs[k], v)).toBeLessThan(1e-5);
+      const worst = gradError(layout, got.grads, want.grads);
+      console.log(`CLIP task step, ORT vs tfjs: loss ${rel(got.loss, want.loss).toExponential(2)}, grads ${worst.toExponential(2)}`);
       expect(worst).toBeLessThan(1e-4);
-      tf.dispose([value, ...Object.values(grads)]);
     } finally {
       await engine.close();
       task.dispose();
@@ -123,31 +92,17 @@ describe("the CLIP task on the native engine", () => {
     workers: 1,
     engine,
   });
-  const losses = (out: string) =>
-    fs
-      .readFileSync(path.join(out, "log.jsonl"), "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l) as Record<string, number>)
-      .filter((row) => row.loss !== undefined);
 
   it("trains on ONNX Runtime by default: the loss falls, the scale stays clamped, the checkpoint loads with Clip.load", async () => {
     const o = options();
     const task = await createTask(o, "main");
     task.params.get("clip.logitScale").assign(tf.scalar(Math.log(20)));
-    const out = path.join(dir, "ort");
+    const out = path.join(dir(), "ort");
     try {
       expect(CLIP_TRAINER_DEFAULTS.engine).toBe("auto");
-      const r = await train(task, trainer(30, "auto"), {
-        outDir: out,
-        dataHash: "cafe",
-        definition: clipTaskDefinition(o),
-        backend: "wasm",
-        log: () => {},
-        progressStream: sink,
-      });
+      const r = await trainQuietly(task, trainer(30, "auto"), out, clipTaskDefinition(o));
       expect(r.engine).toBe("ort");
-      const rows = losses(out);
+      const rows = stepRows(out);
       expect(rows).toHaveLength(30);
       const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
       const l = rows.map((row) => row.loss);
@@ -175,18 +130,11 @@ describe("the CLIP task on the native engine", () => {
   it("--engine tfjs still trains the task", async () => {
     const o = options();
     const task = await createTask(o, "main");
-    const out = path.join(dir, "tfjs");
+    const out = path.join(dir(), "tfjs");
     try {
-      const r = await train(task, trainer(2, "tfjs"), {
-        outDir: out,
-        dataHash: "cafe",
-        definition: clipTaskDefinition(o),
-        backend: "wasm",
-        log: () => {},
-        progressStream: sink,
-      });
+      const r = await trainQuietly(task, trainer(2, "tfjs"), out, clipTaskDefinition(o));
       expect(r.engine).toBe("tfjs");
-      expect(losses(out).map((row) => row.step)).toEqual([1, 2]);
+      expect(stepRows(out).map((row) => row.step)).toEqual([1, 2]);
     } finally {
       task.dispose();
     }

@@ -3,42 +3,30 @@
 // and reseed the EMA codebook the next step reads); the loop picks ORT by default and learns, and the checkpoint it
 // writes loads with VQModel.load; a VQ-GAN trains on ORT by default too (its step: ./vqgan-native.test.ts; the dVAE's:
 // ./dvae-native.test.ts).
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { loadSplit } from "../../lib/data/manifest";
 import { VQModel } from "../../lib/model/vq-model";
-import { selectBackend } from "../../lib/tensor/backend";
-import { registerFastGradients } from "../../lib/tensor/gradients";
+import { gradError, nativeTestSetup, rel, stepRows, tapeStep, trainQuietly } from "../../test/fixtures/native-trainer";
 import { maxRelativeError } from "../../test/fixtures/relative-error";
 import { tinyVQConfig } from "../../test/fixtures/tiny-vq-config";
 import { buildShapes } from "../data/build-shapes";
 import type { TrainerConfig } from "../loop/config";
 import { resolveEngine } from "../loop/engine";
 import { NativeEngine } from "../loop/native-engine";
-import { train } from "../loop/trainer";
 import { paramLayout } from "../optim/flat-adamw";
 import { DEFAULT_GAN_OPTIONS } from "./gan";
 import { createTask, VQ_TRAINER_DEFAULTS, vqTaskDefinition, type VQTaskOptions } from "./task";
 
-let dir: string;
-const sink = { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream;
-
-beforeAll(async () => {
-  await selectBackend({ request: "wasm", log: { info() {}, warn() {} } });
-  registerFastGradients();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-vq-native-"));
-  buildShapes({ outDir: path.join(dir, "shapes"), seed: 3, counts: { train: 64, val: 16, test: 8 }, log: () => {} });
-});
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const dir = nativeTestSetup("vq-native");
+beforeAll(() => buildShapes({ outDir: path.join(dir(), "shapes"), seed: 3, counts: { train: 64, val: 16, test: 8 }, log: () => {} }));
 
 const options = (over: Partial<VQTaskOptions["config"]> = {}, more: Partial<VQTaskOptions> = {}): VQTaskOptions => ({
   config: tinyVQConfig(over),
   seed: 1,
-  train: loadSplit(path.join(dir, "shapes"), "train", 32),
-  val: loadSplit(path.join(dir, "shapes"), "val", 32),
+  train: loadSplit(path.join(dir(), "shapes"), "train", 32),
+  val: loadSplit(path.join(dir(), "shapes"), "val", 32),
   finalTemperature: 1,
   temperatureFraction: 0.1,
   klWeight: 5e-4,
@@ -67,36 +55,14 @@ describe("the VQ-VAE task on the native engine", () => {
 
       const batch = task.plan(items(8), 1);
       const got = await engine.gradients(batch, { ...ctx, step: 1 });
-      const vars = [...task.params.trainable()];
-      let want: { loss: number; logs: Record<string, number>; latents: Float32Array; codes: Int32Array } | undefined;
-      const { value, grads } = tf.variableGrads(
-        () => {
-          const out = task.loss(batch, { ...ctx, step: 1, replica: 0 });
-          want = {
-            loss: 0,
-            logs: Object.fromEntries(Object.entries(out.logs).map(([k, v]) => [k, v.dataSync()[0]])),
-            latents: out.gather!.latents.dataSync() as Float32Array,
-            codes: out.gather!.codes.dataSync() as Int32Array,
-          };
-          return out.loss;
-        },
-        vars.map(([, v]) => v),
-      );
-      want!.loss = value.dataSync()[0];
-      expect(Math.abs(got.loss - want!.loss) / want!.loss).toBeLessThan(1e-5);
+      const want = tapeStep(task, layout, batch, { ...ctx, step: 1 });
+      expect(rel(got.loss, want.loss)).toBeLessThan(1e-5);
       expect(Object.keys(got.logs).sort()).toEqual(["commitment", "reconstruction"]);
-      for (const [k, v] of Object.entries(want!.logs)) expect(Math.abs(got.logs[k] - v) / v).toBeLessThan(1e-5);
-      expect(maxRelativeError(got.gathered.latents.dataSync(), want!.latents)).toBeLessThan(1e-5);
-      expect(Array.from(got.gathered.codes.dataSync())).toEqual(Array.from(want!.codes));
-      let offset = 0;
-      let worst = 0;
-      layout.names.forEach((name, i) => {
-        const mine = got.grads.subarray(offset, offset + layout.sizes[i]);
-        worst = Math.max(worst, maxRelativeError(mine, grads[task.params.get(name).name].dataSync()));
-        offset += layout.sizes[i];
-      });
-      expect(worst).toBeLessThan(1e-4);
-      tf.dispose([value, ...Object.values(grads), ...Object.values(got.gathered)]);
+      for (const [k, v] of Object.entries(want.logs)) expect(rel(got.logs[k], v)).toBeLessThan(1e-5);
+      expect(maxRelativeError(got.gathered.latents.dataSync(), want.gathered.latents)).toBeLessThan(1e-5);
+      expect(Array.from(got.gathered.codes.dataSync())).toEqual(Array.from(want.gathered.codes));
+      expect(gradError(layout, got.grads, want.grads)).toBeLessThan(1e-4);
+      tf.dispose(Object.values(got.gathered));
     } finally {
       await engine.close();
       task.dispose();
@@ -106,7 +72,7 @@ describe("the VQ-VAE task on the native engine", () => {
   it("trains on ONNX Runtime by default: the loss falls, the EMA codebook fills, and the checkpoint loads with VQModel.load", async () => {
     const o = options();
     const task = await createTask(o, "main");
-    const out = path.join(dir, "run");
+    const out = path.join(dir(), "run");
     try {
       const trainer: TrainerConfig = {
         ...VQ_TRAINER_DEFAULTS,
@@ -120,22 +86,9 @@ describe("the VQ-VAE task on the native engine", () => {
         workers: 1,
       };
       expect(trainer.engine).toBe("auto");
-      const r = await train(task, trainer, {
-        outDir: out,
-        dataHash: "cafe",
-        definition: vqTaskDefinition(o),
-        backend: "wasm",
-        log: () => {},
-        progressStream: sink,
-      });
+      const r = await trainQuietly(task, trainer, out, vqTaskDefinition(o));
       expect(r.engine).toBe("ort");
-      const losses = fs
-        .readFileSync(path.join(out, "log.jsonl"), "utf8")
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l) as Record<string, number>)
-        .filter((row) => row.loss !== undefined)
-        .map((row) => row.loss);
+      const losses = stepRows(out).map((row) => row.loss);
       expect(losses).toHaveLength(30);
       const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
       expect(mean(losses.slice(-5))).toBeLessThan(0.7 * mean(losses.slice(0, 5)));

@@ -4,10 +4,11 @@
 // discriminator alike. The graph is fed the ε and the prior samples AAE.terms draws for the seed. Each player's
 // gradient must stay on its own side of the stop-gradients: the plants that let it cross must fail the comparison.
 import * as tf from "@tensorflow/tfjs";
-import { InferenceSession, Tensor } from "onnxruntime-node";
-import { beforeAll, describe, expect } from "vitest";
+import { Tensor } from "onnxruntime-node";
+import { beforeAll, describe } from "vitest";
 import { blobPictures } from "../../../test/fixtures/blob-pictures";
-import { expectEqualToTape, expectPlantSeen, itWithModel, tapeErrors } from "../../../test/fixtures/tape-equality";
+import { graphErrors, tapeOf } from "../../../test/fixtures/graph-session";
+import { expectEqualToTape, expectPlantSeen, itWithModel } from "../../../test/fixtures/tape-equality";
 import { selectBackend } from "../../tensor/backend";
 import { registerFastGradients } from "../../tensor/gradients";
 import { AAE, DEFAULT_AAE_CONFIG, LATENT_DISC_PREFIX, type AAEConfig } from "../aae";
@@ -41,52 +42,33 @@ async function compare(m: AAE, planted: AaeTrainingGraphOptions["planted"] = {})
   const images = tf.div(tf.tensor4d(pixels, [ROWS, SIZE, SIZE, 3], "int32"), 255) as tf.Tensor4D; // [B, S, S, C] in [0, 1]
   const dims = pixelDims(m.config);
   const weight = generatorWeight(m.config);
-  const vars = [...m.params.trainable()];
-  let logs: Record<string, number> = {};
-  const { value, grads } = tf.variableGrads(
-    () => {
-      const t = m.terms(images, SEED);
-      const rec = tf.div(tf.mean(t.nll), dims) as tf.Scalar;
-      logs = {
+  const want = tapeOf(m.params, () => {
+    const t = m.terms(images, SEED);
+    const rec = tf.div(tf.mean(t.nll), dims) as tf.Scalar;
+    return {
+      loss: tf.addN([rec, tf.mul(t.generator, weight), t.discriminator]) as tf.Scalar,
+      logs: {
         recBpd: rec.dataSync()[0] / Math.LN2,
         gen: t.generator.dataSync()[0],
         disc: t.discriminator.dataSync()[0],
         dAcc: t.discAccuracy.dataSync()[0],
-      };
-      return tf.addN([rec, tf.mul(t.generator, weight), t.discriminator]) as tf.Scalar;
-    },
-    vars.map(([, v]) => v),
-  );
-  const want = {
-    loss: value.dataSync()[0],
-    logs,
-    grads: new Map(vars.map(([name, v]) => [name, grads[v.name].dataSync() as Float32Array])),
-  };
+      },
+    };
+  });
   // The draws AAE.terms made: ε from the seed, the prior samples from seed + 1, both over μ's shape [B, d].
   const draw = (seed: number) => tf.tidy(() => Float32Array.from(tf.randomNormal([ROWS, m.latentDim], 0, 1, "float32", seed).dataSync()));
   const [eps, prior] = [draw(SEED), draw(SEED + 1)];
-  tf.dispose([images, value, ...Object.values(grads)]);
+  tf.dispose(images);
 
   const g = exportAaeTrainingGraph(m.config, { batch: ROWS, gradients: true, planted });
-  const session = await InferenceSession.create(g.bytes, { graphOptimizationLevel: "all" });
-  try {
-    const d = m.latentDim;
-    const feeds: Record<string, Tensor> = {
-      [g.names.images]: new Tensor("uint8", pixels, [ROWS, SIZE, SIZE, 3]),
-      [g.names.eps]: new Tensor("float32", eps, [ROWS, d]),
-      [g.names.prior]: new Tensor("float32", prior, [ROWS, d]),
-      [g.names.generatorWeight]: new Tensor("float32", Float32Array.of(weight), []),
-    };
-    for (const p of g.params) {
-      const v = m.params.get(p);
-      feeds[p] = new Tensor("float32", Float32Array.from(v.dataSync()), v.shape);
-    }
-    const out = await session.run(feeds);
-    expect(Object.keys(g.names.grads).sort()).toEqual([...want.grads.keys()].sort());
-    return tapeErrors((name) => out[name].data as Float32Array, g.names, want);
-  } finally {
-    await session.release();
-  }
+  const d = m.latentDim;
+  const feeds = {
+    [g.names.images]: new Tensor("uint8", pixels, [ROWS, SIZE, SIZE, 3]),
+    [g.names.eps]: new Tensor("float32", eps, [ROWS, d]),
+    [g.names.prior]: new Tensor("float32", prior, [ROWS, d]),
+    [g.names.generatorWeight]: new Tensor("float32", Float32Array.of(weight), []),
+  };
+  return graphErrors(g, m.params, feeds, want);
 }
 
 const TOL = 1e-4;

@@ -1,16 +1,26 @@
 // The lab's adversarial autoencoder's training step (../aae.ts: AAE.terms, combined as training/lab/aae-task.ts's
 // loss) as one ONNX graph with, through ./autodiff.ts, its gradient with respect to every parameter, so ONNX
 // Runtime's native kernels run the whole step. The encoder, decoder and Gaussian likelihood are the VAE's nodes
-// (./vae-training-graph.ts). One scalar trains both players, as in the tfjs model: the encoder's adversarial term
-// reads D's weights through sg[·] and D's own term reads the codes through sg[·] (GraphBuilder.stopGradient), so each
-// player's gradient stays on its own parameters. The noise is not drawn in the graph: the caller feeds ε for
-// z = μ + σ ⊙ ε and the prior samples D is shown, the draws AAE.terms makes for the step's seed.
+// (./vae-training-graph.ts), as are the batch's decoding, the step's outputs and the options' and graph's types. One
+// scalar trains both players, as in the tfjs model: the encoder's adversarial term reads D's weights through sg[·]
+// and D's own term reads the codes through sg[·] (GraphBuilder.stopGradient), so each player's gradient stays on its
+// own parameters. The noise is not drawn in the graph: the caller feeds ε for z = μ + σ ⊙ ε and the prior samples D
+// is shown, the draws AAE.terms makes for the step's seed.
 import { LATENT_DISC_PREFIX, validateAAEConfig, type AAEConfig } from "../aae";
 import { pixelDims, type VAEConfig } from "../vae-config";
-import { addGradients, type PlantedGradientBugs } from "./autodiff";
+import type { PlantedGradientBugs } from "./autodiff";
 import { ConvNodes, type PlantedConvBugs } from "./conv-nodes";
 import { DataType, GraphBuilder } from "./graph";
-import { pixelNllNodes, reparameterizeNodes, vaeDecoderNodes, vaeEncoderNodes } from "./vae-training-graph";
+import {
+  imageNodes,
+  pixelNllNodes,
+  reparameterizeNodes,
+  stepOutputs,
+  vaeDecoderNodes,
+  vaeEncoderNodes,
+  type VaeFamilyGraph,
+  type VaeFamilyGraphOptions,
+} from "./vae-training-graph";
 
 /** Deliberate deviations from the tfjs loss, for tests that prove the equality checks can tell (never set them in code). */
 export interface PlantedAaeBugs {
@@ -52,35 +62,15 @@ function discriminatorNodes(n: ConvNodes, c: AAEConfig, z: string, frozen: boole
   return g.op("Sub", [mlp, g.op("ReduceMean", [curved], { axes: { ints: [1] }, keepdims: { i: 0 } })]);
 }
 
-export interface AaeTrainingGraphOptions {
-  /** Rows per batch (the graph's shapes are static). */
-  batch: number;
-  /** Add the gradient outputs (a loss-only graph serves checks). */
-  gradients: boolean;
-  planted?: PlantedAaeGraphBugs;
-}
+export type AaeTrainingGraphOptions = VaeFamilyGraphOptions<PlantedAaeGraphBugs>;
 
-export interface AaeTrainingGraph {
-  bytes: Uint8Array;
-  nodes: number;
-  /** Every trainable parameter the graph reads (ParamStore names = input names). */
-  params: string[];
-  names: {
-    /** The batch, uint8 [B, S, S, C] (0..255, as the task's planned batch holds it). */
-    images: string;
-    /** ε ~ N(0, I) for z = μ + σ ⊙ ε, float32 [B, d]. */
-    eps: string;
-    /** B samples of the prior N(0, I) for D, float32 [B, d]. */
-    prior: string;
-    /** The generator term's weight in the loss (the task's λ·ramp / D), a scalar. */
-    generatorWeight: string;
-    loss: string;
-    /** Output names of the logged scalars (recBpd, gen, disc, dAcc), as the task logs them. */
-    logs: Record<string, string>;
-    /** d loss / d parameter, by parameter name. */
-    grads: Record<string, string>;
-  };
-}
+/** Logs recBpd, gen, disc and dAcc. */
+export type AaeTrainingGraph = VaeFamilyGraph<{
+  /** B samples of the prior N(0, I) for D, float32 [B, d]. */
+  prior: string;
+  /** The generator term's weight in the loss (the task's λ·ramp / D), a scalar. */
+  generatorWeight: string;
+}>;
 
 export function exportAaeTrainingGraph(c: AAEConfig, o: AaeTrainingGraphOptions): AaeTrainingGraph {
   validateAAEConfig(c); // the learned Gaussian only, as AAE.terms scores reconstructions
@@ -95,9 +85,7 @@ export function exportAaeTrainingGraph(c: AAEConfig, o: AaeTrainingGraphOptions)
   const eps = g.input(AAE_GRAPH_INPUTS.eps, DataType.FLOAT, [b, d]);
   const prior = g.input(AAE_GRAPH_INPUTS.prior, DataType.FLOAT, [b, d]);
   const generatorWeight = g.input(AAE_GRAPH_INPUTS.generatorWeight, DataType.FLOAT, []);
-  const nhwc = g.op("Cast", [images], { to: { i: DataType.FLOAT } }); // [B, S, S, C], the levels 0..255
-  const levels = g.op("Transpose", [nhwc], { perm: { ints: [0, 3, 1, 2] } }); // [B, C, S, S]
-  const x = g.op("Div", [levels, g.scalar(255)]); // [B, C, S, S] in [0, 1]
+  const { levels, x } = imageNodes(g, images);
 
   // AAE.terms: the VAE's q(z|x), one z, p(x|z); then D on prior samples (real) and on the codes (fake).
   const { mu, logVar } = vaeEncoderNodes(n, vae, x);
@@ -125,22 +113,6 @@ export function exportAaeTrainingGraph(c: AAEConfig, o: AaeTrainingGraphOptions)
   const recBpd = g.op("Div", [rec, g.scalar(Math.LN2)]);
 
   const params = n.params();
-  const grads: Record<string, string> = {};
-  if (o.gradients) {
-    const dp = addGradients(g, loss, params, { planted: o.planted });
-    for (const q of params) {
-      grads[q] = `grad.${q}`;
-      g.output(dp.get(q)!, grads[q], DataType.FLOAT, g.shapeOf(q)!);
-    }
-  }
-  g.output(loss, "loss", DataType.FLOAT, []);
-  const logs = { recBpd, gen: generator, disc: discriminator, dAcc: discAccuracy };
-  const logNames: Record<string, string> = {};
-  for (const [name, v] of Object.entries(logs)) g.output(v, (logNames[name] = `log.${name}`), DataType.FLOAT, []);
-  return {
-    bytes: g.toBytes(),
-    nodes: g.nodeCount(),
-    params,
-    names: { images, eps, prior, generatorWeight, loss: "loss", logs: logNames, grads },
-  };
+  const out = stepOutputs(g, loss, params, { recBpd, gen: generator, disc: discriminator, dAcc: discAccuracy }, o);
+  return { bytes: g.toBytes(), nodes: g.nodeCount(), params, names: { images, eps, prior, generatorWeight, loss: "loss", ...out } };
 }

@@ -5,9 +5,10 @@
 // coupling's last conv is zero, so every coupling is the identity and every gradient but the last convs' is zero,
 // which would hide a wrong mask, scale or log-det. Then proof that the comparison can tell: each planted bug fails it.
 import * as tf from "@tensorflow/tfjs";
-import { InferenceSession, Tensor } from "onnxruntime-node";
+import { Tensor } from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
-import { expectEqualToTape, expectPlantSeen, itWithModel, tapeErrors } from "../../../test/fixtures/tape-equality";
+import { graphErrors, tapeOf } from "../../../test/fixtures/graph-session";
+import { expectEqualToTape, expectPlantSeen, itWithModel } from "../../../test/fixtures/tape-equality";
 import { mulberry32 } from "../../data/rng";
 import { selectBackend } from "../../tensor/backend";
 import { registerFastGradients } from "../../tensor/gradients";
@@ -61,38 +62,18 @@ async function compare(m: RealNVP, planted: FlowTrainingGraphOptions["planted"] 
   const pixels = pictures(rows, size, channels, 5);
   const shape: [number, number, number, number] = [rows, size, size, channels];
   const images = tf.tensor4d(pixels, shape, "int32");
-  const vars = [...m.params.trainable()];
-  const { value, grads } = tf.variableGrads(
-    () => tf.mean(m.bitsPerDim(images, SEED)) as tf.Scalar,
-    vars.map(([, v]) => v),
-  );
-  const want = {
-    loss: value.dataSync()[0],
-    logs: {},
-    grads: new Map(vars.map(([name, v]) => [name, grads[v.name].dataSync() as Float32Array])),
-  };
+  const want = tapeOf(m.params, () => ({ loss: tf.mean(m.bitsPerDim(images, SEED)) as tf.Scalar, logs: {} }));
   // The u dequantise drew: tf.randomUniform over the batch's shape from the same seed ("fresh" noise).
   const uT = tf.randomUniform(shape, 0, 1, "float32", SEED);
   const u = Float32Array.from(uT.dataSync());
-  tf.dispose([images, value, uT, ...Object.values(grads)]);
+  tf.dispose([images, uT]);
 
   const g = exportFlowTrainingGraph(m.config, { batch: rows, gradients: true, planted });
-  const session = await InferenceSession.create(g.bytes, { graphOptimizationLevel: "all" });
-  try {
-    const feeds: Record<string, Tensor> = {
-      [g.names.images]: new Tensor("uint8", pixels, shape),
-      [g.names.noise]: new Tensor("float32", u, shape),
-    };
-    for (const p of g.params) {
-      const v = m.params.get(p);
-      feeds[p] = new Tensor("float32", Float32Array.from(v.dataSync()), v.shape);
-    }
-    const out = await session.run(feeds);
-    expect(Object.keys(g.names.grads).sort()).toEqual([...want.grads.keys()].sort());
-    return tapeErrors((name) => out[name].data as Float32Array, g.names, want);
-  } finally {
-    await session.release();
-  }
+  const feeds = {
+    [g.names.images]: new Tensor("uint8", pixels, shape),
+    [g.names.noise]: new Tensor("float32", u, shape),
+  };
+  return graphErrors(g, m.params, feeds, want);
 }
 
 /**

@@ -4,8 +4,8 @@
 // in the graph: the caller feeds the ε ~ N(0, I) that VAE.terms draws for the step's seed, so the graph decodes the
 // very z the tape does; the KL weight of the warm-up is a scalar input too. Every likelihood of ../vae-config.ts is
 // written here: the three dequantised Gaussians and the discretised logistic. Parameters are graph inputs named as
-// the ParamStore names them. The encoder, decoder and likelihood nodes are exported for the AAE's graph
-// (./aae-training-graph.ts), which shares the VAE's networks.
+// the ParamStore names them. The encoder, decoder and likelihood nodes, the batch input's and the step's outputs are
+// exported for the AAE's graph (./aae-training-graph.ts), which shares the VAE's networks.
 import { bottomSize, BIN_WIDTH, pixelDims, spreadFloor, type VAEConfig } from "../vae-config";
 import { addGradients, type PlantedGradientBugs } from "./autodiff";
 import { ConvNodes, type PlantedConvBugs } from "./conv-nodes";
@@ -157,32 +157,72 @@ export function reparameterizeNodes(g: GraphBuilder, mu: string, logVar: string,
 /** The graph's inputs besides the parameters (the same names for every batch size). */
 export const VAE_GRAPH_INPUTS = Object.freeze({ images: "images", eps: "eps", klWeight: "klWeight" });
 
-export interface VaeTrainingGraphOptions {
+/** The options of a VAE-family training graph (the VAE's, the AAE's), whose planted bugs are `P`. */
+export interface VaeFamilyGraphOptions<P> {
   /** Rows per batch (the graph's shapes are static). */
   batch: number;
   /** Add the gradient outputs (a loss-only graph serves checks). */
   gradients: boolean;
-  planted?: PlantedVaeGraphBugs;
+  planted?: P;
 }
 
-export interface VaeTrainingGraph {
+export type VaeTrainingGraphOptions = VaeFamilyGraphOptions<PlantedVaeGraphBugs>;
+
+/** A VAE-family training graph; `Inputs`: the names of its inputs besides the batch, ε and the parameters. */
+export interface VaeFamilyGraph<Inputs> {
   bytes: Uint8Array;
   nodes: number;
   /** Every trainable parameter the graph reads (ParamStore names = input names). */
   params: string[];
-  names: {
+  names: Inputs & {
     /** The batch, uint8 [B, S, S, C] (0..255, as the task's planned batch holds it). */
     images: string;
-    /** ε ~ N(0, I), float32 [B, d]: what VAE.terms draws for the step's seed. */
+    /** ε ~ N(0, I) for z = μ + σ ⊙ ε, float32 [B, d]: what the model's terms draw for the step's seed. */
     eps: string;
-    /** The KL weight of the warm-up (a scalar, scheduled by the task). */
-    klWeight: string;
     loss: string;
-    /** Output names of the logged scalars: bpd (the bound at KL weight 1) and kl, as the task logs them. */
+    /** Output names of the logged scalars, as the task logs them. */
     logs: Record<string, string>;
     /** d loss / d parameter, by parameter name. */
     grads: Record<string, string>;
   };
+}
+
+/** Logs bpd (the bound at KL weight 1) and kl. */
+export type VaeTrainingGraph = VaeFamilyGraph<{
+  /** The KL weight of the warm-up (a scalar, scheduled by the task). */
+  klWeight: string;
+}>;
+
+/** The batch input (uint8 [B, S, S, C]) as the VAE reads it: the levels 0..255 as floats and x in [0, 1], NCHW. */
+export function imageNodes(g: GraphBuilder, images: string): { levels: string; x: string } {
+  const nhwc = g.op("Cast", [images], { to: { i: DataType.FLOAT } }); // [B, S, S, C], the levels 0..255
+  const levels = g.op("Transpose", [nhwc], { perm: { ints: [0, 3, 1, 2] } }); // [B, C, S, S]
+  return { levels, x: g.op("Div", [levels, g.scalar(255)]) }; // x: [B, C, S, S] in [0, 1]
+}
+
+/**
+ * The step's outputs: with `gradients`, d loss / d each parameter as "grad.<name>" (through ./autodiff.ts); then the
+ * loss as "loss" and each logged scalar as "log.<name>". → the log and gradient output names
+ */
+export function stepOutputs(
+  g: GraphBuilder,
+  loss: string,
+  params: string[],
+  logs: Record<string, string>,
+  o: { gradients: boolean; planted?: PlantedGradientBugs },
+): { logs: Record<string, string>; grads: Record<string, string> } {
+  const grads: Record<string, string> = {};
+  if (o.gradients) {
+    const dp = addGradients(g, loss, params, { planted: o.planted });
+    for (const q of params) {
+      grads[q] = `grad.${q}`;
+      g.output(dp.get(q)!, grads[q], DataType.FLOAT, g.shapeOf(q)!);
+    }
+  }
+  g.output(loss, "loss", DataType.FLOAT, []);
+  const logNames: Record<string, string> = {};
+  for (const [name, v] of Object.entries(logs)) g.output(v, (logNames[name] = `log.${name}`), DataType.FLOAT, []);
+  return { logs: logNames, grads };
 }
 
 export function exportVaeTrainingGraph(c: VAEConfig, o: VaeTrainingGraphOptions): VaeTrainingGraph {
@@ -196,9 +236,7 @@ export function exportVaeTrainingGraph(c: VAEConfig, o: VaeTrainingGraphOptions)
   const images = g.input(VAE_GRAPH_INPUTS.images, DataType.UINT8, [b, s, s, ch]);
   const eps = g.input(VAE_GRAPH_INPUTS.eps, DataType.FLOAT, [b, d]);
   const klWeight = g.input(VAE_GRAPH_INPUTS.klWeight, DataType.FLOAT, []);
-  const nhwc = g.op("Cast", [images], { to: { i: DataType.FLOAT } }); // [B, S, S, C], the levels 0..255
-  const levels = g.op("Transpose", [nhwc], { perm: { ints: [0, 3, 1, 2] } }); // [B, C, S, S]
-  const x = g.op("Div", [levels, g.scalar(255)]); // [B, C, S, S] in [0, 1]
+  const { levels, x } = imageNodes(g, images);
 
   // VAE.terms: q(z|x), one z = μ + σ ⊙ ε, p(x|z), the closed-form KL.
   const { mu, logVar } = vaeEncoderNodes(n, c, x);
@@ -216,21 +254,6 @@ export function exportVaeTrainingGraph(c: VAEConfig, o: VaeTrainingGraphOptions)
   const klMean = mean(kl);
 
   const params = n.params();
-  const grads: Record<string, string> = {};
-  if (o.gradients) {
-    const dp = addGradients(g, loss, params, { planted: o.planted });
-    for (const q of params) {
-      grads[q] = `grad.${q}`;
-      g.output(dp.get(q)!, grads[q], DataType.FLOAT, g.shapeOf(q)!);
-    }
-  }
-  g.output(loss, "loss", DataType.FLOAT, []);
-  g.output(bpd, "log.bpd", DataType.FLOAT, []);
-  g.output(klMean, "log.kl", DataType.FLOAT, []);
-  return {
-    bytes: g.toBytes(),
-    nodes: g.nodeCount(),
-    params,
-    names: { images, eps, klWeight, loss: "loss", logs: { bpd: "log.bpd", kl: "log.kl" }, grads },
-  };
+  const out = stepOutputs(g, loss, params, { bpd, kl: klMean }, o);
+  return { bytes: g.toBytes(), nodes: g.nodeCount(), params, names: { images, eps, klWeight, loss: "loss", ...out } };
 }
