@@ -66,7 +66,10 @@ describe("labComparison", () => {
     fs.writeFileSync(path.join(dir, "eval-lab.json"), JSON.stringify({ rows: {} }));
     expect(labVariationKeep("m4", root)).toEqual([]);
     const v = { sources: 128, k: 4, scale: 1, keepsFamilyPixels: 0.77, keepsFamilyClip: 0.26 };
-    fs.writeFileSync(path.join(dir, "eval-lab.json"), JSON.stringify({ rows: {}, variations: { VAE: v, AAE: { ...v, keepsFamilyPixels: 0.39 } } }));
+    fs.writeFileSync(
+      path.join(dir, "eval-lab.json"),
+      JSON.stringify({ rows: {}, variations: { VAE: v, AAE: { ...v, keepsFamilyPixels: 0.39 } } }),
+    );
     expect(labVariationKeep("m4", root)).toEqual([
       { model: "VAE", sources: 128, keepsFamilyPixels: 0.77, keepsFamilyClip: 0.26 },
       { model: "AAE", sources: 128, keepsFamilyPixels: 0.39, keepsFamilyClip: 0.26 },

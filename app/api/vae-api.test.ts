@@ -191,7 +191,10 @@ describe("VAE tools API", () => {
       fs.writeFileSync(evalFile, JSON.stringify({ rows: {}, vaeWeights: weights, variations: { VAE: { keepsFamilyPixels: keep } } }));
     try {
       write(MIN_VARIATION_KEEP - 0.05, sha);
-      expect(await vaeAvailability(getDb())).toMatchObject({ on: false, reason: expect.stringMatching(/does not make variations worth showing: only \d+ %/) });
+      expect(await vaeAvailability(getDb())).toMatchObject({
+        on: false,
+        reason: expect.stringMatching(/does not make variations worth showing: only \d+ %/),
+      });
       const res = await variations(imageIds[0]);
       expect(res.status).toBe(503);
       expect((await res.json()).error.message).toMatch(/keep their picture's label family \(npm run eval:lab/);

@@ -113,7 +113,10 @@ export default async function LabPage() {
         {comparison && keep.length ? (
           <p className="text-sm" data-testid="lab-variation-keep">
             Variations (4 of each of {keep[0].sources} val emoji) that keep their source{"'"}s label family:{" "}
-            {keep.map((k) => `${k.model} ${pct(k.keepsFamilyPixels)} by the nearest training image, ${pct(k.keepsFamilyClip)} by CLIP`).join("; ")}.
+            {keep
+              .map((k) => `${k.model} ${pct(k.keepsFamilyPixels)} by the nearest training image, ${pct(k.keepsFamilyClip)} by CLIP`)
+              .join("; ")}
+            .
           </p>
         ) : null}
         {comparison ? null : (

@@ -86,7 +86,8 @@ describe("corruption", () => {
     tf.tidy(() => {
       const x = tf.div(tf.tensor4d(blobPictures(16, 32, 4), [16, 32, 32, 3], "float32"), 255) as tf.Tensor4D;
       const y = corrupt(x, { pClean: 0, maxSigma: 0, pSaltPepper: 0, maxSaltPepper: 0, pBlur: 1 }, 7);
-      const tv = (t: tf.Tensor4D) => tf.mean(tf.abs(tf.sub(t.slice([0, 0, 1, 0], [-1, -1, 31, -1]), t.slice([0, 0, 0, 0], [-1, -1, 31, -1])))).dataSync()[0];
+      const tv = (t: tf.Tensor4D) =>
+        tf.mean(tf.abs(tf.sub(t.slice([0, 0, 1, 0], [-1, -1, 31, -1]), t.slice([0, 0, 0, 0], [-1, -1, 31, -1])))).dataSync()[0];
       expect(tv(y)).toBeLessThan(0.9 * tv(x));
       expect(Math.abs(tf.mean(y).dataSync()[0] - tf.mean(x).dataSync()[0])).toBeLessThan(0.01);
     });

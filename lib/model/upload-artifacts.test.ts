@@ -55,8 +55,8 @@ describe("jpegRoundTrip", () => {
         for (let x = 1; x < SIZE; x++) {
           const i = ((b * SIZE + y) * SIZE + x) * 3;
           const jump = Math.abs(out[i] - out[i - 3]) - Math.abs(pictures[i] - pictures[i - 3]);
-          if (x % 8 === 0) (border += jump), nb++;
-          else (inside += jump), ni++;
+          if (x % 8 === 0) ((border += jump), nb++);
+          else ((inside += jump), ni++);
         }
     expect(border / nb).toBeGreaterThan(inside / ni + 0.5);
   });
@@ -79,7 +79,11 @@ describe("softFocus", () => {
       const px = x.arraySync() as number[][][][];
       // [1 2 1]⊛[1 2 1] = [1 4 6 4 1]/16 per axis.
       const k5 = [1, 4, 6, 4, 1].map((v) => v / 16);
-      for (const [b, y, xx, c] of [[0, 10, 10, 0], [3, 16, 5, 2], [5, 20, 27, 1]]) {
+      for (const [b, y, xx, c] of [
+        [0, 10, 10, 0],
+        [3, 16, 5, 2],
+        [5, 20, 27, 1],
+      ]) {
         let want = 0;
         for (let dy = -2; dy <= 2; dy++) for (let dx = -2; dx <= 2; dx++) want += k5[dy + 2] * k5[dx + 2] * px[b][y + dy][xx + dx][c];
         expect(full[b][y][xx][c]).toBeCloseTo(want, 5);

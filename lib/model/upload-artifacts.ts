@@ -10,9 +10,8 @@ import * as tf from "@tensorflow/tfjs";
 
 /** Annex K.1 luminance and K.2 chrominance quantisation tables, row-major 8×8. */
 const LUMA = [
-  16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
-  18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100,
-  103, 99,
+  16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62, 18, 22,
+  37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
 ];
 const CHROMA = Array.from({ length: 64 }, (_, i) => {
   const [r, c] = [Math.floor(i / 8), i % 8];
@@ -72,7 +71,8 @@ export function jpegRoundTrip(images: tf.Tensor4D, quality: tf.Tensor1D): tf.Ten
     // JFIF's Y'CbCr; luma level-shifted by 128 (T.81 A.3.1), chroma already centred on 0.
     const y = tf.sub(tf.addN([tf.mul(r, 0.299), tf.mul(g, 0.587), tf.mul(bl, 0.114)]), 128) as tf.Tensor3D;
     // 4:2:0: chroma averaged over 2×2 and coded at half size, each chroma block covering 16×16 pixels.
-    const half = (t: tf.Tensor) => tf.reshape(tf.avgPool(tf.reshape(t, [b, h, w, 1]) as tf.Tensor4D, 2, 2, "valid"), [b, h / 2, w / 2]) as tf.Tensor3D;
+    const half = (t: tf.Tensor) =>
+      tf.reshape(tf.avgPool(tf.reshape(t, [b, h, w, 1]) as tf.Tensor4D, 2, 2, "valid"), [b, h / 2, w / 2]) as tf.Tensor3D;
     const full = (t: tf.Tensor3D) =>
       tf.reshape(tf.image.resizeBilinear(tf.reshape(t, [b, h / 2, w / 2, 1]) as tf.Tensor4D, [h, w], false, true), [b, h, w]); // [B, H, W]
     const cb = half(tf.addN([tf.mul(r, -0.168736), tf.mul(g, -0.331264), tf.mul(bl, 0.5)]));
@@ -98,7 +98,21 @@ export function softFocus(images: tf.Tensor4D, alpha: tf.Tensor1D): tf.Tensor4D 
     const k1 = [1, 2, 1];
     const g = tf.tile(tf.reshape(tf.tensor1d(k1.flatMap((a) => k1.map((v) => (a * v) / 16))), [3, 3, 1, 1]), [1, 1, c, 1]); // [3, 3, C, 1]
     const pass = (t: tf.Tensor4D) =>
-      tf.depthwiseConv2d(tf.mirrorPad(t, [[0, 0], [1, 1], [1, 1], [0, 0]], "symmetric"), g as tf.Tensor4D, 1, "valid");
+      tf.depthwiseConv2d(
+        tf.mirrorPad(
+          t,
+          [
+            [0, 0],
+            [1, 1],
+            [1, 1],
+            [0, 0],
+          ],
+          "symmetric",
+        ),
+        g as tf.Tensor4D,
+        1,
+        "valid",
+      );
     const blurred = pass(pass(images));
     const a = tf.reshape(alpha, [-1, 1, 1, 1]); // [B, 1, 1, 1]
     return tf.add(images, tf.mul(a, tf.sub(blurred, images))) as tf.Tensor4D;

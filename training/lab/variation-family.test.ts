@@ -22,7 +22,20 @@ let judges: QualityJudges;
 beforeAll(async () => {
   await initBackend();
   const train = shard(24, 1);
-  const clip = new Clip({ ...DEFAULT_CLIP_CONFIG, imageWidths: [4, 8, 8], resBlocks: 1, textVocab: 16, textLen: 4, nLayer: 1, nHead: 2, nEmbd: 16, embedDim: 16 }, 5);
+  const clip = new Clip(
+    {
+      ...DEFAULT_CLIP_CONFIG,
+      imageWidths: [4, 8, 8],
+      resBlocks: 1,
+      textVocab: 16,
+      textLen: 4,
+      nLayer: 1,
+      nHead: 2,
+      nEmbd: 16,
+      embedDim: 16,
+    },
+    5,
+  );
   const flat = flatten(train);
   judges = {
     flow: undefined as never,
@@ -32,23 +45,39 @@ beforeAll(async () => {
     labels: LABELS,
     trainT: tf.transpose(flat) as tf.Tensor2D,
     trainSq: tf.sum(tf.square(flat), 1) as tf.Tensor1D,
-    trainRecords: Array.from({ length: 24 }, (_, i): CaptionRecord => ({ split: "train", index: i, caption: `${LABELS[i % 6]}, noto`, meta: { label: LABELS[i % 6], style: "noto" } })),
+    trainRecords: Array.from({ length: 24 }, (_, i): CaptionRecord => ({
+      split: "train",
+      index: i,
+      caption: `${LABELS[i % 6]}, noto`,
+      meta: { label: LABELS[i % 6], style: "noto" },
+    })),
   };
   flat.dispose();
 });
 
 /** A stand-in with the VAE's variations(): `draw` makes the k pictures from the source. */
-const fake = (draw: (x: tf.Tensor4D, k: number) => tf.Tensor4D) => ({ variations: (x: tf.Tensor4D, k: number) => draw(x, k) }) as unknown as VAE;
+const fake = (draw: (x: tf.Tensor4D, k: number) => tf.Tensor4D) =>
+  ({ variations: (x: tf.Tensor4D, k: number) => draw(x, k) }) as unknown as VAE;
 
 describe("variationFamily", () => {
   it("keeps every family when the variations are the source", async () => {
-    const r = await variationFamily(fake((x, k) => tf.tile(x, [k, 1, 1, 1])), shard(10, 9), judges, { sources: 10, k: 3, scale: 1, seed: 1 });
+    const r = await variationFamily(
+      fake((x, k) => tf.tile(x, [k, 1, 1, 1])),
+      shard(10, 9),
+      judges,
+      { sources: 10, k: 3, scale: 1, seed: 1 },
+    );
     expect(r).toMatchObject({ sources: 10, k: 3, keepsFamilyPixels: 1, keepsFamilyClip: 1 });
   });
 
   it("keeps few when every variation is the same grey, and leaks no tensors", async () => {
     const before = tf.memory().numTensors;
-    const r = await variationFamily(fake((_, k) => tf.fill([k, S, S, 3], 0.5)), shard(10, 9), judges, { sources: 10, k: 3, scale: 1, seed: 1 });
+    const r = await variationFamily(
+      fake((_, k) => tf.fill([k, S, S, 3], 0.5)),
+      shard(10, 9),
+      judges,
+      { sources: 10, k: 3, scale: 1, seed: 1 },
+    );
     expect(r.keepsFamilyPixels).toBeLessThan(0.6);
     expect(r.keepsFamilyPixels + r.keepsFamilyClip).toBeLessThan(1.6);
     expect(tf.memory().numTensors).toBe(before);

@@ -50,7 +50,10 @@ export async function variationFamily(
   const all = new Uint8Array(n * o.k * dims);
   for (let i = 0; i < n; i++) {
     const v = tf.tidy(() => {
-      const x = tf.div(tf.tensor4d(sources.data.subarray(i * dims, (i + 1) * dims), [1, val.height, val.width, val.channels], "float32"), 255);
+      const x = tf.div(
+        tf.tensor4d(sources.data.subarray(i * dims, (i + 1) * dims), [1, val.height, val.width, val.channels], "float32"),
+        255,
+      );
       return vae.variations(x as tf.Tensor4D, o.k, o.scale, o.seed + i); // [k, S, S, C]
     });
     try {

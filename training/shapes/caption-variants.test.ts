@@ -17,7 +17,11 @@ const two: Scene = {
 describe("shapes caption variants", () => {
   it("names a two-object scene from its other object with the inverse relation", () => {
     expect(swappedCaption(two)).toBe("a large blue cross right of a small red circle");
-    for (const [r, inv] of [["above", "below"], ["below", "above"], ["right of", "left of"]] as const)
+    for (const [r, inv] of [
+      ["above", "below"],
+      ["below", "above"],
+      ["right of", "left of"],
+    ] as const)
       expect(parseCaption(swappedCaption({ ...two, relation: r }))).toEqual({ kind: "two", a: two.b, relation: inv, b: two.a });
   });
 
