@@ -6,10 +6,12 @@
 // paper's "Gaussian posterior" choice: z = μ + σ·ε, as the VAE. Decoding prior samples then gives new images.
 //
 // One scalar trains both players (as the VQ-GAN's objective, training/vq/gan.ts): the encoder's adversarial term
-// sees D through a stop-gradient on its weights, and D's own term sees the codes through a stop-gradient.
+// sees D through a stop-gradient on its weights, and D's own term sees the codes through a stop-gradient. The
+// adversarial term's weight is the task's: fixed, or the adaptive λ of Esser et al. 2021 (eq. 7) that
+// `adaptiveWeight` measures on the encoder's last layer.
 import * as tf from "@tensorflow/tfjs";
 import { restoreModel, type CheckpointManifest } from "./checkpoint";
-import { discriminatorLoss, generatorLoss } from "./gan-loss";
+import { adaptiveWeight, discriminatorLoss, generatorLoss } from "./gan-loss";
 import { createDense, dense, stopGradient, type Dense } from "./layers";
 import type { ParamStore } from "./params";
 import { VAE } from "./vae";
@@ -30,6 +32,14 @@ export const DEFAULT_AAE_CONFIG: Readonly<AAEConfig> = Object.freeze({
 
 /** Name prefix of the latent discriminator's parameters. */
 export const LATENT_DISC_PREFIX = "aae.disc.";
+
+/**
+ * The encoder's last layer: the weights of the VAE's dense head that gives μ and log σ² (./vae.ts, "vae.enc.head"),
+ * [s·s·C_last, 2d]. The adaptive λ compares gradients here: it is the layer the adversarial term trains through z
+ * (Esser et al. take the decoder's last layer, the one their generator term trains through x̂; the AAE's
+ * generator term never reaches the decoder).
+ */
+export const ENCODER_LAST_LAYER = "vae.enc.head.w";
 
 export function validateAAEConfig(c: AAEConfig): AAEConfig {
   if (c.kind !== "aae") throw new Error(`invalid AAE config: kind must be "aae", got ${String(c.kind)}`);
@@ -134,6 +144,34 @@ export class AAE {
         discAccuracy,
       };
     });
+  }
+
+  /** The reconstruction term per pixel value, mean over the batch of −log p(x|z), over D: the task's loss's first term. */
+  reconstruction(t: AAETerms): tf.Scalar {
+    return tf.tidy(() => tf.div(tf.mean(t.nll), this.vae.dims) as tf.Scalar);
+  }
+
+  /**
+   * The adaptive weight of the generator term (Esser et al. 2021, eq. 7): λ = ‖∇_W L_rec‖ / (‖∇_W L_G‖ + δ),
+   * clipped as ./gan-loss.ts adaptiveWeight, with W the encoder's last layer (ENCODER_LAST_LAYER), L_rec the
+   * reconstruction term per pixel value (`reconstruction`) and L_G the generator loss, both of `terms(images, seed)`:
+   * the same batch and noise as the step's. The gradients are taken with respect to W alone, the rest of the net
+   * held fixed. λ·L_G then moves W as hard as L_rec does, whatever the scale of either loss; it is in the units of
+   * a loss whose reconstruction term is per pixel value, as the task's. Costs two more forward passes and two
+   * backward passes to W (the tape's, inside the trainer's: the result is a number, so it carries no gradient).
+   */
+  adaptiveWeight(images: tf.Tensor4D, seed: number): number {
+    const w = this.params.get(ENCODER_LAST_LAYER);
+    const norm = (term: (t: AAETerms) => tf.Scalar) =>
+      tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => term(this.terms(images, seed)), [w]);
+        value.dispose();
+        return tf.norm(grads[w.name]).dataSync()[0];
+      });
+    return adaptiveWeight(
+      norm((t) => this.reconstruction(t)),
+      norm((t) => t.generator),
+    );
   }
 
   dispose(): void {

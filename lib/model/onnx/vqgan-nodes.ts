@@ -72,12 +72,13 @@ export function featureMatchingNodes(g: GraphBuilder, fake: string[], real: stri
 
 /**
  * adaptiveWeight of ../gan-loss.ts from the two gradients themselves (any shape): λ = ‖∇ L_rec‖ / (‖∇ L_GAN‖ + δ),
- * clipped to [0, 1e4], and 0 where either norm is not finite (NaN and ∞ both fail `< ∞`).
+ * clipped to [0, 1e4], and 0 where either norm is not finite (NaN and ∞ both fail `< ∞`). `delta` is adaptiveWeight's
+ * δ; only a planted bug passes another.
  */
-export function adaptiveWeightNodes(g: GraphBuilder, recGrad: string, ganGrad: string): string {
+export function adaptiveWeightNodes(g: GraphBuilder, recGrad: string, ganGrad: string, delta = DELTA): string {
   const norm = (v: string) => g.op("Sqrt", [g.op("ReduceSum", [g.op("Mul", [v, v])], { keepdims: { i: 0 } })]); // [] (every axis)
   const [a, b] = [norm(recGrad), norm(ganGrad)];
-  const ratio = g.op("Clip", [g.op("Div", [a, g.op("Add", [b, g.scalar(DELTA)])]), g.scalar(0), g.scalar(MAX_WEIGHT)]);
+  const ratio = g.op("Clip", [g.op("Div", [a, g.op("Add", [b, g.scalar(delta)])]), g.scalar(0), g.scalar(MAX_WEIGHT)]);
   const finite = (v: string) => g.op("Less", [v, g.scalar(Infinity)]);
   return g.op("Where", [finite(a), g.op("Where", [finite(b), ratio, g.scalar(0)]), g.scalar(0)]);
 }
