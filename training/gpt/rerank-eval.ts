@@ -27,6 +27,53 @@ export interface RerankRow {
   varietyOn: Variety;
 }
 
+/** What the server keeps of one request: every candidate's pixels, CLIP's scores, and which candidates it keeps. */
+export interface ServedRequest {
+  /** All candidates [C, S, S, 3] in [0, 1], as decoded (the caller disposes). */
+  pixels: tf.Tensor4D;
+  /** Candidates kept by the server's rerank(), best first. */
+  kept: number[];
+  /** CLIP's score of each candidate, in sampled order. */
+  scores: Float32Array;
+}
+
+/**
+ * One request as the server serves it: `candidates` pictures sampled at `setting` with `seed`, scored by CLIP and
+ * `images` of them kept by the server's own rerank() on the pixels as its PNGs store them (lib/generate/batch.ts).
+ */
+export async function servedRequest(o: {
+  gpt: Transformer;
+  vq: VQModel;
+  tok: TextTokenizer;
+  clip: ClipPart;
+  caption: string;
+  setting: Omit<SampleOptions, "n" | "seed">;
+  candidates: number;
+  images: number;
+  seed: number;
+  sample: BatchSampler;
+}): Promise<ServedRequest> {
+  const textLen = o.gpt.config.textLen;
+  const codes = await o.sample(o.gpt, [o.tok.encode(o.caption, textLen).ids], o.tok.encodeNull(textLen), {
+    ...o.setting,
+    n: o.candidates,
+    seed: o.seed,
+  });
+  const pixels = o.vq.decodeCodes(codes); // [C, S, S, 3]
+  try {
+    const stored = tf.tidy(() => tf.div(tf.clipByValue(tf.round(tf.mul(pixels, 255)), 0, 255), 255) as tf.Tensor4D);
+    try {
+      const ranked = await rerank(o.clip, o.caption, stored, o.images);
+      return { pixels, kept: ranked.kept.map((k) => k.index), scores: ranked.scores };
+    } finally {
+      stored.dispose();
+    }
+  } catch (err) {
+    pixels.dispose();
+    throw err;
+  }
+}
+
 export async function rerankComparison(o: {
   gpt: Transformer;
   vq: VQModel;
@@ -49,26 +96,9 @@ export async function rerankComparison(o: {
   let clipOff = 0;
   let clipOn = 0;
   const variety = { off: new VarietyTally(), on: new VarietyTally() };
-  const textLen = o.gpt.config.textLen;
-  const nul = o.tok.encodeNull(textLen);
   for (const [p, r] of o.prompts.entries()) {
-    const codes = await o.sample(o.gpt, [o.tok.encode(r.caption, textLen).ids], nul, {
-      ...o.setting,
-      n: o.candidates,
-      seed: o.seed * 100_003 + p,
-    });
-    const pixels = o.vq.decodeCodes(codes); // [C, S, S, 3]
+    const { pixels, kept, scores } = await servedRequest({ ...o, caption: r.caption, seed: o.seed * 100_003 + p });
     try {
-      // The server scores and compares the pixels as its PNGs store them (lib/generate/batch.ts): rerank gets them so.
-      const stored = tf.tidy(() => tf.div(tf.clipByValue(tf.round(tf.mul(pixels, 255)), 0, 255), 255) as tf.Tensor4D);
-      let ranked;
-      try {
-        ranked = await rerank(o.clip, r.caption, stored, o.images);
-      } finally {
-        stored.dispose();
-      }
-      const { scores } = ranked;
-      const kept = ranked.kept.map((k) => k.index);
       const first = Array.from({ length: o.images }, (_, i) => i);
       for (const [which, ids, s] of [
         ["off", first, off],
