@@ -1,5 +1,5 @@
-// The fair queue (issue 30 part 4): jobs start round-robin across clients, a client with nothing running ahead of
-// those with jobs running, on SQLite and (with TESSERA_TEST_PG_URL) PostgreSQL, and concurrent claimers never share
+// The fair queue (issue 30 part 4): jobs start round-robin across clients, a client with at most one running ahead of
+// those with several, on SQLite and (with TESSERA_TEST_PG_URL) PostgreSQL, and concurrent claimers never share
 // a job. The shared PostgreSQL may hold other tests' rows: every job here runs on a model version of its own (the
 // batch claims filter by it), and the single claim's jobs are older than anything another test leaves queued.
 import fs from "node:fs";
@@ -20,17 +20,30 @@ describe("fairOrder", () => {
     expect(fairOrder(queued, new Map()).map((j) => j.id)).toEqual(["c1", "b1", "a1", "b2", "a2", "a3"]);
   });
 
-  it("puts a client with nothing running ahead of clients whose jobs run now, whatever the age", () => {
-    const queued = [job("a1", "A", 1), job("b1", "B", 2), job("n1", "N", 9)];
+  it("puts a client with at most one job running ahead of clients with several, whatever the age", () => {
+    const queued = [job("a1", "A", 1), job("b1", "B", 2), job("o1", "O", 8), job("n1", "N", 9)];
     expect(
       fairOrder(
         queued,
         new Map([
-          ["A", 1],
-          ["B", 2],
+          ["A", 2],
+          ["B", 3],
+          ["O", 1],
         ]),
       ).map((j) => j.id),
-    ).toEqual(["n1", "a1", "b1"]);
+    ).toEqual(["o1", "n1", "a1", "b1"]);
+  });
+
+  it("lets a client post its next job while its last one runs without losing its turn to an idle crowd", () => {
+    // The bench's other case: the crowd's clients have nothing running (the batches ran others') and full backlogs;
+    // the sixth's previous job still runs. Counting that job would put the crowd's first jobs ahead of its one.
+    const queued = [job("a1", "A", 1), job("a2", "A", 2), job("b1", "B", 3), job("b2", "B", 4), job("s2", "S", 9)];
+    const lastStarted = new Map([
+      ["A", 100],
+      ["B", 200],
+      ["S", 300],
+    ]);
+    expect(fairOrder(queued, new Map([["S", 1]]), lastStarted).map((j) => j.id)).toEqual(["s2", "a1", "b1", "a2", "b2"]);
   });
 
   it("among equal turns serves the client served longest ago first (never: first), not the oldest backlog", () => {

@@ -1,12 +1,15 @@
 // Which queued jobs a worker starts next: a fair share across clients, not first-come. A client's k-th oldest
-// queued job gets the turn running(client) + k, where running(client) is how many of its jobs run now (on any worker
-// of this database); the lowest turn starts first; among equal turns, the client with the fewest jobs waiting goes
-// first (a light user before a heavy one: the crowd's full backlogs tie with a sixth client's one job at every turn,
-// and by service time alone the crowd, served longer ago, would win each tie), then the client served longest ago
-// (its last job started earliest; never, for a newcomer), then age. So every client's first waiting job starts
-// before anyone's second, a client with nothing running goes ahead of those with jobs running, and clients take
-// turns: five clients that keep the queue full cannot make a sixth wait behind their backlog (older than its job,
-// so age alone would put it last), only behind the batches already running. One client alone gets plain
+// queued job gets the turn k + (running(client) − 1, at least 0), where running(client) is how many of its jobs run
+// now (on any worker of this database): one job in flight costs a client nothing, so a person who posts the next
+// request while the last one renders keeps their place, and only a second or later running job pushes a client's
+// queue back. The lowest turn starts first; among equal turns, the client with the fewest jobs waiting goes first
+// (a light user before a heavy one: the crowd's full backlogs tie with a sixth client's one job at every turn, and
+// by service time alone the crowd, served longer ago, would win each tie), then the client served longest ago (its
+// last job started earliest; never, for a newcomer), then age. So every client's first waiting job starts before
+// anyone's second, a client with at most one job running goes ahead of those with several, and clients take turns:
+// five clients that keep the queue full cannot make a sixth wait behind their backlog (older than its job, so age
+// alone would put it last), only behind the batches already running — its job starts in the next batch claimed,
+// even while its previous one runs (training/bench/fair-queue.ts measures it). One client alone gets plain
 // first-come order.
 //
 // The order is computed here, in JavaScript, from every queued job's id, client and age (the admission caps bound
@@ -26,8 +29,8 @@ export interface Waiting {
 const QUEUE_SCAN = 10_000;
 
 /**
- * The queued jobs in the order they should start: by turn (the client's running jobs + the job's rank among that
- * client's queued jobs, oldest first), then by how many jobs the client has queued (fewest first), then by when the
+ * The queued jobs in the order they should start: by turn (the job's rank among its client's queued jobs, oldest
+ * first, + the client's running jobs beyond the first), then by how many jobs the client has queued (fewest first), then by when the
  * client's last job started (`lastStarted`, ms; a client absent from it has never been served and goes first), then
  * by age, then by id. Pure: the claims and the Retry-After estimate share it.
  */
@@ -41,7 +44,7 @@ export function fairOrder<T extends Waiting>(
   const turns = byAge.map((job) => {
     const rank = (ranks.get(job.clientId) ?? 0) + 1;
     ranks.set(job.clientId, rank);
-    return { job, turn: (running.get(job.clientId) ?? 0) + rank };
+    return { job, turn: Math.max(0, (running.get(job.clientId) ?? 0) - 1) + rank };
   });
   const backlog = (c: string) => ranks.get(c) ?? 0; // after the loop: the client's queued jobs
   const served = (c: string) => lastStarted.get(c) ?? -Infinity;
