@@ -1,7 +1,7 @@
 // `npm run profile [-- --model gpt|vq] [--engine tfjs|ort] [--batch N] [--json FILE]`: where a training step's time
 // goes — per-kernel times from tf.profile over one forward + backward of the default model, grouped by kernel and
 // by kernel + shapes, the share spent in matMul-like kernels (MatMul, the attention's depthwise-conv matMuls,
-// Conv2D) and the achieved GFLOP/s; with `--engine ort` (the GPT only), ONNX Runtime's own trace of the native
+// Conv2D) and the achieved GFLOP/s; with `--engine ort` (the GPT or the image tokenizer), ONNX Runtime's own trace of the native
 // training graph by operator, forward and backward (training/bench/ort-profile.ts). Run it with nothing else on the
 // machine; it prints a table and JSON.
 import fs from "node:fs";
@@ -15,7 +15,7 @@ import { VQModel } from "../lib/model/vq-model";
 import { initBackend } from "../lib/tensor/backend";
 import { registerFastGradients } from "../lib/tensor/gradients";
 import { matmulGflops, syntheticGptBatch } from "./bench/models";
-import { profileOrtStep } from "./bench/ort-profile";
+import { profileOrtStep, profileOrtVqStep } from "./bench/ort-profile";
 import { parseFlags, runMain } from "./cli";
 
 const Flags = z.object({
@@ -39,8 +39,12 @@ runMain("profile", async () => {
     "usage: npm run profile -- [--model gpt|vq] [--engine tfjs|ort] [--n-layer L --n-embd C] [--threads N] [--batch N] [--json FILE]",
   );
   if (f.engine === "ort") {
-    if (f.model !== "gpt")
-      throw new Error("--engine ort profiles the transformer only (--model gpt): the conv models have no native graph yet");
+    const threads = f.threads ?? os.availableParallelism();
+    if (f.model === "vq") {
+      const r = await profileOrtVqStep(DEFAULT_VQ_CONFIG, f.batch ?? 64, threads);
+      printOrtProfile(r, `step ${r.stepMs} ms (batch ${r.batch}), ${r.imagesPerS} images/s`, f.json);
+      return;
+    }
     const nEmbd = f.nEmbd ?? DEFAULT_TRANSFORMER_CONFIG.nEmbd;
     const c = {
       ...DEFAULT_TRANSFORMER_CONFIG,
@@ -49,14 +53,8 @@ runMain("profile", async () => {
       nEmbd,
       nHead: nEmbd / 64,
     };
-    const r = await profileOrtStep(c, f.batch ?? 32, f.threads ?? os.availableParallelism());
-    for (const [op, v] of Object.entries(r.byOp))
-      console.log(`${String(v.ms).padStart(6)} ms (fwd ${v.forwardMs}, bwd ${v.backwardMs}) ×${v.callsPerStep} ${op}`);
-    console.log(
-      `step ${r.stepMs} ms (batch ${r.batch} × ${r.positions}), ${r.tokensPerS} tok/s; forward ${r.forwardMs} ms, backward ${r.backwardMs} ms of ${r.kernelMs} ms in kernels`,
-    );
-    console.log(JSON.stringify(r));
-    if (f.json) fs.writeFileSync(f.json, JSON.stringify(r, null, 2) + "\n");
+    const r = await profileOrtStep(c, f.batch ?? 32, threads);
+    printOrtProfile(r, `step ${r.stepMs} ms (batch ${r.batch} × ${r.positions}), ${r.tokensPerS} tok/s`, f.json);
     return;
   }
   const backend = await initBackend({ log: { info() {}, warn: console.warn } });
@@ -143,3 +141,16 @@ runMain("profile", async () => {
   console.log(JSON.stringify(result));
   if (f.json) fs.writeFileSync(f.json, JSON.stringify(result, null, 2) + "\n");
 });
+
+/** The ORT profile's table (by operator, forward and backward), its headline and JSON. */
+function printOrtProfile(
+  r: Awaited<ReturnType<typeof profileOrtVqStep>> | Awaited<ReturnType<typeof profileOrtStep>>,
+  head: string,
+  json?: string,
+) {
+  for (const [op, v] of Object.entries(r.byOp))
+    console.log(`${String(v.ms).padStart(6)} ms (fwd ${v.forwardMs}, bwd ${v.backwardMs}) ×${v.callsPerStep} ${op}`);
+  console.log(`${head}; forward ${r.forwardMs} ms, backward ${r.backwardMs} ms of ${r.kernelMs} ms in kernels`);
+  console.log(JSON.stringify(r));
+  if (json) fs.writeFileSync(json, JSON.stringify(r, null, 2) + "\n");
+}
