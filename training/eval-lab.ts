@@ -1,5 +1,5 @@
 // `npm run eval:lab -- [--model models/default] [--data data/datasets/emoji] [--samples 512] [--seed 1]
-//   [--variation-sources 128] [--vae DIR] [--json FILE]`
+//   [--variation-sources 128] [--vae DIR] [--aae DIR] [--json FILE]`
 // The lab's sample-quality table (issue 19, part 4): the VAE against the AAE — the same networks, the KL against
 // adversarial prior matching — on prior samples and on val reconstructions, beside real val emoji (the ceiling) and
 // samples of the diagonal-Gaussian pixel baseline (the floor), each scored by bits/dim under the Real-NVP, CLIP
@@ -30,7 +30,7 @@ import { sampleQuality, shardOf, type QualityJudges, type QualityRow } from "./l
 import { variationFamily, type VariationFamily } from "./lab/variation-family";
 
 const USAGE =
-  "usage: npm run eval:lab -- [--model DIR] [--data DIR] [--samples N] [--seed N] [--variation-sources N] [--vae DIR] [--json FILE]";
+  "usage: npm run eval:lab -- [--model DIR] [--data DIR] [--samples N] [--seed N] [--variation-sources N] [--vae DIR] [--aae DIR] [--json FILE]";
 const Flags = z.object({
   model: z.string().default(path.join("models", "default")),
   data: z.string().default(path.join("data", "datasets", "emoji")),
@@ -40,6 +40,8 @@ const Flags = z.object({
   variationSources: z.coerce.number().int().min(1).max(4096).default(128),
   /** Another VAE folder to score in place of <model>/lab/vae (e.g. an older one, for a before/after row). */
   vae: z.string().optional(),
+  /** Another AAE scored in place of the folder's (an adaptive-λ run against the shipped fixed λ, say). */
+  aae: z.string().optional(),
   json: z.string().optional(),
 });
 
@@ -148,7 +150,7 @@ runMain("eval:lab", async () => {
     });
     await add("pixel Gaussian samples", await take(gauss));
     for (const kind of ["vae", "aae"] as const) {
-      const dir = kind === "vae" && flags.vae ? flags.vae : labDir(flags.model, kind);
+      const dir = (kind === "vae" ? flags.vae : flags.aae) ?? labDir(flags.model, kind);
       if (!fs.existsSync(path.join(dir, "manifest.json"))) {
         console.log(`${kind}: not trained (${dir}), left out`);
         continue;
@@ -180,13 +182,15 @@ runMain("eval:lab", async () => {
   }
   const vaeDir = flags.vae ?? labDir(flags.model, "vae");
   // Another VAE's numbers go beside it, not over the model's own table.
-  const out = flags.json ?? (flags.vae ? path.join(flags.vae, "eval-lab.json") : path.join(flags.model, "lab", "eval-lab.json"));
+  const other = flags.vae ?? flags.aae;
+  const out = flags.json ?? path.join(other ?? path.join(flags.model, "lab"), "eval-lab.json");
   const result = {
     model: flags.model,
     samples: flags.samples,
     seed: flags.seed,
     labels: labels.length,
     vae: vaeDir,
+    aae: flags.aae ?? labDir(flags.model, "aae"),
     // The gate of the detail page's VAE tools (lib/generate/vae-edit.ts) trusts these numbers for these weights only.
     vaeWeights: vaeWeights(vaeDir),
     rows,
