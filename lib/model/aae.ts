@@ -1,5 +1,5 @@
 // The lab's adversarial autoencoder (Makhzani et al. 2016, "Adversarial Autoencoders"): the VAE's encoder and
-// decoder (./vae.ts, the same networks and Gaussian likelihood), but the KL(q(z|x) ‖ p(z)) term of the ELBO is
+// decoder (./vae.ts, the same networks and likelihoods: config.likelihood), but the KL(q(z|x) ‖ p(z)) term of the ELBO is
 // replaced by adversarial prior matching: a discriminator D on the latent space learns to tell samples of the prior
 // p(z) = N(0, I) from codes z ~ q(z|x) of training images, and the encoder learns to fool it, which pushes the
 // *aggregate* posterior q(z) = E_x q(z|x) towards p(z) (the VAE's KL pulls every q(z|x) towards p(z) instead). The
@@ -16,7 +16,7 @@ import { createDense, dense, stopGradient, type Dense } from "./layers";
 import type { ParamStore } from "./params";
 import { VAE } from "./vae";
 import { DEFAULT_VAE_CONFIG, validateVAEConfig, type VAEConfig } from "./vae-config";
-import { dequantizedGaussianNll, reparameterize } from "./vae-elbo";
+import { reparameterize } from "./vae-elbo";
 
 export interface AAEConfig extends Omit<VAEConfig, "kind"> {
   kind: "aae";
@@ -44,9 +44,6 @@ export const ENCODER_LAST_LAYER = "vae.enc.head.w";
 export function validateAAEConfig(c: AAEConfig): AAEConfig {
   if (c.kind !== "aae") throw new Error(`invalid AAE config: kind must be "aae", got ${String(c.kind)}`);
   if (!(Number.isInteger(c.discHidden) && c.discHidden >= 1)) throw new Error("invalid AAE config: discHidden must be an integer ≥ 1");
-  // NOTE: the AAE scores reconstructions with the learned Gaussian only; the VAE's other likelihoods are not wired here.
-  if (c.likelihood !== "gaussian-learned")
-    throw new Error(`invalid AAE config: likelihood must be "gaussian-learned" (the AAE's only one), got ${String(c.likelihood)}`);
   validateVAEConfig({ ...c, kind: "vae" });
   return c;
 }
@@ -129,7 +126,7 @@ export class AAE {
       const eps = tf.randomNormal(mu.shape, 0, 1, "float32", seed) as tf.Tensor2D; // [B, d]
       const z = reparameterize(mu, logVar, eps);
       const p = this.vae.decodeDistribution(z);
-      const nll = dequantizedGaussianNll(images, p.mean, p.logVar);
+      const nll = this.vae.pixelNll(images, p); // the VAE's likelihood, whichever config.likelihood names
       const prior = tf.randomNormal(mu.shape, 0, 1, "float32", (seed + 1) >>> 0) as tf.Tensor2D; // [B, d]
       const realLogits = this.discriminate(prior);
       const fakeLogits = this.discriminate(stopGradient(z));

@@ -31,6 +31,9 @@ export const AAE_PRESETS: Record<string, Partial<AAEConfig>> = {
   default: { ...(VAE_PRESETS.default as Partial<AAEConfig>) },
   tiny: { ...(VAE_PRESETS.tiny as Partial<AAEConfig>), discHidden: 32 },
   adaptive: { ...(VAE_PRESETS.default as Partial<AAEConfig>) },
+  /** The shipped VAE's likelihood (a discretised logistic over the 256 levels), fixed λ. */
+  logistic: { ...(VAE_PRESETS.logistic as Partial<AAEConfig>) },
+  "tiny-logistic": { ...(VAE_PRESETS["tiny-logistic"] as Partial<AAEConfig>), discHidden: 32 },
 };
 
 /**
@@ -48,6 +51,8 @@ export const AAE_ADVERSARIAL_WEIGHTS: Record<string, Pick<AAETaskOptions, "advWe
   default: { advWeight: 50 },
   tiny: { advWeight: 50 },
   adaptive: { adaptive: { factor: 1, every: 10 } },
+  logistic: { advWeight: 50 },
+  "tiny-logistic": { advWeight: 50 },
 };
 
 export const AAE_TRAINER_DEFAULTS: Readonly<TrainerConfig> = VAE_TRAINER_DEFAULTS;
@@ -220,7 +225,7 @@ export const createTask: CreateTask<AAETaskOptions> = async (o, role) => {
 
 export const labModel: LabModel = {
   summary: "aae: the VAE's networks with the KL replaced by adversarial prior matching on z (Makhzani et al. 2016)",
-  presets: ["default", "tiny", "adaptive"],
+  presets: ["default", "tiny", "adaptive", "logistic", "tiny-logistic"],
   trainerDefaults: AAE_TRAINER_DEFAULTS,
   exportDtype: "float16",
   definition: (ctx: LabContext) =>

@@ -140,6 +140,7 @@ const CONFIGS: Record<string, AAEConfig> = {
     padding: "zero",
     discHidden: 32,
   },
+  "the discretised logistic likelihood": { ...TINY, likelihood: "logistic" },
 };
 
 describe("the AAE training graph equals the tfjs tape", () => {

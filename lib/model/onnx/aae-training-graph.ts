@@ -1,6 +1,6 @@
 // The lab's adversarial autoencoder's training step (../aae.ts: AAE.terms, combined as training/lab/aae-task.ts's
 // loss) as one ONNX graph with, through ./autodiff.ts, its gradient with respect to every parameter, so ONNX
-// Runtime's native kernels run the whole step. The encoder, decoder and Gaussian likelihood are the VAE's nodes
+// Runtime's native kernels run the whole step. The encoder, decoder and likelihood (either family) are the VAE's nodes
 // (./vae-training-graph.ts), as are the batch's decoding, the step's outputs and the options' and graph's types. One
 // scalar trains both players, as in the tfjs model: the encoder's adversarial term reads D's weights through sg[·]
 // and D's own term reads the codes through sg[·] (GraphBuilder.stopGradient), so each player's gradient stays on its
