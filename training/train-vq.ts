@@ -1,4 +1,4 @@
-// `npm run train:vq -- --kind vqvae|dvae|ae [--gan true] [--preset default|tiny] [--minutes M | --steps N]
+// `npm run train:vq -- --kind vqvae|dvae|ae [--gan true] [--preset default|tiny|wide-decoder] [--minutes M | --steps N]
 //   [--batch-size 64] [--seed 1] [--out runs/vqvae] [--resume] [--warm-start DIR] [--workers auto]
 //   [--export models/image-tokenizer]`
 // Trains an image tokenizer (or the continuous "ae" baseline; --gan true makes a VQ-VAE a VQ-GAN) on the emoji
@@ -28,9 +28,11 @@ const PRESETS: Record<string, Partial<VQConfig>> = {
   default: {},
   /** Seconds-scale model for tests and smoke runs. */
   tiny: { encoderWidths: [16, 32], decoderWidths: [16, 32], outputWidth: 16, codebookSize: 64, embedDim: 16 },
+  /** The decoder twice as wide (issue 31 part 3: "a wider decoder if the curve flattens"); the same codes and bits. */
+  "wide-decoder": { decoderWidths: [96, 256], outputWidth: 64 },
 };
 
-const USAGE = `usage: npm run train:vq -- --kind vqvae|dvae|ae [--preset default|tiny] [--out DIR] [--export DIR] [--codebook-size K] [--embed-dim D] [--padding edge|zero] [--restart-every N] [--hard-gumbel true|false] [--usage-weight W] [--final-temperature T] [--temperature-fraction F] [--kl-weight W] [--kl-warmup-fraction F] [--gan true [--gan-start N] [--disc-weight W] [--feature-weight W]] ${TRAINER_FLAGS_USAGE}`;
+const USAGE = `usage: npm run train:vq -- --kind vqvae|dvae|ae [--preset default|tiny|wide-decoder] [--out DIR] [--export DIR] [--codebook-size K] [--embed-dim D] [--padding edge|zero] [--restart-every N] [--hard-gumbel true|false] [--usage-weight W] [--final-temperature T] [--temperature-fraction F] [--kl-weight W] [--kl-warmup-fraction F] [--gan true [--gan-start N] [--disc-weight W] [--feature-weight W]] ${TRAINER_FLAGS_USAGE}`;
 
 const Flags = z.object({
   kind: z.enum(["vqvae", "dvae", "ae"]).default("vqvae"),
@@ -45,7 +47,7 @@ const Flags = z.object({
   usageWeight: z.coerce.number().min(0).optional(),
   temperatureFraction: z.coerce.number().positive().max(1).default(DVAE_SCHEDULE.temperatureFraction),
   klWarmupFraction: z.coerce.number().positive().max(1).default(DVAE_SCHEDULE.klWarmupFraction),
-  preset: z.enum(["default", "tiny"]).default("default"),
+  preset: z.enum(["default", "tiny", "wide-decoder"]).default("default"),
   data: z.string().default(path.join("data", "datasets", "emoji")),
   size: z.coerce.number().int().positive().default(32),
   out: z.string().optional(),
