@@ -25,8 +25,9 @@ export const LAB_MODELS: Readonly<Record<LabKind, LabModelInfo>> = Object.freeze
     title: "VAE — variations and blends",
     what:
       "A convolutional variational autoencoder (Kingma & Welling 2014) on the 32×32 emoji: the encoder gives the mean and " +
-      "log-variance of a 128-d Gaussian q(z|x), a sample z = μ + σ·ε (the reparameterisation trick) is decoded to a Gaussian " +
-      "over every dequantised pixel value. Sampling around an image's μ gives variations of it; decoding spherical " +
+      "log-variance of a 128-d Gaussian q(z|x), a sample z = μ + σ·ε (the reparameterisation trick) is decoded to a " +
+      "distribution over every pixel value's 256 levels (the shipped model: a discretised logistic, as PixelCNN++; a " +
+      "Gaussian is the other choice). Sampling around an image's μ gives variations of it; decoding spherical " +
       "interpolations between two μ's blends two images.",
     objective: "maximise the ELBO: E_q[log p(x|z)] − KL(q(z|x) ‖ N(0, I)), the KL in closed form ½ Σ (μ² + σ² − 1 − log σ²)",
     usedIn: [{ label: "Variations and Blend on every generation's page", href: "/gallery" }],
@@ -60,7 +61,8 @@ export const LAB_MODELS: Readonly<Record<LabKind, LabModelInfo>> = Object.freeze
     title: "Denoising autoencoder — clean-up of noisy uploads",
     what:
       "A convolutional denoising autoencoder (Vincent et al. 2008): every training image is corrupted afresh from a seed " +
-      "(Gaussian noise with σ up to 0.15, salt and pepper on some, a fifth left clean) and the net learns to give back the " +
+      "as an upload is damaged (a soft focus, Gaussian noise with σ up to 0.15, salt and pepper on some, a JPEG round trip " +
+      "at quality 10–70; a fifth left clean) and the net learns to give back the " +
       "clean one; its decoder writes a correction added to the input, so a clean picture passes through nearly untouched. " +
       "An admin's retrain can run it over every upload first (npm run retrain -- --data FOLDER --denoise), with a " +
       "before/after sheet in the run's folder.",
@@ -75,7 +77,7 @@ export const LAB_MODELS: Readonly<Record<LabKind, LabModelInfo>> = Object.freeze
   aae: {
     title: "Adversarial autoencoder — the VAE's KL replaced by a discriminator",
     what:
-      "The VAE's encoder and decoder (Makhzani et al. 2016), but instead of the KL term a small discriminator on the " +
+      "The VAE's encoder, decoder and likelihood (Makhzani et al. 2016), but instead of the KL term a small discriminator on the " +
       "128-d latent learns to tell prior samples z ~ N(0, I) from codes of real images, and the encoder learns to fool it: " +
       "the codes' overall distribution is pushed to the prior, each image's own code is not. Decoding prior samples gives " +
       "new images; the table below compares them with the VAE's.",

@@ -144,7 +144,8 @@ export const createTask: CreateTask<DAETaskOptions> = async (o, role) => {
 };
 
 export const labModel: LabModel = {
-  summary: "dae: conv denoising autoencoder (residual output) trained on seeded Gaussian + salt-and-pepper corruption; retrain --denoise",
+  summary:
+    "dae: conv denoising autoencoder (residual output) trained on seeded upload damage (soft focus, noise, salt and pepper, JPEG); retrain --denoise",
   presets: ["default", "tiny"],
   trainerDefaults: DAE_TRAINER_DEFAULTS,
   exportDtype: "float16",
