@@ -24,7 +24,7 @@ const Flags = z.object({
 
 /** Every image damaged (pClean 0), by one kind of damage each; the training mix last. */
 const none = { pClean: 0, maxSigma: 0, pSaltPepper: 0, maxSaltPepper: 0, pBlur: 0, pJpeg: 0 };
-export const DAMAGE: Record<string, CorruptionConfig> = {
+const DAMAGE: Record<string, CorruptionConfig> = {
   noise: {
     ...none,
     maxSigma: DEFAULT_CORRUPTION.maxSigma,

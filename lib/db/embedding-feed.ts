@@ -13,7 +13,9 @@ export interface FeedImage {
   embedding: Float32Array;
 }
 
-const searchable = { rejected: false, embedding: { not: null }, generation: { status: "done", modelVersionId: { not: null } } };
+/** A searchable image: kept, embedded, of a finished generation of a model version (embeddedSince checks that last part in JS). */
+const searchableImage = { rejected: false, embedding: { not: null } };
+const searchable = { ...searchableImage, generation: { status: "done", modelVersionId: { not: null } } };
 
 const select = {
   id: true,
@@ -59,11 +61,12 @@ export async function embeddingsAfter(db: Db, afterId: string | null, take: numb
  */
 export async function embeddedSince(db: Db, since: Date): Promise<{ id: string; createdAt: Date }[]> {
   const recent = await db.image.findMany({
-    where: { rejected: false, embedding: { not: null }, createdAt: { gte: since } },
+    where: { ...searchableImage, createdAt: { gte: since } },
     select: { id: true, createdAt: true, generationId: true },
   });
   const generationIds = [...new Set(recent.map((r) => r.generationId))];
-  // By id alone, filtered here: with the status in the WHERE too, the planner again picks the status index.
+  // By id alone, filtered here as `searchable.generation` says: with the status in the WHERE too, the planner again
+  // picks the status index.
   const generations = await inChunks(generationIds, (ids) =>
     db.generation.findMany({ where: { id: { in: ids } }, select: { id: true, status: true, modelVersionId: true } }),
   );

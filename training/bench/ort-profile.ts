@@ -21,7 +21,6 @@ interface TraceEvent {
 interface InputMeta {
   name: string;
   shape: readonly number[];
-  type?: string;
 }
 
 /** The transformer's training step (text and codes cycled through their vocabularies, dropout masks 90 % kept). */
