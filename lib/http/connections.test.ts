@@ -59,7 +59,7 @@ const until = async (done: () => boolean, ms: number) => {
   for (const end = Date.now() + ms; !done() && Date.now() < end;) await new Promise((r) => setTimeout(r, 25));
 };
 
-const FAST: ConnectionLimits = { headersTimeoutMs: 1000, requestTimeoutMs: 2000, perClient: 0 };
+const FAST: ConnectionLimits = { headersTimeoutMs: 1000, requestTimeoutMs: 2000, perClient: 0, keepAliveTimeoutMs: 1500 };
 
 describe("slow clients", () => {
   it("a client dribbling its headers, or sending nothing, is cut off at the header timeout", async () => {
@@ -91,8 +91,31 @@ describe("slow clients", () => {
   });
 });
 
+describe("idle keep-alive connections", () => {
+  it("are kept past the header timeout for the client's next request, and closed after the keep-alive timeout", async () => {
+    const limits = { ...FAST, keepAliveTimeoutMs: 2000 };
+    const { port } = await start(limits);
+    const c = connect(port);
+    const openedAt = Date.now();
+    const request = "GET / HTTP/1.1\r\nHost: tessera\r\n\r\n";
+    const answers = () => c.received.match(/HTTP\/1\.1 200 OK/g)?.length ?? 0;
+    c.socket.write(request);
+    await until(() => answers() === 1, 2000);
+    // Idle longer than the header timeout (1 s), shorter than the keep-alive one: the same connection answers.
+    await until(() => false, 1300);
+    c.socket.write(request);
+    await until(() => answers() === 2, 2000);
+    expect(answers()).toBe(2);
+    const idleSince = Date.now();
+    await until(() => c.closedAfterMs !== null, 5000);
+    const idleMs = openedAt + c.closedAfterMs! - idleSince;
+    expect(idleMs).toBeGreaterThanOrEqual(limits.keepAliveTimeoutMs - 300);
+    expect(idleMs).toBeLessThan(limits.keepAliveTimeoutMs + 1500);
+  });
+});
+
 describe("connections per client", () => {
-  const CAP: ConnectionLimits = { headersTimeoutMs: 10_000, requestTimeoutMs: 10_000, perClient: 3 };
+  const CAP: ConnectionLimits = { headersTimeoutMs: 10_000, requestTimeoutMs: 10_000, perClient: 3, keepAliveTimeoutMs: 10_000 };
 
   it("an address holds at most its share; the next one is closed at once, and a freed place can be taken", async () => {
     const { port } = await start(CAP);
@@ -128,14 +151,20 @@ describe("the settings", () => {
     const options = serverOptions(limits);
     expect(options).toMatchObject({ headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs });
     expect(options.connectionsCheckingInterval).toBeLessThanOrEqual(1000);
+    // Idle keep-alive sockets outlive a pause of several seconds between a client's requests (Node's default: 5 s).
+    expect(options.keepAliveTimeout).toBe(limits.keepAliveTimeoutMs);
+    expect(limits.keepAliveTimeoutMs).toBeGreaterThanOrEqual(60_000);
   });
 
   it("come from the environment, and a bad value is refused with what is accepted", () => {
-    expect(connectionLimitsFromEnv({ HEADERS_TIMEOUT_MS: "5000", REQUEST_TIMEOUT_MS: "9000", CONNECTIONS_PER_CLIENT: "0" })).toEqual({
+    const env = { HEADERS_TIMEOUT_MS: "5000", REQUEST_TIMEOUT_MS: "9000", CONNECTIONS_PER_CLIENT: "0", KEEP_ALIVE_TIMEOUT_MS: "30000" };
+    expect(connectionLimitsFromEnv(env)).toEqual({
       headersTimeoutMs: 5000,
       requestTimeoutMs: 9000,
       perClient: 0,
+      keepAliveTimeoutMs: 30_000,
     });
+    expect(() => connectionLimitsFromEnv({ KEEP_ALIVE_TIMEOUT_MS: "0" })).toThrow(/KEEP_ALIVE_TIMEOUT_MS must be 1000–600000 ms/);
     expect(() => connectionLimitsFromEnv({ CONNECTIONS_PER_CLIENT: "lots" })).toThrow(
       /CONNECTIONS_PER_CLIENT must be a number \(0: no cap\)/,
     );

@@ -4,6 +4,8 @@
 // open as many connections as the process has file descriptors: a few slow clients could hold the server.
 // Behind a reverse proxy every connection comes from the proxy, so the per-client cap is the proxy's job there
 // (README: Configuration, and the nginx example under "Several servers, one queue").
+// An idle keep-alive connection, on the other hand, is kept longer than Node's 5 s: a client that reuses its socket
+// just as the server closes it gets a connection reset (ECONNRESET) instead of an answer, and only browsers retry.
 import http from "node:http";
 import type net from "node:net";
 import { z } from "zod";
@@ -16,6 +18,8 @@ export interface ConnectionLimits {
   requestTimeoutMs: number;
   /** Connections one peer address may hold open at once; 0: no cap. */
   perClient: number;
+  /** How long an idle keep-alive connection waits for its next request before the server closes it. */
+  keepAliveTimeoutMs: number;
 }
 
 const ms = (name: string, max: number) =>
@@ -39,6 +43,9 @@ const LimitsEnv = z
       .min(0, "CONNECTIONS_PER_CLIENT must be 0–100000 (0: no cap)")
       .max(100_000, "CONNECTIONS_PER_CLIENT must be 0–100000 (0: no cap)")
       .default(32),
+    // Longer than the few seconds a page or a script pauses between requests (the close-while-reusing race above
+    // needs a pause of about this length), and an idle connection still counts against CONNECTIONS_PER_CLIENT.
+    KEEP_ALIVE_TIMEOUT_MS: ms("KEEP_ALIVE_TIMEOUT_MS", 600_000).default(65_000),
   })
   // Node refuses a header timeout longer than the whole request's.
   .refine((e) => e.HEADERS_TIMEOUT_MS <= e.REQUEST_TIMEOUT_MS, {
@@ -51,7 +58,12 @@ export function connectionLimitsFromEnv(env: Record<string, string | undefined> 
   const parsed = LimitsEnv.safeParse(env);
   if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
   const e = parsed.data;
-  return { headersTimeoutMs: e.HEADERS_TIMEOUT_MS, requestTimeoutMs: e.REQUEST_TIMEOUT_MS, perClient: e.CONNECTIONS_PER_CLIENT };
+  return {
+    headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    perClient: e.CONNECTIONS_PER_CLIENT,
+    keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
+  };
 }
 
 /** The Node server options that enforce the timeouts. */
@@ -59,6 +71,7 @@ export function serverOptions(l: ConnectionLimits): http.ServerOptions {
   return {
     headersTimeout: l.headersTimeoutMs,
     requestTimeout: l.requestTimeoutMs,
+    keepAliveTimeout: l.keepAliveTimeoutMs,
     // Node checks the two timeouts on this interval (default 30 s): a timeout is only as prompt as the check.
     connectionsCheckingInterval: Math.min(1000, Math.floor(l.headersTimeoutMs / 4)),
   };
