@@ -1,10 +1,13 @@
-// `npm run bench [-- --quick] [--out bench/results.json] [--no-http] [--no-training] [--pg URL]`: the numbers that
+// `npm run bench [-- --quick] [--out bench/results.json] [--no-http] [--no-training] [--pg URL] [--smoke]`: the numbers that
 // matter, measured side by side in one run on the active backend; `--pg` adds the HTTP rows with two servers
 // sharing that (scratch) PostgreSQL database (absolute times on a shared 2-core machine are noisy; ratios measured in
-// the same run are not). Prints a table and writes JSON.
+// the same run are not). Prints a table and writes JSON. `--smoke` checks the plumbing only (tiny models, one request
+// per HTTP row): what the bench's test runs; its numbers mean nothing.
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { DEFAULT_TRANSFORMER_CONFIG, type TransformerConfig } from "../lib/model/transformer-config";
+import { DEFAULT_VQ_CONFIG, type VQConfig } from "../lib/model/vq-config";
 import { initBackend } from "../lib/tensor/backend";
 import { registerFastGradients } from "../lib/tensor/gradients";
 import { benchHttp } from "./bench/http";
@@ -14,6 +17,7 @@ import { flag, parseFlags, runMain } from "./cli";
 
 const Flags = z.object({
   quick: flag(),
+  smoke: flag(),
   out: z.string().default(path.join("bench", "results.json")),
   noHttp: flag(),
   noTraining: flag(),
@@ -24,6 +28,17 @@ const Flags = z.object({
 });
 
 const f = (x: number, digits = 0) => x.toFixed(digits);
+
+// --smoke's models: the shapes of the real ones at a fraction of the width (seconds, not minutes).
+const SMOKE_VQ: VQConfig = {
+  ...DEFAULT_VQ_CONFIG,
+  encoderWidths: [8, 16],
+  decoderWidths: [8, 16],
+  outputWidth: 8,
+  codebookSize: 32,
+  embedDim: 8,
+};
+const SMOKE_GPT: TransformerConfig = { ...DEFAULT_TRANSFORMER_CONFIG, nLayer: 1, nHead: 2, nEmbd: 32 };
 
 export function formatBench(r: BenchResult): string {
   const t = r.transformer;
@@ -93,6 +108,8 @@ export type BenchResult = {
   backend: string;
   detail: string;
   quick: boolean;
+  /** Tiny models and one request per HTTP row: the plumbing, not a measurement. */
+  smoke: boolean;
   time: string;
   matmul1024Gflops: number;
   imageTokenizer: Awaited<ReturnType<typeof imageTokenizerThroughput>>;
@@ -107,25 +124,25 @@ runMain("bench", async () => {
   const flags = parseFlags(
     process.argv.slice(2),
     Flags,
-    "usage: npm run bench -- [--quick] [--out FILE] [--no-http] [--no-training] [--pg postgresql://…]",
+    "usage: npm run bench -- [--quick] [--out FILE] [--no-http] [--no-training] [--pg postgresql://…] [--smoke]",
   );
   const backend = await initBackend({ log: { info() {}, warn: console.warn } });
   registerFastGradients();
-  const reps = flags.quick ? 1 : 3;
+  const quick = flags.quick || flags.smoke;
+  const reps = quick ? 1 : 3;
+  const http = (pgUrl?: string) => benchHttp({ quick, smoke: flags.smoke, pgUrl, log: (s) => console.error(`[bench] ${s}`) });
   const result: BenchResult = {
     backend: backend.name,
     detail: backend.detail,
-    quick: flags.quick,
+    quick,
+    smoke: flags.smoke,
     time: new Date().toISOString(),
-    matmul1024Gflops: await matmulGflops(1024, reps),
-    imageTokenizer: await imageTokenizerThroughput(reps, flags.quick ? 1 : 3),
-    transformer: await transformerThroughput(reps, flags.quick ? 1 : 2),
-    training: flags.noTraining ? null : await trainingThroughput(flags.quick),
-    http: flags.noHttp ? null : await benchHttp({ quick: flags.quick, log: (s) => console.error(`[bench] ${s}`) }),
-    httpTwoServers:
-      flags.noHttp || !flags.pg
-        ? null
-        : await benchHttp({ quick: flags.quick, pgUrl: flags.pg, log: (s) => console.error(`[bench] ${s}`) }),
+    matmul1024Gflops: await matmulGflops(flags.smoke ? 128 : 1024, reps),
+    imageTokenizer: await imageTokenizerThroughput(reps, quick ? 1 : 3, flags.smoke ? SMOKE_VQ : DEFAULT_VQ_CONFIG),
+    transformer: await transformerThroughput(reps, quick ? 1 : 2, flags.smoke ? SMOKE_GPT : DEFAULT_TRANSFORMER_CONFIG),
+    training: flags.noTraining ? null : await trainingThroughput(quick),
+    http: flags.noHttp ? null : await http(),
+    httpTwoServers: flags.noHttp || !flags.pg ? null : await http(flags.pg),
   };
   console.log(formatBench(result));
   fs.mkdirSync(path.dirname(flags.out), { recursive: true });

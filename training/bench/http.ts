@@ -125,6 +125,8 @@ export async function startServer(env: Record<string, string>): Promise<Server> 
 
 export async function benchHttp(o: {
   quick: boolean;
+  /** One request per client in every row: checks the plumbing (training/bench/bench.test.ts), measures nothing. */
+  smoke?: boolean;
   modelDir?: string;
   /** A scratch PostgreSQL database: two servers share it (and one image folder) instead of one on SQLite. */
   pgUrl?: string;
@@ -200,7 +202,7 @@ export async function benchHttp(o: {
           ...(rerank ? [{ n: 4, clients: 1, candidates: 16 }] : []),
         ];
     for (const { n, clients, candidates } of runs) {
-      const perClient = o.quick ? (clients === 1 ? 2 : 1) : clients === 1 ? 6 : clients === 8 ? 3 : 2;
+      const perClient = o.smoke ? 1 : o.quick ? (clients === 1 ? 2 : 1) : clients === 1 ? 6 : clients === 8 ? 3 : 2;
       const times: number[] = [];
       const started = performance.now();
       await Promise.all(

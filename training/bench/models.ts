@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs";
 import { sampleImageCodes } from "../../lib/model/sample";
 import { Transformer } from "../../lib/model/transformer";
 import { DEFAULT_TRANSFORMER_CONFIG, imageTokens, type TransformerConfig } from "../../lib/model/transformer-config";
-import { DEFAULT_VQ_CONFIG } from "../../lib/model/vq-config";
+import { DEFAULT_VQ_CONFIG, type VQConfig } from "../../lib/model/vq-config";
 import { VQModel } from "../../lib/model/vq-model";
 
 /** Best wall time of `reps` runs of an async function, in seconds (after one warm-up run). */
@@ -53,8 +53,8 @@ export async function timedMatmulGflops(seconds: number, size = 1024): Promise<n
   return (2 * size ** 3 * count) / t / 1e9;
 }
 
-export async function imageTokenizerThroughput(reps: number, trainSteps: number) {
-  const model = new VQModel(DEFAULT_VQ_CONFIG, 1);
+export async function imageTokenizerThroughput(reps: number, trainSteps: number, config: VQConfig = DEFAULT_VQ_CONFIG) {
+  const model = new VQModel(config, 1);
   const x = tf.randomUniform([64, 32, 32, 3]) as tf.Tensor4D;
   const codes = model.encode(x);
   const encode = await best(reps, () => void tf.tidy(() => model.encode(x).dataSync()));
@@ -87,8 +87,7 @@ export function syntheticGptBatch(c: TransformerConfig, batch: number): { text: 
   };
 }
 
-export async function transformerThroughput(reps: number, trainSteps: number) {
-  const c = DEFAULT_TRANSFORMER_CONFIG;
+export async function transformerThroughput(reps: number, trainSteps: number, c: TransformerConfig = DEFAULT_TRANSFORMER_CONFIG) {
   const model = new Transformer(c, 1);
   const prompt = [5, 6, 7, ...Array(c.textLen - 3).fill(c.padId)];
   const nul = [2, ...Array(c.textLen - 1).fill(c.padId)];
