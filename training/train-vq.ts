@@ -1,19 +1,21 @@
 // `npm run train:vq -- --kind vqvae|dvae|ae [--gan true] [--preset default|tiny|wide-decoder] [--minutes M | --steps N]
 //   [--batch-size 64] [--seed 1] [--out runs/vqvae] [--resume] [--warm-start DIR] [--workers auto]
-//   [--export models/image-tokenizer]`
+//   [--export models/image-tokenizer] [--keep-codes true --warm-start TOKENIZER]`
 // Trains an image tokenizer (or the continuous "ae" baseline; --gan true makes a VQ-VAE a VQ-GAN) on the emoji
 // corpus (`npm run data` first) on the shared training loop: on ONNX Runtime by default (the step as one native
 // graph, lib/model/onnx/vq-training-graph.ts, a VQ-GAN's vqgan-training-graph.ts; --engine tfjs for tfjs replicas,
 // both cores, data-parallel). Ctrl-C saves a checkpoint; --resume goes on from it. --export writes the
-// model in float16 (without a VQ-GAN's discriminator).
+// model in float16 (without a VQ-GAN's discriminator). --keep-codes true trains only the decoder of the warm-start
+// tokenizer (a new one when the preset's decoder differs), its encoder and codebook frozen: every image keeps its
+// codes, so the transformer trained on them serves with the new decoder unchanged.
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { loadSplit, readManifest } from "../lib/data/manifest";
 import { sha256 } from "../lib/data/shard";
-import { saveCheckpoint } from "../lib/model/checkpoint";
+import { readCheckpointManifest, saveCheckpoint } from "../lib/model/checkpoint";
 import { DISCRIMINATOR_PREFIX } from "../lib/model/discriminator";
-import { DEFAULT_VQ_CONFIG, type VQConfig } from "../lib/model/vq-config";
+import { DEFAULT_VQ_CONFIG, vqConfigFromManifest, type VQConfig } from "../lib/model/vq-config";
 import { initBackend } from "../lib/tensor/backend";
 import { registerFastGradients } from "../lib/tensor/gradients";
 import { parseFlags, runMain } from "./cli";
@@ -32,7 +34,7 @@ const PRESETS: Record<string, Partial<VQConfig>> = {
   "wide-decoder": { decoderWidths: [96, 256], outputWidth: 64 },
 };
 
-const USAGE = `usage: npm run train:vq -- --kind vqvae|dvae|ae [--preset default|tiny|wide-decoder] [--out DIR] [--export DIR] [--codebook-size K] [--embed-dim D] [--padding edge|zero] [--restart-every N] [--hard-gumbel true|false] [--usage-weight W] [--final-temperature T] [--temperature-fraction F] [--kl-weight W] [--kl-warmup-fraction F] [--gan true [--gan-start N] [--disc-weight W] [--feature-weight W]] ${TRAINER_FLAGS_USAGE}`;
+const USAGE = `usage: npm run train:vq -- --kind vqvae|dvae|ae [--preset default|tiny|wide-decoder] [--out DIR] [--export DIR] [--codebook-size K] [--embed-dim D] [--padding edge|zero] [--restart-every N] [--hard-gumbel true|false] [--usage-weight W] [--final-temperature T] [--temperature-fraction F] [--kl-weight W] [--kl-warmup-fraction F] [--gan true [--gan-start N] [--disc-weight W] [--feature-weight W]] [--keep-codes true --warm-start DIR] ${TRAINER_FLAGS_USAGE}`;
 
 const Flags = z.object({
   kind: z.enum(["vqvae", "dvae", "ae"]).default("vqvae"),
@@ -55,6 +57,10 @@ const Flags = z.object({
   finalTemperature: z.coerce.number().positive().max(1).default(DVAE_SCHEDULE.finalTemperature),
   klWeight: z.coerce.number().min(0).default(DVAE_SCHEDULE.klWeight),
   gan: z.enum(["true", "false"]).default("false"),
+  keepCodes: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((v) => v === "true"),
   ganStart: z.coerce.number().int().min(0).default(DEFAULT_GAN_OPTIONS.start),
   discWeight: z.coerce.number().min(0).default(DEFAULT_GAN_OPTIONS.discWeight),
   featureWeight: z.coerce.number().min(0).default(DEFAULT_GAN_OPTIONS.featureWeight),
@@ -75,7 +81,20 @@ runMain("train:vq", async () => {
       .filter((k) => flags[k] !== undefined)
       .map((k) => [k, flags[k]]),
   ) as Partial<VQConfig>;
-  const config: VQConfig = { ...DEFAULT_VQ_CONFIG, ...PRESETS[flags.preset], ...overrides, kind: flags.kind, imageSize: flags.size };
+  let config: VQConfig = { ...DEFAULT_VQ_CONFIG, ...PRESETS[flags.preset], ...overrides, kind: flags.kind, imageSize: flags.size };
+  let freshDecoder = false;
+  if (flags.keepCodes) {
+    if (!flags.warmStart)
+      throw new Error(`--keep-codes true trains a decoder for a tokenizer's codes: name it with --warm-start DIR\n${USAGE}`);
+    // Everything that decides the codes is the warm start's; only the decoder's shape is this run's.
+    const from = vqConfigFromManifest(readCheckpointManifest(flags.warmStart).config);
+    const decoder = { decoderWidths: config.decoderWidths, outputWidth: config.outputWidth };
+    freshDecoder = JSON.stringify(decoder) !== JSON.stringify({ decoderWidths: from.decoderWidths, outputWidth: from.outputWidth });
+    config = { ...from, ...decoder };
+    console.log(
+      `keeping the codes of ${flags.warmStart}: encoder and codebook frozen; ${freshDecoder ? "a new decoder" : "its decoder"} (widths ${decoder.decoderWidths.join(", ")}, output ${decoder.outputWidth})`,
+    );
+  }
   const outDir = flags.out ?? path.join("runs", flags.kind);
   const dataHash = sha256(fs.readFileSync(path.join(flags.data, "manifest.json")));
   const options: VQTaskOptions = {
@@ -92,6 +111,8 @@ runMain("train:vq", async () => {
         ? { ...DEFAULT_GAN_OPTIONS, start: flags.ganStart, discWeight: flags.discWeight, featureWeight: flags.featureWeight }
         : undefined,
     sheet: true,
+    keepCodes: flags.keepCodes,
+    freshDecoder,
   };
   const trainer = trainerConfigFrom(VQ_TRAINER_DEFAULTS, flags);
   console.log(

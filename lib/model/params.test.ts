@@ -1,4 +1,5 @@
-// Restoring a ParamStore: exact fits load, misfits are refused, and only names the caller allows may be missing.
+// Restoring a ParamStore: exact fits load, misfits are refused, and only names the caller marks fresh may be missing,
+// differ or be left over (they keep their initial values).
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../tensor/backend";
@@ -23,7 +24,22 @@ describe("ParamStore.load", () => {
     s.load(values, "export", (n) => n.startsWith("disc."));
     expect(Array.from(s.get("enc.w").dataSync())).toEqual([1, 1]);
     expect(Array.from(s.get("disc.0.w").dataSync())).toEqual([7, 7]);
-    expect(() => s.load(new Map([...values, ["other", tf.ones([1])]]), "export", () => true)).toThrow(/unexpected \[other\]/);
+    const disc = (n: string) => n.startsWith("disc.");
+    expect(() => s.load(new Map([...values, ["other", tf.ones([1])]]), "export", disc)).toThrow(/unexpected \[other\]/);
+    expect(() => s.load(new Map([...values, ["disc.0.w", tf.ones([3])]]), "export")).toThrow(/disc\.0\.w has shape \[3\]/);
+    s.dispose();
+  });
+
+  it("keeps fresh names at their initial values whatever the checkpoint holds under them (another shape, or none)", () => {
+    const s = store();
+    const values = new Map<string, tf.Tensor>([
+      ["enc.w", tf.ones([2])],
+      ["disc.0.w", tf.ones([3])], // a narrower or wider part that this model trains anew
+      ["disc.1.w", tf.ones([1])], // a part this model no longer has
+    ]);
+    s.load(values, "export", (n) => n.startsWith("disc."));
+    expect(Array.from(s.get("enc.w").dataSync())).toEqual([1, 1]);
+    expect(Array.from(s.get("disc.0.w").dataSync())).toEqual([7, 7]);
     s.dispose();
   });
 });

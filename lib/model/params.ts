@@ -54,19 +54,20 @@ export class ParamStore {
   }
 
   /**
-   * Overwrites every variable from `values` (shapes must match; missing or extra names are errors, except missing
-   * names `mayMiss` accepts, which keep their initial values: e.g. a VQ-GAN's discriminator when warm-starting from
-   * an exported tokenizer, which does not carry it).
+   * Overwrites every variable from `values` (shapes must match; missing or extra names are errors), except the names
+   * `fresh` accepts, which keep their initial values whether `values` lacks them, has them under another shape or
+   * has them at all: e.g. a VQ-GAN's discriminator when warm-starting from an exported tokenizer (which does not
+   * carry it), or a new, wider decoder on a tokenizer's encoder and codebook.
    */
-  load(values: Map<string, tf.Tensor>, source = "checkpoint", mayMiss: (name: string) => boolean = () => false): void {
-    const missing = this.names().filter((n) => !values.has(n) && !mayMiss(n));
-    const extra = [...values.keys()].filter((n) => !this.vars.has(n));
+  load(values: Map<string, tf.Tensor>, source = "checkpoint", fresh: (name: string) => boolean = () => false): void {
+    const missing = this.names().filter((n) => !values.has(n) && !fresh(n));
+    const extra = [...values.keys()].filter((n) => !this.vars.has(n) && !fresh(n));
     if (missing.length || extra.length) {
       throw new Error(`${source} does not fit this model: missing [${missing.join(", ")}], unexpected [${extra.join(", ")}]`);
     }
     for (const [name, { v }] of this.vars) {
       const t = values.get(name);
-      if (!t) continue;
+      if (!t || fresh(name)) continue;
       if (t.shape.join("x") !== v.shape.join("x"))
         throw new Error(`${source}: ${name} has shape [${t.shape}], the model expects [${v.shape}]`);
       v.assign(t);

@@ -77,8 +77,16 @@ export interface TrainTask {
   readonly sampleWeights?: Float32Array;
   /** What one item counts as for the throughput figure, e.g. { unit: "tok", perItem: 87 } or { unit: "img", perItem: 1 }. */
   readonly throughput: { unit: string; perItem: number };
-  /** Parameters a warm start may find missing (they keep their initial values), e.g. a VQ-GAN's discriminator. */
+  /**
+   * Parameters a warm start does not take from the model it starts from (they keep their initial values, whether
+   * that model lacks them or has them under another shape), e.g. a VQ-GAN's discriminator, or a new decoder.
+   */
   freshOnWarmStart?(name: string): boolean;
+  /**
+   * Trainable parameters the optimizer leaves as loaded: their gradients are dropped before clipping and they get
+   * no update and no decay, e.g. an image tokenizer's encoder while a new decoder learns its codes.
+   */
+  frozen?(name: string): boolean;
   /** Which trainable parameters get weight decay. */
   decays(name: string): boolean;
   /** Main thread: the batch for these item indices (per-row choices such as caption dropout are made here). */

@@ -8,7 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { IndexStream, WeightedIndexStream } from "../../lib/data/batches";
-import { FlatAdamW, globalNorm, paramLayout } from "../optim/flat-adamw";
+import { FlatAdamW, frozenRanges, globalNorm, paramLayout } from "../optim/flat-adamw";
 import { learningRate } from "../optim/schedule";
 import { Progress } from "../progress";
 import { interruptible, restoreRun, saveRun } from "./run-folder";
@@ -53,7 +53,9 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
     epsilon: 1e-8,
     weightDecay: c.weightDecay,
     decays: (name) => task.decays(name),
+    frozen: task.frozen ? (name) => task.frozen!(name) : undefined,
   });
+  const frozen = frozenRanges(layout, task.frozen?.bind(task));
   const engineName = resolveEngine(c.engine, task);
   const workers = resolveWorkers(c.workers, run.backend, engineName);
   let engine: Engine | null = null;
@@ -72,7 +74,7 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
         ? `on ONNX Runtime, ${workers} thread${workers > 1 ? "s" : ""}`
         : `over ${workers} tfjs replica${workers > 1 ? "s" : ""} (${run.backend})`;
     log(
-      `${task.kind}: ${task.params.countTrainable().toLocaleString()} parameters, batch ${c.batchSize} ${where}, ${task.itemCount} training items`,
+      `${task.kind}: ${task.params.countTrainable().toLocaleString()} parameters${frozen.length ? ` (${frozen.reduce((n, [a, b]) => n + b - a, 0).toLocaleString()} frozen)` : ""}, batch ${c.batchSize} ${where}, ${task.itemCount} training items`,
     );
 
     const sampler = task.sampleWeights
@@ -137,6 +139,7 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
       let t = performance.now();
       phases.gradients += r.timing.totalMs;
       r.timing.shardsMs.forEach((ms, i) => (phases.shards[i] = (phases.shards[i] ?? 0) + ms));
+      for (const [from, to] of frozen) r.grads.fill(0, from, to);
       const norm = globalNorm(r.grads);
       if (!Number.isFinite(r.loss) || !Number.isFinite(norm))
         throw new Error(`loss became ${r.loss} (gradient norm ${norm}) at step ${step}; lower --lr`);

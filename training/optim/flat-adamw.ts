@@ -11,6 +11,8 @@ export interface AdamWOptions {
   /** Decoupled weight decay, applied only to the parameters `decays(name)` selects (e.g. matrices, not biases). */
   weightDecay: number;
   decays?: (name: string) => boolean;
+  /** Parameters left as they are: no update, no decay (their gradients should be zero; see frozenRanges). */
+  frozen?: (name: string) => boolean;
 }
 
 export const DEFAULT_ADAMW: Readonly<AdamWOptions> = Object.freeze({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 });
@@ -28,6 +30,14 @@ export function paramLayout(vars: Map<string, tf.Variable>): ParamLayout {
   const shapes = names.map((n) => vars.get(n)!.shape);
   const sizes = names.map((n) => vars.get(n)!.size);
   return { names, shapes, sizes, total: sizes.reduce((a, b) => a + b, 0) };
+}
+
+/** The [from, to) ranges of the flat arrays that hold the parameters `frozen` selects. */
+export function frozenRanges(layout: ParamLayout, frozen: ((name: string) => boolean) | undefined): [number, number][] {
+  const ranges: [number, number][] = [];
+  for (let p = 0, offset = 0; p < layout.names.length; offset += layout.sizes[p++])
+    if (frozen?.(layout.names[p])) ranges.push([offset, offset + layout.sizes[p]]);
+  return ranges;
 }
 
 /** The state every optimizer the loop can save and restore offers (see training/loop/run-folder.ts). */
@@ -61,6 +71,7 @@ export class FlatAdamW implements OptimizerState {
     const c1 = 1 - b1 ** this.step;
     const c2 = 1 - b2 ** this.step;
     for (let p = 0, offset = 0; p < this.layout.names.length; offset += this.layout.sizes[p++]) {
+      if (this.options.frozen?.(this.layout.names[p])) continue;
       const wd = weightDecay > 0 && (this.options.decays?.(this.layout.names[p]) ?? true) ? weightDecay : 0;
       update(theta, grads, this.m, this.v, offset, offset + this.layout.sizes[p], { b1, b2, epsilon, lr, wd, c1, c2 });
     }

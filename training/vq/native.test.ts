@@ -8,7 +8,8 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadSplit } from "../../lib/data/manifest";
 import { VQModel } from "../../lib/model/vq-model";
-import { gradError, nativeTestSetup, rel, stepRows, tapeStep, trainQuietly } from "../../test/fixtures/native-trainer";
+import { saveCheckpoint } from "../../lib/model/checkpoint";
+import { gradError, nativeTestSetup, rel, shortTrainer, stepRows, tapeStep, trainQuietly } from "../../test/fixtures/native-trainer";
 import { maxRelativeError } from "../../test/fixtures/relative-error";
 import { tinyVQConfig } from "../../test/fixtures/tiny-vq-config";
 import { buildShapes } from "../data/build-shapes";
@@ -108,6 +109,44 @@ describe("the VQ-VAE task on the native engine", () => {
         model.dispose();
       }
     } finally {
+      task.dispose();
+    }
+  });
+
+  it("--keep-codes trains a new, wider decoder and nothing else: every image keeps the warm start's codes", async () => {
+    // The tokenizer whose codes are kept: a few steps of training, so its codebook is data-seeded, then exported.
+    const base = options();
+    const from = path.join(dir(), "keep-from");
+    const warm = await createTask(base, "main");
+    try {
+      await trainQuietly(warm, shortTrainer(VQ_TRAINER_DEFAULTS, 4), path.join(dir(), "keep-from-run"), vqTaskDefinition(base));
+      await saveCheckpoint(from, warm.params.all(), { kind: "vqvae", config: base.config, dtype: "float16" });
+    } finally {
+      warm.dispose();
+    }
+    const { model: before } = VQModel.load(from);
+    const o = options({ decoderWidths: [16, 24], outputWidth: 12 }, { keepCodes: true, freshDecoder: true });
+    const task = await createTask(o, "main");
+    const val = tf.div(tf.tensor4d(o.val.data.slice(0, 16 * 32 * 32 * 3), [16, 32, 32, 3], "int32"), 255) as tf.Tensor4D;
+    try {
+      const r = await trainQuietly(
+        task,
+        { ...shortTrainer(VQ_TRAINER_DEFAULTS, 6), warmStart: from },
+        path.join(dir(), "keep"),
+        vqTaskDefinition(o),
+      );
+      expect(r.engine).toBe("ort");
+      // Encoder, codebook and its EMA state: exactly as loaded.
+      for (const [name, v] of task.params.all())
+        if (!name.startsWith("dec.")) expect(maxRelativeError(v.dataSync(), before.params.get(name).dataSync()), name).toBe(0);
+      // The new decoder is the preset's shape and has learned: its reconstructions beat the first step's.
+      expect(task.params.get("dec.out.w").shape).toEqual([3, 3, 12, 3]);
+      const losses = stepRows(path.join(dir(), "keep")).map((row) => row.reconstruction);
+      expect(losses[losses.length - 1]).toBeLessThan(losses[0]);
+      expect(Array.from(task.model.encode(val).dataSync())).toEqual(Array.from(before.encode(val).dataSync()));
+    } finally {
+      tf.dispose(val);
+      before.dispose();
       task.dispose();
     }
   });

@@ -47,7 +47,18 @@ export interface VQTaskOptions {
   gan?: GanOptions;
   /** Reconstruction sheets at checkpoints (main thread). */
   sheet?: boolean;
+  /**
+   * Train the decoder only: the encoder and codebook stay as the warm start loaded them (frozen, no EMA update or
+   * restart), so every image keeps the codes that tokenizer gives it, and a transformer trained on those codes still
+   * serves with the new decoder.
+   */
+  keepCodes?: boolean;
+  /** A warm start leaves the decoder at its initialisation (a decoder of another shape than the one it starts from). */
+  freshDecoder?: boolean;
 }
+
+/** The decoder's parameters (lib/model/vq-model.ts): what `keepCodes` trains. */
+export const DECODER_PREFIX = "dec.";
 
 /**
  * The dVAE's schedule. DALL·E (Ramesh et al. 2021, appendix A.2) anneals τ 1 → 1/16 over the first 5 % of updates
@@ -116,7 +127,8 @@ export const createTask: CreateTask<VQTaskOptions> = async (o, role) => {
     model,
     kind: o.config.kind,
     config: o.config,
-    freshOnWarmStart: (name) => name.startsWith(DISCRIMINATOR_PREFIX),
+    freshOnWarmStart: (name) => name.startsWith(DISCRIMINATOR_PREFIX) || (o.freshDecoder === true && name.startsWith(DECODER_PREFIX)),
+    frozen: o.keepCodes ? (name) => !name.startsWith(DECODER_PREFIX) && !name.startsWith(DISCRIMINATOR_PREFIX) : undefined,
     hyper: {
       finalTemperature: o.finalTemperature,
       temperatureFraction: o.temperatureFraction,
@@ -124,6 +136,7 @@ export const createTask: CreateTask<VQTaskOptions> = async (o, role) => {
       klWarmupFraction: o.klWarmupFraction,
       initSeed: o.seed,
       ...(o.gan ? { gan: o.gan } : {}),
+      ...(o.keepCodes ? { keepCodes: true } : {}),
     },
     params: model.params,
     // The same step as `loss` below as one ONNX graph (the default engine): VQ-VAE, VQ-GAN, dVAE, "ae".
@@ -143,6 +156,7 @@ export const createTask: CreateTask<VQTaskOptions> = async (o, role) => {
     async afterStep(g: Record<string, tf.Tensor>) {
       // The native VQ-GAN step hands back the λ it used (the tfjs objective keeps its own inside `terms`).
       if (gan && g[VQGAN_LAMBDA]) gan.hold(g[VQGAN_LAMBDA].dataSync()[0]);
+      if (o.keepCodes) return; // the codebook stays the warm start's
       await model.afterStep({ latents: g.latents as tf.Tensor4D, codes: g.codes as tf.Tensor3D });
     },
     async validate() {
