@@ -143,7 +143,14 @@ describe("the VQ-VAE task on the native engine", () => {
       expect(task.params.get("dec.out.w").shape).toEqual([3, 3, 12, 3]);
       const losses = stepRows(path.join(dir(), "keep")).map((row) => row.reconstruction);
       expect(losses[losses.length - 1]).toBeLessThan(losses[0]);
-      expect(Array.from(task.model.encode(val).dataSync())).toEqual(Array.from(before.encode(val).dataSync()));
+      // The run's checkpoint, as served: the same codes for every image.
+      const { model: after } = VQModel.load(path.join(dir(), "keep", "model"));
+      try {
+        expect(after.config.decoderWidths).toEqual([16, 24]);
+        expect(Array.from(after.encode(val).dataSync())).toEqual(Array.from(before.encode(val).dataSync()));
+      } finally {
+        after.dispose();
+      }
     } finally {
       tf.dispose(val);
       before.dispose();
