@@ -2,13 +2,10 @@
 // generations in their cover's (first kept image's) bits/dim order, lowest or highest first, unscored ones last and
 // newest first among them — in the plain listing, through both kinds of text search, across pages — with each
 // shown cover's bits/dim; "new" keeps newest first.
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb, type Db } from "./client";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useScratchDb } from "../../test/fixtures/scratch-db";
+import type { Db } from "./client";
 import { listGallery, type GalleryOrder } from "./gallery";
-import { migrate } from "./migrate";
 
 const png = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
 
@@ -85,29 +82,11 @@ function exerciseSort(getDb: () => Db) {
 }
 
 describe("gallery sort on SQLite", () => {
-  let dir: string;
-  let db: Db;
-  beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-gallery-sort-"));
-    const url = `file:${path.join(dir, "t.db")}`;
-    await migrate(url);
-    db = createDb(url);
-  });
-  afterAll(async () => {
-    await db?.$disconnect();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  exerciseSort(() => db);
+  const scratch = useScratchDb("gallery-sort");
+  exerciseSort(() => scratch().db);
 });
 
 describe.runIf(process.env.TESSERA_TEST_PG_URL)("gallery sort on PostgreSQL", () => {
-  let db: Db;
-  beforeAll(async () => {
-    await migrate(process.env.TESSERA_TEST_PG_URL);
-    db = createDb(process.env.TESSERA_TEST_PG_URL);
-  });
-  afterAll(async () => {
-    await db?.$disconnect();
-  });
-  exerciseSort(() => db);
+  const scratch = useScratchDb("gallery-sort", process.env.TESSERA_TEST_PG_URL);
+  exerciseSort(() => scratch().db);
 });

@@ -2,13 +2,10 @@
 // those with several, on SQLite and (with TESSERA_TEST_PG_URL) PostgreSQL, and concurrent claimers never share
 // a job. The shared PostgreSQL may hold other tests' rows: every job here runs on a model version of its own (the
 // batch claims filter by it), and the single claim's jobs are older than anything another test leaves queued.
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb, type Db } from "./client";
+import { useScratchDb } from "../../test/fixtures/scratch-db";
+import type { Db } from "./client";
 import { claimMoreJobs, claimNextJob, fairOrder, queuePositionOfClient } from "./job-claims";
-import { migrate } from "./migrate";
 
 const at = (s: number) => new Date(Date.UTC(2000, 0, 1) + s * 1000);
 
@@ -170,29 +167,11 @@ function exerciseClaims(getDb: () => Db) {
 }
 
 describe("fair claims on SQLite", () => {
-  let dir: string;
-  let db: Db;
-  beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-fair-"));
-    const url = `file:${path.join(dir, "test.db")}`;
-    await migrate(url);
-    db = createDb(url);
-  });
-  afterAll(async () => {
-    await db?.$disconnect();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  exerciseClaims(() => db);
+  const scratch = useScratchDb("fair");
+  exerciseClaims(() => scratch().db);
 });
 
 describe.runIf(process.env.TESSERA_TEST_PG_URL)("fair claims on PostgreSQL (TESSERA_TEST_PG_URL)", () => {
-  let db: Db;
-  beforeAll(async () => {
-    await migrate(process.env.TESSERA_TEST_PG_URL as string);
-    db = createDb(process.env.TESSERA_TEST_PG_URL as string);
-  });
-  afterAll(async () => {
-    await db?.$disconnect();
-  });
-  exerciseClaims(() => db);
+  const scratch = useScratchDb("fair", process.env.TESSERA_TEST_PG_URL);
+  exerciseClaims(() => scratch().db);
 });

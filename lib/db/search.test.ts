@@ -1,12 +1,9 @@
 // Gallery search on real databases (SQLite always; PostgreSQL when TESSERA_TEST_PG_URL is set): literal matching
 // (LIKE wildcards and FTS syntax are only characters), index kept in step with inserts, edits and deletes.
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb, type Db } from "./client";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useScratchDb } from "../../test/fixtures/scratch-db";
+import type { Db } from "./client";
 import { listGallery } from "./gallery";
-import { migrate } from "./migrate";
 import { escapeLike, ftsPhrase, searchFinishedGenerations } from "./search";
 
 const PROMPTS = [
@@ -89,22 +86,11 @@ describe("search helpers", () => {
 });
 
 describe("search on SQLite (FTS5 trigram)", () => {
-  let dir: string;
-  let db: Db;
-  beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-search-"));
-    const url = `file:${path.join(dir, "s.db")}`;
-    await migrate(url);
-    db = createDb(url);
-  });
-  afterAll(async () => {
-    await db?.$disconnect();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  exerciseSearch(() => db);
+  const scratch = useScratchDb("search");
+  exerciseSearch(() => scratch().db);
 
   it("uses the FTS index, not a scan of the generations", async () => {
-    const plan = await db.$queryRawUnsafe<{ detail: string }[]>(
+    const plan = await scratch().db.$queryRawUnsafe<{ detail: string }[]>(
       `EXPLAIN QUERY PLAN SELECT s.id FROM "GenerationSearch" s WHERE "GenerationSearch" MATCH '"heart"' ORDER BY s.rowid DESC LIMIT 24`,
     );
     expect(plan.map((p) => p.detail).join(" | ")).toMatch(/VIRTUAL TABLE INDEX/);
@@ -113,13 +99,6 @@ describe("search on SQLite (FTS5 trigram)", () => {
 });
 
 describe.runIf(process.env.TESSERA_TEST_PG_URL)("search on PostgreSQL (pg_trgm)", () => {
-  let db: Db;
-  beforeAll(async () => {
-    await migrate(process.env.TESSERA_TEST_PG_URL);
-    db = createDb(process.env.TESSERA_TEST_PG_URL);
-  });
-  afterAll(async () => {
-    await db?.$disconnect();
-  });
-  exerciseSearch(() => db);
+  const scratch = useScratchDb("search", process.env.TESSERA_TEST_PG_URL);
+  exerciseSearch(() => scratch().db);
 });

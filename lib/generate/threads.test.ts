@@ -1,15 +1,13 @@
 // The generation thread pool against a real SQLite database and a real (tiny) model folder: jobs run in the
 // threads and their events reach the main thread in order; two threads share the queue and run each job once; no
 // thread's sweep takes a live sibling's job, while a thread that died has its jobs taken over; stop() ends them all.
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { closeScratchDb, openScratchDb, type ScratchDb } from "../../test/fixtures/scratch-db";
 import { writeTinyModelFolder } from "../../test/fixtures/tiny-model";
-import { createDb, type Db } from "../db/client";
+import type { Db } from "../db/client";
 import { REQUEUED_NOTE } from "../db/generations";
-import { migrate } from "../db/migrate";
 import { selectBackend } from "../tensor/backend";
 import { GenerationParams, SAMPLING_FALLBACK, withSamplingDefaults } from "./params";
 import { enqueue } from "./queue";
@@ -17,6 +15,7 @@ import { ensureDefaultVersion } from "./registry";
 import { GenerationThreads } from "./threads";
 import type { JobEvent } from "./worker";
 
+let scratch: ScratchDb | undefined;
 let dir: string;
 let file: string;
 let db: Db;
@@ -27,16 +26,20 @@ const saved = { ...process.env };
 
 beforeAll(async () => {
   await selectBackend({ request: "wasm", log: { info() {}, warn() {} } });
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-threads-"));
-  file = path.join(dir, "t.db");
-  const url = `file:${file}`;
-  await migrate(url);
-  db = createDb(url);
+  scratch = await openScratchDb("threads");
+  db = scratch.db;
+  [dir, file] = [scratch.dir!, scratch.file!];
   await writeTinyModelFolder(path.join(dir, "m1"));
   await ensureDefaultVersion(db, path.join(dir, "m1"));
   // What the threads read from their copy of the environment: this database; one job per batch, so that each
   // thread holds one job at a time and two jobs need two threads.
-  Object.assign(process.env, { DATABASE_URL: url, MAX_BATCH: "1", PARTIAL_EVERY: "16", TESSERA_BACKEND: "wasm", WORKER_CONCURRENCY: "1" });
+  Object.assign(process.env, {
+    DATABASE_URL: scratch.url,
+    MAX_BATCH: "1",
+    PARTIAL_EVERY: "16",
+    TESSERA_BACKEND: "wasm",
+    WORKER_CONCURRENCY: "1",
+  });
   pool = new GenerationThreads({ threads: 2, restartMs: [50, 200], log });
   pool.start();
   await pool.ready();
@@ -44,9 +47,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await pool?.stop();
-  await db?.$disconnect();
+  await closeScratchDb(scratch);
   process.env = saved;
-  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 const req = (body: object) => withSamplingDefaults(GenerationParams.parse(body), SAMPLING_FALLBACK);

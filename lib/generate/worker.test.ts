@@ -1,20 +1,20 @@
 // The queue, registry and worker against a real SQLite database and a real (tiny) model folder.
 import { spawnSync } from "node:child_process";
-import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { closeScratchDb, openScratchDb, type ScratchDb } from "../../test/fixtures/scratch-db";
 import { writeTinyModelFolder } from "../../test/fixtures/tiny-model";
-import { createDb, type Db } from "../db/client";
+import type { Db } from "../db/client";
 import { claimNextJob, GAVE_UP_ERROR, REQUEUED_NOTE, takeOverAbandoned } from "../db/generations";
-import { migrate } from "../db/migrate";
 import { selectBackend } from "../tensor/backend";
 import { enqueue, GenerationParams, QueueFullError, type EnqueueOptions } from "./queue";
 import { generationParamsFor, SAMPLING_FALLBACK, withCandidates, withSamplingDefaults } from "./params";
 import { ensureDefaultVersion, ModelRegistry } from "./registry";
 import { GenerationWorker, type JobEvent } from "./worker";
 
+let scratch: ScratchDb | undefined;
 let dir: string;
 let file: string;
 let db: Db;
@@ -29,18 +29,13 @@ const quiet = { info() {}, error() {} };
 
 beforeAll(async () => {
   await selectBackend({ request: "wasm", log: { info() {}, warn() {} } });
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-worker-"));
-  file = path.join(dir, "t.db");
-  const url = `file:${file}`;
-  await migrate(url);
-  db = createDb(url);
+  scratch = await openScratchDb("worker");
+  db = scratch.db;
+  [dir, file] = [scratch.dir!, scratch.file!];
   await writeTinyModelFolder(path.join(dir, "m1"));
   await ensureDefaultVersion(db, path.join(dir, "m1"));
 });
-afterAll(async () => {
-  await db?.$disconnect();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => closeScratchDb(scratch));
 
 const waitFor = (worker: GenerationWorker, id: string) =>
   new Promise<JobEvent[]>((resolve) => {
