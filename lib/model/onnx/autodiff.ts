@@ -40,6 +40,8 @@ export interface PlantedGradientBugs {
   maskDropped?: boolean;
   /** Conv's input gradient as a Conv of the transposed kernel without its spatial flip (stride 1). */
   unflippedKernel?: boolean;
+  /** Conv's weight gradient by taps read back channel-major ([M, C, k²]) where the Gemm wrote it tap-major. */
+  tapsChannelMajor?: boolean;
   /** Conv's and ConvTranspose's weight gradients stride by the forward's strides instead of dilating by them. */
   stridedWeightGradient?: boolean;
   /** DepthToSpace and SpaceToDepth undone with the other mode (DCR ↔ CRD). */

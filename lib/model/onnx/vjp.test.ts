@@ -221,6 +221,27 @@ const CASES: Record<string, Case> = {
     build: (g, [x, w, b]) => g.op("Conv", [x, w, b], geo([1, 1], [1, 1, 1, 1])),
   },
   "Conv 1×1, pads 0": { shapes: [[2, 4, 3, 3], [5, 4, 1, 1], [5]], build: (g, [x, w, b]) => g.op("Conv", [x, w, b]) },
+  // ≥ 8 output channels: the weight gradient as one Gemm over the kernel's taps; < 8 (and stride 1): the input
+  // gradient as a Conv with the rotated kernel (vjp-conv.ts, GEMM_MIN_CHANNELS).
+  "Conv 3×3, pads 1, 8 outputs (weight gradient by taps)": {
+    shapes: [[2, 3, 5, 5], [8, 3, 3, 3], [8]],
+    build: (g, [x, w, b]) => g.op("Conv", [x, w, b], geo([1, 1], [1, 1, 1, 1])),
+  },
+  "Conv 3×2 kernel, asymmetric pads, 8 outputs (taps)": {
+    shapes: [
+      [2, 2, 5, 6],
+      [8, 2, 3, 2],
+    ],
+    build: (g, [x, w]) => g.op("Conv", [x, w], geo([1, 1], [0, 1, 1, 0])),
+  },
+  "Conv 1×1, 8 outputs (taps)": { shapes: [[2, 4, 3, 3], [8, 4, 1, 1], [8]], build: (g, [x, w, b]) => g.op("Conv", [x, w, b]) },
+  "Conv 3×2 kernel, asymmetric pads, 3 outputs (input gradient as a Conv)": {
+    shapes: [
+      [2, 2, 5, 6],
+      [3, 2, 3, 2],
+    ],
+    build: (g, [x, w]) => g.op("Conv", [x, w], geo([1, 1], [0, 1, 1, 0])),
+  },
   "Conv stride 2, pads 1, even input": {
     shapes: [[2, 2, 6, 6], [3, 2, 3, 3], [3]],
     build: (g, [x, w, b]) => g.op("Conv", [x, w, b], geo([2, 2], [1, 1, 1, 1])),
@@ -327,6 +348,14 @@ describe("planted gradient bugs are caught", () => {
     ["a missing broadcast reduction", { ...CASES["Add broadcast"], planted: { missingReduction: true } }],
     ["the mask dropped from the backward pass", { ...CASES["Where"], planted: { maskDropped: true } }],
     ["Conv's kernel not flipped in the input gradient", { ...CASES["Conv 3×3, pads 1, bias"], planted: { unflippedKernel: true } }],
+    [
+      "Conv's kernel not flipped in the input gradient, 3×2 kernel",
+      { ...CASES["Conv 3×2 kernel, asymmetric pads, 3 outputs (input gradient as a Conv)"], planted: { unflippedKernel: true } },
+    ],
+    [
+      "Conv's weight gradient by taps read channel-major",
+      { ...CASES["Conv 3×3, pads 1, 8 outputs (weight gradient by taps)"], planted: { tapsChannelMajor: true } },
+    ],
     [
       "Conv's weight gradient strided, not dilated",
       { ...CASES["Conv stride 2, pads 1, even input"], planted: { stridedWeightGradient: true } },
