@@ -5,11 +5,15 @@
 // ONNX Runtime threads by default, tfjs replicas with --engine tfjs; resumable). Captions are read with the text tokenizer of the transformer CLIP will serve beside
 // (--text-tokenizer, a model folder holding tokenizer.json): reranking feeds CLIP the same ids the transformer
 // reads. --export writes a CLIP model folder: manifest.json (config, trainer and task hyper-parameters, data hash,
-// the tokenizer's sha256), weights.bin (float16), the tokenizer files and the training log.
+// the tokenizer's sha256), weights.bin (float16), the tokenizer files and the training log. On the shapes data
+// (--data data/datasets/shapes, --text-tokenizer models/shapes/clip), --hard-negatives K adds K captions per scene
+// one colour or shape away from its own, read as extra wrong texts (training/shapes/hard-negatives.ts).
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { captionsFor, loadSplit, readCaptions, readManifest } from "../lib/data/manifest";
+import { mulberry32 } from "../lib/data/rng";
+import type { Scene } from "../lib/data/shapes/caption";
 import { sha256 } from "../lib/data/shard";
 import { readCheckpointManifest, saveCheckpoint } from "../lib/model/checkpoint";
 import { CLIP_KIND } from "../lib/model/clip";
@@ -21,6 +25,7 @@ import { parseFlags, runMain } from "./cli";
 import { CLIP_VARIANT_PROBS, clipCaptionVariants } from "./clip/augment";
 import { CLIP_TRAINER_DEFAULTS, clipTaskDefinition, createTask, type ClipData, type ClipTaskOptions } from "./clip/task";
 import { balancedWeights } from "./gpt/augment";
+import { hardNegativeCaptions } from "./shapes/hard-negatives";
 import { TRAINER_FLAGS_USAGE, trainerConfigFrom, trainerFlags } from "./loop/config";
 import { shared } from "./loop/task";
 import { train } from "./loop/trainer";
@@ -39,7 +44,7 @@ const onByDefault = () => z.union([z.boolean(), z.enum(["true", "false"]).transf
 
 const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", TEXT_VOCAB_FILE];
 
-const USAGE = `usage: npm run train:clip -- [--text-tokenizer DIR] [--data DIR] [--preset ${Object.keys(PRESETS).join("|")}] [--text-len N] [--embed-dim D] [--shift PX] [--augment true|false] [--balance true|false] [--out DIR] [--export DIR] ${TRAINER_FLAGS_USAGE}`;
+const USAGE = `usage: npm run train:clip -- [--text-tokenizer DIR] [--data DIR] [--preset ${Object.keys(PRESETS).join("|")}] [--text-len N] [--embed-dim D] [--shift PX] [--augment true|false] [--balance true|false] [--hard-negatives K] [--out DIR] [--export DIR] ${TRAINER_FLAGS_USAGE}`;
 const Flags = z.object({
   textTokenizer: z.string().default(path.join("models", "default")),
   data: z.string().default(path.join("data", "datasets", "emoji")),
@@ -52,6 +57,11 @@ const Flags = z.object({
   augment: onByDefault(),
   /** Sample each (label family, style) equally often instead of each image. */
   balance: onByDefault(),
+  /**
+   * Shapes data only: this many captions per scene one colour or shape away from its own (training/shapes/hard-negatives.ts),
+   * one read per row and step as an extra wrong text (0 = none).
+   */
+  hardNegatives: z.coerce.number().int().min(0).max(16).default(0),
   out: z.string().default(path.join("runs", "clip")),
   export: z.string().optional(),
   ...trainerFlags(CLIP_TRAINER_DEFAULTS),
@@ -124,6 +134,17 @@ runMain("train:clip", async () => {
     Object.assign(data.train, { variants: shared(variants.ids), variantProbs: CLIP_VARIANT_PROBS });
   }
   if (flags.balance) data.train.weights = balancedWeights(trainRecords);
+  if (flags.hardNegatives > 0) {
+    const rand = mulberry32(flags.seed ^ 0x6e67);
+    const captions = trainRecords.flatMap((r) => {
+      if (!r.meta.scene || typeof r.meta.scene !== "object")
+        throw new Error(`--hard-negatives needs the shapes data (captions with scenes); ${flags.data} has none`);
+      return hardNegativeCaptions(r.meta.scene as Scene, rand, flags.hardNegatives);
+    });
+    const negatives = tokeniseCaptions(tok, captions, config.textLen);
+    if (negatives.truncated) console.warn(`train: ${negatives.truncated} hard negatives were truncated to ${config.textLen} tokens`);
+    Object.assign(data.train, { negatives: shared(negatives.ids), negativesPerItem: flags.hardNegatives });
+  }
 
   const options: ClipTaskOptions = {
     config,

@@ -43,21 +43,29 @@ function rowDistribution(positives: tf.Tensor2D): tf.Tensor2D {
 }
 
 /**
- * Symmetric InfoNCE of a square logit matrix [N, N] whose row i is image i against every text. Without
- * `positives`, text i is image i's only match (the paper's `labels = np.arange(n)`). `positives` [N, N] (1 where
- * text j describes image i; the diagonal must be 1) spreads each row's target over all its matches instead, so a
- * caption that fits two images of the batch (the label alone, "grinning face", fits it in every style) is not
- * taught to be a negative for one of them. The text→image direction reads the columns: the transposed matrices,
- * because tf.logSoftmax only runs on the last axis.
+ * Symmetric InfoNCE of a logit matrix [N, N] whose row i is image i against every text. Without `positives`, text
+ * i is image i's only match (the paper's `labels = np.arange(n)`). `positives` [N, N] (1 where text j describes
+ * image i; the diagonal must be 1) spreads each row's target over all its matches instead, so a caption that fits
+ * two images of the batch (the label alone, "grinning face", fits it in every style) is not taught to be a negative
+ * for one of them. The text→image direction reads the columns: the transposed matrices, because tf.logSoftmax only
+ * runs on the last axis.
+ *
+ * Texts past the N-th ([N, N + M] logits and positives) are extra negatives — hard negatives, captions one word away
+ * from an image's own (training/shapes/hard-negatives.ts): each image's softmax runs over all N + M texts, while the
+ * text→image direction keeps the first N, the texts that describe an image of the batch.
  */
 export function symmetricInfoNCE(logits: tf.Tensor2D, positives?: tf.Tensor2D): InfoNCELosses {
   return tf.tidy(() => {
     const [ni, nt] = logits.shape;
-    if (ni !== nt) throw new Error(`symmetricInfoNCE needs a square logit matrix (N images × N texts), got [${logits.shape}]`);
-    const p = positives ?? (tf.eye(ni) as tf.Tensor2D);
+    if (nt < ni) throw new Error(`symmetricInfoNCE needs N images × at least N texts, got [${logits.shape}]`);
+    const p = positives ?? (nt === ni ? (tf.eye(ni) as tf.Tensor2D) : (tf.eye(ni, nt) as tf.Tensor2D));
     if (p.shape.join("x") !== logits.shape.join("x")) throw new Error(`positives [${p.shape}] do not match logits [${logits.shape}]`);
     const imageToText = softCrossEntropy(logits, rowDistribution(p));
-    const textToImage = softCrossEntropy(tf.transpose(logits) as tf.Tensor2D, rowDistribution(tf.transpose(p) as tf.Tensor2D));
+    const square = (m: tf.Tensor2D) => (nt === ni ? m : (tf.slice(m, [0, 0], [ni, ni]) as tf.Tensor2D)); // [N, N]
+    const textToImage = softCrossEntropy(
+      tf.transpose(square(logits)) as tf.Tensor2D,
+      rowDistribution(tf.transpose(square(p)) as tf.Tensor2D),
+    );
     const loss = tf.div(tf.add(imageToText, textToImage), 2) as tf.Scalar;
     return { loss, imageToText, textToImage };
   });

@@ -96,6 +96,21 @@ describe("symmetric InfoNCE", () => {
     expect(out[0]).toBeCloseTo(0.430924, 5);
     expect(out[1]).toBeCloseTo(0.626928, 5);
   });
+
+  it("reads texts past the N-th as extra negatives of the image→text direction only", () => {
+    // logits [[2, 1, 1.5], [0, 3, −1]]: two images, their two captions and one hard negative (column 2). i2t row 0 =
+    // −(2 − log(e² + e + e^1.5)) = 0.680270, row 1 = −(3 − log(1 + e³ + e^−1)) = 0.065884, mean 0.373077; t2i over
+    // the first two columns only: log(1 + e^−2) both, 0.126928 (with column 2 as well its mean would be over three).
+    const out = tf.tidy(() => {
+      const l = symmetricInfoNCE(tf.tensor2d([2, 1, 1.5, 0, 3, -1], [2, 3]), tf.tensor2d([1, 0, 0, 0, 1, 0], [2, 3]));
+      const implicit = symmetricInfoNCE(tf.tensor2d([2, 1, 1.5, 0, 3, -1], [2, 3])); // default targets: image i ↔ text i
+      return [l.imageToText, l.textToImage, implicit.loss, l.loss].map((t) => t.dataSync()[0]);
+    });
+    expect(out[0]).toBeCloseTo(0.373077, 5);
+    expect(out[1]).toBeCloseTo(0.126928, 5);
+    expect(out[2]).toBeCloseTo(out[3], 6);
+    expect(() => symmetricInfoNCE(tf.zeros([3, 2]) as tf.Tensor2D)).toThrow(/at least N texts/);
+  });
 });
 
 describe("CLIP", () => {

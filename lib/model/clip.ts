@@ -66,12 +66,13 @@ export class Clip {
 
   /**
    * Training loss of N images [N, S, S, C] with their N captions [N, textLen]; `positives` [N, N] (1 where caption j
-   * describes image i) marks duplicates in the batch, otherwise caption i matches image i only.
+   * describes image i) marks duplicates in the batch, otherwise caption i matches image i only. Captions past the
+   * N-th ([N + M, textLen], positives [N, N + M]) are extra negatives for the image→text direction (clip-loss.ts).
    */
   loss(images: tf.Tensor4D, ids: tf.Tensor2D, positives?: tf.Tensor2D): ClipLosses {
     return tf.tidy(() => {
       const scale = this.logitScale();
-      const logits = clipLogits(this.encodeImages(images), this.encodeTexts(ids, true), scale); // [N, N]
+      const logits = clipLogits(this.encodeImages(images), this.encodeTexts(ids, true), scale); // [N, N + M]
       return { ...symmetricInfoNCE(logits, positives), logitScale: scale };
     });
   }

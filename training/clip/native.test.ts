@@ -80,6 +80,52 @@ describe("the CLIP task on the native engine", () => {
     }
   });
 
+  it("with hard negatives: each planned row carries one, and one ORT step equals the tfjs step", async () => {
+    // Item i's negatives: [5, 6 + (i + 1) mod count] (the next item's caption: a positive where that item is in the
+    // batch) and [4, 6 + i] (a caption of no item).
+    const k = 2;
+    const negatives = Int32Array.from({ length: count * k * 4 }, (_, j) => {
+      const row = Math.floor(j / 4);
+      const item = Math.floor(row / k);
+      const col = j % 4;
+      if (row % k === 0) return col === 0 ? 5 : col === 1 ? 6 + ((item + 1) % count) : 0;
+      return col === 0 ? 4 : col === 1 ? 6 + item : 0;
+    });
+    const o = options();
+    const task = await createTask({ ...o, train: { ...o.train, negatives, negativesPerItem: k } }, "main");
+    const layout = paramLayout(task.params.trainable());
+    const engine = await NativeEngine.start(task, layout, 1, 8);
+    try {
+      const items = Int32Array.from([0, 1, 2, 7, 8, 13, 17, 19]);
+      // A step at which some row drew its "next item's caption" negative while that item is in the batch.
+      const extra = (step: number) => {
+        const b = task.plan(items, step);
+        const texts = Int32Array.from([...(b.arrays.text as Int32Array), ...(b.arrays.negatives as Int32Array)]);
+        const p = captionPositives(texts, b.arrays.described as Int32Array, config.textLen, 8);
+        return (
+          p.length === 8 * 16 && Array.from({ length: 8 }, (_, i) => p.subarray(i * 16 + 8, i * 16 + 16)).some((r) => r.some((v) => v > 0))
+        );
+      };
+      const step = Array.from({ length: 20 }, (_, i) => i).find(extra);
+      expect(step).toBeDefined();
+      const batch = task.plan(items, step!);
+      expect((batch.arrays.negatives as Int32Array).length).toBe(8 * config.textLen);
+      const ctx = { step: step!, progress: 0, lr: 1e-3 };
+      const got = await engine.gradients(batch, ctx);
+      const want = tapeStep(task, layout, batch, ctx);
+      expect(rel(got.loss, want.loss)).toBeLessThan(1e-5);
+      for (const [name, v] of Object.entries(want.logs)) expect(rel(got.logs[name], v)).toBeLessThan(1e-5);
+      expect(gradError(layout, got.grads, want.grads)).toBeLessThan(1e-4);
+      // The negatives are in the loss: the same batch without them gives another image→text loss.
+      const { negatives: _dropped, ...withoutNegatives } = batch.arrays;
+      const plain = tapeStep(task, layout, { ...batch, arrays: withoutNegatives }, ctx);
+      expect(Math.abs(plain.logs.i2t - want.logs.i2t)).toBeGreaterThan(1e-3);
+    } finally {
+      await engine.close();
+      task.dispose();
+    }
+  });
+
   const trainer = (steps: number, engine: TrainerConfig["engine"]): TrainerConfig => ({
     ...CLIP_TRAINER_DEFAULTS,
     batchSize: 8,

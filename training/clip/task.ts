@@ -19,7 +19,10 @@ import type { ClipConfig } from "../../lib/model/clip-config";
 import { DEFAULT_TRAINER_CONFIG, type TrainerConfig } from "../loop/config";
 import type { Batch, CreateTask, TaskDefinition, TrainTask } from "../loop/task";
 import { shiftImage } from "./augment";
+import { batchTexts, captionPositives } from "./batch-texts";
 import { clipNativeStep } from "./native-step";
+
+export { captionPositives } from "./batch-texts";
 
 /** Pairs as plain arrays: images [count · S·S·C] uint8 HWC, captions [count · T] token ids. */
 export interface ClipData {
@@ -31,6 +34,12 @@ export interface ClipData {
   variantProbs?: readonly number[];
   /** Optional sampling weights per item (training/gpt/augment.ts balancedWeights). */
   weights?: Float32Array;
+  /**
+   * Optional hard negatives [count · K · T]: K captions per item that do not describe it but differ from its own by
+   * one word (training/shapes/hard-negatives.ts); each row reads one, drawn per step, as an extra wrong text.
+   */
+  negatives?: Int32Array;
+  negativesPerItem?: number;
 }
 
 /**
@@ -73,30 +82,6 @@ export interface ClipTaskOptions {
   valLimit?: number;
   /** Facts for the manifest's hyper-parameters (e.g. the text tokenizer's sha256), not read by the task. */
   notes?: Record<string, unknown>;
-}
-
-/**
- * positives[i·n + j] = 1 where caption j is one of image i's own caption variants (`described`: each row's V
- * variants, [n · V · T]; the row's caption is always among them). InfoNCE's default target treats every other
- * caption of the batch as a negative, but the label-only caption "grinning face" drawn for the noto image describes
- * the twemoji "grinning face" just as well: as a negative it would teach CLIP that a label without a style does not
- * fit the other styles. The relation is not symmetric ("grinning face, twemoji" does not describe the noto image),
- * and skin tones stay apart ("thumbs up: light skin tone" is not a variant of "thumbs up: dark skin tone"). Exact
- * duplicate captions need no help: their two one-hot targets give the same loss as one shared soft target.
- */
-export function captionPositives(text: Int32Array, described: Int32Array, textLen: number): Float32Array {
-  const n = text.length / textLen;
-  const v = described.length / (n * textLen);
-  if (!Number.isInteger(n) || !Number.isInteger(v) || v < 1)
-    throw new Error(`captionPositives: ${text.length} caption ids and ${described.length} variant ids do not fit textLen ${textLen}`);
-  const key = (a: Int32Array, row: number) => a.subarray(row * textLen, (row + 1) * textLen).join(",");
-  const captions = Array.from({ length: n }, (_, j) => key(text, j));
-  const out = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) {
-    const own = new Set(Array.from({ length: v }, (_, k) => key(described, i * v + k)));
-    for (let j = 0; j < n; j++) if (own.has(captions[j])) out[i * n + j] = 1;
-  }
-  return out;
 }
 
 export interface ClipValidation {
@@ -168,13 +153,14 @@ export const createTask: CreateTask<ClipTaskOptions> = async (o) => {
       balancedSampling: !!o.train.weights,
       positives: "caption j is one of image i's caption variants",
       negatives: "within each shard the engine computes: the whole batch on ort, batch / replicas on tfjs",
+      hardNegatives: o.train.negatives ? `one of ${o.train.negativesPerItem ?? 1} per row and step (one attribute changed)` : null,
       valBatch: o.valBatch ?? 128,
       valLimit: o.valLimit ?? 1024,
       ...o.notes,
     },
     params: model.params,
     // The same step as `loss` below as one ONNX graph (./native-step.ts): the default engine.
-    native: clipNativeStep(c, captionPositives),
+    native: clipNativeStep(c, !!o.train.negatives),
     itemCount: o.train.count,
     sampleWeights: o.train.weights,
     throughput: { unit: "img", perItem: 1 },
@@ -186,6 +172,8 @@ export const createTask: CreateTask<ClipTaskOptions> = async (o) => {
       const { variants, variantProbs } = o.train;
       const v = variantProbs?.length ?? 1;
       const described = new Int32Array(items.length * v * c.textLen);
+      const k = o.train.negativesPerItem ?? 1;
+      const negatives = o.train.negatives ? new Int32Array(items.length * c.textLen) : undefined;
       const span = 2 * o.shift + 1;
       items.forEach((item, b) => {
         let caption = o.train.text.subarray(item * c.textLen, (item + 1) * c.textLen);
@@ -197,13 +185,17 @@ export const createTask: CreateTask<ClipTaskOptions> = async (o) => {
           caption = variants.subarray((item * v + k) * c.textLen, (item * v + k + 1) * c.textLen);
         }
         text.set(caption, b * c.textLen);
+        if (negatives && o.train.negatives) {
+          const pick = Math.min(k - 1, Math.floor(hashUniform(o.seed ^ 0xe9, step, b) * k));
+          negatives.set(o.train.negatives.subarray((item * k + pick) * c.textLen, (item * k + pick + 1) * c.textLen), b * c.textLen);
+        }
         described.set((variants ?? o.train.text).subarray(item * v * c.textLen, (item + 1) * v * c.textLen), b * v * c.textLen);
         const dx = o.shift ? Math.floor(hashUniform(o.seed ^ 0xd1, step, b) * span) - o.shift : 0;
         const dy = o.shift ? Math.floor(hashUniform(o.seed ^ 0xd2, step, b) * span) - o.shift : 0;
         const src = o.train.images.subarray(item * px, (item + 1) * px);
         shiftImage(src, images.subarray(b * px, (b + 1) * px), c.imageSize, c.imageSize, c.channels, dx, dy);
       });
-      return { rows: items.length, arrays: { images, text, described } };
+      return { rows: items.length, arrays: negatives ? { images, text, described, negatives } : { images, text, described } };
     },
     loss(batch: Batch) {
       const n = batch.rows;
@@ -211,11 +203,9 @@ export const createTask: CreateTask<ClipTaskOptions> = async (o) => {
         tf.tensor4d(batch.arrays.images as Uint8Array, [n, c.imageSize, c.imageSize, c.channels], "int32"),
         255,
       ) as tf.Tensor4D; // [B, S, S, C]
-      const ids = tf.tensor2d(batch.arrays.text as Int32Array, [n, c.textLen], "int32");
-      const positives = tf.tensor2d(captionPositives(batch.arrays.text as Int32Array, batch.arrays.described as Int32Array, c.textLen), [
-        n,
-        n,
-      ]);
+      const t = batchTexts(batch, c.textLen);
+      const ids = tf.tensor2d(t.texts, [t.count, c.textLen], "int32");
+      const positives = tf.tensor2d(t.positives, [n, t.count]);
       const l = model.loss(images, ids, positives);
       return { loss: l.loss, logs: { i2t: l.imageToText, t2i: l.textToImage, scale: l.logitScale } };
     },

@@ -36,6 +36,9 @@ const ROWS = 5;
 interface Batch {
   pixels: Uint8Array;
   text: Int32Array;
+  /** Hard negatives [ROWS · T] (one per row), or none. */
+  negatives?: Int32Array;
+  /** [ROWS, ROWS], or [ROWS, 2·ROWS] with negatives. */
   positives: Float32Array;
 }
 
@@ -60,6 +63,22 @@ function batch(full: boolean, seed: number): Batch {
   return { pixels, text, positives };
 }
 
+/**
+ * The batch above with one hard negative per row: random captions, except that row 0's negative is row 4's caption
+ * (a "negative" that describes another image of the batch is a positive for it, as captionPositives marks it).
+ */
+function withNegatives(b: Batch, seed: number): Batch {
+  const r = mulberry32(seed);
+  const { textLen: T, textVocab: v } = CONFIG;
+  const negatives = new Int32Array(ROWS * T);
+  for (let row = 1; row < ROWS; row++) for (let k = 0; k < 1 + (row % T); k++) negatives[row * T + k] = 1 + Math.floor(r() * (v - 1));
+  negatives.set(b.text.subarray(4 * T, 5 * T), 0);
+  const positives = new Float32Array(ROWS * 2 * ROWS);
+  for (let i = 0; i < ROWS; i++) positives.set(b.positives.subarray(i * ROWS, (i + 1) * ROWS), i * 2 * ROWS);
+  positives[4 * 2 * ROWS + ROWS] = 1; // negative 0 = caption 4
+  return { ...b, negatives, positives };
+}
+
 /** A CLIP whose every parameter is nudged off its initial value (LayerNorm gains ≠ 1, biases ≠ 0). */
 function model(logScale?: number): Clip {
   const m = new Clip(CONFIG, 7);
@@ -82,12 +101,14 @@ interface Errors {
 
 async function compare(m: Clip, data: Batch, planted: ClipTrainingGraphOptions["planted"] = {}): Promise<Errors> {
   const { imageSize: s, channels: ch, textLen: T } = CONFIG;
+  const texts = data.negatives ? Int32Array.from([...data.text, ...data.negatives]) : data.text;
+  const nt = texts.length / T;
   const vars = [...m.params.trainable()];
   let logs: Record<string, number> = {};
   const { value, grads } = tf.variableGrads(
     () => {
       const images = tf.div(tf.tensor4d(data.pixels, [ROWS, s, s, ch], "int32"), 255) as tf.Tensor4D; // [B, S, S, C]
-      const l = m.loss(images, tf.tensor2d(data.text, [ROWS, T], "int32"), tf.tensor2d(data.positives, [ROWS, ROWS]));
+      const l = m.loss(images, tf.tensor2d(texts, [nt, T], "int32"), tf.tensor2d(data.positives, [ROWS, nt]));
       logs = { i2t: l.imageToText.dataSync()[0], t2i: l.textToImage.dataSync()[0], scale: l.logitScale.dataSync()[0] };
       return l.loss;
     },
@@ -96,14 +117,15 @@ async function compare(m: Clip, data: Batch, planted: ClipTrainingGraphOptions["
   const want = { loss: value.dataSync()[0], grads: new Map(vars.map(([name, v]) => [name, grads[v.name].dataSync() as Float32Array])) };
   tf.dispose([value, ...Object.values(grads)]);
 
-  const g = exportClipTrainingGraph(CONFIG, { batch: ROWS, gradients: true, planted });
+  const g = exportClipTrainingGraph(CONFIG, { batch: ROWS, gradients: true, negatives: !!data.negatives, planted });
   const session = await InferenceSession.create(g.bytes, { graphOptimizationLevel: "all" });
   try {
     const feeds: Record<string, Tensor> = {
       [g.names.images]: new Tensor("uint8", data.pixels, [ROWS, s, s, ch]),
       [g.names.text]: new Tensor("int32", data.text, [ROWS, T]),
-      [g.names.positives]: new Tensor("float32", data.positives, [ROWS, ROWS]),
+      [g.names.positives]: new Tensor("float32", data.positives, [ROWS, nt]),
     };
+    if (g.names.negatives && data.negatives) feeds[g.names.negatives] = new Tensor("int32", data.negatives, [ROWS, T]);
     for (const p of g.params) {
       const v = m.params.get(p);
       feeds[p] = new Tensor("float32", Float32Array.from(v.dataSync()), v.shape);
@@ -120,16 +142,18 @@ async function compare(m: Clip, data: Batch, planted: ClipTrainingGraphOptions["
 const TOL = 1e-4;
 
 describe("the CLIP training graph equals the tfjs tape", () => {
-  const cases: [string, { full: boolean; logScale?: number }][] = [
+  const cases: [string, { full: boolean; logScale?: number; negatives?: boolean }][] = [
     ["a caption fills all T positions ([EOS] in the appended slot)", { full: true }],
     ["every caption shorter than T (the tfjs tower trims to the longest)", { full: false }],
     ["the logit scale above its clamp (no gradient reaches the temperature)", { full: true, logScale: Math.log(150) }],
+    ["a hard negative per row, one of them another row's caption", { full: true, negatives: true }],
   ];
   itWithModel(
     cases,
     (name) => `${name}: loss, both directions, scale and every gradient (≤ ${TOL} relative)`,
     (c) => model(c.logScale),
-    async (m, c, name) => expectEqualToTape(await compare(m, batch(c.full, 3)), TOL, name),
+    async (m, c, name) =>
+      expectEqualToTape(await compare(m, c.negatives ? withNegatives(batch(c.full, 3), 5) : batch(c.full, 3)), TOL, name),
   );
 });
 
@@ -146,5 +170,14 @@ describe("planted bugs fail the comparison", () => {
     (name) => name,
     () => model(),
     async (m, planted, name) => expectPlantSeen(await compare(m, batch(true, 3), planted), TOL, name),
+  );
+  itWithModel(
+    [["hard negatives read in the text→image direction too", { negativesInTextToImage: true }]] as [
+      string,
+      ClipTrainingGraphOptions["planted"],
+    ][],
+    (name) => name,
+    () => model(),
+    async (m, planted, name) => expectPlantSeen(await compare(m, withNegatives(batch(true, 3), 5), planted), TOL, name),
   );
 });

@@ -28,6 +28,8 @@ export interface PlantedClipBugs {
   detachTemperature?: boolean;
   /** Read the text features at the caption's last token instead of the [EOS] slot after it. */
   eosOffByOne?: boolean;
+  /** Hard negatives in the text→image direction too (each a text with no image: a zero target, a mean over 2B). */
+  negativesInTextToImage?: boolean;
 }
 
 export interface ClipTrainingGraphOptions {
@@ -35,6 +37,8 @@ export interface ClipTrainingGraphOptions {
   batch: number;
   /** Add the gradient outputs (a loss-only graph serves checks). */
   gradients: boolean;
+  /** One extra caption per row read as a hard negative (the `negatives` input; ../clip-loss.ts's extra texts). */
+  negatives?: boolean;
   planted?: PlantedGradientBugs & PlantedClipBugs;
 }
 
@@ -48,7 +52,9 @@ export interface ClipTrainingGraph {
     images: string;
     /** Caption ids int32 [B, T], right-padded with padId (no [EOS]: the graph appends it). */
     text: string;
-    /** positives float32 [B, B]: 1 where caption j describes image i (the diagonal included). */
+    /** With `negatives`: the rows' hard-negative captions int32 [B, T], read as texts B..2B − 1. */
+    negatives: string | null;
+    /** positives float32 [B, Bt] (Bt = B, or 2B with negatives): 1 where caption j describes image i (the diagonal included). */
     positives: string;
     loss: string;
     /** Output names of the logged scalars, by the names the task logs them under (i2t, t2i, scale). */
@@ -60,6 +66,7 @@ export interface ClipTrainingGraph {
 
 export function exportClipTrainingGraph(c: ClipConfig, o: ClipTrainingGraphOptions): ClipTrainingGraph {
   const b = o.batch;
+  const bt = o.negatives ? 2 * b : b; // texts: the rows' captions, then their hard negatives
   const planted = o.planted ?? {};
   const { imageSize: s, channels: ch, textLen: T, nEmbd: C, embedDim: D } = c;
   const L = clipTextPositions(c);
@@ -73,8 +80,10 @@ export function exportClipTrainingGraph(c: ClipConfig, o: ClipTrainingGraphOptio
   );
 
   const images = g.input("images", DataType.UINT8, [b, s, s, ch]);
-  const text = g.input("text", DataType.INT32, [b, T]);
-  const positives = g.input("positives", DataType.FLOAT, [b, b]);
+  const captions = g.input("text", DataType.INT32, [b, T]);
+  const negatives = o.negatives ? g.input("negatives", DataType.INT32, [b, T]) : null;
+  const text = negatives ? g.op("Concat", [captions, negatives], { axis: { i: 0 } }) : captions; // [Bt, T]
+  const positives = g.input("positives", DataType.FLOAT, [b, bt]);
 
   // Image tower (imageFeatures): [0, 1] → [−1, 1], per stage space-to-depth, mix conv, residual blocks; then the
   // mean of relu over the grid, LayerNorm and the projection W_i.
@@ -96,8 +105,8 @@ export function exportClipTrainingGraph(c: ClipConfig, o: ClipTrainingGraphOptio
 
   // Text tower (withEos + textFeatures). A row's [EOS] goes at its number of non-pad ids (captions are right-padded),
   // in a T + 1 long sequence whose extra column is a pad.
-  const isPad = g.op("Cast", [g.op("Equal", [text, g.int32s([c.padId])])], { to: { i: DataType.FLOAT } }); // [B, T]
-  let len = g.op("ReduceSum", [g.op("Sub", [g.scalar(1), isPad]), g.ints([1])], { keepdims: { i: 1 } }); // [B, 1]
+  const isPad = g.op("Cast", [g.op("Equal", [text, g.int32s([c.padId])])], { to: { i: DataType.FLOAT } }); // [Bt, T]
+  let len = g.op("ReduceSum", [g.op("Sub", [g.scalar(1), isPad]), g.ints([1])], { keepdims: { i: 1 } }); // [Bt, 1]
   if (planted.eosOffByOne) len = g.op("Sub", [len, g.scalar(1)]);
   // Slots 0..T as floats, to compare with each row's length (small integers: exact in float32).
   const slots = g.weight(
@@ -105,19 +114,19 @@ export function exportClipTrainingGraph(c: ClipConfig, o: ClipTrainingGraphOptio
     Float32Array.from({ length: L }, (_, i) => i),
     [L],
   ); // [L]
-  const atEos = g.op("Equal", [slots, len]); // [B, L]
-  const padColumn = g.op("Reshape", [g.int32s(new Array<number>(b).fill(c.padId)), g.ints([b, 1])]); // [B, 1]
-  const padded = g.op("Concat", [text, padColumn], { axis: { i: 1 } }); // [B, L]
-  const ids = g.op("Where", [atEos, g.int32s([clipEosId(c)]), padded]); // [B, L]
-  const tokens = g.op("Gather", [t.w("clip.text.emb", [c.textVocab + 1, C]), ids], { axis: { i: 0 } }); // [B, L, C]
-  let x = g.op("Reshape", [g.op("Add", [tokens, t.w("clip.text.pos", [L, C])]), g.ints([-1, C])]); // [B·L, C]
+  const atEos = g.op("Equal", [slots, len]); // [Bt, L]
+  const padColumn = g.op("Reshape", [g.int32s(new Array<number>(bt).fill(c.padId)), g.ints([bt, 1])]); // [Bt, 1]
+  const padded = g.op("Concat", [text, padColumn], { axis: { i: 1 } }); // [Bt, L]
+  const ids = g.op("Where", [atEos, g.int32s([clipEosId(c)]), padded]); // [Bt, L]
+  const tokens = g.op("Gather", [t.w("clip.text.emb", [c.textVocab + 1, C]), ids], { axis: { i: 0 } }); // [Bt, L, C]
+  let x = g.op("Reshape", [g.op("Add", [tokens, t.w("clip.text.pos", [L, C])]), g.ints([-1, C])]); // [Bt·L, C]
   const causal = g.weight("clip.text.causal", causalMask(L), [L, L]);
-  for (let l = 0; l < c.nLayer; l++) x = t.sequenceBlock(x, `clip.text.h.${l}`, L, causal).y; // [B·L, C]
+  for (let l = 0; l < c.nLayer; l++) x = t.sequenceBlock(x, `clip.text.h.${l}`, L, causal).y; // [Bt·L, C]
   // The [EOS] position's features as textFeatures picks them: a masked sum over positions, then ln_final and W_t.
-  const eosMask = g.op("Reshape", [g.op("Cast", [atEos], { to: { i: DataType.FLOAT } }), g.ints([b, L, 1])]); // [B, L, 1]
-  const hSeq = g.op("Reshape", [x, g.ints([b, L, C])]); // [B, L, C]
-  const atEosFeatures = g.op("ReduceSum", [g.op("Mul", [hSeq, eosMask]), g.ints([1])], { keepdims: { i: 0 } }); // [B, C]
-  const textFeatures = g.op("MatMul", [t.layerNorm(atEosFeatures, "clip.text.ln_final"), t.w("clip.text.proj.w", [C, D])]); // [B, D]
+  const eosMask = g.op("Reshape", [g.op("Cast", [atEos], { to: { i: DataType.FLOAT } }), g.ints([bt, L, 1])]); // [Bt, L, 1]
+  const hSeq = g.op("Reshape", [x, g.ints([bt, L, C])]); // [Bt, L, C]
+  const atEosFeatures = g.op("ReduceSum", [g.op("Mul", [hSeq, eosMask]), g.ints([1])], { keepdims: { i: 0 } }); // [Bt, C]
+  const textFeatures = g.op("MatMul", [t.layerNorm(atEosFeatures, "clip.text.ln_final"), t.w("clip.text.proj.w", [C, D])]); // [Bt, D]
 
   // Loss (clip-loss.ts): unit embeddings, logits scaled by 1/τ = min(exp(logScale), max), symmetric InfoNCE.
   const unitRows = (v: string) =>
@@ -132,24 +141,27 @@ export function exportClipTrainingGraph(c: ClipConfig, o: ClipTrainingGraphOptio
   // min(e, max) as Where (which has a VJP rule; Min has none): the gradient reaches e where e ≤ max, as
   // tf.minimum's does (ties included), and nothing above the cap.
   const scale = g.op("Where", [g.op("Greater", [e, max]), max, e]); // []
-  const similarity = g.op("MatMul", [unitRows(imageFeatures), g.op("Transpose", [unitRows(textFeatures)], { perm: { ints: [1, 0] } })]); // [B images, B texts]
-  const logits = g.op("Mul", [similarity, scale]); // [B, B]
+  const similarity = g.op("MatMul", [unitRows(imageFeatures), g.op("Transpose", [unitRows(textFeatures)], { perm: { ints: [1, 0] } })]); // [B images, Bt texts]
+  const logits = g.op("Mul", [similarity, scale]); // [B, Bt]
 
-  const p = planted.noPositives ? g.weight("clip.eye", eye(b), [b, b]) : positives;
+  const p = planted.noPositives ? g.weight("clip.eye", eye(b, bt), [b, bt]) : positives;
   // Targets: each row (column) of the 0/1 mask scaled to sum to 1; one without a positive stays zero.
-  const distribution = (axis: number) => {
-    const count = g.op("ReduceSum", [p, g.ints([axis])], { keepdims: { i: 1 } });
+  const distribution = (m: string, axis: number) => {
+    const count = g.op("ReduceSum", [m, g.ints([axis])], { keepdims: { i: 1 } });
     // max(count, 1) as rowDistribution's tf.maximum: counts are whole numbers, so below 1 means 0.
-    return g.op("Div", [p, g.op("Where", [g.op("Less", [count, g.scalar(1)]), g.scalar(1), count])]);
-  }; // [B, B]
+    return g.op("Div", [m, g.op("Where", [g.op("Less", [count, g.scalar(1)]), g.scalar(1), count])]);
+  };
   // −mean over rows (axis 1: image→text) or columns (axis 0: text→image) of Σ target ⊙ log softmax.
-  const crossEntropy = (axis: number) => {
-    const logProbs = g.op("LogSoftmax", [logits], { axis: { i: axis } }); // [B, B]
-    const perItem = g.op("ReduceSum", [g.op("Mul", [logProbs, distribution(axis)]), g.ints([axis])], { keepdims: { i: 0 } }); // [B]
+  const crossEntropy = (l: string, m: string, axis: number) => {
+    const logProbs = g.op("LogSoftmax", [l], { axis: { i: axis } });
+    const perItem = g.op("ReduceSum", [g.op("Mul", [logProbs, distribution(m, axis)]), g.ints([axis])], { keepdims: { i: 0 } });
     return g.op("Neg", [g.op("ReduceMean", [perItem], { keepdims: { i: 0 } })]);
   };
-  const i2t = crossEntropy(1);
-  const t2i = crossEntropy(0);
+  // Each image against all Bt texts; each of the first B texts (those that describe an image) against the images.
+  const firstB = (m: string) =>
+    bt === b || planted.negativesInTextToImage ? m : g.op("Slice", [m, g.ints([0]), g.ints([b]), g.ints([1])]); // [B, B]
+  const i2t = crossEntropy(logits, p, 1);
+  const t2i = crossEntropy(firstB(logits), firstB(p), 0);
   const loss = g.op("Mul", [g.op("Add", [i2t, planted.oneDirection ? i2t : t2i]), g.scalar(0.5)]); // (i2t + t2i) / 2
 
   const params = [...conv.params(), ...t.params(), "clip.logitScale"];
@@ -166,12 +178,17 @@ export function exportClipTrainingGraph(c: ClipConfig, o: ClipTrainingGraphOptio
   g.output(i2t, logs.i2t, DataType.FLOAT, []);
   g.output(t2i, logs.t2i, DataType.FLOAT, []);
   g.output(scale, logs.scale, DataType.FLOAT, []);
-  return { bytes: g.toBytes(), nodes: g.nodeCount(), params, names: { images, text, positives, loss: "loss", logs, grads } };
+  return {
+    bytes: g.toBytes(),
+    nodes: g.nodeCount(),
+    params,
+    names: { images, text: captions, negatives, positives, loss: "loss", logs, grads },
+  };
 }
 
-/** The n×n identity, row-major. */
-function eye(n: number): Float32Array {
-  const out = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) out[i * n + i] = 1;
+/** The n×m identity (ones on the leading diagonal), row-major. */
+function eye(n: number, m: number): Float32Array {
+  const out = new Float32Array(n * m);
+  for (let i = 0; i < n; i++) out[i * m + i] = 1;
   return out;
 }
