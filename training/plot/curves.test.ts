@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { curvesSvg, readSeries } from "./curves";
+import { curvesSvg, readSeries, tickLabel } from "./curves";
 
 describe("learning curves", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-plot-"));
@@ -44,5 +44,15 @@ describe("learning curves", () => {
     expect(() => curvesSvg([{ name: "x", points: [] }], "items", "loss", false)).toThrow(/no rows carry loss/);
     fs.writeFileSync(path.join(dir, "bad.jsonl"), "{oops\n");
     expect(() => readSeries(path.join(dir, "bad.jsonl"), "loss", "items")).toThrow(/bad.jsonl:1: not JSON/);
+  });
+
+  it("labels ticks with the decimals that tell neighbours apart", () => {
+    // A PSNR axis 21–23 dB in steps of 0.4: "21.0, 21.4, …", not "21, 21, 22".
+    expect([21, 21.4, 21.8, 22.2].map((v) => tickLabel(v, 0.4))).toEqual(["21.0", "21.4", "21.8", "22.2"]);
+    expect(tickLabel(1280, 128)).toBe("1280");
+    expect(tickLabel(12000, 2000)).toBe("12k");
+    expect(tickLabel(12500, 500)).toBe("12500");
+    expect(tickLabel(0.0042, 0.001)).toBe("0.004");
+    expect(tickLabel(0.00005, 0.00001)).toBe("0.0000500");
   });
 });

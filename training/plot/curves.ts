@@ -36,7 +36,15 @@ export function readSeries(file: string, key: string, x: XAxis): [number, number
 }
 
 const ticks = (lo: number, hi: number, n = 5) => Array.from({ length: n + 1 }, (_, i) => lo + ((hi - lo) * i) / n);
-const label = (v: number) => (Math.abs(v) >= 1e4 ? `${(v / 1e3).toFixed(0)}k` : Math.abs(v) >= 10 ? v.toFixed(0) : v.toPrecision(3));
+/**
+ * A tick's text, with enough decimals to tell it from its neighbours `step` away (a 21–23 dB axis in steps of 0.4
+ * reads 21.0, 21.4, …, not 21, 21, 22).
+ */
+export function tickLabel(v: number, step: number): string {
+  if (Math.abs(v) >= 1e4 && step >= 1e3) return `${(v / 1e3).toFixed(Math.max(0, Math.ceil(-Math.log10(step / 1e3))))}k`;
+  if (Math.abs(v) < 1e-3 && v !== 0 && step < 1e-3) return v.toPrecision(3);
+  return v.toFixed(Math.min(6, Math.max(0, Math.ceil(-Math.log10(step) - 1e-9))));
+}
 
 /** The chart as SVG text. */
 export function curvesSvg(series: Series[], xLabel: string, yLabel: string, logY: boolean): string {
@@ -50,13 +58,15 @@ export function curvesSvg(series: Series[], xLabel: string, yLabel: string, logY
   const parts: string[] = [`<rect width="${W}" height="${H}" fill="white"/>`];
   for (const t of ticks(x0, x1)) {
     parts.push(`<line x1="${sx(t)}" y1="${T}" x2="${sx(t)}" y2="${H - B}" stroke="#eee"/>`);
-    parts.push(`<text x="${sx(t)}" y="${H - B + 18}" font-size="12" text-anchor="middle">${label(t)}</text>`);
+    parts.push(`<text x="${sx(t)}" y="${H - B + 18}" font-size="12" text-anchor="middle">${tickLabel(t, (x1 - x0) / 5)}</text>`);
   }
-  for (const t of ticks(y0, y1)) {
-    const v = logY ? 10 ** t : t;
+  const yTicks = ticks(y0, y1).map((t) => (logY ? 10 ** t : t));
+  yTicks.forEach((v, i) => {
+    // The gap to the nearer neighbour sets the decimals (on a log axis it shrinks towards the bottom).
+    const gap = Math.min(...[yTicks[i - 1], yTicks[i + 1]].filter((u) => u !== undefined).map((u) => Math.abs(u - v)));
     parts.push(`<line x1="${L}" y1="${sy(v)}" x2="${W - R}" y2="${sy(v)}" stroke="#eee"/>`);
-    parts.push(`<text x="${L - 6}" y="${sy(v) + 4}" font-size="12" text-anchor="end">${label(v)}</text>`);
-  }
+    parts.push(`<text x="${L - 6}" y="${sy(v) + 4}" font-size="12" text-anchor="end">${tickLabel(v, gap || 1)}</text>`);
+  });
   parts.push(`<rect x="${L}" y="${T}" width="${W - L - R}" height="${H - T - B}" fill="none" stroke="#333"/>`);
   parts.push(`<text x="${(L + W - R) / 2}" y="${H - 12}" font-size="13" text-anchor="middle">${xLabel}</text>`);
   parts.push(
