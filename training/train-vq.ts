@@ -55,6 +55,8 @@ const Flags = z.object({
   out: z.string().optional(),
   export: z.string().optional(),
   finalTemperature: z.coerce.number().positive().max(1).default(DVAE_SCHEDULE.finalTemperature),
+  /** dVAE: the Gumbel noise's scale at the end of the anneal (1 = sample q, 0 = decode its argmax). */
+  finalNoise: z.coerce.number().min(0).max(1).default(DVAE_SCHEDULE.finalNoise ?? 1),
   klWeight: z.coerce.number().min(0).default(DVAE_SCHEDULE.klWeight),
   gan: z.enum(["true", "false"]).default("false"),
   keepCodes: z
@@ -103,6 +105,7 @@ runMain("train:vq", async () => {
     train: { ...train0, data: shared(train0.data) },
     val: { ...val, data: shared(val.data) },
     finalTemperature: flags.finalTemperature,
+    finalNoise: flags.finalNoise,
     temperatureFraction: flags.temperatureFraction,
     klWeight: flags.klWeight,
     klWarmupFraction: flags.klWarmupFraction,

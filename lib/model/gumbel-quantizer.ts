@@ -15,11 +15,14 @@ import type { VQConfig } from "./vq-config";
 /** Keeps log() away from 0 in the Gumbel noise. */
 const TINY = 1e-10;
 
-/** Gumbel-softmax sample over the last axis; `hard` returns one-hots with the soft sample's gradient. */
-export function gumbelSoftmax(logits: tf.Tensor2D, temperature: number, hard: boolean, seed: number): tf.Tensor2D {
+/**
+ * Gumbel-softmax sample over the last axis; `hard` returns one-hots with the soft sample's gradient. `noiseScale`
+ * multiplies the Gumbel noise: 1 samples from softmax(logits), 0 takes its argmax (what serving decodes).
+ */
+export function gumbelSoftmax(logits: tf.Tensor2D, temperature: number, hard: boolean, seed: number, noiseScale = 1): tf.Tensor2D {
   return tf.tidy(() => {
     const u = tf.randomUniform(logits.shape, 0, 1, "float32", seed);
-    const g = tf.neg(tf.log(tf.add(tf.neg(tf.log(tf.add(u, TINY))), TINY))); // Gumbel(0, 1)
+    const g = tf.mul(tf.neg(tf.log(tf.add(tf.neg(tf.log(tf.add(u, TINY))), TINY))), noiseScale); // noiseScale · Gumbel(0, 1)
     const y = tf.softmax(tf.div(tf.add(logits, g), temperature)) as tf.Tensor2D;
     if (!hard) return y;
     const onehot = oneHotFloat(tf.argMax(y, 1), logits.shape[1]) as tf.Tensor2D;
@@ -68,7 +71,7 @@ export class GumbelQuantizer implements Quantizer {
       let y: tf.Tensor2D;
       if (options.training) {
         this.seed = (Math.imul(this.seed, 1664525) + 1013904223) >>> 0;
-        y = gumbelSoftmax(logits, options.temperature ?? 1, this.c.hardGumbel, options.noiseSeed ?? this.seed);
+        y = gumbelSoftmax(logits, options.temperature ?? 1, this.c.hardGumbel, options.noiseSeed ?? this.seed, options.noiseScale ?? 1);
       } else {
         y = oneHotFloat(codes, k) as tf.Tensor2D;
       }

@@ -8,6 +8,8 @@ export interface QuantizeOptions {
   temperature?: number;
   /** dVAE: weight of the per-sample KL(q(z|x) ‖ uniform) (warmed up by the trainer). */
   klWeight?: number;
+  /** dVAE: scale of the Gumbel noise (1: decode a sample of q(z|x); 0: its argmax, as served); annealed by the trainer. */
+  noiseScale?: number;
   /** dVAE: seed of this call's Gumbel noise (a data-parallel trainer gives each replica its own); default: an internal stream. */
   noiseSeed?: number;
 }

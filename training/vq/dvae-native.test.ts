@@ -12,7 +12,8 @@ import { createTask, gumbelStep, VQ_TRAINER_DEFAULTS, vqTaskDefinition, type VQT
 const dir = nativeTestSetup("dvae-native");
 beforeAll(() => buildShapes({ outDir: path.join(dir(), "shapes"), seed: 3, counts: { train: 64, val: 16, test: 8 }, log: () => {} }));
 
-// DALL·E's anneal (τ → 1/16) and a KL weight large enough to show in the gradients.
+// DALL·E's anneal (τ → 1/16), the Gumbel noise annealed to 0.2 of its scale, and a KL weight large enough to show
+// in the gradients.
 const options = (): VQTaskOptions => ({
   config: tinyVQConfig({ kind: "dvae" }),
   seed: 1,
@@ -20,6 +21,7 @@ const options = (): VQTaskOptions => ({
   val: loadSplit(path.join(dir(), "shapes"), "val", 32),
   finalTemperature: 1 / 16,
   temperatureFraction: 0.1,
+  finalNoise: 0.2,
   klWeight: 0.05,
   klWarmupFraction: 0.2,
 });
@@ -39,6 +41,8 @@ describe("the dVAE task on the native engine", () => {
       const s = gumbelStep(o, { ...ctx, replica: 0 });
       expect(s.temperature).toBeGreaterThan(0.3);
       expect(s.temperature).toBeLessThan(0.8);
+      expect(s.noiseScale).toBeCloseTo(s.temperature === 1 / 16 ? 0.2 : 0.2 + (0.8 * (s.temperature - 1 / 16)) / (1 - 1 / 16), 6);
+      expect(s.noiseScale).toBeLessThan(1);
       expect(s.klWeight).toBeCloseTo(0.0125, 6);
     },
   });

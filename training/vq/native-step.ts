@@ -14,9 +14,10 @@ import type { VQModel } from "../../lib/model/vq-model";
 import type { NativeFeed, NativeStep, StepContext } from "../loop/task";
 import type { GanObjective } from "./gan";
 
-/** A dVAE step's quantizer settings (QuantizeOptions' temperature, klWeight and noiseSeed). */
+/** A dVAE step's quantizer settings (QuantizeOptions' temperature, klWeight, noiseScale and noiseSeed). */
 export interface GumbelStep {
   temperature: number;
+  noiseScale: number;
   klWeight: number;
   noiseSeed: number;
 }
@@ -47,7 +48,7 @@ export function vqNativeStep(
 ): NativeStep {
   const c = model.config;
   if (c.kind === "dvae" && !gumbel) throw new Error("a dVAE's native step needs its per-step Gumbel settings");
-  let names: { codebook?: string; noise?: string; temperature?: string; klWeight?: string } = {};
+  let names: { codebook?: string; noise?: string; noiseScale?: string; temperature?: string; klWeight?: string } = {};
   return {
     graph(rows) {
       const g = gan
@@ -65,7 +66,7 @@ export function vqNativeStep(
         const e = model.params.get(names.codebook);
         feeds[names.codebook] = { type: "float32", data: e.dataSync() as Float32Array, dims: e.shape };
       }
-      if (names.noise && names.temperature && names.klWeight) {
+      if (names.noise && names.noiseScale && names.temperature && names.klWeight) {
         const s = gumbel!(ctx);
         const positions = batch.rows * gridSize(c) ** 2;
         feeds[names.noise] = {
@@ -73,6 +74,7 @@ export function vqNativeStep(
           data: gumbelUniform(positions, c.codebookSize, s.noiseSeed),
           dims: [positions, c.codebookSize],
         };
+        feeds[names.noiseScale] = scalar(s.noiseScale);
         feeds[names.temperature] = scalar(s.temperature);
         feeds[names.klWeight] = scalar(s.klWeight);
       }

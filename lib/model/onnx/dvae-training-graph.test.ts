@@ -27,8 +27,11 @@ const SIZE = 16;
 /** Smooth random pictures as uint8 [B, S, S, 3] (test/fixtures/blob-pictures.ts). */
 const pictures = (rows: number, seed: number) => blobPictures(rows, SIZE, seed);
 
-/** One step's quantizer settings: mid-anneal τ, a KL weight large enough to move the gradients, a fixed noise seed. */
-const STEP = { temperature: 0.7, klWeight: 0.05, noiseSeed: 12345 };
+/**
+ * One step's quantizer settings: mid-anneal τ and noise scale (the noise then still changes which code some positions
+ * sample), a KL weight large enough to move the gradients, a fixed noise seed.
+ */
+const STEP = { temperature: 0.7, noiseScale: 0.6, klWeight: 0.05, noiseSeed: 12345 };
 
 interface Errors {
   loss: number;
@@ -70,6 +73,7 @@ async function compare(m: VQModel, planted: VqTrainingGraphOptions["planted"] = 
     const feeds: Record<string, Tensor> = {
       [g.names.images]: new Tensor("uint8", pixels, [ROWS, SIZE, SIZE, 3]),
       [g.names.noise!]: new Tensor("float32", noise, [rows, c.codebookSize]),
+      [g.names.noiseScale!]: new Tensor("float32", Float32Array.of(STEP.noiseScale), []),
       [g.names.temperature!]: new Tensor("float32", Float32Array.of(STEP.temperature), []),
       [g.names.klWeight!]: new Tensor("float32", Float32Array.of(STEP.klWeight), []),
     };
@@ -120,6 +124,7 @@ describe("planted bugs fail the comparison", () => {
     ["the KL's sign flipped", { klSignFlipped: true }],
     ["the usage term dropped", { usageDropped: true }],
     ["τ ignored", { temperatureDropped: true }],
+    ["the noise's scale ignored (full Gumbel noise)", { noiseScaleDropped: true }],
   ];
   itWithModel(
     cases,

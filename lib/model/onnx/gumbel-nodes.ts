@@ -22,6 +22,8 @@ export interface PlantedGumbelBugs {
   usageDropped?: boolean;
   /** τ ignored: softmax(logits + g). */
   temperatureDropped?: boolean;
+  /** The noise's scale ignored: full Gumbel noise whatever the step feeds. */
+  noiseScaleDropped?: boolean;
 }
 
 export interface GumbelNodes {
@@ -36,13 +38,14 @@ export interface GumbelNodes {
 }
 
 /**
- * logits [N, K]; noise [N, K] uniform in [0, 1); temperature and klWeight scalar inputs (per step). `hard` and
+ * logits [N, K]; noise [N, K] uniform in [0, 1); noiseScale, temperature and klWeight scalar inputs (per step). `hard` and
  * `usageWeight` are the config's hardGumbel and usageWeight.
  */
 export function gumbelSoftmaxNodes(
   g: GraphBuilder,
   logits: string,
   noise: string,
+  noiseScale: string,
   temperature: string,
   klWeight: string,
   k: number,
@@ -51,7 +54,8 @@ export function gumbelSoftmaxNodes(
   planted: PlantedGumbelBugs = {},
 ): GumbelNodes {
   const log = (v: string) => g.op("Log", [g.op("Add", [v, g.scalar(TINY)])]);
-  const gumbel = g.op("Neg", [log(g.op("Neg", [log(noise)]))]); // Gumbel(0, 1), [N, K]
+  const standard = g.op("Neg", [log(g.op("Neg", [log(noise)]))]); // Gumbel(0, 1), [N, K]
+  const gumbel = planted.noiseScaleDropped ? standard : g.op("Mul", [standard, noiseScale]); // noiseScale · Gumbel(0, 1)
   const perturbed = g.op("Add", [logits, gumbel]);
   const soft = g.op("Softmax", [planted.temperatureDropped ? perturbed : g.op("Div", [perturbed, temperature])], { axis: { i: 1 } }); // [N, K]
   let y = soft;

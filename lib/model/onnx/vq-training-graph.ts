@@ -52,8 +52,9 @@ export interface VqTrainingGraph {
     images: string;
     /** The EMA codebook [K, D] fed from the model each step (named as its ParamStore entry); absent when it is trained. */
     codebook?: string;
-    /** dVAE: the Gumbel noise's uniform draw [B·h·w, K] float32, τ and the KL weight (scalars), fed per step. */
+    /** dVAE: the Gumbel noise's uniform draw [B·h·w, K] float32, its scale, τ and the KL weight (scalars), fed per step. */
     noise?: string;
+    noiseScale?: string;
     temperature?: string;
     klWeight?: string;
     loss: string;
@@ -84,7 +85,7 @@ export interface VqStepNodes {
   /** Encoder outputs [B, h, w, D] and their codes int32 [B, h, w], for the EMA update (VQ-VAE only). */
   gather: Record<string, string>;
   codebook?: string;
-  gumbel: { noise?: string; temperature?: string; klWeight?: string };
+  gumbel: { noise?: string; noiseScale?: string; temperature?: string; klWeight?: string };
 }
 
 export function vqStepNodes(g: GraphBuilder, c: VQConfig, o: Pick<VqTrainingGraphOptions, "batch" | "planted">): VqStepNodes {
@@ -129,10 +130,22 @@ export function vqStepNodes(g: GraphBuilder, c: VQConfig, o: Pick<VqTrainingGrap
   } else if (c.kind === "dvae") {
     const rows = b * grid * grid;
     gumbel.noise = g.input("gumbel.noise", DataType.FLOAT, [rows, k]);
+    gumbel.noiseScale = g.input("gumbel.noiseScale", DataType.FLOAT, []);
     gumbel.temperature = g.input("gumbel.temperature", DataType.FLOAT, []);
     gumbel.klWeight = g.input("gumbel.klWeight", DataType.FLOAT, []);
     const logits = g.op("Reshape", [latents, g.ints([rows, k])]); // [N, K]
-    const q = gumbelSoftmaxNodes(g, logits, gumbel.noise, gumbel.temperature, gumbel.klWeight, k, c.hardGumbel, c.usageWeight, planted);
+    const q = gumbelSoftmaxNodes(
+      g,
+      logits,
+      gumbel.noise,
+      gumbel.noiseScale,
+      gumbel.temperature,
+      gumbel.klWeight,
+      k,
+      c.hardGumbel,
+      c.usageWeight,
+      planted,
+    );
     logs.kl = q.kl;
     logs.batchKl = q.batchKl;
     bottleneckLoss = q.loss;
