@@ -1,6 +1,6 @@
 // Gallery search on real databases (SQLite always; PostgreSQL when TESSERA_TEST_PG_URL is set): literal matching
 // (LIKE wildcards and FTS syntax are only characters), index kept in step with inserts, edits and deletes.
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useScratchDb } from "../../test/fixtures/scratch-db";
 import type { Db } from "./client";
 import { listGallery } from "./gallery";
@@ -34,6 +34,11 @@ function exerciseSearch(getDb: () => Db) {
     await db.generation.update({ where: { id: late.id }, data: { status: "done" } });
     const failed = await db.generation.create({ data: { prompt: `failed heart ${tag}`, params: {}, seed: 11, status: "running" } });
     await db.generation.update({ where: { id: failed.id }, data: { status: "failed" } });
+  });
+  // The PostgreSQL database is shared by the serial test files: a queued row left behind would be the next
+  // file's first claim (lib/db/db.test.ts claims the queue's head).
+  afterAll(async () => {
+    await getDb().generation.deleteMany({ where: { prompt: { endsWith: tag } } });
   });
 
   it("matches % _ \\ and quotes literally, never as wildcards or syntax", async () => {
