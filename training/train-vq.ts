@@ -56,11 +56,7 @@ const Flags = z.object({
   export: z.string().optional(),
   finalTemperature: z.coerce.number().positive().max(1).default(DVAE_SCHEDULE.finalTemperature),
   /** dVAE: the Gumbel noise's scale at the end of the anneal (1 = sample q, 0 = decode its argmax). */
-  finalNoise: z.coerce
-    .number()
-    .min(0)
-    .max(1)
-    .default(DVAE_SCHEDULE.finalNoise ?? 1),
+  finalNoise: z.coerce.number().min(0).max(1).default(DVAE_SCHEDULE.finalNoise),
   klWeight: z.coerce.number().min(0).default(DVAE_SCHEDULE.klWeight),
   gan: z.enum(["true", "false"]).default("false"),
   keepCodes: z

@@ -58,7 +58,7 @@ export function symmetricInfoNCE(logits: tf.Tensor2D, positives?: tf.Tensor2D): 
   return tf.tidy(() => {
     const [ni, nt] = logits.shape;
     if (nt < ni) throw new Error(`symmetricInfoNCE needs N images × at least N texts, got [${logits.shape}]`);
-    const p = positives ?? (nt === ni ? (tf.eye(ni) as tf.Tensor2D) : (tf.eye(ni, nt) as tf.Tensor2D));
+    const p = positives ?? (tf.eye(ni, nt) as tf.Tensor2D);
     if (p.shape.join("x") !== logits.shape.join("x")) throw new Error(`positives [${p.shape}] do not match logits [${logits.shape}]`);
     const imageToText = softCrossEntropy(logits, rowDistribution(p));
     const square = (m: tf.Tensor2D) => (nt === ni ? m : (tf.slice(m, [0, 0], [ni, ni]) as tf.Tensor2D)); // [N, N]

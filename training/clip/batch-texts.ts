@@ -34,7 +34,12 @@ export function captionPositives(text: Int32Array, described: Int32Array, textLe
 export function batchTexts(batch: Batch, textLen: number): { texts: Int32Array; count: number; positives: Float32Array } {
   const captions = batch.arrays.text as Int32Array;
   const negatives = batch.arrays.negatives as Int32Array | undefined;
-  const texts = negatives ? Int32Array.from([...captions, ...negatives]) : captions;
+  let texts = captions;
+  if (negatives) {
+    texts = new Int32Array(captions.length + negatives.length); // [2n · T]: the captions, then the negatives
+    texts.set(captions);
+    texts.set(negatives, captions.length);
+  }
   const count = texts.length / textLen;
   return { texts, count, positives: captionPositives(texts, batch.arrays.described as Int32Array, textLen, batch.rows) };
 }

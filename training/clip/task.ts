@@ -172,7 +172,7 @@ export const createTask: CreateTask<ClipTaskOptions> = async (o) => {
       const { variants, variantProbs } = o.train;
       const v = variantProbs?.length ?? 1;
       const described = new Int32Array(items.length * v * c.textLen);
-      const k = o.train.negativesPerItem ?? 1;
+      const negativesPerItem = o.train.negativesPerItem ?? 1;
       const negatives = o.train.negatives ? new Int32Array(items.length * c.textLen) : undefined;
       const span = 2 * o.shift + 1;
       items.forEach((item, b) => {
@@ -186,8 +186,9 @@ export const createTask: CreateTask<ClipTaskOptions> = async (o) => {
         }
         text.set(caption, b * c.textLen);
         if (negatives && o.train.negatives) {
-          const pick = Math.min(k - 1, Math.floor(hashUniform(o.seed ^ 0xe9, step, b) * k));
-          negatives.set(o.train.negatives.subarray((item * k + pick) * c.textLen, (item * k + pick + 1) * c.textLen), b * c.textLen);
+          const pick = Math.min(negativesPerItem - 1, Math.floor(hashUniform(o.seed ^ 0xe9, step, b) * negativesPerItem));
+          const row = item * negativesPerItem + pick;
+          negatives.set(o.train.negatives.subarray(row * c.textLen, (row + 1) * c.textLen), b * c.textLen);
         }
         described.set((variants ?? o.train.text).subarray(item * v * c.textLen, (item + 1) * v * c.textLen), b * v * c.textLen);
         const dx = o.shift ? Math.floor(hashUniform(o.seed ^ 0xd1, step, b) * span) - o.shift : 0;

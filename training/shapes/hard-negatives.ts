@@ -5,7 +5,7 @@
 // captions of scenes that differ from it in exactly one attribute of one object — its colour or its shape — which
 // the loss reads as extra wrong texts for that image (lib/model/clip-loss.ts, symmetricInfoNCE's extra columns).
 // Held-out colour–shape pairs are never produced: they stay out of training in every form, negatives included.
-import { COLOUR_NAMES, formatCaption, SHAPES, type Scene, type ShapeObject } from "../../lib/data/shapes/caption";
+import { COLOUR_NAMES, formatCaption, sceneObjects, SHAPES, type Scene, type ShapeObject } from "../../lib/data/shapes/caption";
 import { isHeldOut } from "../../lib/data/shapes/render";
 
 /** Every scene one attribute away from `scene`: one object's colour or shape changed (no held-out pair, two-object scenes keep different colours). */
@@ -31,12 +31,12 @@ export function oneAttributeAway(scene: Scene): Scene[] {
 export function hardNegativeCaptions(scene: Scene, rand: () => number, count: number): string[] {
   const near = oneAttributeAway(scene);
   if (near.length === 0) throw new Error(`no scene is one attribute away from "${formatCaption(scene)}"`);
-  const objects = (s: Scene) => (s.kind === "one" ? [s.object] : [s.a, s.b]);
-  const own = objects(scene);
-  const colourChanged = near.filter((s) => objects(s).some((o, i) => o.colour !== own[i].colour));
-  const shapeChanged = near.filter((s) => objects(s).some((o, i) => o.shape !== own[i].shape));
+  const own = sceneObjects(scene);
+  const colourChanged = near.filter((s) => sceneObjects(s).some((o, i) => o.colour !== own[i].colour));
+  const shapeChanged = near.filter((s) => sceneObjects(s).some((o, i) => o.shape !== own[i].shape));
   return Array.from({ length: count }, (_, k) => {
-    const pool = (k % 2 === 0 ? colourChanged : shapeChanged).length ? (k % 2 === 0 ? colourChanged : shapeChanged) : near;
+    const wanted = k % 2 === 0 ? colourChanged : shapeChanged;
+    const pool = wanted.length ? wanted : near;
     return formatCaption(pool[Math.floor(rand() * pool.length)]);
   });
 }

@@ -78,7 +78,7 @@ export const DECODER_PREFIX = "dec.";
  * --final-temperature 0.0625 --kl-weight 1.4e-3 for DALL·E's.
  */
 export const DVAE_SCHEDULE: Readonly<
-  Pick<VQTaskOptions, "finalTemperature" | "temperatureFraction" | "finalNoise" | "klWeight" | "klWarmupFraction">
+  Required<Pick<VQTaskOptions, "finalTemperature" | "temperatureFraction" | "finalNoise" | "klWeight" | "klWarmupFraction">>
 > = Object.freeze({ finalTemperature: 1, temperatureFraction: 0.1, finalNoise: 1, klWeight: 5e-4, klWarmupFraction: 0.2 });
 
 const psnr = (mse: number) => 10 * Math.log10(1 / Math.max(mse, 1e-10));
@@ -106,16 +106,20 @@ export async function validate(
   return { mse, psnr: psnr(mse), usage: model.discrete ? used.reduce((a, b) => a + b, 0) / used.length : 0 };
 }
 
+/** 1 → `end`, cosine-annealed over the first `temperatureFraction` of the budget, then held (τ's and the noise's schedule). */
+const dvaeAnneal = (o: Pick<VQTaskOptions, "temperatureFraction">, end: number, progress: number): number =>
+  cosineAnneal(1, end, progress / Math.max(o.temperatureFraction, 1e-9));
+
 /** τ at a point of the budget: annealed over the first `temperatureFraction`, then held at `finalTemperature`. */
 export function gumbelTemperature(o: Pick<VQTaskOptions, "finalTemperature" | "temperatureFraction">, progress: number): number {
-  return cosineAnneal(1, o.finalTemperature, progress / Math.max(o.temperatureFraction, 1e-9));
+  return dvaeAnneal(o, o.finalTemperature, progress);
 }
 
-/** The dVAE quantizer's settings at a step, for both engines alike: τ, the warmed-up KL weight, the Gumbel noise's seed. */
+/** The dVAE quantizer's settings at a step, for both engines alike: τ, the noise's scale, the warmed-up KL weight, the noise's seed. */
 export function gumbelStep(o: VQTaskOptions, ctx: StepContext): GumbelStep {
   return {
     temperature: gumbelTemperature(o, ctx.progress),
-    noiseScale: cosineAnneal(1, o.finalNoise ?? 1, ctx.progress / Math.max(o.temperatureFraction, 1e-9)),
+    noiseScale: dvaeAnneal(o, o.finalNoise ?? 1, ctx.progress),
     klWeight: o.klWeight * Math.min(1, ctx.progress / Math.max(o.klWarmupFraction, 1e-9)),
     noiseSeed: hashString(`gumbel:${ctx.step}:${ctx.replica}`, o.seed),
   };

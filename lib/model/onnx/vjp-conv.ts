@@ -57,13 +57,13 @@ function convVjp(c: VjpContext, dy: string): Grads {
   let dx: string | undefined;
   let dw: string | undefined;
   if (node.opType === "Conv") {
+    const outChannels = c.shape(w)[0];
     if (c.wants(0)) {
       // Conv's output size floors, so up to stride − 1 trailing input rows are never read; output_padding restores
       // them (as zeros) so ConvTranspose returns exactly the input's shape.
       const sy = c.shape(dy);
       const zero = { ...a, outputPadding: k.map(() => 0) };
       const outputPadding = k.map((kk, i) => sx[i + 2] - convTransposeOutSize(zero, i, sy[i + 2], kk));
-      const outChannels = c.shape(w)[0];
       const asConv = unitStride(a) && outChannels < GEMM_MIN_CHANNELS && a.pads.every((p, i) => p <= k[i % k.length] - 1);
       dx =
         asConv || c.planted?.unflippedKernel
@@ -74,7 +74,7 @@ function convVjp(c: VjpContext, dy: string): Grads {
     // as one Gemm over the kernel's taps where that is faster.
     if (c.wants(1))
       dw =
-        unitStride(a) && k.length === 2 && c.shape(w)[0] >= GEMM_MIN_CHANNELS
+        unitStride(a) && k.length === 2 && outChannels >= GEMM_MIN_CHANNELS
           ? weightGradByTaps(c, x, dy, a, k)
           : weightGrad(c, swapNC(c, x), swapNC(c, dy), a, k);
   } else {
