@@ -237,7 +237,7 @@ runMain("eval:gpt", async () => {
   if (rerank)
     for (const name of ["heldout", "train"] as const)
       console.log(
-        `rerank ${name} (${flags.images} of ${flags.candidates} candidates at the chosen setting): off ${line(rerank[name].off)}, on ${line(rerank[name].on)}; mean CLIP score ${rerank[name].clipOff.toFixed(3)} → ${rerank[name].clipOn.toFixed(3)}; variety off ${varietyColumns(rerank[name].varietyOff)}, on ${varietyColumns(rerank[name].varietyOn)}`,
+        `rerank ${name} (${flags.images} of ${flags.candidates} candidates at the chosen setting): off ${line(rerank[name].off)}, on ${line(rerank[name].on)}, oracle ${line(rerank[name].oracle)}; mean CLIP score ${rerank[name].clipOff.toFixed(3)} → ${rerank[name].clipOn.toFixed(3)}; variety off ${varietyColumns(rerank[name].varietyOff)}, on ${varietyColumns(rerank[name].varietyOn)}`,
       );
   const out = flags.json ?? path.join(dir, "eval-gpt.json");
   fs.writeFileSync(

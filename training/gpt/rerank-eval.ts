@@ -4,6 +4,9 @@
 // are then scored by their nearest real images, so the two rows differ only in which of the same candidates are
 // kept: equal n, equal samples. Each row's variety (training/gpt/variety.ts) is measured over the kept pictures too:
 // by score alone CLIP would often keep the same likeliest picture n times, which the keeping apart is to prevent.
+// "oracle" is the ceiling any reranker has on the same candidates: per prompt and measure, the share of the kept
+// `images` that could hit if the reranker knew the answer (min(hits among all candidates, images) / images). The gap
+// between "on" and "oracle" is CLIP's to close; the gap between "oracle" and 100 % is the transformer's.
 import * as tf from "@tensorflow/tfjs";
 import type { CaptionRecord } from "../../lib/data/manifest";
 import type { BatchSampler } from "../../lib/generate/engine";
@@ -19,6 +22,8 @@ import { tallyGroups, VarietyTally, type Variety } from "./variety";
 export interface RerankRow {
   off: Scores;
   on: Scores;
+  /** The best any reranker could keep from the same candidates (see the header). */
+  oracle: Scores;
   /** Mean CLIP score of the kept pictures, off and on. */
   clipOff: number;
   clipOn: number;
@@ -74,6 +79,18 @@ export async function servedRequest(o: {
   }
 }
 
+/**
+ * The most hits any choice of `images` of these candidates (their nearest-image ids, 5 each) can score against
+ * `label`, per measure: min(candidates that hit, images). Summed like score()'s counts (divide by the images kept).
+ */
+export function keptCeiling(neighbours: readonly ArrayLike<number>[], labels: readonly string[], label: string, images: number): Scores {
+  const hits = zeroScores();
+  for (const nb of neighbours) score(hits, nb, labels, label);
+  const out = zeroScores();
+  for (const k of Object.keys(hits) as (keyof Scores)[]) out[k] = Math.min(hits[k], images);
+  return out;
+}
+
 export async function rerankComparison(o: {
   gpt: Transformer;
   vq: VQModel;
@@ -93,24 +110,42 @@ export async function rerankComparison(o: {
 }): Promise<RerankRow> {
   const off = zeroScores();
   const on = zeroScores();
+  const oracle = zeroScores();
   let clipOff = 0;
   let clipOn = 0;
   const variety = { off: new VarietyTally(), on: new VarietyTally() };
   for (const [p, r] of o.prompts.entries()) {
     const { pixels, kept, scores } = await servedRequest({ ...o, caption: r.caption, seed: o.seed * 100_003 + p });
     try {
+      const all = tf.tidy(() => tf.reshape(pixels, [pixels.shape[0], -1]) as tf.Tensor2D); // [C, S·S·3]
+      let neighbours: Int32Array[];
+      try {
+        neighbours = o.neighbours(all);
+      } finally {
+        all.dispose();
+      }
+      const label = labelOf(r);
+      const best = keptCeiling(neighbours, o.labels, label, o.images);
+      for (const k of Object.keys(best) as (keyof Scores)[]) oracle[k] += best[k];
       const first = Array.from({ length: o.images }, (_, i) => i);
       for (const [which, ids, s] of [
         ["off", first, off],
         ["on", kept, on],
       ] as const) {
-        const flat = tf.tidy(() => tf.reshape(tf.gather(pixels, ids), [ids.length, -1]) as tf.Tensor2D); // [n, S·S·3]
-        try {
-          const neighbours = o.neighbours(flat);
-          for (const nb of neighbours) score(s, nb, o.labels, labelOf(r));
-          if (ids.length > 1) tallyGroups(variety[which], flat, neighbours, o.labels, ids.length);
-        } finally {
-          flat.dispose();
+        for (const i of ids) score(s, neighbours[i], o.labels, label);
+        if (ids.length > 1) {
+          const flat = tf.tidy(() => tf.reshape(tf.gather(pixels, ids), [ids.length, -1]) as tf.Tensor2D); // [n, S·S·3]
+          try {
+            tallyGroups(
+              variety[which],
+              flat,
+              ids.map((i) => neighbours[i]),
+              o.labels,
+              ids.length,
+            );
+          } finally {
+            flat.dispose();
+          }
         }
         const mine = ids.reduce((a, i) => a + scores[i], 0);
         if (which === "off") clipOff += mine;
@@ -125,6 +160,7 @@ export async function rerankComparison(o: {
   return {
     off: mean(off, n),
     on: mean(on, n),
+    oracle: mean(oracle, n),
     clipOff: clipOff / n,
     clipOn: clipOn / n,
     varietyOff: variety.off.result(),
