@@ -7,7 +7,9 @@
 // reads. --export writes a CLIP model folder: manifest.json (config, trainer and task hyper-parameters, data hash,
 // the tokenizer's sha256), weights.bin (float16), the tokenizer files and the training log. On the shapes data
 // (--data data/datasets/shapes, --text-tokenizer models/shapes/clip), --hard-negatives K adds K captions per scene
-// one colour or shape away from its own, read as extra wrong texts (training/shapes/hard-negatives.ts).
+// one colour or shape away from its own, read as extra wrong texts (training/shapes/hard-negatives.ts); on the emoji
+// data, K captions of near labels in the record's style — other skin tones, labels one word away
+// (training/clip/label-negatives.ts).
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
@@ -17,14 +19,18 @@ import type { Scene } from "../lib/data/shapes/caption";
 import { sha256 } from "../lib/data/shard";
 import { readCheckpointManifest, saveCheckpoint } from "../lib/model/checkpoint";
 import { CLIP_KIND } from "../lib/model/clip";
+import { VQModel } from "../lib/model/vq-model";
 import { DEFAULT_CLIP_CONFIG, type ClipConfig } from "../lib/model/clip-config";
 import { initBackend } from "../lib/tensor/backend";
 import { registerFastGradients } from "../lib/tensor/gradients";
 import { loadTextTokenizer, TEXT_VOCAB_FILE, tokeniseCaptions } from "../lib/text/tokenizer";
 import { parseFlags, runMain } from "./cli";
 import { CLIP_VARIANT_PROBS, clipCaptionVariants } from "./clip/augment";
+import { cachedBytes, decodedImages } from "./clip/decoded-images";
+import { labelNegativeCaptions } from "./clip/label-negatives";
 import { CLIP_TRAINER_DEFAULTS, clipTaskDefinition, createTask, type ClipData, type ClipTaskOptions } from "./clip/task";
 import { balancedWeights } from "./gpt/augment";
+import { codesKey } from "./gpt/codes";
 import { hardNegativeCaptions } from "./shapes/hard-negatives";
 import { TRAINER_FLAGS_USAGE, trainerConfigFrom, trainerFlags } from "./loop/config";
 import { shared } from "./loop/task";
@@ -44,7 +50,7 @@ const onByDefault = () => z.union([z.boolean(), z.enum(["true", "false"]).transf
 
 const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", TEXT_VOCAB_FILE];
 
-const USAGE = `usage: npm run train:clip -- [--text-tokenizer DIR] [--data DIR] [--preset ${Object.keys(PRESETS).join("|")}] [--text-len N] [--embed-dim D] [--shift PX] [--augment true|false] [--balance true|false] [--hard-negatives K] [--out DIR] [--export DIR] ${TRAINER_FLAGS_USAGE}`;
+const USAGE = `usage: npm run train:clip -- [--text-tokenizer DIR] [--data DIR] [--preset ${Object.keys(PRESETS).join("|")}] [--text-len N] [--embed-dim D] [--shift PX] [--augment true|false] [--balance true|false] [--hard-negatives K] [--decoded-share P [--image-tokenizer DIR]] [--out DIR] [--export DIR] ${TRAINER_FLAGS_USAGE}`;
 const Flags = z.object({
   textTokenizer: z.string().default(path.join("models", "default")),
   data: z.string().default(path.join("data", "datasets", "emoji")),
@@ -58,10 +64,14 @@ const Flags = z.object({
   /** Sample each (label family, style) equally often instead of each image. */
   balance: onByDefault(),
   /**
-   * Shapes data only: this many captions per scene one colour or shape away from its own (training/shapes/hard-negatives.ts),
-   * one read per row and step as an extra wrong text (0 = none).
+   * This many wrong captions per record near its own — shapes: one colour or shape away (training/shapes/hard-negatives.ts);
+   * emoji: near labels in its style (training/clip/label-negatives.ts) — one read per row and step as an extra wrong text (0 = none).
    */
   hardNegatives: z.coerce.number().int().min(0).max(16).default(0),
+  /** Share of rows that read the image tokenizer's reconstruction of their image instead of the image (training/clip/decoded-images.ts). */
+  decodedShare: z.coerce.number().min(0).max(1).default(0),
+  /** The tokenizer whose reconstructions --decoded-share reads (default: <text-tokenizer>/image-tokenizer, the one serving decodes with). */
+  imageTokenizer: z.string().optional(),
   out: z.string().default(path.join("runs", "clip")),
   export: z.string().optional(),
   ...trainerFlags(CLIP_TRAINER_DEFAULTS),
@@ -112,6 +122,11 @@ runMain("train:clip", async () => {
     padId: tok.padId,
   };
 
+  const notes: Record<string, unknown> = {
+    textTokenizerSha256: pinned.sha256,
+    textTokenizerSource: flags.textTokenizer,
+    preset: flags.preset,
+  };
   const manifest = readManifest(flags.data);
   const records = readCaptions(flags.data);
   const data = {} as Record<"train" | "val", ClipData>;
@@ -136,14 +151,51 @@ runMain("train:clip", async () => {
   if (flags.balance) data.train.weights = balancedWeights(trainRecords);
   if (flags.hardNegatives > 0) {
     const rand = mulberry32(flags.seed ^ 0x6e67);
-    const captions = trainRecords.flatMap((r) => {
-      if (!r.meta.scene || typeof r.meta.scene !== "object")
-        throw new Error(`--hard-negatives needs the shapes data (captions with scenes); ${flags.data} has none`);
-      return hardNegativeCaptions(r.meta.scene as Scene, rand, flags.hardNegatives);
-    });
+    // Shapes records carry their scene (negatives one colour or shape away); emoji records their label (negatives
+    // from near labels in the same style: training/clip/label-negatives.ts).
+    const scenes = trainRecords.every((r) => r.meta.scene && typeof r.meta.scene === "object");
+    let captions: string[];
+    if (scenes) captions = trainRecords.flatMap((r) => hardNegativeCaptions(r.meta.scene as Scene, rand, flags.hardNegatives));
+    else {
+      if (!trainRecords.every((r) => typeof r.meta.label === "string"))
+        throw new Error(
+          `--hard-negatives needs captions with a scene (shapes) or a label (emoji) for every record; ${flags.data} has neither for some`,
+        );
+      const drawn = labelNegativeCaptions(trainRecords, rand, flags.hardNegatives);
+      console.log(
+        `train: hard negatives from near labels for ${drawn.withNear} of ${trainRecords.length} records (the rest: other captions in their style)`,
+      );
+      captions = drawn.captions;
+    }
     const negatives = tokeniseCaptions(tok, captions, config.textLen);
     if (negatives.truncated) console.warn(`train: ${negatives.truncated} hard negatives were truncated to ${config.textLen} tokens`);
     Object.assign(data.train, { negatives: shared(negatives.ids), negativesPerItem: flags.hardNegatives });
+  }
+
+  if (flags.decodedShare > 0) {
+    const dir = flags.imageTokenizer ?? path.join(flags.textTokenizer, "image-tokenizer");
+    if (!fs.existsSync(path.join(dir, "manifest.json")))
+      throw new Error(`--decoded-share needs an image tokenizer: ${dir} has no manifest.json (give --image-tokenizer DIR)`);
+    const { model: vq, manifest: vqManifest } = VQModel.load(dir);
+    try {
+      if (vq.config.imageSize !== config.imageSize || vq.config.channels !== config.channels)
+        throw new Error(
+          `--image-tokenizer ${dir} draws ${vq.config.imageSize}×${vq.config.imageSize}×${vq.config.channels} images, CLIP reads ${config.imageSize}×${config.imageSize}×${config.channels}`,
+        );
+      const t0 = Date.now();
+      // Cached per (tokenizer, dataset) beside the transformer's codes (training/gpt/codes.ts's key).
+      const file = path.join("data", "decoded", codesKey(dir, flags.data), `train-${config.imageSize}.u8`);
+      const decoded = await cachedBytes(file, data.train.images.length, () =>
+        decodedImages(vq, data.train.images, data.train.count, { size: config.imageSize, channels: config.channels }),
+      );
+      console.log(
+        `train: ${data.train.count} images decoded by ${dir} in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${flags.decodedShare} of rows read them`,
+      );
+      Object.assign(data.train, { decoded: shared(decoded), decodedShare: flags.decodedShare });
+      Object.assign(notes, { imageTokenizer: dir, imageTokenizerSha256: vqManifest.weights.sha256 });
+    } finally {
+      vq.dispose();
+    }
   }
 
   const options: ClipTaskOptions = {
@@ -152,7 +204,7 @@ runMain("train:clip", async () => {
     train: data.train,
     val: data.val,
     shift: flags.shift,
-    notes: { textTokenizerSha256: pinned.sha256, textTokenizerSource: flags.textTokenizer, preset: flags.preset },
+    notes,
   };
   const trainer = trainerConfigFrom(CLIP_TRAINER_DEFAULTS, flags);
   const dataHash = sha256(fs.readFileSync(path.join(flags.data, "manifest.json")));

@@ -74,6 +74,28 @@ describe("CLIP task", () => {
     task.dispose();
   });
 
+  it("reads an item's decoded picture in the share of rows given by decodedShare, its real one otherwise", async () => {
+    const real = options().train.images;
+    const decoded = real.map((v) => 255 - v); // any picture that tells the two apart
+    const items = Int32Array.from({ length: 16 }, (_, i) => i + 4);
+    for (const share of [0, 0.3, 1]) {
+      const o = options({ shift: 0 });
+      const task = await createTask({ ...o, train: { ...o.train, decoded, decodedShare: share } }, "main");
+      let fromDecoded = 0;
+      for (let step = 0; step < 50; step++) {
+        const images = task.plan(items, step).arrays.images as Uint8Array;
+        const bytes = (a: Uint8Array, i: number) => Buffer.from(a.buffer, a.byteOffset + i * PX, PX);
+        items.forEach((item, r) => {
+          const isDecoded = bytes(images, r).equals(bytes(decoded, item));
+          expect(isDecoded || bytes(images, r).equals(bytes(real, item))).toBe(true);
+          fromDecoded += +isDecoded;
+        });
+      }
+      expect(Math.abs(fromDecoded / 800 - share)).toBeLessThan(0.05);
+      task.dispose();
+    }
+  });
+
   it("counts a caption as a positive for every image whose own variants include it, and only those", () => {
     // textLen 2, two variants per image. Image 0: "A, noto" [1, 2] or "A" [1, 0]; image 1: "A, twemoji" [1, 3] or
     // "A" [1, 0]; image 2: "B, noto" [4, 2] or "B" [4, 0]. The rows read "A" (image 0), "A, twemoji", "B, noto".

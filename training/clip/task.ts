@@ -40,6 +40,12 @@ export interface ClipData {
    */
   negatives?: Int32Array;
   negativesPerItem?: number;
+  /**
+   * Optional images decoded by the image tokenizer [count · S·S·C], the same layout as `images`
+   * (./decoded-images.ts): a row reads its item's decoded picture instead of the real one with probability `decodedShare`.
+   */
+  decoded?: Uint8Array;
+  decodedShare?: number;
 }
 
 /**
@@ -153,7 +159,8 @@ export const createTask: CreateTask<ClipTaskOptions> = async (o) => {
       balancedSampling: !!o.train.weights,
       positives: "caption j is one of image i's caption variants",
       negatives: "within each shard the engine computes: the whole batch on ort, batch / replicas on tfjs",
-      hardNegatives: o.train.negatives ? `one of ${o.train.negativesPerItem ?? 1} per row and step (one attribute changed)` : null,
+      hardNegatives: o.train.negatives ? `one of ${o.train.negativesPerItem ?? 1} per row and step (near its own caption)` : null,
+      decodedShare: o.train.decoded ? (o.train.decodedShare ?? 0) : 0,
       valBatch: o.valBatch ?? 128,
       valLimit: o.valLimit ?? 1024,
       ...o.notes,
@@ -193,7 +200,9 @@ export const createTask: CreateTask<ClipTaskOptions> = async (o) => {
         described.set((variants ?? o.train.text).subarray(item * v * c.textLen, (item + 1) * v * c.textLen), b * v * c.textLen);
         const dx = o.shift ? Math.floor(hashUniform(o.seed ^ 0xd1, step, b) * span) - o.shift : 0;
         const dy = o.shift ? Math.floor(hashUniform(o.seed ^ 0xd2, step, b) * span) - o.shift : 0;
-        const src = o.train.images.subarray(item * px, (item + 1) * px);
+        // Real or decoded picture: by a hash of (step, row) like every other draw, so replicas and resumes agree.
+        const decoded = o.train.decoded && hashUniform(o.seed ^ 0xdc, step, b) < (o.train.decodedShare ?? 0);
+        const src = (decoded ? o.train.decoded! : o.train.images).subarray(item * px, (item + 1) * px);
         shiftImage(src, images.subarray(b * px, (b + 1) * px), c.imageSize, c.imageSize, c.channels, dx, dy);
       });
       return { rows: items.length, arrays: negatives ? { images, text, described, negatives } : { images, text, described } };
