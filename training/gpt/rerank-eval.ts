@@ -42,22 +42,25 @@ export interface ServedRequest {
   scores: Float32Array;
 }
 
-/**
- * One request as the server serves it: `candidates` pictures sampled at `setting` with `seed`, scored by CLIP and
- * `images` of them kept by the server's own rerank() on the pixels as its PNGs store them (lib/generate/batch.ts).
- */
-export async function servedRequest(o: {
+/** What one request's candidates look like: their decoded pixels and the same as the server's 8-bit PNGs store them. */
+export interface Candidates {
+  /** [C, S, S, 3] in [0, 1], as decoded. */
+  pixels: tf.Tensor4D;
+  /** The same rounded to 8 bits (lib/generate/batch.ts), what the server's CLIP scores. */
+  stored: tf.Tensor4D;
+}
+
+/** `candidates` pictures for `caption` sampled at `setting` with `seed` (the caller disposes both tensors). */
+export async function sampleCandidates(o: {
   gpt: Transformer;
   vq: VQModel;
   tok: TextTokenizer;
-  clip: ClipPart;
   caption: string;
   setting: Omit<SampleOptions, "n" | "seed">;
   candidates: number;
-  images: number;
   seed: number;
   sample: BatchSampler;
-}): Promise<ServedRequest> {
+}): Promise<Candidates> {
   const textLen = o.gpt.config.textLen;
   const codes = await o.sample(o.gpt, [o.tok.encode(o.caption, textLen).ids], o.tok.encodeNull(textLen), {
     ...o.setting,
@@ -65,17 +68,26 @@ export async function servedRequest(o: {
     seed: o.seed,
   });
   const pixels = o.vq.decodeCodes(codes); // [C, S, S, 3]
+  const stored = tf.tidy(() => tf.div(tf.clipByValue(tf.round(tf.mul(pixels, 255)), 0, 255), 255) as tf.Tensor4D);
+  return { pixels, stored };
+}
+
+/**
+ * One request as the server serves it: `candidates` pictures sampled at `setting` with `seed`, scored by CLIP and
+ * `images` of them kept by the server's own rerank() on the pixels as its PNGs store them (lib/generate/batch.ts).
+ */
+export async function servedRequest(
+  o: Parameters<typeof sampleCandidates>[0] & { clip: ClipPart; images: number },
+): Promise<ServedRequest> {
+  const { pixels, stored } = await sampleCandidates(o);
   try {
-    const stored = tf.tidy(() => tf.div(tf.clipByValue(tf.round(tf.mul(pixels, 255)), 0, 255), 255) as tf.Tensor4D);
-    try {
-      const ranked = await rerank(o.clip, o.caption, stored, o.images);
-      return { pixels, kept: ranked.kept.map((k) => k.index), scores: ranked.scores };
-    } finally {
-      stored.dispose();
-    }
+    const ranked = await rerank(o.clip, o.caption, stored, o.images);
+    return { pixels, kept: ranked.kept.map((k) => k.index), scores: ranked.scores };
   } catch (err) {
     pixels.dispose();
     throw err;
+  } finally {
+    stored.dispose();
   }
 }
 

@@ -1,0 +1,174 @@
+// `npm run eval:rerank -- <model folder> --clip DIR[,DIR…] [--prompts 200] [--candidates 16] [--images 4]
+//   [--guidance G] [--temperature T] [--seed 1] [--data DIR] [--json FILE]`
+// CLIPs compared as rerankers on the same candidates (issue 29 part 3): for every held-out and train prompt
+// (stratified as in eval:gpt, the same seeds, so at 48 prompts the numbers equal eval:gpt's rerank block) the
+// transformer samples `candidates` pictures once at the model's sampling defaults (or the setting given); each CLIP
+// keeps `images` of them with the server's rerank(); every kept picture is scored by its nearest real image. Beside
+// the CLIP rows: the first `images` as sampled ("off") and the oracle (training/gpt/rerank-eval.ts keptCeiling).
+// Differences between CLIPs are paired (same prompts, same candidates): each row after the first gives its mean
+// per-prompt difference from the first CLIP with a standard error, so noise can be told from a gain.
+import fs from "node:fs";
+import path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { z } from "zod";
+import type { CaptionRecord } from "../lib/data/manifest";
+import { batchSamplerFor } from "../lib/generate/engine";
+import { rerank } from "../lib/generate/rerank";
+import { samplingDefaultsFor } from "../lib/generate/sampling-defaults";
+import { Clip } from "../lib/model/clip";
+import { initBackend } from "../lib/tensor/backend";
+import { loadTextTokenizer } from "../lib/text/tokenizer";
+import { parseFlags, runMain } from "./cli";
+import { loadEvalContext, retrievalPool } from "./gpt/eval-context";
+import { labelOf, score, stratifiedPrompts, zeroScores, type Scores } from "./gpt/eval-sets";
+import { MEASURES, meanScores, pairedDifference } from "./gpt/paired";
+import { keptCeiling, sampleCandidates } from "./gpt/rerank-eval";
+import { Progress } from "./progress";
+
+const USAGE =
+  "usage: npm run eval:rerank -- <model folder> --clip DIR[,DIR…] [--prompts N] [--candidates N] [--images N] [--guidance G] [--temperature T] [--seed N] [--data DIR] [--json FILE]";
+const Flags = z.object({
+  clip: z.string().transform((s) => s.split(",").filter(Boolean)),
+  prompts: z.coerce.number().int().min(2).max(1000).default(200),
+  candidates: z.coerce.number().int().min(2).max(64).default(16),
+  images: z.coerce.number().int().min(1).max(16).default(4),
+  guidance: z.coerce.number().min(0).optional(),
+  temperature: z.coerce.number().positive().optional(),
+  seed: z.coerce.number().int().min(0).default(1),
+  data: z.string().default(path.join("data", "datasets", "emoji")),
+  json: z.string().optional(),
+});
+
+type SetName = "heldout" | "train";
+
+/** Per-prompt scores of one row (each prompt's share of kept pictures that hit), in prompt order. */
+type PerPrompt = Scores[];
+
+runMain("eval:rerank", async () => {
+  const [dir, ...rest] = process.argv.slice(2);
+  if (!dir || dir.startsWith("--")) throw new Error(USAGE);
+  const flags = parseFlags(rest, Flags, USAGE);
+  if (!flags.clip.length) throw new Error(`give at least one CLIP folder with --clip\n${USAGE}`);
+  for (const c of flags.clip)
+    if (!fs.existsSync(path.join(c, "manifest.json")))
+      throw new Error(`--clip ${c} has no manifest.json (a CLIP folder, e.g. models/default/clip)`);
+  if (flags.images > flags.candidates) throw new Error(`--images ${flags.images} is more than --candidates ${flags.candidates}`);
+
+  await initBackend();
+  const { gpt, vq, tok, shards, caps } = await loadEvalContext(dir, flags.data);
+  const defaults = samplingDefaultsFor(dir);
+  const setting = {
+    guidance: flags.guidance ?? defaults.guidance,
+    temperature: flags.temperature ?? defaults.temperature,
+    topK: defaults.topK ?? undefined,
+  };
+  const clips = await Promise.all(
+    flags.clip.map(async (c) => ({ dir: c, part: { model: Clip.load(c).model, text: await loadTextTokenizer(c) } })),
+  );
+  const pool = retrievalPool({ shards, caps });
+  const sample = await batchSamplerFor("onnx");
+  const sets: Record<SetName, CaptionRecord[]> = {
+    heldout: stratifiedPrompts(caps.test, flags.prompts, flags.seed),
+    train: stratifiedPrompts(caps.train, flags.prompts, flags.seed),
+  };
+  const rows = {} as Record<SetName, { off: PerPrompt; oracle: PerPrompt; clips: PerPrompt[] }>;
+  const bar = new Progress("eval:rerank", 2 * flags.prompts);
+  try {
+    for (const name of ["heldout", "train"] as const) {
+      const out = { off: [] as PerPrompt, oracle: [] as PerPrompt, clips: clips.map(() => [] as PerPrompt) };
+      for (const [p, r] of sets[name].entries()) {
+        // The same seed per prompt as eval:gpt's rerank block (training/gpt/rerank-eval.ts rerankComparison).
+        const c = await sampleCandidates({
+          gpt,
+          vq,
+          tok,
+          caption: r.caption,
+          setting,
+          candidates: flags.candidates,
+          seed: flags.seed * 100_003 + p,
+          sample,
+        });
+        try {
+          const all = tf.tidy(() => tf.reshape(c.pixels, [c.pixels.shape[0], -1]) as tf.Tensor2D); // [C, S·S·3]
+          let neighbours: Int32Array[];
+          try {
+            neighbours = pool.neighbours(all);
+          } finally {
+            all.dispose();
+          }
+          const label = labelOf(r);
+          const kept = (ids: readonly number[]) => {
+            const s = zeroScores();
+            for (const i of ids) score(s, neighbours[i], pool.labels, label);
+            for (const k of MEASURES) s[k] /= ids.length;
+            return s;
+          };
+          out.off.push(kept(Array.from({ length: flags.images }, (_, i) => i)));
+          const best = keptCeiling(neighbours, pool.labels, label, flags.images);
+          for (const k of MEASURES) best[k] /= flags.images;
+          out.oracle.push(best);
+          for (const [k, clip] of clips.entries()) {
+            const ranked = await rerank(clip.part, r.caption, c.stored, flags.images);
+            out.clips[k].push(kept(ranked.kept.map((x) => x.index)));
+          }
+        } finally {
+          tf.dispose([c.pixels, c.stored]);
+        }
+        bar.tick(1, name);
+      }
+      rows[name] = out;
+    }
+    bar.finish();
+  } finally {
+    for (const c of clips) c.part.model.dispose();
+    pool.dispose();
+  }
+
+  const pct = (x: number) => `${(100 * x).toFixed(1)}`.padStart(5);
+  const result = {
+    model: dir,
+    setting,
+    prompts: flags.prompts,
+    candidates: flags.candidates,
+    images: flags.images,
+    seed: flags.seed,
+    sets: Object.fromEntries(
+      (["heldout", "train"] as const).map((name) => {
+        const r = rows[name];
+        return [
+          name,
+          {
+            off: meanScores(r.off),
+            oracle: meanScores(r.oracle),
+            clips: clips.map((c, k) => ({
+              clip: c.dir,
+              on: meanScores(r.clips[k]),
+              ...(k > 0 ? { versusFirst: Object.fromEntries(MEASURES.map((m) => [m, pairedDifference(r.clips[0], r.clips[k], m)])) } : {}),
+            })),
+          },
+        ];
+      }),
+    ),
+  };
+  console.log(
+    `setting guidance ${setting.guidance}, temperature ${setting.temperature}; ${flags.images} of ${flags.candidates} candidates, ${flags.prompts} prompts a set`,
+  );
+  console.log(`exact@1 exact@5 family@1 family@5 (%)`);
+  for (const name of ["heldout", "train"] as const) {
+    const s = result.sets[name];
+    const line = (x: Scores) => MEASURES.map((m) => pct(x[m])).join(" ");
+    console.log(`${name}: off ${line(s.off)} | oracle ${line(s.oracle)}`);
+    for (const c of s.clips) {
+      const versus = "versusFirst" in c ? c.versusFirst : undefined;
+      const vs = versus
+        ? `; vs first: ${MEASURES.map((m) => `${(100 * versus[m].diff).toFixed(1)}±${(100 * versus[m].se).toFixed(1)}`).join(" ")}`
+        : "";
+      console.log(`  ${c.clip}: ${line(c.on)}${vs}`);
+    }
+  }
+  if (flags.json) {
+    fs.mkdirSync(path.dirname(path.resolve(flags.json)), { recursive: true });
+    fs.writeFileSync(flags.json, JSON.stringify(result, null, 2) + "\n");
+    console.log(`wrote ${flags.json}`);
+  }
+});
