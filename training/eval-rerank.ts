@@ -62,9 +62,9 @@ runMain("eval:rerank", async () => {
     temperature: flags.temperature ?? defaults.temperature,
     topK: defaults.topK ?? undefined,
   };
-  const clips = await Promise.all(
-    flags.clip.map(async (c) => ({ dir: c, part: { model: Clip.load(c).model, text: await loadTextTokenizer(c) } })),
-  );
+  // One at a time: transformers.js loads tokenizers through a shared cache that concurrent loads trip over.
+  const clips: { dir: string; part: { model: Clip; text: Awaited<ReturnType<typeof loadTextTokenizer>> } }[] = [];
+  for (const c of flags.clip) clips.push({ dir: c, part: { model: Clip.load(c).model, text: await loadTextTokenizer(c) } });
   const pool = retrievalPool({ shards, caps });
   const sample = await batchSamplerFor("onnx");
   const sets: Record<SetName, CaptionRecord[]> = {
