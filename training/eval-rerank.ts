@@ -13,12 +13,14 @@ import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import type { CaptionRecord } from "../lib/data/manifest";
 import { batchSamplerFor } from "../lib/generate/engine";
-import { rerank } from "../lib/generate/rerank";
+import { toLevels } from "../lib/generate/distinct";
+import { rankApart, rerank } from "../lib/generate/rerank";
+import { rowLosses } from "../lib/model/onnx/loss-session";
 import { samplingDefaultsFor } from "../lib/generate/sampling-defaults";
 import { Clip } from "../lib/model/clip";
 import { initBackend } from "../lib/tensor/backend";
 import { loadTextTokenizer } from "../lib/text/tokenizer";
-import { parseFlags, runMain } from "./cli";
+import { flag, parseFlags, runMain } from "./cli";
 import { loadEvalContext, retrievalPool } from "./gpt/eval-context";
 import { labelOf, score, stratifiedPrompts, zeroScores, type Scores } from "./gpt/eval-sets";
 import { MEASURES, meanScores, pairedDifference } from "./gpt/paired";
@@ -37,6 +39,11 @@ const Flags = z.object({
   seed: z.coerce.number().int().min(0).default(1),
   data: z.string().default(path.join("data", "datasets", "emoji")),
   json: z.string().optional(),
+  /**
+   * Also rank by the transformer's own evidence for the prompt (an experiment, not what the server does): per
+   * candidate, its image-token NLL without the prompt minus with it, log p(codes | prompt) − log p(codes | null).
+   */
+  evidence: flag(),
 });
 
 type SetName = "heldout" | "train";
@@ -71,11 +78,11 @@ runMain("eval:rerank", async () => {
     heldout: stratifiedPrompts(caps.test, flags.prompts, flags.seed),
     train: stratifiedPrompts(caps.train, flags.prompts, flags.seed),
   };
-  const rows = {} as Record<SetName, { off: PerPrompt; oracle: PerPrompt; clips: PerPrompt[] }>;
+  const rows = {} as Record<SetName, { off: PerPrompt; oracle: PerPrompt; clips: PerPrompt[]; evidence: PerPrompt }>;
   const bar = new Progress("eval:rerank", 2 * flags.prompts);
   try {
     for (const name of ["heldout", "train"] as const) {
-      const out = { off: [] as PerPrompt, oracle: [] as PerPrompt, clips: clips.map(() => [] as PerPrompt) };
+      const out = { off: [] as PerPrompt, oracle: [] as PerPrompt, clips: clips.map(() => [] as PerPrompt), evidence: [] as PerPrompt };
       for (const [p, r] of sets[name].entries()) {
         // The same seed per prompt as eval:gpt's rerank block (training/gpt/rerank-eval.ts rerankComparison).
         const c = await sampleCandidates({
@@ -107,6 +114,26 @@ runMain("eval:rerank", async () => {
           const best = keptCeiling(neighbours, pool.labels, label, flags.images);
           for (const k of MEASURES) best[k] /= flags.images;
           out.oracle.push(best);
+          if (flags.evidence) {
+            const n = c.codes.length;
+            const grid = c.codes[0].length;
+            const codes = new Int32Array(n * grid);
+            c.codes.forEach((g, i) =>
+              codes.set(
+                Array.from(g, (x) => Math.max(0, x)),
+                i * grid,
+              ),
+            );
+            const repeat = (ids: ArrayLike<number>) => {
+              const t = new Int32Array(n * gpt.config.textLen);
+              for (let i = 0; i < n; i++) t.set(ids, i * gpt.config.textLen);
+              return t;
+            };
+            const withPrompt = await rowLosses(gpt, repeat(tok.encode(r.caption, gpt.config.textLen).ids), codes, n, n);
+            const without = await rowLosses(gpt, repeat(tok.encodeNull(gpt.config.textLen)), codes, n, n);
+            const evidence = Float32Array.from(without.image, (v, i) => v - withPrompt.image[i]);
+            out.evidence.push(kept(rankApart(evidence, toLevels(c.stored), flags.images).kept.map((x) => x.index)));
+          }
           for (const [k, clip] of clips.entries()) {
             const ranked = await rerank(clip.part, r.caption, c.stored, flags.images);
             out.clips[k].push(kept(ranked.kept.map((x) => x.index)));
@@ -140,6 +167,12 @@ runMain("eval:rerank", async () => {
           {
             off: meanScores(r.off),
             oracle: meanScores(r.oracle),
+            ...(flags.evidence
+              ? {
+                  evidence: meanScores(r.evidence),
+                  evidenceVersusFirstClip: Object.fromEntries(MEASURES.map((m) => [m, pairedDifference(r.clips[0], r.evidence, m)])),
+                }
+              : {}),
             clips: clips.map((c, k) => ({
               clip: c.dir,
               on: meanScores(r.clips[k]),
@@ -158,6 +191,12 @@ runMain("eval:rerank", async () => {
     const s = result.sets[name];
     const line = (x: Scores) => MEASURES.map((m) => pct(x[m])).join(" ");
     console.log(`${name}: off ${line(s.off)} | oracle ${line(s.oracle)}`);
+    if ("evidence" in s && s.evidence && s.evidenceVersusFirstClip) {
+      const v = s.evidenceVersusFirstClip;
+      console.log(
+        `  transformer evidence: ${line(s.evidence)}; vs first CLIP: ${MEASURES.map((m) => `${(100 * v[m].diff).toFixed(1)}±${(100 * v[m].se).toFixed(1)}`).join(" ")}`,
+      );
+    }
     for (const c of s.clips) {
       const versus = "versusFirst" in c ? c.versusFirst : undefined;
       const vs = versus

@@ -48,6 +48,8 @@ export interface Candidates {
   pixels: tf.Tensor4D;
   /** The same rounded to 8 bits (lib/generate/batch.ts), what the server's CLIP scores. */
   stored: tf.Tensor4D;
+  /** Each candidate's code grid (h·w row-major), as sampled. */
+  codes: ArrayLike<number>[];
 }
 
 /** `candidates` pictures for `caption` sampled at `setting` with `seed` (the caller disposes both tensors). */
@@ -69,7 +71,7 @@ export async function sampleCandidates(o: {
   });
   const pixels = o.vq.decodeCodes(codes); // [C, S, S, 3]
   const stored = tf.tidy(() => tf.div(tf.clipByValue(tf.round(tf.mul(pixels, 255)), 0, 255), 255) as tf.Tensor4D);
-  return { pixels, stored };
+  return { pixels, stored, codes };
 }
 
 /**
