@@ -81,7 +81,15 @@ describe("a sweep's defaults", () => {
   });
 
   it("stores the setting with what was measured, which the server still reads", () => {
-    const rr = (v: Variety): RerankRow => ({ off: scores(0, 0), on: scores(0, 0), oracle: scores(0, 0), clipOff: 0, clipOn: 0, varietyOff: v, varietyOn: v });
+    const rr = (v: Variety): RerankRow => ({
+      off: scores(0, 0),
+      on: scores(0, 0),
+      oracle: scores(0, 0),
+      clipOff: 0,
+      clipOn: 0,
+      varietyOff: v,
+      varietyOn: v,
+    });
     const rerank = { candidates: 16, heldout: rr(variety(0.5, 3)), train: rr(variety(0, 20)) };
     const d = defaultsFor(chooseDefaults([cool, warm], 0.1), { images: 4, maxNearCopies: 0.1, rerank });
     expect(d).toMatchObject({ guidance: 1.5, temperature: 0.7, topK: null, measured: { images: 4, qualified: true, maxNearCopies: 0.1 } });
