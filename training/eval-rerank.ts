@@ -24,7 +24,7 @@ import { flag, parseFlags, runMain } from "./cli";
 import { loadEvalContext, retrievalPool } from "./gpt/eval-context";
 import { labelOf, score, stratifiedPrompts, zeroScores, type Scores } from "./gpt/eval-sets";
 import { MEASURES, meanScores, pairedDifference } from "./gpt/paired";
-import { keptCeiling, sampleCandidates } from "./gpt/rerank-eval";
+import { candidateNeighbours, keptCeiling, sampleCandidates } from "./gpt/rerank-eval";
 import { Progress } from "./progress";
 
 const USAGE =
@@ -96,13 +96,7 @@ runMain("eval:rerank", async () => {
           sample,
         });
         try {
-          const all = tf.tidy(() => tf.reshape(c.pixels, [c.pixels.shape[0], -1]) as tf.Tensor2D); // [C, S·S·3]
-          let neighbours: Int32Array[];
-          try {
-            neighbours = pool.neighbours(all);
-          } finally {
-            all.dispose();
-          }
+          const neighbours = candidateNeighbours(c.pixels, (q) => pool.neighbours(q));
           const label = labelOf(r);
           const kept = (ids: readonly number[]) => {
             const s = zeroScores();

@@ -93,6 +93,16 @@ export async function servedRequest(
   }
 }
 
+/** Each candidate's nearest real images: pixels [C, S, S, 3] flattened and handed to `neighbours`. */
+export function candidateNeighbours(pixels: tf.Tensor4D, neighbours: (q: tf.Tensor2D) => Int32Array[]): Int32Array[] {
+  const all = tf.tidy(() => tf.reshape(pixels, [pixels.shape[0], -1]) as tf.Tensor2D); // [C, S·S·3]
+  try {
+    return neighbours(all);
+  } finally {
+    all.dispose();
+  }
+}
+
 /**
  * The most hits any choice of `images` of these candidates (their nearest-image ids, 5 each) can score against
  * `label`, per measure: min(candidates that hit, images). Summed like score()'s counts (divide by the images kept).
@@ -131,13 +141,7 @@ export async function rerankComparison(o: {
   for (const [p, r] of o.prompts.entries()) {
     const { pixels, kept, scores } = await servedRequest({ ...o, caption: r.caption, seed: o.seed * 100_003 + p });
     try {
-      const all = tf.tidy(() => tf.reshape(pixels, [pixels.shape[0], -1]) as tf.Tensor2D); // [C, S·S·3]
-      let neighbours: Int32Array[];
-      try {
-        neighbours = o.neighbours(all);
-      } finally {
-        all.dispose();
-      }
+      const neighbours = candidateNeighbours(pixels, o.neighbours);
       const label = labelOf(r);
       const best = keptCeiling(neighbours, o.labels, label, o.images);
       for (const k of Object.keys(best) as (keyof Scores)[]) oracle[k] += best[k];
