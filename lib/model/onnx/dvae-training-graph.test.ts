@@ -1,7 +1,7 @@
 // The dVAE's native training graph (lib/model/onnx/vq-training-graph.ts with ./gumbel-nodes.ts) against the tfjs
 // tape it replaces (VQModel.forward under tf.variableGrads, as the task's loss runs on the tfjs engine, with the
 // Gumbel noise of one seed): the loss, each logged term and every trainable parameter's gradient, on a tiny config
-// with straight-through hard samples (the default), the soft relaxation and zero padding. The graph is fed the
+// with straight-through hard samples, the soft relaxation (the default) and zero padding. The graph is fed the
 // uniform draw tf.randomUniform gives gumbelSoftmax for that seed. Then proof that the comparison can tell: each
 // planted bug must fail it.
 import * as tf from "@tensorflow/tfjs";
@@ -93,10 +93,10 @@ async function compare(m: VQModel, planted: VqTrainingGraphOptions["planted"] = 
 
 const TOL = 1e-4;
 
-const HARD = tinyVQConfig({ imageSize: SIZE, kind: "dvae" });
+const HARD = tinyVQConfig({ imageSize: SIZE, kind: "dvae", hardGumbel: true });
 const CONFIGS: Record<string, VQConfig> = {
-  "dVAE, straight-through hard samples, edge padding (the shipped recipe)": HARD,
-  "dVAE, soft relaxation (hardGumbel off)": tinyVQConfig({ imageSize: SIZE, kind: "dvae", hardGumbel: false }),
+  "dVAE, straight-through hard samples, edge padding": HARD,
+  "dVAE, soft relaxation (the default)": tinyVQConfig({ imageSize: SIZE, kind: "dvae", hardGumbel: false }),
   "dVAE, zero padding, two residual blocks, no usage term": tinyVQConfig({
     imageSize: SIZE,
     kind: "dvae",
