@@ -109,6 +109,8 @@ runMain("train:clip", async () => {
   const flags = parseFlags(process.argv.slice(2), Flags, USAGE);
   if (flags.minutes === 0 && flags.steps === CLIP_TRAINER_DEFAULTS.steps)
     throw new Error(`give a budget: --minutes M or --steps N\n${USAGE}`);
+  if (flags.imageTokenizer && flags.decodedShare === 0)
+    throw new Error(`--image-tokenizer names the tokenizer whose pictures --decoded-share P mixes in: give --decoded-share too\n${USAGE}`);
   const pinned = pinTokenizer(flags.textTokenizer, flags.out, flags.warmStart);
   const backend = await initBackend();
   registerFastGradients();
