@@ -12,8 +12,8 @@ import type { VQModel } from "../../lib/model/vq-model";
 /**
  * The tokenizer's reconstructions of `count` images (uint8 HWC [count · S·S·C], as a shard stores them) in the same
  * layout, rounded to 8 bits as the server's PNGs store them; `batch` images at a time. Codes come from the tfjs
- * encoder (VQModel.encode); pixels from the decoder's ONNX graph (the one a page decodes with) on `threads` threads,
- * several times faster than the tfjs decoder here.
+ * encoder (VQModel.encode); pixels from the decoder's ONNX graph (the one a page decodes with) on `threads` threads:
+ * the whole pass took 10.5 s per 1,024 images against 23.4 with the tfjs decoder (both beside a training run).
  */
 export async function decodedImages(
   vq: VQModel,
