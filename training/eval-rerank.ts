@@ -25,6 +25,7 @@ import { loadEvalContext, retrievalPool } from "./gpt/eval-context";
 import { labelOf, score, stratifiedPrompts, zeroScores, type Scores } from "./gpt/eval-sets";
 import { MEASURES, meanScores, pairedDifference } from "./gpt/paired";
 import { candidateNeighbours, keptCeiling, sampleCandidates } from "./gpt/rerank-eval";
+import { competitorsFrom, contrastScores, embedCaptions, type CaptionBank } from "./gpt/contrast-rerank";
 import { Progress } from "./progress";
 
 const USAGE =
@@ -44,9 +45,26 @@ const Flags = z.object({
    * candidate, its image-token NLL without the prompt minus with it, log p(codes | prompt) − log p(codes | null).
    */
   evidence: flag(),
+  /**
+   * Also rank by each CLIP's contrastive score at these weights (training/gpt/contrast-rerank.ts, an experiment):
+   * the prompt's log-probability among near labels' captions ("near") and among every trained pair's ("all").
+   */
+  contrast: z
+    .string()
+    .transform((s) => s.split(",").filter(Boolean).map(Number))
+    .pipe(z.array(z.number().min(0).max(4)))
+    .optional(),
 });
 
 type SetName = "heldout" | "train";
+
+/** (x − mean) / standard deviation over the candidates (all equal: zeros). */
+function standardised(x: ArrayLike<number>): Float32Array {
+  const v = Array.from(x);
+  const mean = v.reduce((a, b) => a + b, 0) / v.length;
+  const sd = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length);
+  return Float32Array.from(v, (y) => (sd > 0 ? (y - mean) / sd : 0));
+}
 
 /** Per-prompt scores of one row (each prompt's share of kept pictures that hit), in prompt order. */
 type PerPrompt = Scores[];
@@ -78,11 +96,34 @@ runMain("eval:rerank", async () => {
     heldout: stratifiedPrompts(caps.test, flags.prompts, flags.seed),
     train: stratifiedPrompts(caps.train, flags.prompts, flags.seed),
   };
+  // Contrast rows: for each CLIP, each competitor kind, each weight; ranked beside the plain CLIP rows.
+  const competitors = competitorsFrom(caps.train, [...sets.heldout, ...sets.train]);
+  const banks: CaptionBank[] = [];
+  const scales: number[] = [];
+  const contrasts: { clip: number; kind: "near" | "all"; weight: number; name: string }[] = [];
+  if (flags.contrast)
+    for (const [k, c] of clips.entries()) {
+      banks.push(await embedCaptions(c.part, competitors.captions));
+      const s = c.part.model.logitScale();
+      scales.push((await s.data())[0]);
+      s.dispose();
+      for (const kind of ["near", "all"] as const)
+        for (const weight of flags.contrast) contrasts.push({ clip: k, kind, weight, name: `${c.dir} contrast ${kind} w ${weight}` });
+    }
+  // With --evidence, one more row: the first CLIP's cosine and the transformer's evidence, each standardised over
+  // the candidates, summed.
+  const combined = `${flags.clip[0]} + transformer evidence (z-scores summed)`;
+  const rowNames = [...flags.clip, ...contrasts.map((x) => x.name), ...(flags.evidence ? [combined] : [])];
   const rows = {} as Record<SetName, { off: PerPrompt; oracle: PerPrompt; clips: PerPrompt[]; evidence: PerPrompt }>;
   const bar = new Progress("eval:rerank", 2 * flags.prompts);
   try {
     for (const name of ["heldout", "train"] as const) {
-      const out = { off: [] as PerPrompt, oracle: [] as PerPrompt, clips: clips.map(() => [] as PerPrompt), evidence: [] as PerPrompt };
+      const out = {
+        off: [] as PerPrompt,
+        oracle: [] as PerPrompt,
+        clips: rowNames.map(() => [] as PerPrompt),
+        evidence: [] as PerPrompt,
+      };
       for (const [p, r] of sets[name].entries()) {
         // The same seed per prompt as eval:gpt's rerank block (training/gpt/rerank-eval.ts rerankComparison).
         const c = await sampleCandidates({
@@ -108,6 +149,7 @@ runMain("eval:rerank", async () => {
           const best = keptCeiling(neighbours, pool.labels, label, flags.images);
           for (const k of MEASURES) best[k] /= flags.images;
           out.oracle.push(best);
+          let evidence: Float32Array | undefined;
           if (flags.evidence) {
             const n = c.codes.length;
             const grid = c.codes[0].length;
@@ -125,12 +167,24 @@ runMain("eval:rerank", async () => {
             };
             const withPrompt = await rowLosses(gpt, repeat(tok.encode(r.caption, gpt.config.textLen).ids), codes, n, n);
             const without = await rowLosses(gpt, repeat(tok.encodeNull(gpt.config.textLen)), codes, n, n);
-            const evidence = Float32Array.from(without.image, (v, i) => v - withPrompt.image[i]);
+            evidence = Float32Array.from(without.image, (v, i) => v - withPrompt.image[i]);
             out.evidence.push(kept(rankApart(evidence, toLevels(c.stored), flags.images).kept.map((x) => x.index)));
           }
+          const levels = toLevels(c.stored);
           for (const [k, clip] of clips.entries()) {
             const ranked = await rerank(clip.part, r.caption, c.stored, flags.images);
             out.clips[k].push(kept(ranked.kept.map((x) => x.index)));
+            for (const [j, x] of contrasts.entries()) {
+              if (x.clip !== k) continue;
+              const against = x.kind === "near" ? competitors.near(r) : competitors.all(r);
+              const s = contrastScores(ranked.scores, ranked.embeddings, banks[k], against, scales[k], x.weight);
+              out.clips[clips.length + j].push(kept(rankApart(s, levels, flags.images).kept.map((y) => y.index)));
+            }
+            if (k === 0 && evidence) {
+              const [a, b] = [standardised(ranked.scores), standardised(evidence)];
+              const sum = Float32Array.from(a, (x, i) => x + b[i]);
+              out.clips[rowNames.length - 1].push(kept(rankApart(sum, levels, flags.images).kept.map((y) => y.index)));
+            }
           }
         } finally {
           tf.dispose([c.pixels, c.stored]);
@@ -167,8 +221,8 @@ runMain("eval:rerank", async () => {
                   evidenceVersusFirstClip: Object.fromEntries(MEASURES.map((m) => [m, pairedDifference(r.clips[0], r.evidence, m)])),
                 }
               : {}),
-            clips: clips.map((c, k) => ({
-              clip: c.dir,
+            clips: rowNames.map((clip, k) => ({
+              clip,
               on: meanScores(r.clips[k]),
               ...(k > 0 ? { versusFirst: Object.fromEntries(MEASURES.map((m) => [m, pairedDifference(r.clips[0], r.clips[k], m)])) } : {}),
             })),

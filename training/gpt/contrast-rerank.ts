@@ -1,0 +1,127 @@
+// Contrastive reranking, an experiment beside the server's CLIP reranker (issue 29 part 3; npm run eval:rerank
+// --contrast). The server keeps the candidates with the highest cosine to the prompt. A cosine alone favours pictures
+// that are close to every caption of their kind (a plain yellow disc is close to every smiley), and it cannot tell
+// "thumbs up: light skin tone" from "thumbs up: dark skin tone" unless the two cosines differ by more than the
+// picture's general likeness. CLIP was trained to pick the right caption among others (Radford et al. 2021, §2.3:
+// the softmax over a batch's captions), so ask it that question instead: how likely is the prompt among competing
+// captions, given the picture —
+//   score_i = s·cos(i, prompt) − w · log( exp(s·cos(i, prompt)) + Σ_j exp(s·cos(i, competitor_j)) )
+// with s CLIP's logit scale. w = 1 is the log of the softmax probability of the prompt; w = 0 is the server's cosine
+// (times s). The competitors are either the captions of near labels in the prompt's style (nearCompetitors: the
+// family's other skin tones, labels one word away — the siblings exact@1 must tell apart) or one caption of every
+// other (label, style) pair CLIP trained on (allCompetitors: a penalty on pictures that fit everything).
+import * as tf from "@tensorflow/tfjs";
+import type { CaptionRecord } from "../../lib/data/manifest";
+import type { ClipPart } from "../../lib/generate/model-bundle";
+import { nearLabels } from "../clip/label-negatives";
+import { labelOf, styleOf } from "./eval-sets";
+
+/** Unit text embeddings of captions, row-major [M, D]. */
+export interface CaptionBank {
+  captions: string[];
+  dim: number;
+  embeddings: Float32Array;
+  /** Caption → row. */
+  row: Map<string, number>;
+}
+
+/** Embeds distinct captions with CLIP's text tower, `batch` at a time. */
+export async function embedCaptions(clip: ClipPart, captions: readonly string[], batch = 512): Promise<CaptionBank> {
+  const unique = [...new Set(captions)];
+  const c = clip.model.config;
+  const parts: Float32Array[] = [];
+  let dim = 0;
+  for (let at = 0; at < unique.length; at += batch) {
+    const chunk = unique.slice(at, at + batch);
+    const ids = tf.tensor2d(
+      chunk.map((t) => clip.text.encode(t, c.textLen).ids),
+      [chunk.length, c.textLen],
+      "int32",
+    );
+    const emb = clip.model.encodeTexts(ids); // [b, D]
+    try {
+      dim = emb.shape[1];
+      parts.push(Float32Array.from(await emb.data()));
+    } finally {
+      tf.dispose([ids, emb]);
+    }
+  }
+  const embeddings = new Float32Array(unique.length * dim);
+  let offset = 0;
+  for (const p of parts) {
+    embeddings.set(p, offset);
+    offset += p.length;
+  }
+  return { captions: unique, dim, embeddings, row: new Map(unique.map((t, i) => [t, i])) };
+}
+
+/** One caption per (style, label) pair of the records: the first one met. Key "style|label". */
+function captionPerPair(records: readonly CaptionRecord[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const r of records) {
+    const key = `${styleOf(r)}|${labelOf(r)}`;
+    if (!out.has(key)) out.set(key, r.caption);
+  }
+  return out;
+}
+
+/** Competitor captions for a prompt record, drawn from the train records (never the prompt's own pair). */
+export interface Competitors {
+  near(prompt: CaptionRecord): string[];
+  all(prompt: CaptionRecord): string[];
+  /** Every caption either kind can return, to embed once. */
+  captions: string[];
+}
+
+export function competitorsFrom(train: readonly CaptionRecord[], prompts: readonly CaptionRecord[]): Competitors {
+  const pairs = captionPerPair(train);
+  const near = nearLabels([...train, ...prompts].map(labelOf));
+  const everything = [...pairs.entries()];
+  return {
+    near: (p) => {
+      const style = styleOf(p);
+      return [...(near.get(labelOf(p)) ?? [])].flatMap((l) => {
+        const c = pairs.get(`${style}|${l}`);
+        return c === undefined ? [] : [c];
+      });
+    },
+    all: (p) => {
+      const own = `${styleOf(p)}|${labelOf(p)}`;
+      return everything.filter(([key]) => key !== own).map(([, c]) => c);
+    },
+    captions: [...pairs.values()],
+  };
+}
+
+/**
+ * Contrastive scores of N candidates: `cosines` [N] with the prompt (the server's scores), `images` the candidates'
+ * unit embeddings, `competitors` rows of `bank`; see the header for the formula.
+ */
+export function contrastScores(
+  cosines: ArrayLike<number>,
+  images: readonly Float32Array[],
+  bank: CaptionBank,
+  competitors: readonly string[],
+  scale: number,
+  weight: number,
+): Float32Array {
+  const rows = competitors.map((c) => {
+    const r = bank.row.get(c);
+    if (r === undefined) throw new Error(`contrastScores: "${c}" is not in the caption bank`);
+    return r;
+  });
+  const d = bank.dim;
+  return Float32Array.from(images, (img, i) => {
+    const own = scale * cosines[i];
+    const logits = [own];
+    for (const r of rows) {
+      let dot = 0;
+      for (let k = 0; k < d; k++) dot += img[k] * bank.embeddings[r * d + k];
+      logits.push(scale * dot);
+    }
+    const max = Math.max(...logits);
+    let sum = 0;
+    for (const l of logits) sum += Math.exp(l - max);
+    return own - weight * (max + Math.log(sum));
+  });
+}
