@@ -25,7 +25,7 @@ import { loadEvalContext, retrievalPool } from "./gpt/eval-context";
 import { labelOf, score, stratifiedPrompts, zeroScores, type Scores } from "./gpt/eval-sets";
 import { MEASURES, meanScores, pairedDifference } from "./gpt/paired";
 import { candidateNeighbours, keptCeiling, sampleCandidates } from "./gpt/rerank-eval";
-import { competitorsFrom, contrastScores, embedCaptions, type CaptionBank } from "./gpt/contrast-rerank";
+import { competitorsFrom, contrastScores, embedCaptions, nearestCaptions, type CaptionBank } from "./gpt/contrast-rerank";
 import { Progress } from "./progress";
 
 const USAGE =
@@ -47,7 +47,8 @@ const Flags = z.object({
   evidence: flag(),
   /**
    * Also rank by each CLIP's contrastive score at these weights (training/gpt/contrast-rerank.ts, an experiment):
-   * the prompt's log-probability among near labels' captions ("near") and among every trained pair's ("all").
+   * the prompt's log-probability among near labels' captions ("near"), among every trained pair's ("all") and among
+   * the 16 trained captions nearest it by CLIP's text embedding ("knn").
    */
   contrast: z
     .string()
@@ -57,6 +58,9 @@ const Flags = z.object({
 });
 
 type SetName = "heldout" | "train";
+
+/** How many nearest trained captions the "knn" contrast row competes the prompt against. */
+const KNN = 16;
 
 /** (x − mean) / standard deviation over the candidates (all equal: zeros). */
 function standardised(x: ArrayLike<number>): Float32Array {
@@ -100,14 +104,16 @@ runMain("eval:rerank", async () => {
   const competitors = competitorsFrom(caps.train, [...sets.heldout, ...sets.train]);
   const banks: CaptionBank[] = [];
   const scales: number[] = [];
-  const contrasts: { clip: number; kind: "near" | "all"; weight: number; name: string }[] = [];
+  const contrasts: { clip: number; kind: "near" | "all" | "knn"; weight: number; name: string }[] = [];
   if (flags.contrast)
     for (const [k, c] of clips.entries()) {
-      banks.push(await embedCaptions(c.part, competitors.captions));
+      banks.push(
+        await embedCaptions(c.part, [...competitors.captions, ...sets.heldout.map((r) => r.caption), ...sets.train.map((r) => r.caption)]),
+      );
       const s = c.part.model.logitScale();
       scales.push((await s.data())[0]);
       s.dispose();
-      for (const kind of ["near", "all"] as const)
+      for (const kind of ["near", "all", "knn"] as const)
         for (const weight of flags.contrast) contrasts.push({ clip: k, kind, weight, name: `${c.dir} contrast ${kind} w ${weight}` });
     }
   // With --evidence, one more row: the first CLIP's cosine and the transformer's evidence, each standardised over
@@ -176,7 +182,12 @@ runMain("eval:rerank", async () => {
             out.clips[k].push(kept(ranked.kept.map((x) => x.index)));
             for (const [j, x] of contrasts.entries()) {
               if (x.clip !== k) continue;
-              const against = x.kind === "near" ? competitors.near(r) : competitors.all(r);
+              const against =
+                x.kind === "near"
+                  ? competitors.near(r)
+                  : x.kind === "all"
+                    ? competitors.all(r)
+                    : nearestCaptions(banks[k], r.caption, competitors.captions, KNN);
               const s = contrastScores(ranked.scores, ranked.embeddings, banks[k], against, scales[k], x.weight);
               out.clips[clips.length + j].push(kept(rankApart(s, levels, flags.images).kept.map((y) => y.index)));
             }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CaptionRecord } from "../../lib/data/manifest";
-import { competitorsFrom, contrastScores, type CaptionBank } from "./contrast-rerank";
+import { competitorsFrom, contrastScores, nearestCaptions, type CaptionBank } from "./contrast-rerank";
 
 const unit = (v: number[]) => {
   const n = Math.hypot(...v);
@@ -76,5 +76,20 @@ describe("competitorsFrom", () => {
       ["thumbs up: dark skin tone, openmoji", "thumbs up: dark skin tone, twemoji", "thumbs up: light skin tone, twemoji"].sort(),
     );
     expect(c.captions).toHaveLength(4);
+  });
+});
+
+describe("nearestCaptions", () => {
+  const bank = bankOf([
+    ["prompt", [1, 0, 0]],
+    ["close", [1, 0.2, 0]],
+    ["closer", [1, 0.1, 0]],
+    ["far", [0, 0, 1]],
+  ]);
+
+  it("gives the k pool captions nearest the prompt's embedding, nearest first, never the prompt itself", () => {
+    expect(nearestCaptions(bank, "prompt", ["far", "close", "prompt", "closer"], 2)).toEqual(["closer", "close"]);
+    expect(nearestCaptions(bank, "prompt", ["far", "prompt"], 5)).toEqual(["far"]);
+    expect(() => nearestCaptions(bank, "unknown", ["far"], 1)).toThrow(/not in the caption bank/);
   });
 });

@@ -7,9 +7,10 @@
 // captions, given the picture —
 //   score_i = s·cos(i, prompt) − w · log( exp(s·cos(i, prompt)) + Σ_j exp(s·cos(i, competitor_j)) )
 // with s CLIP's logit scale. w = 1 is the log of the softmax probability of the prompt; w = 0 is the server's cosine
-// (times s). The competitors are either the captions of near labels in the prompt's style (nearCompetitors: the
+// (times s). The competitors are either the captions of near labels in the prompt's style (near: the
 // family's other skin tones, labels one word away — the siblings exact@1 must tell apart) or one caption of every
-// other (label, style) pair CLIP trained on (allCompetitors: a penalty on pictures that fit everything).
+// other (label, style) pair CLIP trained on (all: a penalty on pictures that fit everything), or the k trained captions whose text embeddings are nearest
+// the prompt's (knn: what a server could do for any prompt).
 import * as tf from "@tensorflow/tfjs";
 import type { CaptionRecord } from "../../lib/data/manifest";
 import type { ClipPart } from "../../lib/generate/model-bundle";
@@ -91,6 +92,30 @@ export function competitorsFrom(train: readonly CaptionRecord[], prompts: readon
     },
     captions: [...pairs.values()],
   };
+}
+
+/**
+ * The `k` captions of `pool` whose text embeddings are nearest the prompt's (cosine), the prompt's own caption left
+ * out: competitors any free-text prompt can be given at serving time, with no labels or styles to read.
+ */
+export function nearestCaptions(bank: CaptionBank, prompt: string, pool: readonly string[], k: number): string[] {
+  const p = bank.row.get(prompt);
+  if (p === undefined) throw new Error(`nearestCaptions: "${prompt}" is not in the caption bank`);
+  const d = bank.dim;
+  const q = bank.embeddings.subarray(p * d, (p + 1) * d);
+  const scored = pool
+    .filter((c) => c !== prompt)
+    .map((c) => {
+      const r = bank.row.get(c);
+      if (r === undefined) throw new Error(`nearestCaptions: "${c}" is not in the caption bank`);
+      let dot = 0;
+      for (let j = 0; j < d; j++) dot += q[j] * bank.embeddings[r * d + j];
+      return { c, dot };
+    });
+  return scored
+    .sort((a, b) => b.dot - a.dot)
+    .slice(0, k)
+    .map((x) => x.c);
 }
 
 /**
