@@ -1,12 +1,14 @@
 // `npm run eval:rerank -- <model folder> --clip DIR[,DIR…] [--prompts 200] [--candidates 16] [--images 4]
-//   [--guidance G] [--temperature T] [--seed 1] [--data DIR] [--json FILE]`
+//   [--guidance G] [--temperature T] [--seed 1] [--data DIR] [--json FILE] [--contrast W,…] [--evidence] [--by-score]`
 // CLIPs compared as rerankers on the same candidates (issue 29 part 3): for every held-out and train prompt
 // (stratified as in eval:gpt, the same seeds, so at 48 prompts the numbers equal eval:gpt's rerank block) the
 // transformer samples `candidates` pictures once at the model's sampling defaults (or the setting given); each CLIP
 // keeps `images` of them with the server's rerank(); every kept picture is scored by its nearest real image. Beside
 // the CLIP rows: the first `images` as sampled ("off") and the oracle (training/gpt/rerank-eval.ts keptCeiling).
 // Differences between CLIPs are paired (same prompts, same candidates): each row after the first gives its mean
-// per-prompt difference from the first CLIP with a standard error, so noise can be told from a gain.
+// per-prompt difference from the first CLIP with a standard error, so noise can be told from a gain. Experiments
+// ranked on the same candidates, beside the server's rule: --contrast (training/gpt/contrast-rerank.ts), --evidence
+// (the transformer's own evidence for the prompt), --by-score (CLIP without the keep-apart rule).
 import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -14,7 +16,7 @@ import { z } from "zod";
 import type { CaptionRecord } from "../lib/data/manifest";
 import { batchSamplerFor } from "../lib/generate/engine";
 import { toLevels } from "../lib/generate/distinct";
-import { rankApart, rerank } from "../lib/generate/rerank";
+import { rankApart, rankByScore, rerank } from "../lib/generate/rerank";
 import { rowLosses } from "../lib/model/onnx/loss-session";
 import { samplingDefaultsFor } from "../lib/generate/sampling-defaults";
 import { Clip } from "../lib/model/clip";
@@ -29,7 +31,7 @@ import { competitorsFrom, contrastScores, embedCaptions, nearestCaptions, type C
 import { Progress } from "./progress";
 
 const USAGE =
-  "usage: npm run eval:rerank -- <model folder> --clip DIR[,DIR…] [--prompts N] [--candidates N] [--images N] [--guidance G] [--temperature T] [--seed N] [--data DIR] [--json FILE]";
+  "usage: npm run eval:rerank -- <model folder> --clip DIR[,DIR…] [--prompts N] [--candidates N] [--images N] [--guidance G] [--temperature T] [--seed N] [--data DIR] [--json FILE] [--contrast W,…] [--evidence] [--by-score]";
 const Flags = z.object({
   clip: z.string().transform((s) => s.split(",").filter(Boolean)),
   prompts: z.coerce.number().int().min(2).max(1000).default(200),
@@ -50,6 +52,8 @@ const Flags = z.object({
    * the prompt's log-probability among near labels' captions ("near"), among every trained pair's ("all") and among
    * the 16 trained captions nearest it by CLIP's text embedding ("knn").
    */
+  /** Also keep each CLIP's best n by score alone (no keep-apart rule), to show what the server's variety costs. */
+  byScore: flag(),
   contrast: z
     .string()
     .transform((s) => s.split(",").filter(Boolean).map(Number))
@@ -119,7 +123,9 @@ runMain("eval:rerank", async () => {
   // With --evidence, one more row: the first CLIP's cosine and the transformer's evidence, each standardised over
   // the candidates, summed.
   const combined = `${flags.clip[0]} + transformer evidence (z-scores summed)`;
-  const rowNames = [...flags.clip, ...contrasts.map((x) => x.name), ...(flags.evidence ? [combined] : [])];
+  // With --by-score, each CLIP also keeps its best n by score alone, without the keep-apart rule: what variety costs.
+  const byScore = flags.byScore ? flags.clip.map((d) => `${d} by score alone (no keep-apart)`) : [];
+  const rowNames = [...flags.clip, ...contrasts.map((x) => x.name), ...byScore, ...(flags.evidence ? [combined] : [])];
   const rows = {} as Record<SetName, { off: PerPrompt; oracle: PerPrompt; clips: PerPrompt[]; evidence: PerPrompt }>;
   const bar = new Progress("eval:rerank", 2 * flags.prompts);
   try {
@@ -191,6 +197,8 @@ runMain("eval:rerank", async () => {
               const s = contrastScores(ranked.scores, ranked.embeddings, banks[k], against, scales[k], x.weight);
               out.clips[clips.length + j].push(kept(rankApart(s, levels, flags.images).kept.map((y) => y.index)));
             }
+            if (flags.byScore)
+              out.clips[clips.length + contrasts.length + k].push(kept(rankByScore(ranked.scores, flags.images).kept.map((y) => y.index)));
             if (k === 0 && evidence) {
               const [a, b] = [standardised(ranked.scores), standardised(evidence)];
               const sum = Float32Array.from(a, (x, i) => x + b[i]);
