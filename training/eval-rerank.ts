@@ -47,13 +47,13 @@ const Flags = z.object({
    * candidate, its image-token NLL without the prompt minus with it, log p(codes | prompt) − log p(codes | null).
    */
   evidence: flag(),
+  /** Also keep each CLIP's best n by score alone (no keep-apart rule), to show what the server's variety costs. */
+  byScore: flag(),
   /**
    * Also rank by each CLIP's contrastive score at these weights (training/gpt/contrast-rerank.ts, an experiment):
    * the prompt's log-probability among near labels' captions ("near"), among every trained pair's ("all") and among
    * the 16 trained captions nearest it by CLIP's text embedding ("knn").
    */
-  /** Also keep each CLIP's best n by score alone (no keep-apart rule), to show what the server's variety costs. */
-  byScore: flag(),
   contrast: z
     .string()
     .transform((s) => s.split(",").filter(Boolean).map(Number))
@@ -161,6 +161,7 @@ runMain("eval:rerank", async () => {
           const best = keptCeiling(neighbours, pool.labels, label, flags.images);
           for (const k of MEASURES) best[k] /= flags.images;
           out.oracle.push(best);
+          const levels = toLevels(c.stored);
           let evidence: Float32Array | undefined;
           if (flags.evidence) {
             const n = c.codes.length;
@@ -180,21 +181,24 @@ runMain("eval:rerank", async () => {
             const withPrompt = await rowLosses(gpt, repeat(tok.encode(r.caption, gpt.config.textLen).ids), codes, n, n);
             const without = await rowLosses(gpt, repeat(tok.encodeNull(gpt.config.textLen)), codes, n, n);
             evidence = Float32Array.from(without.image, (v, i) => v - withPrompt.image[i]);
-            out.evidence.push(kept(rankApart(evidence, toLevels(c.stored), flags.images).kept.map((x) => x.index)));
+            out.evidence.push(kept(rankApart(evidence, levels, flags.images).kept.map((x) => x.index)));
           }
-          const levels = toLevels(c.stored);
           for (const [k, clip] of clips.entries()) {
             const ranked = await rerank(clip.part, r.caption, c.stored, flags.images);
             out.clips[k].push(kept(ranked.kept.map((x) => x.index)));
+            const against = new Map<string, string[]>(); // kind → this prompt's competitors, shared by the weights
             for (const [j, x] of contrasts.entries()) {
               if (x.clip !== k) continue;
-              const against =
-                x.kind === "near"
-                  ? competitors.near(r)
-                  : x.kind === "all"
-                    ? competitors.all(r)
-                    : nearestCaptions(banks[k], r.caption, competitors.captions, KNN);
-              const s = contrastScores(ranked.scores, ranked.embeddings, banks[k], against, scales[k], x.weight);
+              if (!against.has(x.kind))
+                against.set(
+                  x.kind,
+                  x.kind === "near"
+                    ? competitors.near(r)
+                    : x.kind === "all"
+                      ? competitors.all(r)
+                      : nearestCaptions(banks[k], r.caption, competitors.captions, KNN),
+                );
+              const s = contrastScores(ranked.scores, ranked.embeddings, banks[k], against.get(x.kind)!, scales[k], x.weight);
               out.clips[clips.length + j].push(kept(rankApart(s, levels, flags.images).kept.map((y) => y.index)));
             }
             if (flags.byScore)

@@ -7,10 +7,10 @@
 // captions, given the picture —
 //   score_i = s·cos(i, prompt) − w · log( exp(s·cos(i, prompt)) + Σ_j exp(s·cos(i, competitor_j)) )
 // with s CLIP's logit scale. w = 1 is the log of the softmax probability of the prompt; w = 0 is the server's cosine
-// (times s). The competitors are either the captions of near labels in the prompt's style (near: the
-// family's other skin tones, labels one word away — the siblings exact@1 must tell apart) or one caption of every
-// other (label, style) pair CLIP trained on (all: a penalty on pictures that fit everything), or the k trained captions whose text embeddings are nearest
-// the prompt's (knn: what a server could do for any prompt).
+// (times s). The competitors are the captions of near labels in the prompt's style (near: the family's other skin
+// tones, labels one word away — the siblings exact@1 must tell apart), one caption of every other (label, style)
+// pair CLIP trained on (all: a penalty on pictures that fit everything), or the k trained captions whose text
+// embeddings are nearest the prompt's (knn: what a server could do for any prompt).
 // NOTE: measured (npm run eval:rerank -- models/default --clip models/default/clip --prompts 100 --contrast 0.5,1,
 // shipped CLIP, 16 candidates, paired against its cosine): no kind at either weight beats the cosine by more than a
 // standard error on any measure (best: "all" w 1, held-out exact@1 +1.5 ± 1.1); "near" and "knn" at w 1 lose
@@ -60,6 +60,21 @@ export async function embedCaptions(clip: ClipPart, captions: readonly string[],
   return { captions: unique, dim, embeddings, row: new Map(unique.map((t, i) => [t, i])) };
 }
 
+/** A caption's row in the bank; a caption the bank lacks is an error naming the caller. */
+function rowOf(bank: CaptionBank, caption: string, who: string): number {
+  const r = bank.row.get(caption);
+  if (r === undefined) throw new Error(`${who}: "${caption}" is not in the caption bank`);
+  return r;
+}
+
+/** v · the bank's row r. */
+function dotRow(v: ArrayLike<number>, bank: CaptionBank, r: number): number {
+  const d = bank.dim;
+  let dot = 0;
+  for (let j = 0; j < d; j++) dot += v[j] * bank.embeddings[r * d + j];
+  return dot;
+}
+
 /** One caption per (style, label) pair of the records: the first one met. Key "style|label". */
 function captionPerPair(records: readonly CaptionRecord[]): Map<string, string> {
   const out = new Map<string, string>();
@@ -103,19 +118,9 @@ export function competitorsFrom(train: readonly CaptionRecord[], prompts: readon
  * out: competitors any free-text prompt can be given at serving time, with no labels or styles to read.
  */
 export function nearestCaptions(bank: CaptionBank, prompt: string, pool: readonly string[], k: number): string[] {
-  const p = bank.row.get(prompt);
-  if (p === undefined) throw new Error(`nearestCaptions: "${prompt}" is not in the caption bank`);
-  const d = bank.dim;
-  const q = bank.embeddings.subarray(p * d, (p + 1) * d);
-  const scored = pool
-    .filter((c) => c !== prompt)
-    .map((c) => {
-      const r = bank.row.get(c);
-      if (r === undefined) throw new Error(`nearestCaptions: "${c}" is not in the caption bank`);
-      let dot = 0;
-      for (let j = 0; j < d; j++) dot += q[j] * bank.embeddings[r * d + j];
-      return { c, dot };
-    });
+  const p = rowOf(bank, prompt, "nearestCaptions");
+  const q = bank.embeddings.subarray(p * bank.dim, (p + 1) * bank.dim);
+  const scored = pool.filter((c) => c !== prompt).map((c) => ({ c, dot: dotRow(q, bank, rowOf(bank, c, "nearestCaptions")) }));
   return scored
     .sort((a, b) => b.dot - a.dot)
     .slice(0, k)
@@ -134,20 +139,10 @@ export function contrastScores(
   scale: number,
   weight: number,
 ): Float32Array {
-  const rows = competitors.map((c) => {
-    const r = bank.row.get(c);
-    if (r === undefined) throw new Error(`contrastScores: "${c}" is not in the caption bank`);
-    return r;
-  });
-  const d = bank.dim;
+  const rows = competitors.map((c) => rowOf(bank, c, "contrastScores"));
   return Float32Array.from(images, (img, i) => {
     const own = scale * cosines[i];
-    const logits = [own];
-    for (const r of rows) {
-      let dot = 0;
-      for (let k = 0; k < d; k++) dot += img[k] * bank.embeddings[r * d + k];
-      logits.push(scale * dot);
-    }
+    const logits = [own, ...rows.map((r) => scale * dotRow(img, bank, r))];
     const max = Math.max(...logits);
     let sum = 0;
     for (const l of logits) sum += Math.exp(l - max);
