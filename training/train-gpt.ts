@@ -37,7 +37,7 @@ const PRESETS = {
   large: { nLayer: 8, nHead: 8, nEmbd: 512, dropout: 0 },
 } satisfies Record<string, Partial<TransformerConfig>>;
 
-const USAGE = `usage: npm run train:gpt -- [--image-tokenizer DIR] [--preset default|tiny|small|deep|medium|large] [--dropout P] [--caption-dropout P] [--augment true|false] [--balance true|false] [--out DIR] [--export DIR] ${TRAINER_FLAGS_USAGE}`;
+const USAGE = `usage: npm run train:gpt -- [--image-tokenizer DIR] [--preset default|tiny|small|deep|medium|large] [--dropout P] [--caption-dropout P] [--augment true|false] [--balance true|false] [--out DIR] [--export DIR] [--keep-every N] ${TRAINER_FLAGS_USAGE}`;
 const Flags = z.object({
   imageTokenizer: z.string().default(path.join("models", "image-tokenizer")),
   data: z.string().default(path.join("data", "datasets", "emoji")),
@@ -57,6 +57,11 @@ const Flags = z.object({
     .transform((v) => v === "true"),
   out: z.string().default(path.join("runs", "gpt")),
   export: z.string().optional(),
+  /**
+   * Every N steps (a multiple of --checkpoint-every), the checkpoint also as a servable folder <out>/kept/step-N, so
+   * that the eval can pick the step to ship when the curve says the model memorises (issue 29). 0: off.
+   */
+  keepEvery: z.coerce.number().int().min(0).default(0),
   ...trainerFlags(GPT_TRAINER_DEFAULTS),
 });
 
@@ -118,36 +123,51 @@ runMain("train:gpt", async () => {
     sheet: { imageTokenizer: flags.imageTokenizer, textTokenizer: textDir, prompts: sheetPrompts(captions("val")) },
   };
   const trainer = trainerConfigFrom(GPT_TRAINER_DEFAULTS, flags);
+  if (flags.keepEvery % trainer.checkpointEvery !== 0)
+    throw new Error(`--keep-every ${flags.keepEvery} must be a multiple of --checkpoint-every (${trainer.checkpointEvery})\n${USAGE}`);
   const dataHash = sha256(fs.readFileSync(path.join(flags.data, "manifest.json")));
   console.log(
     `training the transformer (${flags.preset}) on ${data.train.count} pairs, backend ${backend.name}, text vocab ${tok.vocabSize}; checkpoints in ${flags.out}`,
   );
   const task = await createTask(options, "main");
+  /** A servable folder: the transformer (float16), its text tokenizer, the image tokenizer and the run's log. */
+  const exportTo = async (dir: string, step: number, metrics: Record<string, number | string>) => {
+    await saveCheckpoint(dir, task.params.all(), {
+      kind: "transformer",
+      config,
+      metrics,
+      dataHash,
+      step,
+      dtype: "float16",
+      extra: { imageTokenizer: "image-tokenizer", textTokenizer: ".", trainer, hyper: task.hyper },
+    });
+    for (const f of fs.readdirSync(textDir)) fs.copyFileSync(path.join(textDir, f), path.join(dir, f));
+    fs.rmSync(path.join(dir, "image-tokenizer"), { recursive: true, force: true });
+    fs.cpSync(flags.imageTokenizer, path.join(dir, "image-tokenizer"), { recursive: true });
+    const sheets = fs
+      .readdirSync(flags.out)
+      .filter((f) => /^sheet-\d+\.png$/.test(f))
+      .sort();
+    if (sheets.length) fs.copyFileSync(path.join(flags.out, sheets[sheets.length - 1]), path.join(dir, "samples.png"));
+    fs.copyFileSync(path.join(flags.out, "log.jsonl"), path.join(dir, "log.jsonl"));
+  };
+  const keep = async (step: number, metrics: Record<string, number>) => {
+    if (flags.keepEvery > 0 && step % flags.keepEvery === 0)
+      await exportTo(path.join(flags.out, "kept", `step-${String(step).padStart(6, "0")}`), step, { steps: step, ...metrics });
+  };
   try {
-    const r = await train(task, trainer, { outDir: flags.out, dataHash, definition: gptTaskDefinition(options), backend: backend.name });
+    const r = await train(task, trainer, {
+      outDir: flags.out,
+      dataHash,
+      definition: gptTaskDefinition(options),
+      backend: backend.name,
+      onCheckpoint: keep,
+    });
     console.log(
       JSON.stringify({ steps: r.step, engine: r.engine, workers: r.workers, tokensPerSecond: Math.round(r.unitsPerSecond), ...r.metrics }),
     );
     if (flags.export) {
-      const metrics = { steps: r.step, ...r.metrics, tokensPerSecond: r.unitsPerSecond, engine: r.engine };
-      await saveCheckpoint(flags.export, task.params.all(), {
-        kind: "transformer",
-        config,
-        metrics,
-        dataHash,
-        step: r.step,
-        dtype: "float16",
-        extra: { imageTokenizer: "image-tokenizer", textTokenizer: ".", trainer, hyper: task.hyper },
-      });
-      for (const f of fs.readdirSync(textDir)) fs.copyFileSync(path.join(textDir, f), path.join(flags.export, f));
-      fs.rmSync(path.join(flags.export, "image-tokenizer"), { recursive: true, force: true });
-      fs.cpSync(flags.imageTokenizer, path.join(flags.export, "image-tokenizer"), { recursive: true });
-      const sheets = fs
-        .readdirSync(flags.out)
-        .filter((f) => /^sheet-\d+\.png$/.test(f))
-        .sort();
-      if (sheets.length) fs.copyFileSync(path.join(flags.out, sheets[sheets.length - 1]), path.join(flags.export, "samples.png"));
-      fs.copyFileSync(path.join(flags.out, "log.jsonl"), path.join(flags.export, "log.jsonl"));
+      await exportTo(flags.export, r.step, { steps: r.step, ...r.metrics, tokensPerSecond: r.unitsPerSecond, engine: r.engine });
       console.log(`exported a servable model folder → ${flags.export}`);
     }
   } finally {

@@ -7,7 +7,7 @@ import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSplit } from "../../lib/data/manifest";
-import { readCheckpointManifest, saveCheckpoint } from "../../lib/model/checkpoint";
+import { loadCheckpoint, readCheckpointManifest, saveCheckpoint } from "../../lib/model/checkpoint";
 import { tinyVQConfig } from "../../test/fixtures/tiny-vq-config";
 import { selectBackend } from "../../lib/tensor/backend";
 import { registerFastGradients } from "../../lib/tensor/gradients";
@@ -125,6 +125,43 @@ describe("the training loop", () => {
     for (let i = 0; i < want.length; i++) err = Math.max(err, Math.abs(got[i] - want[i]));
     expect(err).toBeLessThan(2e-3);
     expect(readCheckpointManifest(path.join(dir, "fresh", "model")).extra.warmStartedFrom).toBe(exported);
+  });
+
+  it("hands every checkpoint to onCheckpoint once it is saved, with the task's parameters holding its weights", async () => {
+    const out = path.join(dir, "hooked");
+    const o = options({ sheet: false });
+    const task = await createTask(o, "main");
+    const seen: { step: number; onDisk: number; match: boolean }[] = [];
+    try {
+      const name = [...task.params.trainable().keys()][0];
+      const r = await train(task, trainer({ steps: 6 }), {
+        outDir: out,
+        dataHash: null,
+        definition: vqTaskDefinition(o),
+        backend: "wasm",
+        log: () => {},
+        progressStream: sink,
+        onCheckpoint: async (step, metrics) => {
+          // What a keeper copies: the checkpoint on disk and the parameters it would export are both this step's.
+          const { manifest, tensors } = loadCheckpoint(path.join(out, "model"));
+          try {
+            const saved = tensors.get(name)!.dataSync();
+            const live = task.params.get(name).dataSync();
+            seen.push({ step, onDisk: manifest.step, match: saved.length > 0 && saved.every((v, i) => v === live[i]) });
+            expect(metrics).toHaveProperty("valPsnr");
+          } finally {
+            tf.dispose([...tensors.values()]);
+          }
+        },
+      });
+      expect(r.step).toBe(6);
+    } finally {
+      task.dispose();
+    }
+    expect(seen).toEqual([
+      { step: 3, onDisk: 3, match: true },
+      { step: 6, onDisk: 6, match: true },
+    ]);
   });
 
   it("trains the dVAE through the same loop, on two workers", async () => {

@@ -29,6 +29,11 @@ export interface TrainRun {
   log?: (line: string) => void;
   /** Where the progress bar goes (tests pass a sink). */
   progressStream?: NodeJS.WriteStream;
+  /**
+   * Called after each checkpoint is saved (task.params hold its weights): e.g. train:gpt's --keep-every, which keeps
+   * a servable copy of some checkpoints so that the eval, not the last step, picks the one to ship.
+   */
+  onCheckpoint?: (step: number, metrics: Record<string, number>) => Promise<void>;
 }
 
 export interface TrainResult {
@@ -114,6 +119,7 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
       });
       append({ step, items: step * c.batchSize, ...metrics, checkpoint: true });
       if (task.sheet) await task.sheet(path.join(run.outDir, `sheet-${String(step).padStart(6, "0")}.png`));
+      if (run.onCheckpoint) await run.onCheckpoint(step, metrics);
       log(
         `\nstep ${step}: ${Object.entries(metrics)
           .map(([k, v]) => `${k} ${v.toFixed(4)}`)
