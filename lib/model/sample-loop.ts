@@ -7,13 +7,27 @@ import type { DecodeEngine } from "./decode-engine";
 import { guide, sampleToken, type SamplingFilter } from "./sampling";
 import { imageTokens, type TransformerConfig } from "./transformer-config";
 
+/**
+ * A further conditioning of composable guidance (Liu et al. 2022, "Compositional Visual Generation with Composable
+ * Diffusion Models", eq. 10, read for logits): ℓ = ℓ_null + s·(ℓ_prompt − ℓ_null) + Σ weight·(ℓ_term − ℓ_null). E.g.
+ * the prompt's label alone beside "label, style": a label–style pair never trained on draws its label far more often
+ * from the label alone than from the whole caption, which pulls towards styles the label was seen in.
+ */
+export interface GuidanceTerm {
+  /** Tokenizer ids of length T_text, one list per prompt of the group (the term for that prompt). */
+  texts: number[][];
+  weight: number;
+}
+
 /** One group of a grouped batch (one job): its prompts, `n` images for each, its own seed and settings. */
 export interface SampleGroup extends SamplingFilter {
   /** Tokenizer ids of length T_text (padded with <pad>), one list per prompt. */
   texts: number[][];
   n: number;
-  /** 1: no <null> rows for this group. */
+  /** 1: no <null> rows for this group (unless it has terms). */
   guidance: number;
+  /** Composable guidance terms (see GuidanceTerm); none by default. */
+  terms?: GuidanceTerm[];
   seed: number;
   /**
    * Image priming: the codes of the first grid positions (row-major) every image of this group starts with, e.g.
@@ -27,8 +41,8 @@ export interface SampleGroup extends SamplingFilter {
 export interface GroupLayout {
   /** Prompt ids per batch row [rows][T_text]. */
   prompts: number[][];
-  /** Per group: its first conditional row, its first <null> row (−1 unguided), its images. */
-  groups: { cond: number; uncond: number; images: number }[];
+  /** Per group: its first conditional row, its first <null> row (−1 unguided), each term's first row, its images. */
+  groups: { cond: number; uncond: number; terms: number[]; images: number }[];
   /** Per batch row: the group and image whose code it feeds back. */
   rowGroup: Int32Array;
   rowImage: Int32Array;
@@ -45,6 +59,12 @@ export function layoutGroups(c: TransformerConfig, groups: SampleGroup[], nullTe
   for (const g of groups) {
     if (!Number.isInteger(g.n) || g.n < 1) throw new Error(`n must be a positive integer, got ${g.n}`);
     if (!(g.temperature > 0)) throw new Error(`temperature must be > 0, got ${g.temperature}`);
+    for (const t of g.terms ?? []) {
+      if (t.texts.length !== g.texts.length)
+        throw new Error(`a guidance term needs one text per prompt: ${t.texts.length} for ${g.texts.length}`);
+      if (t.texts.some((x) => x.length !== c.textLen)) throw new Error(`prompt ids must have length ${c.textLen}`);
+      if (!Number.isFinite(t.weight)) throw new Error(`a guidance term's weight must be a number, got ${t.weight}`);
+    }
     const p = g.prefix ?? [];
     if (p.length > imageTokens(c)) throw new Error(`prefix: ${p.length} codes for a grid of ${imageTokens(c)}`);
     for (let i = 0; i < p.length; i++)
@@ -57,16 +77,24 @@ export function layoutGroups(c: TransformerConfig, groups: SampleGroup[], nullTe
     const cond = prompts.length;
     for (const t of g.texts) for (let j = 0; j < g.n; j++) prompts.push(t);
     for (let j = 0; j < g.texts.length * g.n; j++) owners.push([gi, j]);
-    return { cond, uncond: -1, images: g.texts.length * g.n };
+    return { cond, uncond: -1, terms: [] as number[], images: g.texts.length * g.n };
   });
   groups.forEach((g, gi) => {
-    if (g.guidance === 1) return;
+    if (g.guidance === 1 && !g.terms?.length) return;
     placed[gi].uncond = prompts.length;
     for (let j = 0; j < placed[gi].images; j++) {
       prompts.push(nullText);
       owners.push([gi, j]);
     }
   });
+  // Each term's rows after every <null> row, laid out as the group's conditional rows (prompt-major, n per prompt).
+  groups.forEach((g, gi) =>
+    (g.terms ?? []).forEach((t) => {
+      placed[gi].terms.push(prompts.length);
+      for (const text of t.texts) for (let j = 0; j < g.n; j++) prompts.push(text);
+      for (let j = 0; j < placed[gi].images; j++) owners.push([gi, j]);
+    }),
+  );
   return {
     prompts,
     groups: placed,
@@ -90,15 +118,20 @@ export function drawGroups(
   codes: Int32Array[][],
   rands: (() => number)[],
 ): void {
-  layout.groups.forEach(({ cond: c0, uncond: u0, images }, g) => {
+  const rowAt = (first: number) => values.subarray(first * k, (first + 1) * k);
+  layout.groups.forEach(({ cond: c0, uncond: u0, terms, images }, g) => {
     const primed = i < (groups[g].prefix?.length ?? 0);
     for (let j = 0; j < images; j++) {
       if (primed) {
         rands[g]();
         continue;
       }
-      const cond = values.subarray((c0 + j) * k, (c0 + j + 1) * k);
-      const row = u0 < 0 ? cond : guide(cond, values.subarray((u0 + j) * k, (u0 + j + 1) * k), groups[g].guidance);
+      const cond = rowAt(c0 + j);
+      const row = u0 < 0 ? cond : guide(cond, rowAt(u0 + j), groups[g].guidance);
+      terms.forEach((t0, ti) => {
+        const [term, uncond, w] = [rowAt(t0 + j), rowAt(u0 + j), groups[g].terms![ti].weight];
+        for (let v = 0; v < k; v++) row[v] += w * (term[v] - uncond[v]);
+      });
       codes[g][j][i] = sampleToken(row, groups[g], rands[g]);
     }
   });

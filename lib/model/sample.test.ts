@@ -3,7 +3,8 @@
 // unguided, other temperatures and filters, other orders). Weights are scrambled so that a group reading another
 // row's logits, or another group's guidance or filter, draws other codes. Since both engines share one loop, an
 // oracle outside it rederives every code by hand. The ONNX engine runs through its own entry points and by name;
-// a group primed with a prefix of codes keeps it and samples the rest after it.
+// a group primed with a prefix of codes keeps it and samples the rest after it; composable guidance terms add their
+// weighted difference from the <null> row.
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scrambleWeights, tinyTransformerConfig as config } from "../../test/fixtures/tiny-transformer";
@@ -37,6 +38,8 @@ const groups: SampleGroup[] = [
   { texts: [a, b], n: 1, guidance: 1.5, temperature: 0.3, topP: 0.9, seed: 10 },
   // The same prompt and seed as the first group, unguided: its codes must come out as alone, not as the first's.
   { texts: [a], n: 2, guidance: 1, temperature: 0.7, topK: 3, seed: 8 },
+  // Composable guidance with s = 1: <null> rows for its term only, the term's rows after every group's <null> rows.
+  { texts: [a, b], n: 1, guidance: 1, terms: [{ texts: [b, a], weight: 0.5 }], temperature: 0.9, seed: 13 },
 ];
 
 const engines: { name: string; alone: typeof sampleImageCodesBatch; grouped: typeof sampleImageCodeGroups }[] = [
@@ -61,8 +64,8 @@ describe.each(engines)("grouped sampling ($name)", ({ alone, grouped }) => {
   it("gives every group the codes and the stream it gets alone, in any order and company", async () => {
     const want = await Promise.all(groups.map(single));
     for (const order of [
-      [0, 1, 2, 3],
-      [3, 2, 1, 0],
+      [0, 1, 2, 3, 4],
+      [4, 3, 2, 1, 0],
       [1, 0],
     ]) {
       const streams = order.map(() => [] as string[]);
@@ -121,6 +124,48 @@ describe.each(engines)("grouped sampling ($name)", ({ alone, grouped }) => {
       });
     expect(plain(got)).toEqual(want);
     expect(new Set(want.map(String)).size).toBe(want.length); // every image its own codes
+  });
+
+  it("adds each composable guidance term's weight·(term − <null>) to the guided logits (an oracle outside the loop)", async () => {
+    const g: SampleGroup = {
+      texts: [a, b],
+      n: 2,
+      guidance: 2,
+      terms: [
+        { texts: [b, b], weight: 0.7 },
+        { texts: [nul, a], weight: -0.4 },
+      ],
+      temperature: 0.8,
+      seed: 14,
+    };
+    const [, got] = await grouped(model, [groups[1], g], nul);
+    const rand = mulberry32(g.seed);
+    const rows = g.texts.flatMap((t, p) => Array.from({ length: g.n }, () => [t, nul, ...g.terms!.map((term) => term.texts[p])]));
+    const want = rows.map(() => [] as number[]);
+    const k = config.imageVocab;
+    for (let i = 0; i < config.imageGrid ** 2; i++)
+      rows.forEach((texts, j) => {
+        const logits = tf.tidy(() => {
+          const past = i
+            ? tf.tensor2d(
+                texts.flatMap(() => want[j]),
+                [texts.length, i],
+                "int32",
+              )
+            : null; // [R, i]
+          return model.nextImageLogits(tf.tensor2d(texts, [texts.length, config.textLen], "int32"), past).dataSync() as Float32Array; // [R · K]
+        });
+        const row = guide(logits.subarray(0, k), logits.subarray(k, 2 * k), g.guidance);
+        g.terms!.forEach((t, ti) => {
+          for (let v = 0; v < k; v++) row[v] += t.weight * (logits[(2 + ti) * k + v] - logits[k + v]);
+        });
+        want[j].push(sampleToken(row, g, rand));
+      });
+    expect(plain(got)).toEqual(want);
+    // Not trivially equal: without its terms the group draws other codes.
+    expect(plain((await grouped(model, [{ ...g, terms: undefined }], nul))[0])).not.toEqual(want);
+    await expect(grouped(model, [{ ...g, terms: [{ texts: [b], weight: 1 }] }], nul)).rejects.toThrow(/one text per prompt: 1 for 2/);
+    await expect(grouped(model, [{ ...g, terms: [{ texts: [b, b], weight: NaN }] }], nul)).rejects.toThrow(/weight must be a number/);
   });
 
   // Image priming: the first codes given, the rest sampled after them.

@@ -10,11 +10,11 @@
 // order it would alone and each row's logits depend only on that row, so a group's codes do not depend on what it
 // was batched with (up to batch-size dependent float rounding, which the tests' tiny models do not show).
 import { referenceEngine, tfjsEngine, type DecodeEngine } from "./decode-engine";
-import { runSampleLoop, type SampleGroup } from "./sample-loop";
+import { runSampleLoop, type GuidanceTerm, type SampleGroup } from "./sample-loop";
 import type { SamplingFilter } from "./sampling";
 import type { Transformer } from "./transformer";
 
-export { drawGroups, layoutGroups, runSampleLoop, type GroupLayout, type SampleGroup } from "./sample-loop";
+export { drawGroups, layoutGroups, runSampleLoop, type GroupLayout, type GuidanceTerm, type SampleGroup } from "./sample-loop";
 export type { SamplingFilter } from "./sampling";
 
 /** "tfjs", "onnx" (the model's cached ONNX Runtime sessions), or an engine of the caller's, which it releases. */
@@ -33,8 +33,10 @@ interface EngineOptions {
 export interface SampleOptions extends SamplingFilter, EngineOptions {
   /** Images for this prompt. */
   n: number;
-  /** Guidance scale s; 1 turns guidance off (no unconditional rows are run). */
+  /** Guidance scale s; 1 turns guidance off (no unconditional rows are run unless there are terms). */
   guidance: number;
+  /** Composable guidance terms (./sample-loop.ts GuidanceTerm), one text per prompt each. */
+  terms?: GuidanceTerm[];
   seed: number;
   /** Called after each token with the codes so far (row-major, -1 where not yet written). May be async. */
   onToken?: (progress: { index: number; total: number; codes: Int32Array[] }) => void | Promise<void>;
@@ -63,8 +65,8 @@ export async function sampleImageCodesBatch(
   nullText: number[],
   o: SampleOptions,
 ): Promise<Int32Array[]> {
-  const { engine, useCache, onToken, n, guidance, seed, temperature, topK, topP } = o;
-  const [codes] = await sampleImageCodeGroups(model, [{ texts, n, guidance, seed, temperature, topK, topP }], nullText, {
+  const { engine, useCache, onToken, n, guidance, terms, seed, temperature, topK, topP } = o;
+  const [codes] = await sampleImageCodeGroups(model, [{ texts, n, guidance, terms, seed, temperature, topK, topP }], nullText, {
     engine,
     useCache,
     onToken: onToken && ((p) => onToken({ index: p.index, total: p.total, codes: p.codes[0] })),
