@@ -118,7 +118,7 @@ runMain("eval:compose", async () => {
     results,
   };
   if (flags.json) {
-    fs.writeFileSync(flags.json, JSON.stringify(out, null, 1) + "\n");
+    fs.writeFileSync(flags.json, JSON.stringify(out, null, 2) + "\n");
     console.log(`wrote ${flags.json}`);
   }
 });
