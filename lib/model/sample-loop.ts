@@ -10,8 +10,10 @@ import { imageTokens, type TransformerConfig } from "./transformer-config";
 /**
  * A further conditioning of composable guidance (Liu et al. 2022, "Compositional Visual Generation with Composable
  * Diffusion Models", eq. 10, read for logits): ℓ = ℓ_null + s·(ℓ_prompt − ℓ_null) + Σ weight·(ℓ_term − ℓ_null). E.g.
- * the prompt's label alone beside "label, style": a label–style pair never trained on draws its label far more often
- * from the label alone than from the whole caption, which pulls towards styles the label was seen in.
+ * the prompt's label alone beside "label, style" (training/eval-compose.ts). NOTE: on models/default a label–style
+ * pair never trained on draws its label far more often from the label alone than from the whole caption, whose style
+ * pulls the picture towards what was seen in that style; mixing the two trades the label for the style and back
+ * (docs/transformer/README.md), so the server does not use terms.
  */
 export interface GuidanceTerm {
   /** Tokenizer ids of length T_text, one list per prompt of the group (the term for that prompt). */
