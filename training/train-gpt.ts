@@ -69,6 +69,10 @@ runMain("train:gpt", async () => {
   const flags = parseFlags(process.argv.slice(2), Flags, USAGE);
   if (flags.minutes === 0 && flags.steps === GPT_TRAINER_DEFAULTS.steps)
     throw new Error(`give a budget: --minutes M or --steps N\n${USAGE}`);
+  const trainer = trainerConfigFrom(GPT_TRAINER_DEFAULTS, flags);
+  // Checked before the data and tokenizer are prepared, so that a bad flag costs nothing.
+  if (flags.keepEvery % trainer.checkpointEvery !== 0)
+    throw new Error(`--keep-every ${flags.keepEvery} must be a multiple of --checkpoint-every (${trainer.checkpointEvery})\n${USAGE}`);
   const backend = await initBackend();
   registerFastGradients();
   const { model: vq } = VQModel.load(flags.imageTokenizer);
@@ -122,9 +126,6 @@ runMain("train:gpt", async () => {
     nullText: tok.encodeNull(flags.textLen),
     sheet: { imageTokenizer: flags.imageTokenizer, textTokenizer: textDir, prompts: sheetPrompts(captions("val")) },
   };
-  const trainer = trainerConfigFrom(GPT_TRAINER_DEFAULTS, flags);
-  if (flags.keepEvery % trainer.checkpointEvery !== 0)
-    throw new Error(`--keep-every ${flags.keepEvery} must be a multiple of --checkpoint-every (${trainer.checkpointEvery})\n${USAGE}`);
   const dataHash = sha256(fs.readFileSync(path.join(flags.data, "manifest.json")));
   console.log(
     `training the transformer (${flags.preset}) on ${data.train.count} pairs, backend ${backend.name}, text vocab ${tok.vocabSize}; checkpoints in ${flags.out}`,
