@@ -9,7 +9,7 @@
 import fs from "node:fs";
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
-import { SPLITS, type CaptionRecord } from "../lib/data/manifest";
+import type { CaptionRecord } from "../lib/data/manifest";
 import { batchSamplerFor } from "../lib/generate/engine";
 import { initBackend } from "../lib/tensor/backend";
 import { parseFlags, runMain } from "./cli";
@@ -44,8 +44,6 @@ runMain("eval:compose", async () => {
   const { gpt, vq, tok, caps } = ctx;
   const c = gpt.config;
   const pool = retrievalPool(ctx);
-  // In the pool's order (retrievalPool: every split's records, split by split).
-  const styles = SPLITS.flatMap((s) => caps[s].map(styleOf));
   const sample = await batchSamplerFor("onnx");
   const nul = tok.encodeNull(c.textLen);
   const ids = (text: string) => tok.encode(text, c.textLen).ids;
@@ -83,7 +81,7 @@ runMain("eval:compose", async () => {
             neighbours.forEach((nb, i) => {
               const { r } = chunk[Math.floor(i / flags.images)];
               score(s, nb, pool.labels, labelOf(r));
-              if (styles[nb[0]] === styleOf(r)) styleHits++;
+              if (pool.styles[nb[0]] === styleOf(r)) styleHits++;
             });
           } finally {
             q.dispose();

@@ -10,7 +10,7 @@ import type { CheckpointManifest } from "../../lib/model/checkpoint";
 import { Transformer } from "../../lib/model/transformer";
 import { VQModel } from "../../lib/model/vq-model";
 import { loadTextTokenizer, type TextTokenizer } from "../../lib/text/tokenizer";
-import { flatten, labelOf, topK } from "./eval-sets";
+import { flatten, labelOf, styleOf, topK } from "./eval-sets";
 
 export interface EvalContext {
   dir: string;
@@ -35,21 +35,25 @@ export async function loadEvalContext(dir: string, dataDir: string): Promise<Eva
   return { dir, gpt, manifest, vq, tok, shards, caps };
 }
 
-/** Every image of the corpus with its label; `neighbours` gives a batch of pictures' k nearest, nearest first. */
+/** Every image of the corpus with its label and style; `neighbours` gives a batch of pictures' k nearest, nearest first. */
 export interface RetrievalPool {
   labels: string[];
+  /** Each image's style, in the order of `labels` (eval:compose's style@1). */
+  styles: string[];
   neighbours(queries: tf.Tensor2D, k?: number): Int32Array[];
   dispose(): void;
 }
 
 export function retrievalPool(ctx: Pick<EvalContext, "shards" | "caps">): RetrievalPool {
   const labels = SPLITS.flatMap((s) => ctx.caps[s].map(labelOf));
+  const styles = SPLITS.flatMap((s) => ctx.caps[s].map(styleOf));
   const corpus = tf.concat(SPLITS.map((s) => flatten(ctx.shards[s]))) as tf.Tensor2D; // [M, D]
   const corpusT = tf.transpose(corpus) as tf.Tensor2D; // [D, M]: transposed once, then plain matMuls
   const corpusSq = tf.sum(tf.square(corpus), 1) as tf.Tensor1D;
   corpus.dispose();
   return {
     labels,
+    styles,
     neighbours: (queries, k = 5) => topK(queries, corpusT, corpusSq, k),
     dispose: () => tf.dispose([corpusT, corpusSq]),
   };
