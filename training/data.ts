@@ -1,4 +1,5 @@
-// `npm run data [-- --set emoji|shapes|all] [--preview] [--out data/datasets] [--seed N] [--sizes 32,64]`
+// `npm run data [-- --set emoji|shapes|all] [--preview] [--out data/datasets] [--seed N] [--sizes 32,64]
+//   [--supplementary true|false]`
 // Builds the training corpora from installed npm packages (emoji) or from scratch (shapes), and writes contact
 // sheets with --preview.
 import fs from "node:fs";
@@ -12,7 +13,7 @@ import { buildShapes, DEFAULT_SHAPES_COUNTS } from "./data/build-shapes";
 import { contactSheet } from "./data/preview";
 
 const USAGE =
-  "usage: npm run data -- [--set emoji|shapes|all] [--preview] [--out DIR] [--seed N] [--sizes 32,64] [--concurrency N] [--limit N] [--shapes-train N]";
+  "usage: npm run data -- [--set emoji|shapes|all] [--preview] [--out DIR] [--seed N] [--sizes 32,64] [--concurrency N] [--limit N] [--shapes-train N] [--supplementary true|false]";
 
 const Flags = z.object({
   set: z.enum(["emoji", "shapes", "all"]).default("emoji"),
@@ -33,6 +34,8 @@ const Flags = z.object({
   limit: z.coerce.number().int().positive().optional(),
   /** Shapes train scenes (default 20,000); val and test keep their own streams, so they do not change with it. */
   shapesTrain: z.coerce.number().int().min(1).max(1_000_000).optional(),
+  /** Emoji: also draw the supplementary styles (emojione, blob) as training-only pictures. */
+  supplementary: flag(),
   /** Only write contact sheets (building a set first if it does not exist yet). */
   preview: flag(),
 });
@@ -52,6 +55,7 @@ runMain("data", async () => {
           split: { ...DEFAULT_EMOJI_SPLIT, seed: flags.seed },
           concurrency: flags.concurrency,
           limitPerSet: flags.limit,
+          supplementary: flags.supplementary,
         });
       } else {
         const scale = flags.limit ? flags.limit / DEFAULT_SHAPES_COUNTS.train : 1;

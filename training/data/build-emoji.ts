@@ -12,6 +12,8 @@ export interface EmojiBuildOptions {
   sizes: number[];
   split: EmojiSplitRule;
   concurrency: number;
+  /** Also draw the supplementary styles (training pictures only; emoji-sources.ts). */
+  supplementary?: boolean;
   /** Only the first N emoji of each set (for quick tests). */
   limitPerSet?: number;
   log?: (line: string) => void;
@@ -72,7 +74,8 @@ export async function buildEmoji(options: EmojiBuildOptions): Promise<DatasetMan
   const jobs: Job[] = [];
   const sources: DatasetManifest["sources"] = [];
   const perSet: Record<string, { codepoint: number; name: number; rendered: number; skipped: number }> = {};
-  const sets = EMOJI_STYLES.map((style) => ({ style, set: loadIconSet(style.pkg) }));
+  const styles = EMOJI_STYLES.filter((s) => options.supplementary || !s.supplementary);
+  const sets = styles.map((style) => ({ style, set: loadIconSet(style.pkg) }));
   for (const { style, set } of sets) {
     let matches = joinIconSet(emojibase.entries, set);
     if (options.limitPerSet) matches = matches.slice(0, options.limitPerSet);
@@ -87,10 +90,13 @@ export async function buildEmoji(options: EmojiBuildOptions): Promise<DatasetMan
 
   const { rasters, skipped } = await rasteriseAll(jobs, options.sizes, options.concurrency);
   for (const s of skipped) perSet[s.style].skipped++;
-  for (const s of EMOJI_STYLES) perSet[s.style].rendered = jobs.filter((j, i) => j.style === s && rasters[i]).length;
+  for (const s of styles) perSet[s.style].rendered = jobs.filter((j, i) => j.style === s && rasters[i]).length;
 
   const kept = jobs.flatMap((job, i) => (rasters[i] ? [{ job, raster: rasters[i]! }] : []));
-  const splits = splitEmoji(kept.map(({ job }) => ({ label: job.match.entry.label, style: job.style.style })), options.split);
+  const splits = splitEmoji(
+    kept.map(({ job }) => ({ label: job.match.entry.label, style: job.style.style, supplementary: job.style.supplementary })),
+    options.split,
+  );
   const items: DatasetItem[] = kept.map(({ job, raster }, i) => ({
     split: splits[i],
     images: raster,
@@ -102,6 +108,7 @@ export async function buildEmoji(options: EmojiBuildOptions): Promise<DatasetMan
       hexcode: job.match.entry.hexcode,
       icon: `${job.style.pkg.replace("@iconify-json/", "")}:${job.match.iconName}`,
       via: job.match.via,
+      ...(job.style.supplementary ? { supplementary: true } : {}),
       ...(job.match.entry.tone ? { tone: job.match.entry.tone } : {}),
     },
   }));
@@ -117,7 +124,7 @@ export async function buildEmoji(options: EmojiBuildOptions): Promise<DatasetMan
       count: perSet[style.style].rendered,
     });
     const c = perSet[style.style];
-    log(`${style.style.padEnd(9)} ${style.pkg}@${set.version} (${set.info.license.spdx}): ${c.rendered} images (${c.codepoint} by codepoint, ${c.name} by name)${c.skipped ? `, ${c.skipped} SVGs failed to render and were skipped` : ""}`);
+    log(`${style.style.padEnd(9)} ${style.pkg}@${set.version} (${set.info.license.spdx}): ${c.rendered}${style.supplementary ? " supplementary (train-only)" : ""} images (${c.codepoint} by codepoint, ${c.name} by name)${c.skipped ? `, ${c.skipped} SVGs failed to render and were skipped` : ""}`);
   }
   sources.push({
     name: "labels",

@@ -42,6 +42,23 @@ describe("emoji build", () => {
     expect(fs.statSync(sheet).size).toBeGreaterThan(1000);
   });
 
+  it("adds the supplementary styles as training pictures only, marked, with the core items unchanged", async () => {
+    const out = path.join(dir, "emoji-plus");
+    const manifest = await buildEmoji({ outDir: out, sizes: [32], split: DEFAULT_EMOJI_SPLIT, concurrency: 4, limitPerSet: 40, supplementary: true, log: quiet });
+    const extra = EMOJI_STYLES.filter((s) => s.supplementary).map((s) => s.style);
+    expect(manifest.sources.map((s) => s.name)).toEqual([...EMOJI_STYLES.map((s) => s.style), "labels"]);
+    const captions = readCaptions(out);
+    const supplementary = captions.filter((c) => c.meta.supplementary === true);
+    expect(supplementary).toHaveLength(40 * extra.length);
+    for (const c of supplementary) {
+      expect(c.split).toBe("train");
+      expect(extra).toContain(c.meta.style);
+    }
+    // The core items keep the splits and captions of a build without the supplementary styles.
+    const core = readCaptions(path.join(dir, "emoji")).map((c) => `${c.caption}|${c.split}`);
+    expect(captions.filter((c) => c.meta.supplementary !== true).map((c) => `${c.caption}|${c.split}`)).toEqual(core);
+  });
+
   it("skips and reports an SVG that fails to render", async () => {
     const job = (svg: string, iconName: string): Job => ({ style: EMOJI_STYLES[0], match: { entry: { hexcode: "1", label: "x", tags: [] }, iconName, via: "codepoint" }, svg });
     const good = '<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32"><rect width="16" height="16" fill="red"/></svg>';

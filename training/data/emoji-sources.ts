@@ -1,12 +1,19 @@
-// The emoji corpus's sources: CLDR labels and tags from emojibase-data, pictures from four Iconify emoji sets,
-// joined by codepoint (lower-case hex, U+FE0F dropped), with a fallback on the icon's name when the set does not
-// list the codepoint. A codepoint match always wins over a name match.
+// The emoji corpus's sources: CLDR labels and tags from emojibase-data, pictures from four Iconify emoji sets (the
+// core styles) and, with --supplementary, two more drawn as training pictures only (emoji-splits.ts), joined by
+// codepoint (lower-case hex, U+FE0F dropped), with a fallback on the icon's name when the set does not list the
+// codepoint (the supplementary sets ship no chars.json, so they join on names alone). A codepoint match always
+// wins over a name match.
 import { createRequire } from "node:module";
 import path from "node:path";
 
 export interface EmojiStyle {
-  style: "noto" | "twemoji" | "openmoji" | "fluent";
+  style: "noto" | "twemoji" | "openmoji" | "fluent" | "emojione" | "blob";
   pkg: string;
+  /**
+   * A supplementary style adds training pictures only: val, test and the evals' prompts and retrieval pool stay on
+   * the core styles, so a model trained with it is judged on the same yardstick as one trained without.
+   */
+  supplementary?: boolean;
 }
 
 export const EMOJI_STYLES: readonly EmojiStyle[] = [
@@ -14,6 +21,10 @@ export const EMOJI_STYLES: readonly EmojiStyle[] = [
   { style: "twemoji", pkg: "@iconify-json/twemoji" },
   { style: "openmoji", pkg: "@iconify-json/openmoji" },
   { style: "fluent", pkg: "@iconify-json/fluent-emoji-flat" },
+  // More pictures of the same labels in other hands: each label seen in more styles is less tied to any one of them.
+  { style: "emojione", pkg: "@iconify-json/emojione", supplementary: true },
+  // Noto's first, "blob" design.
+  { style: "blob", pkg: "@iconify-json/noto-v1", supplementary: true },
 ];
 
 export interface EmojiEntry {
@@ -166,9 +177,19 @@ function requirePackageFile<T>(pkg: string, file: string): T {
   }
 }
 
+function hasPackageFile(pkg: string, file: string): boolean {
+  try {
+    projectRequire.resolve(`${pkg}/${file}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function loadIconSet(pkg: string): IconSet {
   const icons = requirePackageFile<Omit<IconSet, "chars" | "version" | "info">>(pkg, "icons.json");
-  const chars = requirePackageFile<Record<string, string>>(pkg, "chars.json");
+  // Some sets list no codepoints (no chars.json): they join on icon names alone.
+  const chars = hasPackageFile(pkg, "chars.json") ? requirePackageFile<Record<string, string>>(pkg, "chars.json") : {};
   const info = requirePackageFile<IconSet["info"]>(pkg, "info.json");
   const { version } = requirePackageFile<{ version: string }>(pkg, "package.json");
   return { ...icons, chars, info, version };

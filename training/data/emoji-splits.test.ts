@@ -48,4 +48,16 @@ describe("emoji splits", () => {
     expect(again).toEqual(splits);
     expect(splitEmoji(items, { seed: 99, testLabelFraction: 0.2, valFraction: 0.05 })).not.toEqual(splits);
   });
+
+  it("sends supplementary items to train and leaves the core items' splits as they were", () => {
+    // Two supplementary styles for every label, named so that they would sort first in a style hash.
+    const extra: SplitItem[] = Array.from({ length: 400 }, (_, i) => `label ${i}`).flatMap((label) =>
+      ["emojione", "blob"].map((style) => ({ label, style, supplementary: true })),
+    );
+    const mixed = [...extra.slice(0, 400), ...items, ...extra.slice(400)];
+    const out = splitEmoji(mixed);
+    expect(out.slice(0, 400).every((s) => s === "train")).toBe(true);
+    expect(out.slice(400 + items.length).every((s) => s === "train")).toBe(true);
+    expect(out.slice(400, 400 + items.length)).toEqual(splits);
+  });
 });

@@ -1,11 +1,12 @@
 // What the transformer's evals (eval:gpt, eval:completion) load first: the model folder (transformer, its image
 // tokenizer and text tokenizer), the dataset's three splits at the tokenizer's image size with their captions, and
 // the retrieval pool every generated picture is scored against (eval-sets.ts: nearest real images, the whole
-// corpus, 32×32 RGB pixel space).
+// corpus, 32×32 RGB pixel space). Supplementary (train-only) pictures are left out of all of it: prompts and pool
+// stay the core corpus, so models trained with and without them are judged on the same yardstick.
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { captionsFor, loadSplit, readCaptions, readManifest, SPLITS, type CaptionRecord, type Split } from "../../lib/data/manifest";
-import type { Shard } from "../../lib/data/shard";
+import { imageAt, imageBytes, type Shard } from "../../lib/data/shard";
 import type { CheckpointManifest } from "../../lib/model/checkpoint";
 import { Transformer } from "../../lib/model/transformer";
 import { VQModel } from "../../lib/model/vq-model";
@@ -30,9 +31,20 @@ export async function loadEvalContext(dir: string, dataDir: string): Promise<Eva
   const data = readManifest(dataDir);
   const records = readCaptions(dataDir);
   const size = vq.config.imageSize;
-  const shards = Object.fromEntries(SPLITS.map((s) => [s, loadSplit(dataDir, s, size, data)])) as Record<Split, Shard>;
-  const caps = Object.fromEntries(SPLITS.map((s) => [s, captionsFor(records, s)])) as Record<Split, CaptionRecord[]>;
+  const core = SPLITS.map((s) => coreOnly(loadSplit(dataDir, s, size, data), captionsFor(records, s)));
+  const shards = Object.fromEntries(SPLITS.map((s, i) => [s, core[i].shard])) as Record<Split, Shard>;
+  const caps = Object.fromEntries(SPLITS.map((s, i) => [s, core[i].caps])) as Record<Split, CaptionRecord[]>;
   return { dir, gpt, manifest, vq, tok, shards, caps };
+}
+
+/** A split without its supplementary pictures (build-emoji.ts marks them `meta.supplementary`), re-indexed. */
+export function coreOnly(shard: Shard, caps: CaptionRecord[]): { shard: Shard; caps: CaptionRecord[] } {
+  const kept = caps.filter((r) => r.meta.supplementary !== true);
+  if (kept.length === caps.length) return { shard, caps };
+  const n = imageBytes(shard);
+  const data = new Uint8Array(kept.length * n);
+  kept.forEach((r, i) => data.set(imageAt(shard, r.index), i * n));
+  return { shard: { ...shard, count: kept.length, data }, caps: kept.map((r, i) => ({ ...r, index: i })) };
 }
 
 /** Every image of the corpus with its label and style; `neighbours` gives a batch of pictures' k nearest, nearest first. */
