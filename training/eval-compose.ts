@@ -16,7 +16,8 @@ import { parseFlags, runMain } from "./cli";
 import { modeTexts, parseComposeModes } from "./gpt/compose-modes";
 import { loadEvalContext, retrievalPool } from "./gpt/eval-context";
 import { labelOf, mean, score, stratifiedPrompts, styleOf, zeroScores, type Scores } from "./gpt/eval-sets";
-import { tallyGroups, varietyColumns, VarietyTally, type Variety } from "./gpt/variety";
+import { sampleAndMatch, type ChunkScorer } from "./gpt/sample-score";
+import { varietyColumns, VarietyTally, type Variety } from "./gpt/variety";
 import { Progress } from "./progress";
 
 const USAGE =
@@ -44,8 +45,7 @@ runMain("eval:compose", async () => {
   const { gpt, vq, tok, caps } = ctx;
   const c = gpt.config;
   const pool = retrievalPool(ctx);
-  const sample = await batchSamplerFor("onnx");
-  const nul = tok.encodeNull(c.textLen);
+  const scorer: ChunkScorer = { sample: await batchSamplerFor("onnx"), gpt, vq, pool, nullText: tok.encodeNull(c.textLen) };
   const ids = (text: string) => tok.encode(text, c.textLen).ids;
   const sets: Record<string, CaptionRecord[]> = {
     heldout: stratifiedPrompts(caps.test, flags.prompts, flags.seed),
@@ -62,10 +62,9 @@ runMain("eval:compose", async () => {
         let styleHits = 0;
         for (let start = 0; start < prompts.length; start += batch) {
           const chunk = prompts.slice(start, start + batch).map((r) => ({ r, ...modeTexts(r, m) }));
-          const codes = await sample(
-            gpt,
+          const neighbours = await sampleAndMatch(
+            scorer,
             chunk.map((x) => ids(x.prompt)),
-            nul,
             {
               n: flags.images,
               guidance: flags.guidance,
@@ -73,19 +72,13 @@ runMain("eval:compose", async () => {
               seed: flags.seed * 100_003 + start,
               ...(m.weight ? { terms: [{ texts: chunk.map((x) => ids(x.term!.text)), weight: m.weight }] } : {}),
             },
+            variety,
           );
-          const q = tf.tidy(() => tf.reshape(vq.decodeCodes(codes), [codes.length, -1]) as tf.Tensor2D); // [P·n, S·S·3]
-          try {
-            const neighbours = pool.neighbours(q);
-            tallyGroups(variety, q, neighbours, pool.labels, flags.images);
-            neighbours.forEach((nb, i) => {
-              const { r } = chunk[Math.floor(i / flags.images)];
-              score(s, nb, pool.labels, labelOf(r));
-              if (pool.styles[nb[0]] === styleOf(r)) styleHits++;
-            });
-          } finally {
-            q.dispose();
-          }
+          neighbours.forEach((nb, i) => {
+            const { r } = chunk[Math.floor(i / flags.images)];
+            score(s, nb, pool.labels, labelOf(r));
+            if (pool.styles[nb[0]] === styleOf(r)) styleHits++;
+          });
           bar.tick(chunk.length, m.name);
         }
         const images = prompts.length * flags.images;

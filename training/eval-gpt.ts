@@ -32,7 +32,8 @@ import { writeContactSheet } from "./gpt/contact-sheet";
 import { rerankComparison, type RerankRow } from "./gpt/rerank-eval";
 import { Clip } from "../lib/model/clip";
 import { Progress } from "./progress";
-import { tallyGroups, varietyColumns, VarietyTally, type Variety } from "./gpt/variety";
+import { sampleAndMatch, type ChunkScorer } from "./gpt/sample-score";
+import { varietyColumns, VarietyTally, type Variety } from "./gpt/variety";
 import { chooseDefaults, defaultsFor, settingName, type SweepRow } from "./gpt/choose-defaults";
 
 const USAGE =
@@ -129,6 +130,7 @@ runMain("eval:gpt", async () => {
 
   const nul = tok.encodeNull(c.textLen);
   const sample = await batchSamplerFor(flags.engine);
+  const scorer: ChunkScorer = { sample, gpt, vq, pool, nullText: nul };
   const settings = flags.guidance.flatMap((guidance) =>
     flags.temperature.flatMap((temperature) => flags.topK.map((k) => ({ guidance, temperature, topK: k || undefined }))),
   );
@@ -149,17 +151,12 @@ runMain("eval:gpt", async () => {
       const variety = new VarietyTally();
       for (let start = 0; start < set.prompts.length; start += flags.batch) {
         const chunk = set.prompts.slice(start, start + flags.batch);
-        const codes = await sample(
-          gpt,
+        const neighbours = await sampleAndMatch(
+          scorer,
           chunk.map((r) => tok.encode(r.caption, c.textLen).ids),
-          nul,
           { n: flags.images, ...setting, seed: flags.seed * 100_003 + start },
+          variety,
         );
-        const q = tf.tidy(
-          () => tf.reshape(vq.decodeCodes(codes), [codes.length, -1]) as tf.Tensor2D, // [P·n, S·S·3]
-        );
-        const neighbours = pool.neighbours(q);
-        tallyGroups(variety, q, neighbours, labels, flags.images);
         neighbours.forEach((nb, i) => {
           const r = chunk[Math.floor(i / flags.images)];
           score(row[name], nb, labels, labelOf(r));
@@ -167,7 +164,6 @@ runMain("eval:gpt", async () => {
           score(st, nb, labels, labelOf(r));
           counts[styleOf(r)] = (counts[styleOf(r)] ?? 0) + 1;
         });
-        q.dispose();
         bar.tick(chunk.length, `s=${setting.guidance} T=${setting.temperature}`);
       }
       row[name] = mean(row[name], set.prompts.length * flags.images);
