@@ -67,14 +67,16 @@ function peerTokensPerS(config: object, batch: number, reps: number, temperature
 
 /**
  * Training tokens/s of one config on both of our engines and the PyTorch peer (fwd + bwd + AdamW, batch 32), one
- * after the other in this run: the tfjs loop on one replica per core, the ONNX Runtime loop on every core, PyTorch on
- * one thread (the setting the quality anchor measured; its 2-thread figure beside it).
+ * after the other in this run: the tfjs loop on one replica per core, the ONNX Runtime loop on every core (as one-thread
+ * replicas, its default, and as one session's intra-op threads), PyTorch on one thread (the setting the quality anchor
+ * measured; its 2-thread figure beside it).
  */
 async function trainingComparison(c: TransformerConfig, quick: boolean) {
   const cores = Math.max(2, os.availableParallelism());
   const steps = quick ? 3 : 8;
   const tfjs = await gptTrainingRate(c, "tfjs", cores, steps);
   const ort = await gptTrainingRate(c, "ort", cores, 4 * steps);
+  const ortOneSession = await gptTrainingRate(c, "ort", cores, 4 * steps, cores);
   const peer = (threads: number) =>
     runPeer<{ tokensPerS: number }>("peer_train.py", [
       "--config",
@@ -91,7 +93,7 @@ async function trainingComparison(c: TransformerConfig, quick: boolean) {
   return {
     batch: 32,
     cores,
-    tokensPerS: { tfjs, ort, pytorch1Thread: pytorch, pytorch2Threads: pytorch2 },
+    tokensPerS: { tfjs, ort, ortOneSession, pytorch1Thread: pytorch, pytorch2Threads: pytorch2 },
     ortOverTfjs: ort / tfjs,
     ortOverPytorch: ort / Math.max(pytorch, pytorch2),
   };

@@ -1,6 +1,7 @@
 // Training throughput on the real loop (training/loop/trainer.ts): the GPT on both engines in one run — tfjs with 1
-// and with N data-parallel replicas, ONNX Runtime with N intra-op threads — and the 8 × 512 GPT on ONNX Runtime; the
-// VQ-VAE on both engines likewise (tfjs with 1 and N replicas, ONNX Runtime with N threads); and the matMul ceiling
+// and with N data-parallel replicas, ONNX Runtime on N cores (its default layout: N one-thread replicas) — and the
+// 8 × 512 GPT on ONNX Runtime; the VQ-VAE on both engines likewise (tfjs with 1 and N replicas, ONNX Runtime as N
+// replicas and as one session of N intra-op threads); and the matMul ceiling
 // of one core and of N cores at once (one matMul loop per thread), so scaling can be read against what the hardware
 // gives; CLIP at its shipped config on N tfjs replicas and on ONNX Runtime. GPT batch 32 × 87 positions, VQ-VAE
 // batch 64, CLIP batch 256, synthetic data (speed does not depend on the values).
@@ -60,13 +61,14 @@ async function throughput(
   workers: number,
   steps: number,
   engine: TrainerConfig["engine"] = "tfjs",
+  ortThreads: TrainerConfig["ortThreads"] = "auto",
 ) {
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-bench-train-"));
   const task = await build();
   try {
     const r = await train(
       task,
-      { ...trainer, steps, workers, engine, warmup: 0, checkpointEvery: 1_000_000, valEvery: 1_000_000, logEvery: 1_000_000 },
+      { ...trainer, steps, workers, engine, ortThreads, warmup: 0, checkpointEvery: 1_000_000, valEvery: 1_000_000, logEvery: 1_000_000 },
       { outDir, dataHash: null, definition, backend: "wasm", log: () => {}, progressStream: sink },
     );
     return r.unitsPerSecond;
@@ -97,9 +99,15 @@ function syntheticGpt(c: TransformerConfig): GptTaskOptions {
 }
 
 /** Tokens/s of `steps` GPT training steps (batch 32) on one engine, through the whole loop (optimizer included). */
-export function gptTrainingRate(c: TransformerConfig, engine: "ort" | "tfjs", workers: number, steps: number): Promise<number> {
+export function gptTrainingRate(
+  c: TransformerConfig,
+  engine: "ort" | "tfjs",
+  workers: number,
+  steps: number,
+  ortThreads: TrainerConfig["ortThreads"] = "auto",
+): Promise<number> {
   const gpt = syntheticGpt(c);
-  return throughput(() => createGptTask(gpt, "main"), gptTaskDefinition(gpt), GPT_TRAINER_DEFAULTS, workers, steps, engine);
+  return throughput(() => createGptTask(gpt, "main"), gptTaskDefinition(gpt), GPT_TRAINER_DEFAULTS, workers, steps, engine, ortThreads);
 }
 
 /**
@@ -131,24 +139,26 @@ export function clipTrainingRate(engine: "ort" | "tfjs", workers: number, steps:
   return throughput(() => createClipTask(o, "main"), clipTaskDefinition(o), CLIP_TRAINER_DEFAULTS, workers, steps, engine);
 }
 
+/** Images/s of `steps` VQ-VAE training steps (batch 64) at the default config, on hashed synthetic pixels. */
+export function vqTrainingRate(
+  engine: "ort" | "tfjs",
+  workers: number,
+  steps: number,
+  ortThreads: TrainerConfig["ortThreads"] = "auto",
+): Promise<number> {
+  const side = DEFAULT_VQ_CONFIG.imageSize;
+  const count = 256;
+  const pixels = shared(Uint8Array.from({ length: count * side * side * 3 }, (_, i) => (i * 2654435761) >>> 24));
+  const shard = { count, height: side, width: side, channels: 3, data: pixels };
+  const vq: VQTaskOptions = { config: DEFAULT_VQ_CONFIG, seed: 1, train: shard, val: { ...shard, count: 8 }, ...DVAE_SCHEDULE };
+  return throughput(() => createVqTask(vq, "main"), vqTaskDefinition(vq), VQ_TRAINER_DEFAULTS, workers, steps, engine, ortThreads);
+}
+
 export async function trainingThroughput(quick: boolean) {
   const replicas = Math.max(2, Math.min(8, os.availableParallelism()));
   const c = { ...DEFAULT_TRANSFORMER_CONFIG, dropout: 0 };
   const n = imageTokens(c);
-  const count = 256;
-  const side = DEFAULT_VQ_CONFIG.imageSize;
-  const pixels = shared(Uint8Array.from({ length: count * side * side * 3 }, (_, i) => (i * 2654435761) >>> 24));
-  const shard = { count, height: side, width: side, channels: 3, data: pixels };
-  const vq: VQTaskOptions = {
-    config: DEFAULT_VQ_CONFIG,
-    seed: 1,
-    train: shard,
-    val: { ...shard, count: 8 },
-    ...DVAE_SCHEDULE,
-  };
   const steps = quick ? 3 : 8;
-  const vqRate = async (w: number, engine: "ort" | "tfjs" = "tfjs") =>
-    throughput(() => createVqTask(vq, "main"), vqTaskDefinition(vq), VQ_TRAINER_DEFAULTS, w, steps, engine);
   const ceiling1 = await timedMatmulGflops(4);
   const ceilingN = await parallelMatmulGflops(replicas);
   const gpt1 = await gptTrainingRate(c, "tfjs", 1, steps);
@@ -156,9 +166,11 @@ export async function trainingThroughput(quick: boolean) {
   const ort = await gptTrainingRate(c, "ort", replicas, 4 * steps);
   const large = { ...c, nLayer: 8, nHead: 8, nEmbd: 512 };
   const ortLarge = await gptTrainingRate(large, "ort", replicas, steps);
-  const vq1 = await vqRate(1);
-  const vqN = await vqRate(replicas);
-  const vqOrt = await vqRate(replicas, "ort");
+  const vq1 = await vqTrainingRate("tfjs", 1, steps);
+  const vqN = await vqTrainingRate("tfjs", replicas, steps);
+  const vqOrt = await vqTrainingRate("ort", replicas, steps);
+  // The same cores as one session's intra-op threads (the native engine's layout before replicas).
+  const vqOrtOneSession = await vqTrainingRate("ort", replicas, steps, replicas);
   const clipN = await clipTrainingRate("tfjs", replicas, steps);
   const clipOrt = await clipTrainingRate("ort", replicas, steps);
   const flopsPerToken =
@@ -176,7 +188,7 @@ export async function trainingThroughput(quick: boolean) {
     },
     vq: {
       batch: VQ_TRAINER_DEFAULTS.batchSize,
-      imagesPerS: { one: vq1, all: vqN, ort: vqOrt },
+      imagesPerS: { one: vq1, all: vqN, ort: vqOrt, ortOneSession: vqOrtOneSession },
       scaling: vqN / vq1,
       ortOverTfjsAll: vqOrt / vqN,
     },

@@ -88,12 +88,13 @@ export const createTask: CreateTask<GptTaskOptions> = async (o, role) => {
   const n = imageTokens(c);
   const model = new Transformer(c, o.seed);
   let sheetTools: { vq: VQModel; tok: Awaited<ReturnType<typeof loadTextTokenizer>> } | null = null;
-  let masks: DropoutMasks | null = null;
+  /** The dropout masks of each compiled batch size (a graph's masks have its static shape). */
+  const masks = new Map<number, DropoutMasks>();
   // The same step as `loss` below, as one ONNX graph with its backward pass (the default engine).
   const native: NativeStep = {
     graph(rows) {
       const g = exportTrainingGraph(c, { batch: rows, dropout: c.dropout > 0, gradients: true });
-      masks = Object.keys(g.masks).length ? new DropoutMasks(g.masks, c.dropout) : null;
+      if (Object.keys(g.masks).length) masks.set(rows, new DropoutMasks(g.masks, c.dropout));
       return {
         bytes: g.bytes,
         params: g.params,
@@ -106,9 +107,11 @@ export const createTask: CreateTask<GptTaskOptions> = async (o, role) => {
       return {
         text: { type: "int32", data: positionalText(c, batch.arrays.text as Int32Array), dims: [batch.rows, c.textLen] },
         codes: { type: "int32", data: batch.arrays.codes as Int32Array, dims: [batch.rows, n] },
-        ...masks?.draw(o.seed, ctx.step),
+        ...masks.get(batch.rows)?.draw(o.seed, ctx.step, ctx.replica),
       };
     },
+    // Every row has textLen + image-token terms (<pad> positions predict their own pad id): shards average exactly.
+    splittable: true,
   };
   const task: TrainTask = {
     kind: "transformer",

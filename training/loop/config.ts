@@ -22,8 +22,14 @@ export interface TrainerConfig {
   seed: number;
   /** Which engine runs the step: ONNX Runtime over the task's native graph, or tfjs; "auto" = ort where the task has one. */
   engine: "auto" | "ort" | "tfjs";
-  /** tfjs: data-parallel replicas (main thread + workers − 1 threads); ort: intra-op threads. "auto" = one per core. */
+  /** Cores: tfjs data-parallel replicas (main thread + workers − 1 threads); ort replicas × ortThreads. "auto" = one per core. */
   workers: number | "auto";
+  /**
+   * ort: intra-op threads per replica where the task's graph can be split by rows (NativeStep.splittable), the
+   * `workers` cores then running workers / ortThreads replicas; "auto" = 1 (a replica per core). Unsplittable
+   * graphs run as one session of `workers` threads.
+   */
+  ortThreads: number | "auto";
   checkpointEvery: number;
   valEvery: number;
   /** A line in log.jsonl every this many steps (validation lines come in addition). */
@@ -48,6 +54,7 @@ export const DEFAULT_TRAINER_CONFIG: Readonly<TrainerConfig> = Object.freeze({
   seed: 1,
   engine: "auto",
   workers: "auto",
+  ortThreads: "auto",
   checkpointEvery: 500,
   valEvery: 100,
   logEvery: 10,
@@ -76,6 +83,7 @@ export function trainerFlags(defaults: Readonly<TrainerConfig>) {
     seed: num().int().min(0).default(defaults.seed),
     engine: z.enum(["auto", "ort", "tfjs"]).default(defaults.engine),
     workers: z.union([z.literal("auto"), num().int().min(1).max(64)]).default(defaults.workers),
+    ortThreads: z.union([z.literal("auto"), num().int().min(1).max(64)]).default(defaults.ortThreads),
     checkpointEvery: num().int().positive().default(defaults.checkpointEvery),
     valEvery: num().int().positive().default(defaults.valEvery),
     resume: flag(),
@@ -94,4 +102,4 @@ export function trainerConfigFrom(defaults: Readonly<TrainerConfig>, flags: Part
 }
 
 export const TRAINER_FLAGS_USAGE =
-  "[--minutes M | --steps N] [--batch-size N] [--lr X] [--warmup N] [--lr-floor F] [--weight-decay X] [--clip X] [--seed N] [--engine auto|ort|tfjs] [--workers N|auto] [--checkpoint-every N] [--val-every N] [--resume] [--warm-start MODEL_DIR]";
+  "[--minutes M | --steps N] [--batch-size N] [--lr X] [--warmup N] [--lr-floor F] [--weight-decay X] [--clip X] [--seed N] [--engine auto|ort|tfjs] [--workers N|auto] [--ort-threads N|auto] [--checkpoint-every N] [--val-every N] [--resume] [--warm-start MODEL_DIR]";

@@ -1,6 +1,6 @@
 // Dropout masks for a native training graph (Srivastava et al. 2014), drawn on the host as 0/1 bytes: the graph
 // scales kept values by 1/(1 − p) itself. Each mask of each step comes from its own seed, a hash of (task seed,
-// step, mask), so a resumed run draws exactly the masks it would have drawn, whatever ran before. Buffers are
+// step, replica, mask), so a resumed run draws exactly the masks it would have drawn, whatever ran before. Buffers are
 // reused from step to step (the loop runs one step at a time, so a mask is never refilled while ORT reads it).
 import { hashString } from "../../lib/data/rng";
 import type { NativeFeed } from "./task";
@@ -19,11 +19,12 @@ export class DropoutMasks {
     for (const [name, dims] of Object.entries(shapes)) this.buffers.set(name, new Uint8Array(dims.reduce((a, b) => a * b, 1)));
   }
 
-  /** The masks of `step` (1 = keep, with probability 1 − rate up to 2⁻¹⁶), as graph feeds. */
-  draw(seed: number, step: number): Record<string, NativeFeed> {
+  /** The masks of `step` for `replica`'s shard (1 = keep, with probability 1 − rate up to 2⁻¹⁶), as graph feeds. */
+  draw(seed: number, step: number, replica = 0): Record<string, NativeFeed> {
     const out: Record<string, NativeFeed> = {};
     for (const [name, buf] of this.buffers) {
-      fill(buf, this.threshold, hashString(`dropout:${step}:${name}`, seed));
+      // Replica 0 keeps the key a one-session run has always used, so its masks (and a resumed run's) are unchanged.
+      fill(buf, this.threshold, hashString(replica ? `dropout:${step}:r${replica}:${name}` : `dropout:${step}:${name}`, seed));
       out[name] = { type: "uint8", data: buf, dims: this.shapes[name] };
     }
     return out;

@@ -7,22 +7,12 @@
 // Gradients and weights travel through SharedArrayBuffers (one gradient region per worker, one weight region
 // for all); the few scalars and the `gather` tensors go by message. Atomics on a small control array order the
 // writes with the messages.
-import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { paramLayout } from "../optim/flat-adamw";
 import { sliceBatch, type Batch, type StepContext, type TaskDefinition, type TrainTask } from "./task";
+import { mergeShards, shardBounds, WorkerPool, type ShardResult, type Wire } from "./worker-pool";
 
-type Typed = Int32Array | Float32Array | Uint8Array;
-type Wire = { data: Typed; shape: number[]; dtype: tf.DataType };
-
-export interface ShardResult {
-  rows: number;
-  /** Milliseconds this replica spent on its shard (forward, backward, reading the gradients out). */
-  ms: number;
-  loss: number;
-  logs: Record<string, number>;
-  gather: Record<string, Wire>;
-}
+export type { ShardResult } from "./worker-pool";
 
 /** Names, shapes and sizes of a store's tensors in order: both sides must agree on it before sharing flat buffers. */
 export const layout = paramLayout;
@@ -50,7 +40,8 @@ export async function shardGradients(task: TrainTask, batch: Batch, ctx: StepCon
     }
     const result: ShardResult = { rows: batch.rows, ms: 0, loss: (await value.data())[0], logs: {}, gather: {} };
     for (const [k, t] of Object.entries(logs)) result.logs[k] = (await t.data())[0];
-    for (const [k, t] of Object.entries(gather)) result.gather[k] = { data: (await t.data()) as Typed, shape: t.shape, dtype: t.dtype };
+    for (const [k, t] of Object.entries(gather))
+      result.gather[k] = { data: (await t.data()) as Wire["data"], shape: t.shape, dtype: t.dtype };
     result.ms = performance.now() - started;
     return result;
   } finally {
@@ -90,23 +81,15 @@ export interface PooledGradients {
 }
 
 /** Control slots: [0] weight version, [r] last step worker r (1-based replica) finished. */
-const CTRL_SLOTS = 64;
-
-interface Pending {
-  resolve: (r: ShardResult) => void;
-  reject: (e: Error) => void;
-}
+export const CTRL_SLOTS = 64;
 
 export class ReplicaPool {
-  private readonly workers: Worker[] = [];
-  private readonly pending = new Map<Worker, Pending>();
+  private readonly pool = new WorkerPool();
   private readonly ctrl: Int32Array;
   private readonly weights: Float32Array;
   private readonly gradViews: Float32Array[] = [];
   private readonly mainGrads: Float32Array;
   private readonly trainableTotal: number;
-  private failure: Error | null = null;
-  private closing = false;
 
   private constructor(
     private readonly task: TrainTask,
@@ -128,7 +111,19 @@ export class ReplicaPool {
     const pool = new ReplicaPool(task, replicas);
     try {
       const ready: Promise<void>[] = [];
-      for (let r = 1; r < replicas; r++) ready.push(pool.spawn(r, definition!));
+      for (let r = 1; r < replicas; r++) {
+        const grads = new SharedArrayBuffer(pool.trainableTotal * 4);
+        pool.gradViews.push(new Float32Array(grads));
+        ready.push(
+          pool.pool.spawn(r, new URL("./worker.ts", import.meta.url).href, {
+            definition,
+            ctrl: pool.ctrl,
+            weights: pool.weights,
+            grads,
+            layout: { all: layout(task.params.all()), trainable: layout(task.params.trainable()) },
+          }),
+        );
+      }
       await Promise.all(ready);
     } catch (err) {
       await pool.close();
@@ -142,47 +137,6 @@ export class ReplicaPool {
     return this.replicas;
   }
 
-  private spawn(replica: number, definition: TaskDefinition): Promise<void> {
-    const grads = new SharedArrayBuffer(this.trainableTotal * 4);
-    this.gradViews.push(new Float32Array(grads));
-    const w = new Worker(new URL("./worker-boot.mjs", import.meta.url), {
-      workerData: {
-        entry: new URL("./worker.ts", import.meta.url).href,
-        definition,
-        replica,
-        ctrl: this.ctrl,
-        weights: this.weights,
-        grads,
-        layout: { all: layout(this.task.params.all()), trainable: layout(this.task.params.trainable()) },
-      },
-      // The worker registers its own TypeScript loader; the parent's flags (tsx's, vitest's) do not carry over.
-      execArgv: [],
-    });
-    this.workers.push(w);
-    return new Promise<void>((resolve, reject) => {
-      const fail = (err: Error) => {
-        if (this.closing) return;
-        this.failure ??= err;
-        reject(err);
-        const p = this.pending.get(w);
-        this.pending.delete(w);
-        p?.reject(err);
-      };
-      w.on("message", (m: { type: string; result?: ShardResult; message?: string }) => {
-        if (m.type === "ready") resolve();
-        else if (m.type === "done") {
-          const p = this.pending.get(w);
-          this.pending.delete(w);
-          p?.resolve(m.result!);
-        } else if (m.type === "error") fail(new Error(`training worker ${replica}: ${m.message}`));
-      });
-      w.on("error", (err) => fail(new Error(`training worker ${replica} crashed: ${err.message}`)));
-      w.on("exit", (code) => {
-        if (code !== 0) fail(new Error(`training worker ${replica} exited with code ${code}`));
-      });
-    });
-  }
-
   /** Sends the main thread's weights (all variables, EMA state included) to the workers. */
   async publish(): Promise<void> {
     if (this.replicas === 1) return;
@@ -192,19 +146,13 @@ export class ReplicaPool {
 
   /** Gradient of the whole batch's mean loss, computed shard by shard across the replicas. */
   async gradients(batch: Batch, ctx: Omit<StepContext, "replica">): Promise<PooledGradients> {
-    if (this.failure) throw this.failure;
+    this.pool.check();
     const called = performance.now();
-    const n = this.replicas;
-    const bounds = Array.from({ length: n + 1 }, (_, r) => Math.floor((r * batch.rows) / n));
-    if (bounds.some((b, r) => r > 0 && b === bounds[r - 1])) throw new Error(`batch of ${batch.rows} rows is too small for ${n} replicas`);
+    const bounds = shardBounds(batch.rows, this.replicas);
     const version = Atomics.load(this.ctrl, 0);
-    const remote = this.workers.map((w, i) => {
-      const shard = sliceBatch(batch, bounds[i + 1], bounds[i + 2]);
-      return new Promise<ShardResult>((resolve, reject) => {
-        this.pending.set(w, { resolve, reject });
-        w.postMessage({ type: "step", batch: shard, ctx: { ...ctx, replica: i + 1 }, version });
-      });
-    });
+    const remote = this.pool.workers.map((_, i) =>
+      this.pool.request(i, { batch: sliceBatch(batch, bounds[i + 1], bounds[i + 2]), ctx: { ...ctx, replica: i + 1 }, version }),
+    );
     // The main thread's own shard runs while the workers run theirs.
     let mine: ShardResult;
     try {
@@ -214,43 +162,17 @@ export class ReplicaPool {
       throw err;
     }
     const results = [mine, ...(await Promise.all(remote))];
-    for (let r = 1; r < n; r++) Atomics.load(this.ctrl, r); // orders the workers' gradient writes before our reads
+    for (let r = 1; r < this.replicas; r++) Atomics.load(this.ctrl, r); // orders the workers' gradient writes before our reads
     const grads = new Float32Array(this.trainableTotal);
-    const views = [this.mainGrads, ...this.gradViews];
-    const logs: Record<string, number> = {};
-    let loss = 0;
-    results.forEach((res, r) => {
-      const w = res.rows / batch.rows;
-      const g = views[r];
-      for (let i = 0; i < grads.length; i++) grads[i] += w * g[i];
-      loss += w * res.loss;
-      for (const [k, v] of Object.entries(res.logs)) logs[k] = (logs[k] ?? 0) + w * v;
-    });
-    const gathered: Record<string, tf.Tensor> = {};
-    for (const name of Object.keys(mine.gather)) {
-      const parts = results.map((res) => res.gather[name]);
-      const rows = parts.reduce((a, p) => a + p.shape[0], 0);
-      const Ctor = parts[0].data.constructor as new (n: number) => Typed;
-      const data = new Ctor(parts.reduce((a, p) => a + p.data.length, 0));
-      let offset = 0;
-      for (const p of parts) {
-        data.set(p.data as never, offset);
-        offset += p.data.length;
-      }
-      gathered[name] = tf.tensor(data, [rows, ...parts[0].shape.slice(1)], parts[0].dtype);
-    }
+    const merged = mergeShards(results, [this.mainGrads, ...this.gradViews], grads);
     return {
       grads,
-      loss,
-      logs,
-      gathered,
+      ...merged,
       timing: { shardsMs: results.map((r) => Math.round(r.ms)), totalMs: Math.round(performance.now() - called) },
     };
   }
 
-  async close(): Promise<void> {
-    this.closing = true;
-    await Promise.all(this.workers.map((w) => w.terminate()));
-    this.workers.length = 0;
+  close(): Promise<void> {
+    return this.pool.close();
   }
 }

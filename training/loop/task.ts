@@ -62,6 +62,12 @@ export interface NativeStep {
   graph(rows: number): NativeGraph;
   /** This step's inputs besides the parameters: the batch, and per-step random masks from the task's seeded stream. */
   feeds(batch: Batch, ctx: StepContext): Record<string, NativeFeed>;
+  /**
+   * True when the loss is the mean of per-row terms with as many terms in every row, so that shards weighted by rows
+   * give exactly the whole batch's gradient: the engine may then split a batch over replicas. Not so for a loss
+   * that couples rows (CLIP's in-batch negatives, a VQ-GAN's adaptive λ from the batch's gradient norms).
+   */
+  splittable?: boolean;
 }
 
 export interface TrainTask {

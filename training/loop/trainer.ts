@@ -14,7 +14,7 @@ import { Progress } from "../progress";
 import { interruptible, restoreRun, saveRun } from "./run-folder";
 import type { TrainerConfig } from "./config";
 import { resolveEngine, resolveWorkers, TfjsEngine, type Engine, type EngineName } from "./engine";
-import { NativeEngine } from "./native-engine";
+import { NativeEngine, nativeLayout } from "./native-engine";
 
 import type { StepContext, TaskDefinition, TrainTask } from "./task";
 
@@ -63,6 +63,8 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
   const frozen = frozenRanges(layout, task.frozen?.bind(task));
   const engineName = resolveEngine(c.engine, task);
   const workers = resolveWorkers(c.workers, run.backend, engineName);
+  // Replicas rebuild the task from its definition; a run without one keeps every core in one session.
+  const native = nativeLayout(workers, c.ortThreads, !!task.native?.splittable && !!run.definition);
   let engine: Engine | null = null;
   const interrupt = interruptible(log);
   try {
@@ -71,12 +73,12 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
     fs.mkdirSync(run.outDir, { recursive: true });
     engine =
       engineName === "ort"
-        ? await NativeEngine.start(task, layout, workers, c.batchSize)
+        ? await NativeEngine.start(task, layout, native, c.batchSize, run.definition)
         : await TfjsEngine.start(task, layout, run.definition, workers);
     const e = engine;
     const where =
       engineName === "ort"
-        ? `on ONNX Runtime, ${workers} thread${workers > 1 ? "s" : ""}`
+        ? `on ONNX Runtime, ${native.replicas > 1 ? `${native.replicas} replicas × ${native.threads} thread${native.threads > 1 ? "s" : ""}` : `${workers} thread${workers > 1 ? "s" : ""}`}`
         : `over ${workers} tfjs replica${workers > 1 ? "s" : ""} (${run.backend})`;
     log(
       `${task.kind}: ${task.params.countTrainable().toLocaleString()} parameters${frozen.length ? ` (${frozen.reduce((n, [a, b]) => n + b - a, 0).toLocaleString()} frozen)` : ""}, batch ${c.batchSize} ${where}, ${task.itemCount} training items`,
@@ -98,6 +100,7 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
       hyper: task.hyper,
       engine: engineName,
       workers,
+      ...(engineName === "ort" ? { ortReplicas: native.replicas, ortThreads: native.threads } : {}),
       backend: run.backend,
       warmStartedFrom: restored.warmStartedFrom,
     });

@@ -50,6 +50,9 @@ export function vqNativeStep(
   if (c.kind === "dvae" && !gumbel) throw new Error("a dVAE's native step needs its per-step Gumbel settings");
   let names: { codebook?: string; noise?: string; noiseScale?: string; temperature?: string; klWeight?: string } = {};
   return {
+    // Per-row means (reconstruction, commitment, KL) average exactly over shards; a VQ-GAN's adaptive λ comes from
+    // the whole batch's gradient norms, so its batch stays in one session.
+    splittable: !gan,
     graph(rows) {
       const g = gan
         ? exportVqganTrainingGraph(c, { batch: rows, gradients: true, gan: gan.options, discriminator: gan.discConfig })
