@@ -22,8 +22,9 @@ export default async function AboutPage() {
       <h1 className="text-2xl font-bold">About Tessera</h1>
       <p>
         Tessera is a small text-to-image model in the mold of DALL·E (Ramesh et al. 2021), trained entirely by this project on a 2-core
-        machine with TensorFlow.js. A prompt is split into BPE tokens; a decoder-only transformer writes an 8×8 grid of image tokens one at
-        a time, guided by the prompt (classifier-free guidance against an empty caption); a VQ-VAE decoder turns the grid into a 32×32
+        machine: on ONNX Runtime through the project&rsquo;s own reverse-mode autodiff, with TensorFlow.js as the readable reference every
+        graph is tested against. A prompt is split into BPE tokens; a decoder-only transformer writes an 8×8 grid of image tokens one at a
+        time, guided by the prompt (classifier-free guidance against an empty caption); a VQ-VAE decoder turns the grid into a 32×32
         picture.
       </p>
       {active && (
