@@ -5,8 +5,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_TRANSFORMER_CONFIG, type TransformerConfig } from "../../lib/model/transformer-config";
+import type { TransformerConfig } from "../../lib/model/transformer-config";
 import { maxRelativeError } from "../../test/fixtures/relative-error";
+import { TINY_GPT_CONFIG, tinyGptTaskOptions } from "../../test/fixtures/tiny-task-options";
 import { selectBackend } from "../../lib/tensor/backend";
 import { registerFastGradients } from "../../lib/tensor/gradients";
 import { createTask, GPT_TRAINER_DEFAULTS, gptTaskDefinition, type GptTaskOptions } from "../gpt/task";
@@ -26,25 +27,8 @@ beforeAll(async () => {
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const config: TransformerConfig = {
-  ...DEFAULT_TRANSFORMER_CONFIG,
-  textVocab: 40,
-  textLen: 5,
-  imageVocab: 16,
-  imageGrid: 3,
-  nLayer: 2,
-  nHead: 2,
-  nEmbd: 16,
-  dropout: 0,
-};
-
-function options(over: Partial<TransformerConfig> = {}): GptTaskOptions {
-  const count = 48;
-  const text = Int32Array.from({ length: count * 5 }, (_, i) => (i % 5 === 4 ? 0 : 3 + ((i * 7 + Math.floor(i / 5)) % 37)));
-  const codes = Int32Array.from({ length: count * 9 }, (_, i) => (i * 5 + Math.floor(i / 9)) % 16);
-  const data = { count, text, codes };
-  return { config: { ...config, ...over }, seed: 1, captionDropout: 0.2, train: data, val: data, nullText: [2, 0, 0, 0, 0], valLimit: 16 };
-}
+const config = TINY_GPT_CONFIG;
+const options = (over: Partial<TransformerConfig> = {}): GptTaskOptions => tinyGptTaskOptions(over);
 
 const trainer = (over: Partial<TrainerConfig>): TrainerConfig => ({
   ...GPT_TRAINER_DEFAULTS,

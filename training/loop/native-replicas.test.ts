@@ -5,11 +5,9 @@
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadSplit } from "../../lib/data/manifest";
-import { DEFAULT_TRANSFORMER_CONFIG } from "../../lib/model/transformer-config";
 import { nativeTestSetup, rel } from "../../test/fixtures/native-trainer";
 import { maxRelativeError } from "../../test/fixtures/relative-error";
-import { tinyVQConfig } from "../../test/fixtures/tiny-vq-config";
+import { tinyGptTaskOptions, tinyVqTaskOptions } from "../../test/fixtures/tiny-task-options";
 import { buildShapes } from "../data/build-shapes";
 import { createTask as createGptTask, gptTaskDefinition, type GptTaskOptions } from "../gpt/task";
 import { paramLayout } from "../optim/flat-adamw";
@@ -22,36 +20,8 @@ import type { PooledGradients } from "./replicas";
 const dir = nativeTestSetup("native-replicas");
 beforeAll(() => buildShapes({ outDir: path.join(dir(), "shapes"), seed: 3, counts: { train: 32, val: 8, test: 8 }, log: () => {} }));
 
-const vqOptions = (more: Partial<VQTaskOptions> = {}): VQTaskOptions => ({
-  config: tinyVQConfig(),
-  seed: 1,
-  train: loadSplit(path.join(dir(), "shapes"), "train", 32),
-  val: loadSplit(path.join(dir(), "shapes"), "val", 32),
-  finalTemperature: 1,
-  temperatureFraction: 0.1,
-  klWeight: 5e-4,
-  klWarmupFraction: 0.2,
-  ...more,
-});
-
-function gptOptions(): GptTaskOptions {
-  const c = {
-    ...DEFAULT_TRANSFORMER_CONFIG,
-    textVocab: 40,
-    textLen: 5,
-    imageVocab: 16,
-    imageGrid: 3,
-    nLayer: 2,
-    nHead: 2,
-    nEmbd: 16,
-    dropout: 0,
-  };
-  const count = 16;
-  const text = Int32Array.from({ length: count * 5 }, (_, i) => (i % 5 === 4 ? 0 : 3 + ((i * 7 + Math.floor(i / 5)) % 37)));
-  const codes = Int32Array.from({ length: count * 9 }, (_, i) => (i * 5 + Math.floor(i / 9)) % 16);
-  const data = { count, text, codes };
-  return { config: c, seed: 1, captionDropout: 0.2, train: data, val: data, nullText: [2, 0, 0, 0, 0], valLimit: 8 };
-}
+const vqOptions = (more: Partial<VQTaskOptions> = {}): VQTaskOptions => tinyVqTaskOptions(dir(), {}, more);
+const gptOptions = (): GptTaskOptions => tinyGptTaskOptions({}, 16);
 
 function expectSame(got: PooledGradients, want: PooledGradients): void {
   expect(rel(got.loss, want.loss)).toBeLessThan(1e-5);

@@ -6,12 +6,11 @@
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadSplit } from "../../lib/data/manifest";
 import { VQModel } from "../../lib/model/vq-model";
 import { saveCheckpoint } from "../../lib/model/checkpoint";
 import { gradError, nativeTestSetup, rel, shortTrainer, stepRows, tapeStep, trainQuietly } from "../../test/fixtures/native-trainer";
 import { maxRelativeError } from "../../test/fixtures/relative-error";
-import { tinyVQConfig } from "../../test/fixtures/tiny-vq-config";
+import { tinyVqTaskOptions } from "../../test/fixtures/tiny-task-options";
 import { buildShapes } from "../data/build-shapes";
 import type { TrainerConfig } from "../loop/config";
 import { resolveEngine } from "../loop/engine";
@@ -23,17 +22,8 @@ import { createTask, VQ_TRAINER_DEFAULTS, vqTaskDefinition, type VQTaskOptions }
 const dir = nativeTestSetup("vq-native");
 beforeAll(() => buildShapes({ outDir: path.join(dir(), "shapes"), seed: 3, counts: { train: 64, val: 16, test: 8 }, log: () => {} }));
 
-const options = (over: Partial<VQTaskOptions["config"]> = {}, more: Partial<VQTaskOptions> = {}): VQTaskOptions => ({
-  config: tinyVQConfig(over),
-  seed: 1,
-  train: loadSplit(path.join(dir(), "shapes"), "train", 32),
-  val: loadSplit(path.join(dir(), "shapes"), "val", 32),
-  finalTemperature: 1,
-  temperatureFraction: 0.1,
-  klWeight: 5e-4,
-  klWarmupFraction: 0.2,
-  ...more,
-});
+const options = (over: Partial<VQTaskOptions["config"]> = {}, more: Partial<VQTaskOptions> = {}): VQTaskOptions =>
+  tinyVqTaskOptions(dir(), over, more);
 
 describe("the VQ-VAE task on the native engine", () => {
   // Zero padding: tfjs's own MirrorPad gradient drops the border copies (lib/model/onnx/vq-training-graph.test.ts),
