@@ -106,6 +106,18 @@ describe("native replicas", () => {
     }
   });
 
+  it("fails to start with the worker's reason when a worker's task does not match the main thread's", async () => {
+    const task = await createGptTask(gptOptions(), "main");
+    const other = tinyGptTaskOptions({ nEmbd: 24 }, 16);
+    try {
+      await expect(
+        NativeEngine.start(task, paramLayout(task.params.trainable()), { replicas: 2, threads: 1 }, 8, gptTaskDefinition(other)),
+      ).rejects.toThrow(/training worker 1: .*does not match the main thread's \(trainable variables differ\)/s);
+    } finally {
+      task.dispose();
+    }
+  });
+
   it("lays the cores out as replicas of ortThreads threads, or one session where the graph cannot be split", () => {
     expect(nativeLayout(2, "auto", true)).toEqual({ replicas: 2, threads: 1 });
     expect(nativeLayout(16, 4, true)).toEqual({ replicas: 4, threads: 4 });
