@@ -26,8 +26,8 @@ export interface TrainerConfig {
   workers: number | "auto";
   /**
    * ort: intra-op threads per replica where the task's graph can be split by rows (NativeStep.splittable), the
-   * `workers` cores then running workers / ortThreads replicas; "auto" = 1 (a replica per core). Unsplittable
-   * graphs run as one session of `workers` threads.
+   * `workers` cores then running workers / ortThreads replicas; "auto": a one-thread replica per core while each
+   * shard keeps ≥ 16 rows (native-engine.ts nativeLayout). Unsplittable graphs run as one session of `workers` threads.
    */
   ortThreads: number | "auto";
   checkpointEvery: number;

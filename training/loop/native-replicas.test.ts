@@ -119,9 +119,12 @@ describe("native replicas", () => {
   });
 
   it("lays the cores out as replicas of ortThreads threads, or one session where the graph cannot be split", () => {
-    expect(nativeLayout(2, "auto", true)).toEqual({ replicas: 2, threads: 1 });
-    expect(nativeLayout(16, 4, true)).toEqual({ replicas: 4, threads: 4 });
-    expect(nativeLayout(2, 8, true)).toEqual({ replicas: 1, threads: 2 });
-    expect(nativeLayout(16, "auto", false)).toEqual({ replicas: 1, threads: 16 });
+    expect(nativeLayout(2, "auto", true, 32)).toEqual({ replicas: 2, threads: 1 });
+    expect(nativeLayout(2, "auto", true, 20)).toEqual({ replicas: 1, threads: 2 }); // shards of 10 rows: too small
+    expect(nativeLayout(16, "auto", true, 32)).toEqual({ replicas: 2, threads: 8 });
+    expect(nativeLayout(16, "auto", true, 64)).toEqual({ replicas: 4, threads: 4 });
+    expect(nativeLayout(16, 4, true, 32)).toEqual({ replicas: 4, threads: 4 });
+    expect(nativeLayout(2, 8, true, 32)).toEqual({ replicas: 1, threads: 2 });
+    expect(nativeLayout(16, "auto", false, 32)).toEqual({ replicas: 1, threads: 16 });
   });
 });
