@@ -4,11 +4,12 @@
 // mean of per-row terms (NativeStep.splittable), data-parallel replicas as the tfjs engine has (./replicas.ts):
 // one session of `threads` intra-op threads per worker thread, each on its shard of the batch, the main thread's
 // shard included. MLAS's intra-op threads scale poorly on these small graphs: on this 2-core machine two 1-thread
-// replicas run the VQ-VAE step 1.4–1.5× and the GPT's 1.1–1.2× as fast as one 2-thread session.
-// Parameters live in one flat `theta` (shared memory when there are replicas) that every replica's session reads
-// with no copy; each replica's gradient lands in its own shared buffer; the main thread averages them by rows.
-// Non-trainable state the task's feeds read (a VQ-VAE's EMA codebook, which afterStep changes) goes to the workers
-// once a step. Outputs the task's afterStep gathers come back as tfjs tensors.
+// sessions run the VQ-VAE's training graph 1.4× and the 3 × 192 GPT's 1.2× as fast as one 2-thread session;
+// through the whole loop that is +13 % and +4 % (training/README.md), and nothing for the 8 × 512.
+// Parameters live in one flat `theta` (shared memory when there are replicas) that every worker reads (into a
+// private copy: ORT takes no shared buffer); each worker's gradient lands in its own shared buffer; the main thread
+// averages them by rows. Non-trainable state the task's feeds read (a VQ-VAE's EMA codebook, which afterStep
+// changes) goes to the workers once a step. Outputs the task's afterStep gathers come back as tfjs tensors.
 import * as tf from "@tensorflow/tfjs";
 import type { Tensor } from "onnxruntime-node";
 import { paramLayout, type ParamLayout } from "../optim/flat-adamw";
@@ -43,7 +44,7 @@ export function nativeLayout(workers: number, threads: number | "auto", splittab
   return { replicas: Math.max(1, Math.floor(workers / t)), threads: t };
 }
 
-/** An ORT output as a tfjs tensor for the task's afterStep (which the loop disposes): float32 or int32 only. */
+/** An ORT output in the form a shard's gathered outputs travel and merge in: float32 or int32 only. */
 export function toWire(t: Tensor): Wire {
   if (t.type !== "float32" && t.type !== "int32") throw new Error(`a gathered output must be float32 or int32, got ${t.type}`);
   return { data: t.data as Float32Array | Int32Array, shape: [...t.dims], dtype: t.type };
