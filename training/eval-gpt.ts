@@ -1,5 +1,5 @@
 // `npm run eval:gpt -- <model folder> [--prompts 48] [--images 4] [--guidance 1,1.25,1.5,2,3] [--temperature 0.3,0.7,1]
-//   [--top-k 0] [--json FILE] [--sheet FILE] [--clip DIR] [--candidates 16] [--max-near-copies 0.1] [--write-defaults]`
+//   [--top-k 0] [--json FILE] [--sheet FILE] [--clip DIR] [--candidates 16] [--max-near-copies 0.1] [--choose-on first|served] [--write-defaults]`
 // An eval that can see quality (training/gpt/eval-sets.ts): on two seeded, stratified prompt sets — held-out test
 // captions and in-distribution train captions — it generates `images` pictures per prompt for every sampling
 // setting of the sweep and scores each by its nearest real images (exact label and label family, @1 and @5),
@@ -11,7 +11,9 @@
 // and the Create form read. At that setting it also draws a contact
 // sheet (training/gpt/contact-sheet.ts): 8 prompts of each set, the real image beside 4 generated ones. With a
 // CLIP (--clip, default the model's clip/ folder) it also measures what reranking `candidates` pictures buys at
-// that setting, at equal n (training/gpt/rerank-eval.ts).
+// that setting, at equal n (training/gpt/rerank-eval.ts). --choose-on served reranks every setting and judges the
+// defaults on the served pictures (CLIP's best n of `candidates`, kept apart: what a person sees) instead of the
+// first n as sampled.
 import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -37,7 +39,7 @@ import { varietyColumns, VarietyTally, type Variety } from "./gpt/variety";
 import { chooseDefaults, defaultsFor, settingName, type SweepRow } from "./gpt/choose-defaults";
 
 const USAGE =
-  "usage: npm run eval:gpt -- <model folder> [--data DIR] [--prompts N] [--images N] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch N] [--engine onnx|tfjs] [--seed N] [--json FILE] [--sheet FILE] [--clip DIR] [--candidates N] [--max-near-copies X] [--write-defaults]";
+  "usage: npm run eval:gpt -- <model folder> [--data DIR] [--prompts N] [--images N] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch N] [--engine onnx|tfjs] [--seed N] [--json FILE] [--sheet FILE] [--clip DIR] [--candidates N] [--max-near-copies X] [--choose-on first|served] [--write-defaults]";
 const list = numberList;
 const Flags = z.object({
   data: z.string().default(path.join("data", "datasets", "emoji")),
@@ -57,6 +59,12 @@ const Flags = z.object({
   candidates: z.coerce.number().int().min(2).max(64).default(16),
   /** The largest share of prompts whose pictures are near-copies that a default may have (training/gpt/variety.ts). */
   maxNearCopies: z.coerce.number().min(0).max(1).default(0.1),
+  /**
+   * Which pictures the defaults are judged on: the first `images` as sampled, or the served ones — CLIP's best
+   * `images` of `candidates`, kept apart, what a person sees (every setting reranked: `candidates`/`images` × the
+   * sampling). Needs a CLIP.
+   */
+  chooseOn: z.enum(["first", "served"]).default("first"),
   writeDefaults: z
     .enum(["true", "false"])
     .optional()
@@ -128,6 +136,11 @@ runMain("eval:gpt", async () => {
     chanceScores[name] = chance(set.prompts, labels);
   }
 
+  const clipDir = flags.clip ?? (fs.existsSync(path.join(dir, "clip", "manifest.json")) ? path.join(dir, "clip") : null);
+  if (flags.chooseOn === "served" && !clipDir)
+    throw new Error("--choose-on served needs a CLIP: --clip DIR, or a clip/ folder in the model's");
+  // Loaded before the sweep, so that a bad --clip stops the eval before its minutes of sampling.
+  const clip = clipDir ? { model: Clip.load(clipDir).model, text: await loadTextTokenizer(clipDir) } : null;
   const nul = tok.encodeNull(c.textLen);
   const sample = await batchSamplerFor(flags.engine);
   const scorer: ChunkScorer = { sample, gpt, vq, pool, nullText: nul };
@@ -174,21 +187,20 @@ runMain("eval:gpt", async () => {
   }
   bar.finish();
 
-  const choice = chooseDefaults(sweep, flags.maxNearCopies);
-  const best = choice.chosen;
-  const setting = { guidance: best.guidance, temperature: best.temperature, topK: best.topK ?? undefined };
-  const clipDir = flags.clip ?? (fs.existsSync(path.join(dir, "clip", "manifest.json")) ? path.join(dir, "clip") : null);
-  let rerank: { clip: string; candidates: number; heldout: RerankRow; train: RerankRow } | null = null;
-  if (clipDir) {
-    const clip = { model: Clip.load(clipDir).model, text: await loadTextTokenizer(clipDir) };
-    try {
+  type Reranked = { clip: string; candidates: number; heldout: RerankRow; train: RerankRow };
+  let rerank: Reranked | null = null;
+  let servedRows: (typeof sweep)[number][] | null = null;
+  let choice: ReturnType<typeof chooseDefaults<(typeof sweep)[number]>>;
+  try {
+    /** The served pictures at one setting, both prompt sets (training/gpt/rerank-eval.ts). */
+    const rerankAt = async (setting: { guidance: number; temperature: number; topK?: number }): Promise<Reranked> => {
       const rbar = new Progress("rerank", 2 * flags.prompts);
       const row = (set: (typeof sets)[SetName]) =>
         rerankComparison({
           gpt,
           vq,
           tok,
-          clip,
+          clip: clip!,
           prompts: set.prompts,
           setting,
           candidates: flags.candidates,
@@ -197,17 +209,39 @@ runMain("eval:gpt", async () => {
           neighbours: (q) => pool.neighbours(q),
           sample,
           labels,
-          onPrompt: () => rbar.tick(1),
+          onPrompt: () => rbar.tick(1, settingName({ ...setting, topK: setting.topK ?? null })),
         });
-      rerank = { clip: clipDir, candidates: flags.candidates, heldout: await row(sets.heldout), train: await row(sets.train) };
+      const r = { clip: clipDir!, candidates: flags.candidates, heldout: await row(sets.heldout), train: await row(sets.train) };
       rbar.finish();
-    } finally {
-      clip.model.dispose();
+      return r;
+    };
+    const asSetting = (r: (typeof sweep)[number]) => ({ guidance: r.guidance, temperature: r.temperature, topK: r.topK ?? undefined });
+    if (flags.chooseOn === "served") {
+      // Each setting judged on what the server shows: the kept pictures' accuracy and variety.
+      const reranks: Reranked[] = [];
+      for (const r of sweep) reranks.push(await rerankAt(asSetting(r)));
+      servedRows = sweep.map((r, i) => ({
+        ...r,
+        heldout: reranks[i].heldout.on,
+        train: reranks[i].train.on,
+        variety: { heldout: reranks[i].heldout.varietyOn, train: reranks[i].train.varietyOn },
+      }));
+      const served = chooseDefaults(servedRows, flags.maxNearCopies);
+      const at = (row: (typeof sweep)[number]) => sweep[servedRows!.indexOf(row)];
+      choice = { ...served, chosen: at(served.chosen), mostAccurate: at(served.mostAccurate), reason: `served pictures: ${served.reason}` };
+      rerank = reranks[sweep.indexOf(choice.chosen)];
+    } else {
+      choice = chooseDefaults(sweep, flags.maxNearCopies);
+      if (clip) rerank = await rerankAt(asSetting(choice.chosen));
     }
+  } finally {
+    clip?.model.dispose();
   }
+  const best = choice.chosen;
+  const setting = { guidance: best.guidance, temperature: best.temperature, topK: best.topK ?? undefined };
   pool.dispose();
 
-  const defaults = defaultsFor(choice, { images: flags.images, maxNearCopies: flags.maxNearCopies, rerank });
+  const defaults = defaultsFor(choice, { images: flags.images, maxNearCopies: flags.maxNearCopies, rerank, judgedOn: flags.chooseOn });
   const pct = (x: number) => `${(100 * x).toFixed(1)}`.padStart(5);
   const line = (s: Scores) => `${pct(s.exact1)} ${pct(s.exact5)} ${pct(s.family1)} ${pct(s.family5)}`;
   console.log(
@@ -222,6 +256,14 @@ runMain("eval:gpt", async () => {
     const mark = r === best ? "  ← chosen" : r === choice.mostAccurate ? "  ← most accurate" : "";
     const v = `${varietyColumns(r.variety.heldout)}   ${varietyColumns(r.variety.train)}`;
     console.log(`${settingName(r).padEnd(24)} ${line(r.heldout)}   ${line(r.train)}   ${v}${mark}`);
+  }
+  if (servedRows) {
+    console.log(`served: CLIP's best ${flags.images} of ${flags.candidates}, kept apart, at each setting (what the choice is judged on)`);
+    for (const [i, r] of servedRows.entries()) {
+      const mark = sweep[i] === best ? "  ← chosen" : sweep[i] === choice.mostAccurate ? "  ← most accurate" : "";
+      const v = `${varietyColumns(r.variety.heldout)}   ${varietyColumns(r.variety.train)}`;
+      console.log(`${settingName(r).padEnd(24)} ${line(r.heldout)}   ${line(r.train)}   ${v}${mark}`);
+    }
   }
   console.log(`chosen: ${defaults.measured.reason}`);
   console.log(
@@ -250,6 +292,8 @@ runMain("eval:gpt", async () => {
         chance: chanceScores,
         ceiling,
         sweep,
+        chooseOn: flags.chooseOn,
+        ...(servedRows ? { servedSweep: servedRows.map(({ byStyle: _, ...r }) => r) } : {}),
         best: defaults,
         mostAccurate: settingName(choice.mostAccurate),
         rerank,

@@ -86,13 +86,19 @@ export function chooseDefaults<R extends SweepRow>(sweep: readonly R[], maxNearC
  */
 export function defaultsFor(
   choice: SweepChoice<SweepRow>,
-  o: { images: number; maxNearCopies: number; rerank: { candidates: number; heldout: RerankRow; train: RerankRow } | null },
+  o: {
+    images: number;
+    maxNearCopies: number;
+    rerank: { candidates: number; heldout: RerankRow; train: RerankRow } | null;
+    /** Which pictures the choice judged: the first `images` as sampled (default) or the served ones. */
+    judgedOn?: "first" | "served";
+  },
 ): Required<SamplingDefaults> {
   const { guidance, temperature, topK } = choice.chosen;
   const reranked = o.rerank && { candidates: o.rerank.candidates, variety: pooled([o.rerank.heldout.varietyOn, o.rerank.train.varietyOn]) };
   // The server keeps the n of `candidates` that CLIP scores best, kept apart (lib/generate/rerank.ts); when too few
   // candidates are far enough apart it fills up by score, which can bring near-copies back (CLIP favours the
-  // likeliest picture): the reason says so, since the choice itself was made on pictures as sampled.
+  // likeliest picture): the reason says so when the choice itself was made on pictures as sampled.
   const share = reranked?.variety.nearCopyShare ?? 0;
   const caveat =
     reranked && share > o.maxNearCopies
@@ -108,6 +114,7 @@ export function defaultsFor(
       variety: choice.variety,
       ...(reranked ? { reranked } : {}),
       maxNearCopies: o.maxNearCopies,
+      judgedOn: o.judgedOn ?? "first",
       qualified: choice.qualified,
       reason: choice.reason + caveat,
     },

@@ -21,6 +21,8 @@ export interface SamplingDefaults {
     /** The same over the n pictures CLIP kept of `candidates`, the server's reranking; absent without a CLIP. */
     reranked?: { candidates: number; variety: Variety };
     maxNearCopies: number;
+    /** Which pictures accuracy and variety were judged on: the first `images` as sampled, or the served (reranked) ones. */
+    judgedOn?: "first" | "served";
     /** Whether the setting met the near-copy threshold (false: none did, and it is the most varied). */
     qualified: boolean;
     reason: string;
