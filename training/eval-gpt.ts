@@ -36,7 +36,7 @@ import { Clip } from "../lib/model/clip";
 import { Progress } from "./progress";
 import { sampleAndMatch, type ChunkScorer } from "./gpt/sample-score";
 import { varietyColumns, VarietyTally, type Variety } from "./gpt/variety";
-import { chooseDefaults, defaultsFor, settingName, type SweepRow } from "./gpt/choose-defaults";
+import { chooseDefaults, chooseOnServed, defaultsFor, settingName, type SweepRow } from "./gpt/choose-defaults";
 
 const USAGE =
   "usage: npm run eval:gpt -- <model folder> [--data DIR] [--prompts N] [--images N] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch N] [--engine onnx|tfjs] [--seed N] [--json FILE] [--sheet FILE] [--clip DIR] [--candidates N] [--max-near-copies X] [--choose-on first|served] [--write-defaults]";
@@ -220,15 +220,9 @@ runMain("eval:gpt", async () => {
       // Each setting judged on what the server shows: the kept pictures' accuracy and variety.
       const reranks: Reranked[] = [];
       for (const r of sweep) reranks.push(await rerankAt(asSetting(r)));
-      servedRows = sweep.map((r, i) => ({
-        ...r,
-        heldout: reranks[i].heldout.on,
-        train: reranks[i].train.on,
-        variety: { heldout: reranks[i].heldout.varietyOn, train: reranks[i].train.varietyOn },
-      }));
-      const served = chooseDefaults(servedRows, flags.maxNearCopies);
-      const at = (row: (typeof sweep)[number]) => sweep[servedRows!.indexOf(row)];
-      choice = { ...served, chosen: at(served.chosen), mostAccurate: at(served.mostAccurate), reason: `served pictures: ${served.reason}` };
+      const onServed = chooseOnServed(sweep, reranks, flags.maxNearCopies);
+      servedRows = onServed.served;
+      choice = onServed;
       rerank = reranks[sweep.indexOf(choice.chosen)];
     } else {
       choice = chooseDefaults(sweep, flags.maxNearCopies);

@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { samplingDefaultsFor } from "../../lib/generate/sampling-defaults";
-import { chooseDefaults, chooseSetting, defaultsFor, type SweepRow } from "./choose-defaults";
+import { chooseDefaults, chooseOnServed, chooseSetting, defaultsFor, type SweepRow } from "./choose-defaults";
 import type { Scores } from "./eval-sets";
 import type { RerankRow } from "./rerank-eval";
 import type { Variety } from "./variety";
@@ -78,6 +78,32 @@ describe("a sweep's defaults", () => {
     expect(c.accuracy).toBeCloseTo(0.5, 10);
     expect(c.variety).toEqual({ pairDistance: 26.5, nearCopyShare: 0.0625, distinctLabels: 2, prompts: 16 });
     expect(chooseDefaults([cool, warm], 0.3).chosen).toBe(cool);
+  });
+
+  it("judged on the served pictures: the kept pictures' accuracy and variety decide, and the choice is the sweep's own row", () => {
+    const served = (acc: number, v: Variety): RerankRow => ({
+      off: scores(0, 0),
+      on: scores(acc, acc),
+      oracle: scores(1, 1),
+      clipOff: 0,
+      clipOn: 0,
+      varietyOff: variety(1, 1),
+      varietyOn: v,
+    });
+    // As sampled, cool's first four are near-copies (warm wins above); served, CLIP keeps cool's four apart and
+    // cool is the more accurate.
+    const reranks = [
+      { heldout: served(0.7, variety(0, 25)), train: served(0.7, variety(0.0625, 24)) },
+      { heldout: served(0.6, variety(0, 30)), train: served(0.6, variety(0, 30)) },
+    ];
+    const c = chooseOnServed([cool, warm], reranks, 0.1);
+    expect(c.chosen).toBe(cool);
+    expect(c.accuracy).toBeCloseTo(0.7, 10);
+    expect(c.variety.nearCopyShare).toBeCloseTo(0.03125, 10);
+    expect(c.reason).toMatch(/^served pictures: s 1\.5 T 0\.3 /);
+    expect(c.served[0].train.exact1).toBe(0.7);
+    expect(defaultsFor(c, { images: 4, maxNearCopies: 0.1, rerank: null, judgedOn: "served" }).measured.judgedOn).toBe("served");
+    expect(() => chooseOnServed([cool, warm], reranks.slice(1), 0.1)).toThrow(/1 reranked settings for a sweep of 2/);
   });
 
   it("stores the setting with what was measured, which the server still reads", () => {

@@ -81,6 +81,27 @@ export function chooseDefaults<R extends SweepRow>(sweep: readonly R[], maxNearC
 }
 
 /**
+ * chooseDefaults judged on the served pictures: each setting rated by what CLIP kept of its candidates (accuracy
+ * and variety of the kept n, `reranks[i]` for `sweep[i]`); the choice names the sweep's own rows.
+ */
+export function chooseOnServed<R extends SweepRow>(
+  sweep: readonly R[],
+  reranks: readonly { heldout: RerankRow; train: RerankRow }[],
+  maxNearCopies: number,
+): SweepChoice<R> & { served: R[] } {
+  if (reranks.length !== sweep.length) throw new Error(`${reranks.length} reranked settings for a sweep of ${sweep.length}`);
+  const served = sweep.map((r, i) => ({
+    ...r,
+    heldout: reranks[i].heldout.on,
+    train: reranks[i].train.on,
+    variety: { heldout: reranks[i].heldout.varietyOn, train: reranks[i].train.varietyOn },
+  }));
+  const c = chooseDefaults(served, maxNearCopies);
+  const own = (row: R) => sweep[served.indexOf(row)];
+  return { ...c, chosen: own(c.chosen), mostAccurate: own(c.mostAccurate), reason: `served pictures: ${c.reason}`, served };
+}
+
+/**
  * The manifest's `extra.sampling` for a choice: the setting, and what was measured at it (reranked too, given a
  * CLIP, whose near-copy share over the threshold is noted in the reason).
  */
