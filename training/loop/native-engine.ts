@@ -11,13 +11,12 @@
 // averages them by rows. Non-trainable state the task's feeds read (a VQ-VAE's EMA codebook, which afterStep
 // changes) goes to the workers once a step. Outputs the task's afterStep gathers come back as tfjs tensors.
 import * as tf from "@tensorflow/tfjs";
-import type { Tensor } from "onnxruntime-node";
 import { paramLayout, type ParamLayout } from "../optim/flat-adamw";
 import type { Engine } from "./engine";
 import { NativeShard } from "./native-shard";
-import { assignFromFlat, copyToFlat, CTRL_SLOTS, type PooledGradients } from "./replicas";
-import { sliceBatch, type Batch, type StepContext, type TaskDefinition, type TrainTask } from "./task";
-import { mergeShards, shardBounds, WorkerPool, type ShardResult, type Wire } from "./worker-pool";
+import { assignFromFlat, copyToFlat, CTRL_SLOTS } from "./replicas";
+import type { Batch, StepContext, TaskDefinition, TrainTask } from "./task";
+import { pooledGradients, shardBounds, WorkerPool, type PooledGradients } from "./worker-pool";
 
 /** How the native engine uses the cores: `replicas` sessions (main thread + replicas − 1 workers) of `threads` each. */
 export interface NativeLayout {
@@ -42,12 +41,6 @@ export function nativeLayout(workers: number, threads: number | "auto", splittab
   }
   const t = Math.min(threads, workers);
   return { replicas: Math.max(1, Math.floor(workers / t)), threads: t };
-}
-
-/** An ORT output in the form a shard's gathered outputs travel and merge in: float32 or int32 only. */
-export function toWire(t: Tensor): Wire {
-  if (t.type !== "float32" && t.type !== "int32") throw new Error(`a gathered output must be float32 or int32, got ${t.type}`);
-  return { data: t.data as Float32Array | Int32Array, shape: [...t.dims], dtype: t.type };
 }
 
 /** The store's non-trainable variables (state such as EMA statistics), in store order. */
@@ -135,38 +128,12 @@ export class NativeEngine implements Engine {
     if (this.shape.replicas === 1) {
       const r = await this.main.run(batch, { ...ctx, replica: 0 });
       const ms = Math.round(r.ms);
-      const gathered = Object.fromEntries(Object.entries(r.gather).map(([k, t]) => [k, fromWire(toWire(t))]));
+      const gathered = Object.fromEntries(Object.entries(r.gather).map(([k, w]) => [k, tf.tensor(w.data, w.shape, w.dtype)]));
       return { grads: this.grads, loss: r.loss, logs: r.logs, gathered, timing: { shardsMs: [ms], totalMs: ms } };
     }
-    this.pool.check();
-    const bounds = shardBounds(batch.rows, this.shape.replicas);
-    const version = Atomics.load(this.ctrl, 0);
-    const remote = this.pool.workers.map((_, i) =>
-      this.pool.request(i, { batch: sliceBatch(batch, bounds[i + 1], bounds[i + 2]), ctx: { ...ctx, replica: i + 1 }, version }),
-    );
     // The main thread's own shard runs while the workers run theirs.
-    let mine: ShardResult;
-    try {
-      const r = await this.main.run(sliceBatch(batch, bounds[0], bounds[1]), { ...ctx, replica: 0 });
-      mine = {
-        rows: bounds[1],
-        ms: r.ms,
-        loss: r.loss,
-        logs: r.logs,
-        gather: Object.fromEntries(Object.entries(r.gather).map(([k, t]) => [k, toWire(t)])),
-      };
-    } catch (err) {
-      await Promise.allSettled(remote);
-      throw err;
-    }
-    const results = [mine, ...(await Promise.all(remote))];
-    for (let r = 1; r < this.shape.replicas; r++) Atomics.load(this.ctrl, r); // orders the workers' gradient writes before our reads
-    const merged = mergeShards(results, this.gradViews, this.grads);
-    return {
-      grads: this.grads,
-      ...merged,
-      timing: { shardsMs: results.map((r) => Math.round(r.ms)), totalMs: Math.round(performance.now() - called) },
-    };
+    const results = await this.pool.step(batch, ctx, this.ctrl, (shard, c) => this.main.run(shard, c));
+    return pooledGradients(results, this.gradViews, this.grads, called);
   }
 
   commit(): void {}
@@ -190,8 +157,4 @@ export class NativeEngine implements Engine {
     await this.pool.close();
     await this.main.close();
   }
-}
-
-function fromWire(w: Wire): tf.Tensor {
-  return tf.tensor(w.data, w.shape, w.dtype);
 }

@@ -16,6 +16,7 @@ import { createTask as createVqTask, vqTaskDefinition, type VQTaskOptions } from
 import { DropoutMasks } from "./dropout-masks";
 import { NativeEngine, nativeLayout } from "./native-engine";
 import type { PooledGradients } from "./replicas";
+import type { TaskDefinition, TrainTask } from "./task";
 
 const dir = nativeTestSetup("native-replicas");
 beforeAll(() => buildShapes({ outDir: path.join(dir(), "shapes"), seed: 3, counts: { train: 32, val: 8, test: 8 }, log: () => {} }));
@@ -34,14 +35,24 @@ function expectSame(got: PooledGradients, want: PooledGradients): void {
   }
 }
 
+/** One session and two one-thread replicas of `task` (both from its parameters), closed with the task after `body`. */
+async function onBoth(task: TrainTask, definition: TaskDefinition, body: (one: NativeEngine, two: NativeEngine) => Promise<void>) {
+  const layout = paramLayout(task.params.trainable());
+  const one = await NativeEngine.start(task, layout, 1, 8);
+  const two = await NativeEngine.start(task, layout, { replicas: 2, threads: 1 }, 8, definition);
+  try {
+    await body(one, two);
+  } finally {
+    await Promise.all([one.close(), two.close()]);
+    task.dispose();
+  }
+}
+
 describe("native replicas", () => {
   it("two VQ-VAE replicas give one session's step, before and after afterStep changes the codebook", async () => {
     const o = vqOptions();
     const task = await createVqTask(o, "main");
-    const layout = paramLayout(task.params.trainable());
-    const one = await NativeEngine.start(task, layout, 1, 8);
-    const two = await NativeEngine.start(task, layout, { replicas: 2, threads: 1 }, 8, vqTaskDefinition(o));
-    try {
+    await onBoth(task, vqTaskDefinition(o), async (one, two) => {
       expect(two.parallelism).toBe(2);
       const items = (from: number) => Int32Array.from({ length: 8 }, (_, i) => from + i);
       const ctx = { step: 0, progress: 0, lr: 1e-3 };
@@ -58,19 +69,13 @@ describe("native replicas", () => {
       const got1 = await two.gradients(batch1, { ...ctx, step: 1 });
       expectSame(got1, want1);
       tf.dispose([...Object.values(want1.gathered), ...Object.values(got1.gathered)]);
-    } finally {
-      await Promise.all([one.close(), two.close()]);
-      task.dispose();
-    }
+    });
   });
 
   it("two GPT replicas give one session's step, and the parameters they read are the live theta", async () => {
     const o = gptOptions();
     const task = await createGptTask(o, "main");
-    const layout = paramLayout(task.params.trainable());
-    const one = await NativeEngine.start(task, layout, 1, 8);
-    const two = await NativeEngine.start(task, layout, { replicas: 2, threads: 1 }, 8, gptTaskDefinition(o));
-    try {
+    await onBoth(task, gptTaskDefinition(o), async (one, two) => {
       const batch = task.plan(
         Int32Array.from({ length: 8 }, (_, i) => i),
         0,
@@ -80,10 +85,7 @@ describe("native replicas", () => {
       // An optimizer's in-place update of theta is what every replica reads next.
       for (const e of [one, two]) for (let i = 0; i < e.theta.length; i++) e.theta[i] *= 0.9;
       expectSame(await two.gradients(batch, { ...ctx, step: 1 }), await one.gradients(batch, { ...ctx, step: 1 }));
-    } finally {
-      await Promise.all([one.close(), two.close()]);
-      task.dispose();
-    }
+    });
   });
 
   it("draws other dropout masks for another replica's shard, and replica 0 the one-session masks", () => {

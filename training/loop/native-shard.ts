@@ -8,6 +8,7 @@
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import type { ParamLayout } from "../optim/flat-adamw";
 import type { Batch, NativeGraph, StepContext, TrainTask } from "./task";
+import type { ShardResult, Wire } from "./worker-pool";
 
 interface Compiled {
   graph: NativeGraph;
@@ -18,12 +19,10 @@ interface Compiled {
   unused: string[];
 }
 
-export interface ShardRun {
-  loss: number;
-  logs: Record<string, number>;
-  /** The outputs the task's afterStep gathers, as ORT tensors. */
-  gather: Record<string, Tensor>;
-  ms: number;
+/** An ORT output in the form a shard's gathered outputs travel and merge in: float32 or int32 only. */
+export function toWire(t: Tensor): Wire {
+  if (t.type !== "float32" && t.type !== "int32") throw new Error(`a gathered output must be float32 or int32, got ${t.type}`);
+  return { data: t.data as Float32Array | Int32Array, shape: [...t.dims], dtype: t.type };
 }
 
 export class NativeShard {
@@ -77,7 +76,7 @@ export class NativeShard {
   }
 
   /** d (this shard's mean loss) / d θ into `grads`, with the loss, the logs and the gathered outputs. */
-  async run(batch: Batch, ctx: StepContext): Promise<ShardRun> {
+  async run(batch: Batch, ctx: StepContext): Promise<ShardResult> {
     const started = performance.now();
     const { graph, session, fetches, unused } = await this.compile(batch.rows);
     if (this.local !== this.theta) this.local.set(this.theta);
@@ -99,9 +98,10 @@ export class NativeShard {
     if (this.grads !== this.gradsOut) this.gradsOut.set(this.grads);
     const read = (name: string) => (out[name].data as Float32Array)[0];
     return {
+      rows: batch.rows,
       loss: read(graph.loss),
       logs: Object.fromEntries(Object.entries(graph.logs).map(([k, v]) => [k, read(v)])),
-      gather: Object.fromEntries(Object.entries(gather).map(([k, o]) => [k, out[o]])),
+      gather: Object.fromEntries(Object.entries(gather).map(([k, o]) => [k, toWire(out[o])])),
       ms: performance.now() - started,
     };
   }

@@ -6,10 +6,9 @@ import { parentPort, workerData } from "node:worker_threads";
 import { initBackend } from "../../lib/tensor/backend";
 import type { ParamLayout } from "../optim/flat-adamw";
 import { NativeShard } from "./native-shard";
-import { stateVars, toWire } from "./native-engine";
+import { stateVars } from "./native-engine";
 import { assignFromFlat, layout } from "./replicas";
 import type { Batch, CreateTask, StepContext, TaskDefinition } from "./task";
-import type { ShardResult } from "./worker-pool";
 
 interface WorkerData {
   definition: TaskDefinition;
@@ -47,14 +46,7 @@ async function main(): Promise<void> {
         const version = Atomics.load(d.ctrl, 0);
         if (version !== loaded && d.state.length) assignFromFlat(stateVars(task.params), d.state);
         loaded = version;
-        const r = await shard.run(m.batch, m.ctx);
-        const result: ShardResult = {
-          rows: m.batch.rows,
-          ms: r.ms,
-          loss: r.loss,
-          logs: r.logs,
-          gather: Object.fromEntries(Object.entries(r.gather).map(([k, t]) => [k, toWire(t)])),
-        };
+        const result = await shard.run(m.batch, m.ctx);
         Atomics.store(d.ctrl, d.replica, m.ctx.step);
         port.postMessage({ type: "done", result });
       } catch (err) {

@@ -9,10 +9,10 @@
 // writes with the messages.
 import * as tf from "@tensorflow/tfjs";
 import { paramLayout } from "../optim/flat-adamw";
-import { sliceBatch, type Batch, type StepContext, type TaskDefinition, type TrainTask } from "./task";
-import { mergeShards, shardBounds, WorkerPool, type ShardResult, type Wire } from "./worker-pool";
+import type { Batch, StepContext, TaskDefinition, TrainTask } from "./task";
+import { pooledGradients, WorkerPool, type PooledGradients, type ShardResult, type Wire } from "./worker-pool";
 
-export type { ShardResult } from "./worker-pool";
+export type { PooledGradients, ShardResult } from "./worker-pool";
 
 /** Names, shapes and sizes of a store's tensors in order: both sides must agree on it before sharing flat buffers. */
 export const layout = paramLayout;
@@ -67,17 +67,6 @@ export function assignFromFlat(vars: Map<string, tf.Variable>, view: Float32Arra
     t.dispose();
     offset += v.size;
   }
-}
-
-export interface PooledGradients {
-  /** Row-weighted mean gradient of all replicas, flat in trainable order. */
-  grads: Float32Array;
-  loss: number;
-  logs: Record<string, number>;
-  /** The shards' `gather` tensors concatenated in row order (the caller disposes them). */
-  gathered: Record<string, tf.Tensor>;
-  /** Where the time went: each replica's shard (ms), and the whole call including waiting and averaging. */
-  timing: { shardsMs: number[]; totalMs: number };
 }
 
 /** Control slots: [0] weight version, [r] last step worker r (1-based replica) finished. */
@@ -146,30 +135,10 @@ export class ReplicaPool {
 
   /** Gradient of the whole batch's mean loss, computed shard by shard across the replicas. */
   async gradients(batch: Batch, ctx: Omit<StepContext, "replica">): Promise<PooledGradients> {
-    this.pool.check();
     const called = performance.now();
-    const bounds = shardBounds(batch.rows, this.replicas);
-    const version = Atomics.load(this.ctrl, 0);
-    const remote = this.pool.workers.map((_, i) =>
-      this.pool.request(i, { batch: sliceBatch(batch, bounds[i + 1], bounds[i + 2]), ctx: { ...ctx, replica: i + 1 }, version }),
-    );
     // The main thread's own shard runs while the workers run theirs.
-    let mine: ShardResult;
-    try {
-      mine = await shardGradients(this.task, sliceBatch(batch, bounds[0], bounds[1]), { ...ctx, replica: 0 }, this.mainGrads);
-    } catch (err) {
-      await Promise.allSettled(remote);
-      throw err;
-    }
-    const results = [mine, ...(await Promise.all(remote))];
-    for (let r = 1; r < this.replicas; r++) Atomics.load(this.ctrl, r); // orders the workers' gradient writes before our reads
-    const grads = new Float32Array(this.trainableTotal);
-    const merged = mergeShards(results, [this.mainGrads, ...this.gradViews], grads);
-    return {
-      grads,
-      ...merged,
-      timing: { shardsMs: results.map((r) => Math.round(r.ms)), totalMs: Math.round(performance.now() - called) },
-    };
+    const results = await this.pool.step(batch, ctx, this.ctrl, (shard, c) => shardGradients(this.task, shard, c, this.mainGrads));
+    return pooledGradients(results, [this.mainGrads, ...this.gradViews], new Float32Array(this.trainableTotal), called);
   }
 
   close(): Promise<void> {

@@ -4,6 +4,7 @@
 // shards' results merged (row-weighted loss and logs, `gather` tensors concatenated in row order).
 import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
+import { sliceBatch, type Batch, type StepContext } from "./task";
 
 type Typed = Int32Array | Float32Array | Uint8Array;
 export type Wire = { data: Typed; shape: number[]; dtype: tf.DataType };
@@ -15,6 +16,17 @@ export interface ShardResult {
   loss: number;
   logs: Record<string, number>;
   gather: Record<string, Wire>;
+}
+
+export interface PooledGradients {
+  /** Row-weighted mean gradient of all replicas, flat in trainable order. */
+  grads: Float32Array;
+  loss: number;
+  logs: Record<string, number>;
+  /** The shards' `gather` tensors concatenated in row order (the caller disposes them). */
+  gathered: Record<string, tf.Tensor>;
+  /** Where the time went: each replica's shard (ms), and the whole call including waiting and averaging. */
+  timing: { shardsMs: number[]; totalMs: number };
 }
 
 interface Pending {
@@ -74,6 +86,37 @@ export class WorkerPool {
     });
   }
 
+  /**
+   * One data-parallel step over the main thread (replica 0) and the workers: worker i gets shard i + 1 of `batch`
+   * (and the weights' `version`, ctrl[0]) while `mine` runs shard 0 here; resolves with every shard's result in row
+   * order, once each worker's gradient writes are ordered before the caller's reads (an Atomics read of its slot
+   * ctrl[i + 1], which it stores after writing).
+   */
+  async step(
+    batch: Batch,
+    ctx: Omit<StepContext, "replica">,
+    ctrl: Int32Array,
+    mine: (shard: Batch, ctx: StepContext) => Promise<ShardResult>,
+  ): Promise<ShardResult[]> {
+    this.check();
+    const replicas = this.workers.length + 1;
+    const bounds = shardBounds(batch.rows, replicas);
+    const version = Atomics.load(ctrl, 0);
+    const remote = this.workers.map((_, i) =>
+      this.request(i, { batch: sliceBatch(batch, bounds[i + 1], bounds[i + 2]), ctx: { ...ctx, replica: i + 1 }, version }),
+    );
+    let own: ShardResult;
+    try {
+      own = await mine(sliceBatch(batch, bounds[0], bounds[1]), { ...ctx, replica: 0 });
+    } catch (err) {
+      await Promise.allSettled(remote);
+      throw err;
+    }
+    const results = [own, ...(await Promise.all(remote))];
+    for (let r = 1; r < replicas; r++) Atomics.load(ctrl, r);
+    return results;
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
@@ -89,14 +132,11 @@ export function shardBounds(rows: number, replicas: number): number[] {
 }
 
 /**
- * The whole batch's mean gradient, loss and logs from its shards' (weighted by rows: exactly the gradient of the
- * batch's mean loss), and the shards' `gather` tensors concatenated in row order (the caller disposes them).
+ * The whole batch's mean gradient (into `into`), loss and logs from its shards' (weighted by rows: exactly the
+ * gradient of the batch's mean loss), the shards' `gather` tensors concatenated in row order (the caller disposes
+ * them), and the timing of a call that began at `called` (performance.now()).
  */
-export function mergeShards(
-  results: ShardResult[],
-  views: Float32Array[],
-  into: Float32Array,
-): { loss: number; logs: Record<string, number>; gathered: Record<string, tf.Tensor> } {
+export function pooledGradients(results: ShardResult[], views: Float32Array[], into: Float32Array, called: number): PooledGradients {
   const rows = results.reduce((a, r) => a + r.rows, 0);
   const logs: Record<string, number> = {};
   let loss = 0;
@@ -120,5 +160,11 @@ export function mergeShards(
     }
     gathered[name] = tf.tensor(data, [parts.reduce((a, p) => a + p.shape[0], 0), ...parts[0].shape.slice(1)], parts[0].dtype);
   }
-  return { loss, logs, gathered };
+  return {
+    grads: into,
+    loss,
+    logs,
+    gathered,
+    timing: { shardsMs: results.map((r) => Math.round(r.ms)), totalMs: Math.round(performance.now() - called) },
+  };
 }
