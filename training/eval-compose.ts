@@ -7,7 +7,6 @@
 // as eval:gpt) and its style (style@1: the nearest real image is in the prompt's style), beside the variety of each
 // prompt's pictures. Prints a table and writes JSON.
 import fs from "node:fs";
-import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import type { CaptionRecord } from "../lib/data/manifest";
 import { batchSamplerFor } from "../lib/generate/engine";

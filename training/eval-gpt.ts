@@ -188,6 +188,8 @@ runMain("eval:gpt", async () => {
   bar.finish();
 
   type Reranked = { clip: string; candidates: number; heldout: RerankRow; train: RerankRow };
+  /** A sweep row as the sampler's setting. */
+  const asSetting = (r: SweepRow) => ({ guidance: r.guidance, temperature: r.temperature, topK: r.topK ?? undefined });
   let rerank: Reranked | null = null;
   let servedRows: (typeof sweep)[number][] | null = null;
   let choice: ReturnType<typeof chooseDefaults<(typeof sweep)[number]>>;
@@ -215,7 +217,6 @@ runMain("eval:gpt", async () => {
       rbar.finish();
       return r;
     };
-    const asSetting = (r: (typeof sweep)[number]) => ({ guidance: r.guidance, temperature: r.temperature, topK: r.topK ?? undefined });
     if (flags.chooseOn === "served") {
       // Each setting judged on what the server shows: the kept pictures' accuracy and variety.
       const reranks: Reranked[] = [];
@@ -232,7 +233,7 @@ runMain("eval:gpt", async () => {
     clip?.model.dispose();
   }
   const best = choice.chosen;
-  const setting = { guidance: best.guidance, temperature: best.temperature, topK: best.topK ?? undefined };
+  const setting = asSetting(best);
   pool.dispose();
 
   const defaults = defaultsFor(choice, { images: flags.images, maxNearCopies: flags.maxNearCopies, rerank, judgedOn: flags.chooseOn });
@@ -246,18 +247,17 @@ runMain("eval:gpt", async () => {
   console.log(`${"".padEnd(24)} ${"held-out test".padEnd(23)}   ${"in-distribution train".padEnd(23)}   variety held-out    variety train`);
   console.log(`${"chance".padEnd(24)} ${line(chanceScores.heldout)}   ${line(chanceScores.train)}`);
   console.log(`${"ceiling (VQ recon)".padEnd(24)} ${line(ceiling.heldout)}   ${line(ceiling.train)}`);
-  for (const r of sweep) {
-    const mark = r === best ? "  ← chosen" : r === choice.mostAccurate ? "  ← most accurate" : "";
-    const v = `${varietyColumns(r.variety.heldout)}   ${varietyColumns(r.variety.train)}`;
-    console.log(`${settingName(r).padEnd(24)} ${line(r.heldout)}   ${line(r.train)}   ${v}${mark}`);
-  }
-  if (servedRows) {
-    console.log(`served: CLIP's best ${flags.images} of ${flags.candidates}, kept apart, at each setting (what the choice is judged on)`);
-    for (const [i, r] of servedRows.entries()) {
+  /** One table row per setting of the sweep (`rows[i]` measures `sweep[i]`), the chosen and most accurate marked. */
+  const printRows = (rows: readonly SweepRow[]) =>
+    rows.forEach((r, i) => {
       const mark = sweep[i] === best ? "  ← chosen" : sweep[i] === choice.mostAccurate ? "  ← most accurate" : "";
       const v = `${varietyColumns(r.variety.heldout)}   ${varietyColumns(r.variety.train)}`;
       console.log(`${settingName(r).padEnd(24)} ${line(r.heldout)}   ${line(r.train)}   ${v}${mark}`);
-    }
+    });
+  printRows(sweep);
+  if (servedRows) {
+    console.log(`served: CLIP's best ${flags.images} of ${flags.candidates}, kept apart, at each setting (what the choice is judged on)`);
+    printRows(servedRows);
   }
   console.log(`chosen: ${defaults.measured.reason}`);
   console.log(
