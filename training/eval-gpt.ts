@@ -11,9 +11,10 @@
 // and the Create form read. At that setting it also draws a contact
 // sheet (training/gpt/contact-sheet.ts): 8 prompts of each set, the real image beside 4 generated ones. With a
 // CLIP (--clip, default the model's clip/ folder) it also measures what reranking `candidates` pictures buys at
-// that setting, at equal n (training/gpt/rerank-eval.ts). --choose-on served reranks every setting and judges the
-// defaults on the served pictures (CLIP's best n of `candidates`, kept apart: what a person sees) instead of the
-// first n as sampled.
+// that setting, at equal n (training/gpt/rerank-eval.ts). With a CLIP, every setting is also reranked and the
+// defaults are judged on the served pictures (CLIP's best n of `candidates`, kept apart: what a person sees, since
+// the server reranks whenever the model has a CLIP); --choose-on first judges the first n as sampled instead, the
+// only choice without a CLIP.
 import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -64,7 +65,8 @@ const Flags = z.object({
    * `images` of `candidates`, kept apart, what a person sees (every setting reranked: `candidates`/`images` × the
    * sampling). Needs a CLIP.
    */
-  chooseOn: z.enum(["first", "served"]).default("first"),
+  /** Default: "served" when there is a CLIP (the server then reranks, so the kept pictures are what a person sees), else "first". */
+  chooseOn: z.enum(["first", "served"]).optional(),
   writeDefaults: z
     .enum(["true", "false"])
     .optional()
@@ -139,6 +141,7 @@ runMain("eval:gpt", async () => {
   const clipDir = flags.clip ?? (fs.existsSync(path.join(dir, "clip", "manifest.json")) ? path.join(dir, "clip") : null);
   if (flags.chooseOn === "served" && !clipDir)
     throw new Error("--choose-on served needs a CLIP: --clip DIR, or a clip/ folder in the model's");
+  const chooseOn = flags.chooseOn ?? (clipDir ? "served" : "first");
   // Loaded before the sweep, so that a bad --clip stops the eval before its minutes of sampling.
   const clip = clipDir ? { model: Clip.load(clipDir).model, text: await loadTextTokenizer(clipDir) } : null;
   const nul = tok.encodeNull(c.textLen);
@@ -217,7 +220,7 @@ runMain("eval:gpt", async () => {
       rbar.finish();
       return r;
     };
-    if (flags.chooseOn === "served") {
+    if (chooseOn === "served") {
       // Each setting judged on what the server shows: the kept pictures' accuracy and variety.
       const reranks: Reranked[] = [];
       for (const r of sweep) reranks.push(await rerankAt(asSetting(r)));
@@ -236,7 +239,7 @@ runMain("eval:gpt", async () => {
   const setting = asSetting(best);
   pool.dispose();
 
-  const defaults = defaultsFor(choice, { images: flags.images, maxNearCopies: flags.maxNearCopies, rerank, judgedOn: flags.chooseOn });
+  const defaults = defaultsFor(choice, { images: flags.images, maxNearCopies: flags.maxNearCopies, rerank, judgedOn: chooseOn });
   const pct = (x: number) => `${(100 * x).toFixed(1)}`.padStart(5);
   const line = (s: Scores) => `${pct(s.exact1)} ${pct(s.exact5)} ${pct(s.family1)} ${pct(s.family5)}`;
   console.log(
@@ -286,7 +289,7 @@ runMain("eval:gpt", async () => {
         chance: chanceScores,
         ceiling,
         sweep,
-        chooseOn: flags.chooseOn,
+        chooseOn,
         ...(servedRows ? { servedSweep: servedRows.map(({ byStyle: _, ...r }) => r) } : {}),
         best: defaults,
         mostAccurate: settingName(choice.mostAccurate),

@@ -8,7 +8,8 @@
 // Differences between CLIPs are paired (same prompts, same candidates): each row after the first gives its mean
 // per-prompt difference from the first CLIP with a standard error, so noise can be told from a gain. Experiments
 // ranked on the same candidates, beside the server's rule: --contrast (training/gpt/contrast-rerank.ts), --evidence
-// (the transformer's own evidence for the prompt), --by-score (CLIP without the keep-apart rule).
+// (the transformer's own evidence for the prompt), --by-score (CLIP without the keep-apart rule). The JSON keeps
+// every prompt's scores (the first CLIP's as "served"), for `npm run eval:paired` between two models' runs.
 import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -238,6 +239,8 @@ runMain("eval:rerank", async () => {
           {
             off: meanScores(r.off),
             oracle: meanScores(r.oracle),
+            // Per prompt, so that two models' runs on the same prompts can be compared pairwise (eval:paired).
+            perPrompt: { captions: sets[name].map((x) => x.caption), off: r.off, served: r.clips[0] },
             ...(flags.evidence
               ? {
                   evidence: meanScores(r.evidence),
