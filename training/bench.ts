@@ -2,7 +2,7 @@
 // matter, measured side by side in one run on the active backend; `--pg` adds the HTTP rows with two servers
 // sharing that (scratch) PostgreSQL database (absolute times on a shared 2-core machine are noisy; ratios measured in
 // the same run are not). Prints a table and writes JSON. `--smoke` checks the plumbing only (tiny models, one request
-// per HTTP row): what the bench's test runs; its numbers mean nothing.
+// per client, 1 or 2 clients a row): what the bench's test runs; its numbers mean nothing.
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";

@@ -1,7 +1,7 @@
 // `npm run bench -- --smoke` end to end (tiny models for the model rows; the real server with the shipped model for
-// the HTTP rows, one request per client): the JSON has every number the README's table shows. Its speed is the
-// benchmark's business, not this test's. The training-loop rows (1 vs N workers) are left out here: they need
-// minutes, and the loop's maths is tested in training/loop/.
+// the HTTP rows, one request per client, 1 or 2 clients): the JSON has every number the README's table shows. Its
+// speed is the benchmark's business, not this test's. The training-loop rows (1 vs N workers) are left out here:
+// they need minutes, and the loop's maths is tested in training/loop/.
 import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -9,7 +9,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { folderHasClip } from "../../lib/generate/model-bundle";
-import { percentile } from "./http";
+import { generationRows, percentile, rowKey } from "./http";
 
 const run = promisify(execFile);
 
@@ -19,6 +19,26 @@ describe("bench", () => {
     expect(percentile([5, 1, 3, 2, 4], 95)).toBe(5);
     expect(percentile([7], 95)).toBe(7);
     expect(Number.isNaN(percentile([], 50))).toBe(true);
+  });
+
+  it("measures 1, 8 and 32 clients (4 images on two servers), and the reranked row only with a CLIP", () => {
+    const keys = (o: Parameters<typeof generationRows>[0]) => generationRows(o).map(rowKey);
+    expect(keys({ smoke: false, twoServers: false, rerank: true })).toEqual([
+      "images1_clients1",
+      "images1_clients8",
+      "images4_clients1",
+      "images4_clients8",
+      "images4_clients32",
+      "images4_clients1_candidates16",
+    ]);
+    expect(keys({ smoke: false, twoServers: false, rerank: false })).not.toContain("images4_clients1_candidates16");
+    expect(keys({ smoke: false, twoServers: true, rerank: true })).toEqual(["images4_clients1", "images4_clients8", "images4_clients32"]);
+    expect(keys({ smoke: true, twoServers: false, rerank: false })).toEqual([
+      "images1_clients1",
+      "images1_clients2",
+      "images4_clients1",
+      "images4_clients2",
+    ]);
   });
 
   // Generous limits: on a busy machine (a training job on both cores) the quick bench alone has taken > 280 s.
@@ -47,11 +67,10 @@ describe("bench", () => {
     const reranks = folderHasClip(path.join("models", "default"));
     expect(Object.keys(r.http.generation).sort()).toEqual([
       "images1_clients1",
-      "images1_clients8",
+      "images1_clients2",
       "images4_clients1",
       ...(reranks ? ["images4_clients1_candidates16"] : []),
-      "images4_clients32",
-      "images4_clients8",
+      "images4_clients2",
     ]);
     expect(r.http).toMatchObject({ servers: 1, database: "sqlite" });
     expect(r.httpTwoServers).toBeNull();

@@ -123,9 +123,32 @@ export async function startServer(env: Record<string, string>): Promise<Server> 
   };
 }
 
+/**
+ * The generation rows: n images for c clients without reranking (on two servers: 4 images only); with a CLIP in
+ * the model, also the issue-16 row (a 4-image request that samples 16 candidates and keeps CLIP's best 4).
+ * --smoke checks the plumbing with 1 and 2 clients where the bench measures 1, 8 and 32.
+ */
+export function generationRows(o: {
+  smoke: boolean;
+  twoServers: boolean;
+  rerank: boolean;
+}): { n: number; clients: number; candidates: number }[] {
+  const many = o.smoke ? [1, 2] : [1, 8, 32];
+  if (o.twoServers) return many.map((clients) => ({ n: 4, clients, candidates: 1 }));
+  return [
+    ...many.slice(0, 2).map((clients) => ({ n: 1, clients, candidates: 1 })),
+    ...many.map((clients) => ({ n: 4, clients, candidates: 1 })),
+    ...(o.rerank ? [{ n: 4, clients: 1, candidates: 16 }] : []),
+  ];
+}
+
+/** A row's name in the results: `images4_clients8`, `images4_clients1_candidates16`. */
+export const rowKey = (r: { n: number; clients: number; candidates: number }) =>
+  `images${r.n}_clients${r.clients}${r.candidates > 1 ? `_candidates${r.candidates}` : ""}`;
+
 export async function benchHttp(o: {
   quick: boolean;
-  /** One request per client in every row: checks the plumbing (training/bench/bench.test.ts), measures nothing. */
+  /** One request per client, 1 or 2 clients: checks the plumbing (training/bench/bench.test.ts), measures nothing. */
   smoke?: boolean;
   modelDir?: string;
   /** A scratch PostgreSQL database: two servers share it (and one image folder) instead of one on SQLite. */
@@ -192,15 +215,8 @@ export async function benchHttp(o: {
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
-    // Rows: n images for c clients without reranking (clients spread round-robin over the servers); with a CLIP in
-    // the model, also the issue-16 row (a 4-image request that samples 16 candidates and keeps CLIP's best 4).
-    const runs: { n: number; clients: number; candidates: number }[] = o.pgUrl
-      ? [1, 8, 32].map((clients) => ({ n: 4, clients, candidates: 1 }))
-      : [
-          ...[1, 8].map((clients) => ({ n: 1, clients, candidates: 1 })),
-          ...[1, 8, 32].map((clients) => ({ n: 4, clients, candidates: 1 })),
-          ...(rerank ? [{ n: 4, clients: 1, candidates: 16 }] : []),
-        ];
+    // Clients are spread round-robin over the servers.
+    const runs = generationRows({ smoke: o.smoke === true, twoServers: !!o.pgUrl, rerank });
     for (const { n, clients, candidates } of runs) {
       const perClient = o.smoke ? 1 : o.quick ? (clients === 1 ? 2 : 1) : clients === 1 ? 6 : clients === 8 ? 3 : 2;
       const times: number[] = [];
@@ -212,7 +228,7 @@ export async function benchHttp(o: {
         }),
       );
       const wallS = (performance.now() - started) / 1000;
-      const key = `images${n}_clients${clients}${candidates > 1 ? `_candidates${candidates}` : ""}`;
+      const key = rowKey({ n, clients, candidates });
       generation[key] = { ...stats(times), imagesPerS: Math.round(((n * times.length) / wallS) * 10) / 10 };
       log(`${key}: p50 ${generation[key].p50Ms} ms, p95 ${generation[key].p95Ms} ms, ${generation[key].imagesPerS} images/s`);
     }
