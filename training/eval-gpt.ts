@@ -63,9 +63,8 @@ const Flags = z.object({
   /**
    * Which pictures the defaults are judged on: the first `images` as sampled, or the served ones — CLIP's best
    * `images` of `candidates`, kept apart, what a person sees (every setting reranked: `candidates`/`images` × the
-   * sampling). Needs a CLIP.
+   * sampling). Needs a CLIP. Default: "served" when there is one (the server then reranks), else "first".
    */
-  /** Default: "served" when there is a CLIP (the server then reranks, so the kept pictures are what a person sees), else "first". */
   chooseOn: z.enum(["first", "served"]).optional(),
   writeDefaults: z
     .enum(["true", "false"])

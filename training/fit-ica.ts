@@ -11,9 +11,9 @@ import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import { batchTensor } from "../lib/data/batches";
-import { loadSplit, readManifest } from "../lib/data/manifest";
+import { datasetHash, loadSplit, readManifest } from "../lib/data/manifest";
 import { mulberry32, shuffleInPlace } from "../lib/data/rng";
-import { imageBytes, sha256, type Shard } from "../lib/data/shard";
+import { imageBytes, type Shard } from "../lib/data/shard";
 import { initBackend } from "../lib/tensor/backend";
 import { parseFlags, runMain } from "./cli";
 import { imageGridPng, tensorToImages } from "./image-grid";
@@ -107,7 +107,7 @@ runMain("fit:ica", async () => {
 
   if (flags.export) {
     fs.mkdirSync(flags.export, { recursive: true });
-    const dataHash = sha256(fs.readFileSync(path.join(flags.data, "manifest.json")));
+    const dataHash = datasetHash(flags.data);
     const exported = {
       kind: "ica",
       config: { k: flags.k, m: flags.m[0], size: flags.size, seed: flags.seed, contrast: "logcosh" },

@@ -13,7 +13,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { captionsFor, loadSplit, readCaptions, readManifest } from "../lib/data/manifest";
+import { captionsFor, datasetHash, loadSplit, readCaptions, readManifest } from "../lib/data/manifest";
 import { mulberry32 } from "../lib/data/rng";
 import type { Scene } from "../lib/data/shapes/caption";
 import { sha256 } from "../lib/data/shard";
@@ -209,7 +209,7 @@ runMain("train:clip", async () => {
     notes,
   };
   const trainer = trainerConfigFrom(CLIP_TRAINER_DEFAULTS, flags);
-  const dataHash = sha256(fs.readFileSync(path.join(flags.data, "manifest.json")));
+  const dataHash = datasetHash(flags.data);
   console.log(
     `training CLIP (${flags.preset}) on ${data.train.count} pairs, backend ${backend.name}, text vocab ${tok.vocabSize} from ${flags.textTokenizer}; checkpoints in ${flags.out}`,
   );

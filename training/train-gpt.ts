@@ -7,8 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { captionsFor, loadSplit, readCaptions, readManifest, type Split } from "../lib/data/manifest";
-import { sha256 } from "../lib/data/shard";
+import { captionsFor, datasetHash, loadSplit, readCaptions, readManifest, type Split } from "../lib/data/manifest";
 import { saveCheckpoint } from "../lib/model/checkpoint";
 import { DEFAULT_TRANSFORMER_CONFIG, type TransformerConfig } from "../lib/model/transformer-config";
 import { VQModel } from "../lib/model/vq-model";
@@ -126,7 +125,7 @@ runMain("train:gpt", async () => {
     nullText: tok.encodeNull(flags.textLen),
     sheet: { imageTokenizer: flags.imageTokenizer, textTokenizer: textDir, prompts: sheetPrompts(captions("val")) },
   };
-  const dataHash = sha256(fs.readFileSync(path.join(flags.data, "manifest.json")));
+  const dataHash = datasetHash(flags.data);
   console.log(
     `training the transformer (${flags.preset}) on ${data.train.count} pairs, backend ${backend.name}, text vocab ${tok.vocabSize}; checkpoints in ${flags.out}`,
   );

@@ -7,8 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { loadSplit, readManifest } from "../lib/data/manifest";
-import { sha256 } from "../lib/data/shard";
+import { datasetHash, loadSplit, readManifest } from "../lib/data/manifest";
 import { saveCheckpoint } from "../lib/model/checkpoint";
 import { initBackend } from "../lib/tensor/backend";
 import { registerFastGradients } from "../lib/tensor/gradients";
@@ -49,7 +48,7 @@ runMain("train:lab", async () => {
   const train0 = loadSplit(flags.data, "train", flags.size, manifest);
   const val0 = loadSplit(flags.data, "val", flags.size, manifest);
   const outDir = flags.out ?? path.join("runs", `lab-${flags.model}`);
-  const dataHash = sha256(fs.readFileSync(path.join(flags.data, "manifest.json")));
+  const dataHash = datasetHash(flags.data);
   const definition = lab.definition({
     train: { ...train0, data: shared(train0.data) },
     val: { ...val0, data: shared(val0.data) },

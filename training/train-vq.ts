@@ -11,8 +11,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { loadSplit, readManifest } from "../lib/data/manifest";
-import { sha256 } from "../lib/data/shard";
+import { datasetHash, loadSplit, readManifest } from "../lib/data/manifest";
 import { readCheckpointManifest, saveCheckpoint } from "../lib/model/checkpoint";
 import { DISCRIMINATOR_PREFIX } from "../lib/model/discriminator";
 import { DEFAULT_VQ_CONFIG, vqConfigFromManifest, type VQConfig } from "../lib/model/vq-config";
@@ -98,7 +97,7 @@ runMain("train:vq", async () => {
     );
   }
   const outDir = flags.out ?? path.join("runs", flags.kind);
-  const dataHash = sha256(fs.readFileSync(path.join(flags.data, "manifest.json")));
+  const dataHash = datasetHash(flags.data);
   const options: VQTaskOptions = {
     config,
     seed: flags.seed,

@@ -1,6 +1,7 @@
 // What a built dataset folder holds: manifest.json (counts, shard files with sha256, sources and licences) and
 // captions.jsonl (one record per image, pointing at its split and index). Read back with validation, so a
 // hand-edited or half-written folder fails with a message instead of training on garbage.
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
@@ -64,6 +65,27 @@ export function readManifest(dir: string): DatasetManifest {
   const parsed = DatasetManifest.safeParse(raw);
   if (!parsed.success) throw new Error(`${file} is not a valid dataset manifest: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   return parsed.data;
+}
+
+/**
+ * The data hash a checkpoint records (its manifest's `dataHash`): sha256 of the dataset's manifest without its
+ * build time (`createdAt`), then of its captions. The same data built again — on a fresh machine, another day — has
+ * the same hash, so a model warm-started there still names the data its parent was trained on; a changed shard (its
+ * sha256 is in the manifest), caption, split or source changes it.
+ */
+export function datasetHash(dir: string): string {
+  const file = path.join(dir, "manifest.json");
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`cannot read dataset manifest ${file}: ${(err as Error).message} (build it with \`npm run data\`)`);
+  }
+  delete raw.createdAt;
+  const h = createHash("sha256").update(JSON.stringify(raw));
+  const captions = path.join(dir, "captions.jsonl");
+  if (fs.existsSync(captions)) h.update(fs.readFileSync(captions));
+  return h.digest("hex");
 }
 
 export function readCaptions(dir: string): CaptionRecord[] {

@@ -27,7 +27,10 @@ export const CheckpointManifest = z.object({
   kind: z.string(),
   config: z.record(z.string(), z.unknown()),
   metrics: z.record(z.string(), z.unknown()).default({}),
-  /** sha256 of the dataset manifest the model was trained on. */
+  /**
+   * The dataset the model was trained on: `datasetHash` (lib/data/manifest.ts), its manifest without the build time
+   * and its captions. Checkpoints written before that function hashed the manifest file whole, build time included.
+   */
   dataHash: z.string().nullable(),
   tfjsVersion: z.string(),
   createdAt: z.string(),

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { captionsFor, loadSplit, readCaptions, readManifest } from "../../lib/data/manifest";
+import { captionsFor, datasetHash, loadSplit, readCaptions, readManifest } from "../../lib/data/manifest";
 import { imageAt } from "../../lib/data/shard";
 import { scoreImage } from "../../lib/data/shapes/score";
 import { buildEmoji, rasteriseAll, type Job } from "./build-emoji";
@@ -96,5 +96,22 @@ describe("shapes build", () => {
     buildShapes({ outDir: out, seed: 1, counts: { train: 40, val: 5, test: 5 }, log: quiet });
     expect(fs.existsSync(path.join(out, "stale.txt"))).toBe(false);
     expect(readManifest(out).counts.train).toBe(40);
+  });
+
+  it("has one data hash for the same data built twice, and another when a caption changes", async () => {
+    const build = (name: string) => {
+      const out = path.join(dir, name);
+      buildShapes({ outDir: out, seed: 3, counts: { train: 30, val: 5, test: 5 }, log: quiet });
+      return out;
+    };
+    const a = build("hash-a");
+    await new Promise((r) => setTimeout(r, 5)); // another build time
+    const b = build("hash-b");
+    expect(readManifest(a).createdAt).not.toBe(readManifest(b).createdAt);
+    expect(datasetHash(b)).toBe(datasetHash(a));
+    const file = path.join(b, "captions.jsonl");
+    fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("circle", "square"));
+    expect(datasetHash(b)).not.toBe(datasetHash(a));
+    expect(() => datasetHash(path.join(dir, "nothing"))).toThrow(/npm run data/);
   });
 });
