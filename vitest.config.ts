@@ -2,10 +2,9 @@ import path from "node:path";
 import { defineConfig } from "vitest/config";
 
 /**
- * Files that run one at a time, never two of them together: the ones that share the one scratch PostgreSQL database
- * (TESSERA_TEST_PG_URL; a claim test there would take another file's queued jobs; no other file uses it) and the
- * ones whose assertions are about time (a fault must heal, a slow client be cut off, within seconds — with margins
- * for a loaded machine).
+ * Files that run alone, after the rest: the ones that share the one scratch PostgreSQL database
+ * (TESSERA_TEST_PG_URL; a claim test there would take another file's queued jobs) and the ones whose assertions are
+ * about time (a fault must heal, a slow client be cut off, within seconds).
  */
 const SERIAL = [
   "lib/db/db.test.ts",
@@ -20,9 +19,9 @@ const SERIAL = [
 ];
 
 /**
- * `npm run bench -- --smoke` end to end: most of its time is `next build` (a process of its own, waiting on little
- * else), so it runs beside the shared files instead of after them — alone at the end it kept one core idle for
- * 80 s of a 321 s quiet unit run. The e2e tests later find the build it made.
+ * `npm run bench -- --smoke` end to end: most of its time is `next build` (a process of its own), so it starts first,
+ * beside the shared files, instead of last — alone at the end it kept one core idle for 80 s of a 321 s quiet unit
+ * run. The e2e tests later find the build it made.
  */
 const BENCH = ["training/bench/bench.test.ts"];
 
@@ -70,8 +69,9 @@ export default defineConfig({
       },
       {
         extends: true,
-        // Projects with the same groupOrder run at the same time.
-        test: { name: "bench", include: BENCH, maxWorkers: 1, sequence: { groupOrder: 0 } },
+        // Projects with one groupOrder share one pool of workers (so they must agree on maxWorkers), and vitest's
+        // sequencer hands out their files project by project in name order: "bench" before "shared".
+        test: { name: "bench", include: BENCH, maxWorkers: 2, sequence: { groupOrder: 0 } },
       },
       {
         extends: true,
@@ -86,9 +86,7 @@ export default defineConfig({
       },
       {
         extends: true,
-        // One file at a time, but beside the parallel files (mostly imports: a light load that the timing tests'
-        // margins allow for); after them it ran alone for 80 s with a core idle.
-        test: { name: "serial", include: SERIAL, fileParallelism: false, sequence: { groupOrder: 1 } },
+        test: { name: "serial", include: SERIAL, fileParallelism: false, sequence: { groupOrder: 2 } },
       },
     ],
   },
