@@ -8,8 +8,9 @@
 // Differences between CLIPs are paired (same prompts, same candidates): each row after the first gives its mean
 // per-prompt difference from the first CLIP with a standard error, so noise can be told from a gain. Experiments
 // ranked on the same candidates, beside the server's rule: --contrast (training/gpt/contrast-rerank.ts), --evidence
-// (the transformer's own evidence for the prompt), --by-score (CLIP without the keep-apart rule). The JSON keeps
-// every prompt's scores (the first CLIP's as "served"), for `npm run eval:paired` between two models' runs.
+// (the transformer's own evidence for the prompt), --by-score (CLIP without the keep-apart rule), --label-mix (the
+// caption's score mixed with the label alone's). The JSON keeps every prompt's scores (the first CLIP's as
+// "served"), for `npm run eval:paired` between two models' runs.
 import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -32,7 +33,7 @@ import { competitorsFrom, contrastScores, embedCaptions, nearestCaptions, type C
 import { Progress } from "./progress";
 
 const USAGE =
-  "usage: npm run eval:rerank -- <model folder> --clip DIR[,DIR…] [--prompts N] [--candidates N] [--images N] [--guidance G] [--temperature T] [--seed N] [--data DIR] [--json FILE] [--contrast W,…] [--evidence] [--by-score]";
+  "usage: npm run eval:rerank -- <model folder> --clip DIR[,DIR…] [--prompts N] [--candidates N] [--images N] [--guidance G] [--temperature T] [--seed N] [--data DIR] [--json FILE] [--contrast W,…] [--label-mix W,…] [--evidence] [--by-score]";
 const Flags = z.object({
   clip: z.string().transform((s) => s.split(",").filter(Boolean)),
   prompts: z.coerce.number().int().min(2).max(1000).default(200),
@@ -55,6 +56,15 @@ const Flags = z.object({
    * the prompt's log-probability among near labels' captions ("near"), among every trained pair's ("all") and among
    * the 16 trained captions nearest it by CLIP's text embedding ("knn").
    */
+  /**
+   * Also rank by the first CLIP's score mixed with its score against the prompt's label alone (the caption without
+   * its style), at these weights: (1 − W)·cos(image, caption) + W·cos(image, label). An experiment.
+   */
+  labelMix: z
+    .string()
+    .transform((s) => s.split(",").filter(Boolean).map(Number))
+    .pipe(z.array(z.number().min(0).max(1)))
+    .optional(),
   contrast: z
     .string()
     .transform((s) => s.split(",").filter(Boolean).map(Number))
@@ -126,7 +136,15 @@ runMain("eval:rerank", async () => {
   const combined = `${flags.clip[0]} + transformer evidence (z-scores summed)`;
   // With --by-score, each CLIP also keeps its best n by score alone, without the keep-apart rule: what variety costs.
   const byScore = flags.byScore ? flags.clip.map((d) => `${d} by score alone (no keep-apart)`) : [];
-  const rowNames = [...flags.clip, ...contrasts.map((x) => x.name), ...byScore, ...(flags.evidence ? [combined] : [])];
+  const mixes = (flags.labelMix ?? []).map((w) => ({ weight: w, name: `${flags.clip[0]} + label alone at ${w}` }));
+  const labelBank = mixes.length ? await embedCaptions(clips[0].part, [...sets.heldout, ...sets.train].map(labelOf)) : null;
+  const rowNames = [
+    ...flags.clip,
+    ...contrasts.map((x) => x.name),
+    ...byScore,
+    ...(flags.evidence ? [combined] : []),
+    ...mixes.map((m) => m.name),
+  ];
   const rows = {} as Record<SetName, { off: PerPrompt; oracle: PerPrompt; clips: PerPrompt[]; evidence: PerPrompt }>;
   const bar = new Progress("eval:rerank", 2 * flags.prompts);
   try {
@@ -187,6 +205,15 @@ runMain("eval:rerank", async () => {
           for (const [k, clip] of clips.entries()) {
             const ranked = await rerank(clip.part, r.caption, c.stored, flags.images);
             out.clips[k].push(kept(ranked.kept.map((x) => x.index)));
+            if (k === 0 && labelBank) {
+              const row = labelBank.row.get(label)!;
+              const e = labelBank.embeddings.subarray(row * labelBank.dim, (row + 1) * labelBank.dim);
+              const byLabel = ranked.embeddings.map((v) => v.reduce((a, x, j) => a + x * e[j], 0));
+              for (const [j, m] of mixes.entries()) {
+                const mixed = Float32Array.from(ranked.scores, (v, i) => (1 - m.weight) * v + m.weight * byLabel[i]);
+                out.clips[rowNames.length - mixes.length + j].push(kept(rankApart(mixed, levels, flags.images).kept.map((x) => x.index)));
+              }
+            }
             const against = new Map<string, string[]>(); // kind → this prompt's competitors, shared by the weights
             for (const [j, x] of contrasts.entries()) {
               if (x.clip !== k) continue;
@@ -207,7 +234,7 @@ runMain("eval:rerank", async () => {
             if (k === 0 && evidence) {
               const [a, b] = [standardised(ranked.scores), standardised(evidence)];
               const sum = Float32Array.from(a, (x, i) => x + b[i]);
-              out.clips[rowNames.length - 1].push(kept(rankApart(sum, levels, flags.images).kept.map((y) => y.index)));
+              out.clips[rowNames.indexOf(combined)].push(kept(rankApart(sum, levels, flags.images).kept.map((y) => y.index)));
             }
           }
         } finally {
