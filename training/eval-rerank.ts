@@ -29,7 +29,7 @@ import { loadEvalContext, retrievalPool } from "./gpt/eval-context";
 import { labelOf, score, stratifiedPrompts, zeroScores, type Scores } from "./gpt/eval-sets";
 import { MEASURES, meanScores, pairedDifference } from "./gpt/paired";
 import { candidateNeighbours, keptCeiling, sampleCandidates } from "./gpt/rerank-eval";
-import { competitorsFrom, contrastScores, embedCaptions, nearestCaptions, type CaptionBank } from "./gpt/contrast-rerank";
+import { captionCosines, competitorsFrom, contrastScores, embedCaptions, nearestCaptions, type CaptionBank } from "./gpt/contrast-rerank";
 import { Progress } from "./progress";
 
 const USAGE =
@@ -206,9 +206,7 @@ runMain("eval:rerank", async () => {
             const ranked = await rerank(clip.part, r.caption, c.stored, flags.images);
             out.clips[k].push(kept(ranked.kept.map((x) => x.index)));
             if (k === 0 && labelBank) {
-              const row = labelBank.row.get(label)!;
-              const e = labelBank.embeddings.subarray(row * labelBank.dim, (row + 1) * labelBank.dim);
-              const byLabel = ranked.embeddings.map((v) => v.reduce((a, x, j) => a + x * e[j], 0));
+              const byLabel = captionCosines(labelBank, label, ranked.embeddings);
               for (const [j, m] of mixes.entries()) {
                 const mixed = Float32Array.from(ranked.scores, (v, i) => (1 - m.weight) * v + m.weight * byLabel[i]);
                 out.clips[rowNames.length - mixes.length + j].push(kept(rankApart(mixed, levels, flags.images).kept.map((x) => x.index)));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CaptionRecord } from "../../lib/data/manifest";
-import { competitorsFrom, contrastScores, nearestCaptions, type CaptionBank } from "./contrast-rerank";
+import { captionCosines, competitorsFrom, contrastScores, nearestCaptions, type CaptionBank } from "./contrast-rerank";
 
 const unit = (v: number[]) => {
   const n = Math.hypot(...v);
@@ -49,6 +49,19 @@ describe("contrastScores", () => {
     const s = contrastScores(cosines, images, bank, ["sibling"], 10, 0);
     expect(Array.from(s)).toEqual(cosines.map((c) => Math.fround(10 * c)));
     expect(() => contrastScores(cosines, images, bank, ["nowhere"], 10, 1)).toThrow(/not in the caption bank/);
+  });
+});
+
+describe("captionCosines", () => {
+  it("scores each image against one caption of the bank, and refuses a caption it lacks", () => {
+    const bank = bankOf([
+      ["a", [1, 0, 0]],
+      ["b", [0, 1, 1]],
+    ]);
+    const images = [unit([1, 1, 0]), unit([0, 0, 1])];
+    const got = captionCosines(bank, "b", images);
+    images.forEach((img, i) => expect(got[i]).toBeCloseTo(dot(img, unit([0, 1, 1])), 6));
+    expect(() => captionCosines(bank, "c", images)).toThrow(/not in the caption bank/);
   });
 });
 

@@ -127,6 +127,12 @@ export function nearestCaptions(bank: CaptionBank, prompt: string, pool: readonl
     .map((x) => x.c);
 }
 
+/** Cosines of candidates' unit image embeddings with one caption of the bank (CLIP's score against that text). */
+export function captionCosines(bank: CaptionBank, caption: string, images: readonly Float32Array[]): Float32Array {
+  const r = rowOf(bank, caption, "captionCosines");
+  return Float32Array.from(images, (img) => dotRow(img, bank, r));
+}
+
 /**
  * Contrastive scores of N candidates: `cosines` [N] with the prompt (the server's scores), `images` the candidates'
  * unit embeddings, `competitors` rows of `bank`; see the header for the formula.
