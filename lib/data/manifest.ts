@@ -54,14 +54,18 @@ export const CaptionRecord = z.object({
 });
 export type CaptionRecord = z.infer<typeof CaptionRecord>;
 
-export function readManifest(dir: string): DatasetManifest {
+/** A dataset folder's manifest.json as parsed JSON, not yet validated; a missing or broken file says how to build it. */
+function readManifestJson(dir: string): { file: string; raw: unknown } {
   const file = path.join(dir, "manifest.json");
-  let raw: unknown;
   try {
-    raw = JSON.parse(fs.readFileSync(file, "utf8"));
+    return { file, raw: JSON.parse(fs.readFileSync(file, "utf8")) };
   } catch (err) {
     throw new Error(`cannot read dataset manifest ${file}: ${(err as Error).message} (build it with \`npm run data\`)`);
   }
+}
+
+export function readManifest(dir: string): DatasetManifest {
+  const { file, raw } = readManifestJson(dir);
   const parsed = DatasetManifest.safeParse(raw);
   if (!parsed.success) throw new Error(`${file} is not a valid dataset manifest: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   return parsed.data;
@@ -74,13 +78,7 @@ export function readManifest(dir: string): DatasetManifest {
  * sha256 is in the manifest), caption, split or source changes it.
  */
 export function datasetHash(dir: string): string {
-  const file = path.join(dir, "manifest.json");
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
-  } catch (err) {
-    throw new Error(`cannot read dataset manifest ${file}: ${(err as Error).message} (build it with \`npm run data\`)`);
-  }
+  const raw = readManifestJson(dir).raw as Record<string, unknown>;
   delete raw.createdAt;
   const h = createHash("sha256").update(JSON.stringify(raw));
   const captions = path.join(dir, "captions.jsonl");
