@@ -16,36 +16,15 @@ async function manifestOf(tensors: Record<string, number[][]>, config: object = 
 
 describe("checkpoint averaging", () => {
   it("takes the element-wise mean of every tensor", async () => {
-    const a = new Map([
-      [
-        "w",
-        tf.tensor2d([
-          [1, 2],
-          [3, 4],
-        ]),
-      ],
-      ["b", tf.tensor2d([[0, -6]])],
-    ]);
-    const b = new Map([
-      [
-        "w",
-        tf.tensor2d([
-          [3, 2],
-          [1, 0],
-        ]),
-      ],
-      ["b", tf.tensor2d([[3, 0]])],
-    ]);
-    const c = new Map([
-      [
-        "w",
-        tf.tensor2d([
-          [2, 5],
-          [2, 2],
-        ]),
-      ],
-      ["b", tf.tensor2d([[0, 0]])],
-    ]);
+    // w [2, 2] (row-major), b [1, 2]
+    const weights = (w: number[], b: number[]) =>
+      new Map([
+        ["w", tf.tensor2d(w, [2, 2])],
+        ["b", tf.tensor2d(b, [1, 2])],
+      ]);
+    const a = weights([1, 2, 3, 4], [0, -6]);
+    const b = weights([3, 2, 1, 0], [3, 0]);
+    const c = weights([2, 5, 2, 2], [0, 0]);
     const before = tf.memory().numTensors;
     const mean = averageTensors([a, b, c]);
     expect(tf.memory().numTensors - before).toBe(2); // the two means, nothing left over
