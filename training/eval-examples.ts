@@ -64,7 +64,7 @@ runMain("eval:examples", async () => {
   if (!fs.existsSync(path.join(clipDir, "manifest.json")))
     throw new Error(`no CLIP at ${clipDir}: the server reranks with the model's clip/ folder; give one with --clip DIR`);
   await initBackend();
-  const { gpt, vq, tok, shards, caps, manifest } = await loadEvalContext(dir, flags.data);
+  const { gpt, vq, tok, shards, caps, manifest, exemplars } = await loadEvalContext(dir, flags.data);
   const clip = { model: Clip.load(clipDir).model, text: await loadTextTokenizer(clipDir) };
   const defaults = samplingDefaultsFor(dir);
   const setting = { guidance: defaults.guidance, temperature: defaults.temperature, topK: defaults.topK > 0 ? defaults.topK : undefined };
@@ -85,6 +85,7 @@ runMain("eval:examples", async () => {
           vq,
           tok,
           clip,
+          exemplars,
           caption: r.caption,
           setting,
           candidates: flags.candidates,

@@ -83,7 +83,7 @@ runMain("eval:gpt", async () => {
     USAGE,
   );
   await initBackend();
-  const { gpt, manifest, vq, tok, shards, caps } = await loadEvalContext(dir, flags.data);
+  const { gpt, manifest, vq, tok, shards, caps, exemplars } = await loadEvalContext(dir, flags.data);
   const c = gpt.config;
   const n = imageTokens(c);
   const size = vq.config.imageSize;
@@ -205,6 +205,7 @@ runMain("eval:gpt", async () => {
           vq,
           tok,
           clip: clip!,
+          exemplars,
           prompts: set.prompts,
           setting,
           candidates: flags.candidates,

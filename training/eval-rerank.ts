@@ -9,8 +9,11 @@
 // per-prompt difference from the first CLIP with a standard error, so noise can be told from a gain. Experiments
 // ranked on the same candidates, beside the server's rule: --contrast (training/gpt/contrast-rerank.ts), --evidence
 // (the transformer's own evidence for the prompt), --by-score (CLIP without the keep-apart rule), --label-mix (the
-// caption's score mixed with the label alone's). The JSON keeps every prompt's scores (the first CLIP's as
-// "served"), for `npm run eval:paired` between two models' runs.
+// caption's score mixed with the label alone's), --vote (the exemplar vote of lib/generate/exemplars.ts at other
+// mixes than the folder's, its bank built from the dataset's training pictures). When the model folder carries an
+// exemplar bank, the first CLIP ranks as the server does, with the bank's vote, and one more row gives that CLIP
+// alone. The JSON keeps every prompt's scores (the first CLIP's as "served"), for `npm run eval:paired` between two
+// models' runs.
 import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -18,6 +21,8 @@ import { z } from "zod";
 import type { CaptionRecord } from "../lib/data/manifest";
 import { batchSamplerFor } from "../lib/generate/engine";
 import { toLevels } from "../lib/generate/distinct";
+import { exemplarPart, exemplarVotes, type ExemplarPart } from "../lib/generate/exemplar-folder";
+import { mixedScores, standardised } from "../lib/generate/exemplars";
 import { rankApart, rankByScore, rerank } from "../lib/generate/rerank";
 import { rowLosses } from "../lib/model/onnx/loss-session";
 import { samplingDefaultsFor } from "../lib/generate/sampling-defaults";
@@ -29,11 +34,12 @@ import { loadEvalContext, retrievalPool } from "./gpt/eval-context";
 import { labelOf, score, stratifiedPrompts, zeroScores, type Scores } from "./gpt/eval-sets";
 import { MEASURES, meanScores, pairedDifference } from "./gpt/paired";
 import { candidateNeighbours, keptCeiling, sampleCandidates } from "./gpt/rerank-eval";
+import { exemplarBankFrom } from "./gpt/exemplar-bank";
 import { captionCosines, competitorsFrom, contrastScores, embedCaptions, nearestCaptions, type CaptionBank } from "./gpt/contrast-rerank";
 import { Progress } from "./progress";
 
 const USAGE =
-  "usage: npm run eval:rerank -- <model folder> --clip DIR[,DIR…] [--prompts N] [--candidates N] [--images N] [--guidance G] [--temperature T] [--seed N] [--data DIR] [--json FILE] [--contrast W,…] [--label-mix W,…] [--evidence] [--by-score]";
+  "usage: npm run eval:rerank -- <model folder> --clip DIR[,DIR…] [--prompts N] [--candidates N] [--images N] [--guidance G] [--temperature T] [--seed N] [--data DIR] [--heldout test|val] [--json FILE] [--contrast W,…] [--label-mix W,…] [--vote W,… [--vote-m M,…] [--vote-side S,…]] [--evidence] [--by-score]";
 const Flags = z.object({
   clip: z.string().transform((s) => s.split(",").filter(Boolean)),
   prompts: z.coerce.number().int().min(2).max(1000).default(200),
@@ -44,6 +50,11 @@ const Flags = z.object({
   seed: z.coerce.number().int().min(0).default(1),
   data: z.string().default(path.join("data", "datasets", "emoji")),
   json: z.string().optional(),
+  /**
+   * Which split's captions make the held-out set: test (the default, the figures reported) or val (never-trained
+   * pairs too, for choosing a reranker's settings without looking at test).
+   */
+  heldout: z.enum(["test", "val"]).default("test"),
   /**
    * Also rank by the transformer's own evidence for the prompt (an experiment, not what the server does): per
    * candidate, its image-token NLL without the prompt minus with it, log p(codes | prompt) − log p(codes | null).
@@ -65,6 +76,26 @@ const Flags = z.object({
     .transform((s) => s.split(",").filter(Boolean).map(Number))
     .pipe(z.array(z.number().min(0).max(1)))
     .optional(),
+  /**
+   * Also rank by the first CLIP's score mixed with the vote of the training pictures nearest each candidate
+   * (lib/generate/exemplars.ts: the mean cosine of the prompt with their captions), z(CLIP) + W·z(vote), at these
+   * weights, each --vote-m (pictures that vote) and each --vote-side (the side pictures are compared at).
+   */
+  vote: z
+    .string()
+    .transform((s) => s.split(",").filter(Boolean).map(Number))
+    .pipe(z.array(z.number().min(0).max(1000)))
+    .optional(),
+  voteM: z
+    .string()
+    .transform((s) => s.split(",").filter(Boolean).map(Number))
+    .pipe(z.array(z.number().int().min(1).max(64)))
+    .default([1]),
+  voteSide: z
+    .string()
+    .transform((s) => s.split(",").filter(Boolean).map(Number))
+    .pipe(z.array(z.number().int().min(1).max(256)))
+    .default([32]),
   contrast: z
     .string()
     .transform((s) => s.split(",").filter(Boolean).map(Number))
@@ -76,14 +107,6 @@ type SetName = "heldout" | "train";
 
 /** How many nearest trained captions the "knn" contrast row competes the prompt against. */
 const KNN = 16;
-
-/** (x − mean) / standard deviation over the candidates (all equal: zeros). */
-function standardised(x: ArrayLike<number>): Float32Array {
-  const v = Array.from(x);
-  const mean = v.reduce((a, b) => a + b, 0) / v.length;
-  const sd = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length);
-  return Float32Array.from(v, (y) => (sd > 0 ? (y - mean) / sd : 0));
-}
 
 /** Per-prompt scores of one row (each prompt's share of kept pictures that hit), in prompt order. */
 type PerPrompt = Scores[];
@@ -99,7 +122,7 @@ runMain("eval:rerank", async () => {
   if (flags.images > flags.candidates) throw new Error(`--images ${flags.images} is more than --candidates ${flags.candidates}`);
 
   await initBackend();
-  const { gpt, vq, tok, shards, caps } = await loadEvalContext(dir, flags.data);
+  const { gpt, vq, tok, shards, caps, exemplars: served } = await loadEvalContext(dir, flags.data);
   const defaults = samplingDefaultsFor(dir);
   const setting = {
     guidance: flags.guidance ?? defaults.guidance,
@@ -112,7 +135,7 @@ runMain("eval:rerank", async () => {
   const pool = retrievalPool({ shards, caps });
   const sample = await batchSamplerFor("onnx");
   const sets: Record<SetName, CaptionRecord[]> = {
-    heldout: stratifiedPrompts(caps.test, flags.prompts, flags.seed),
+    heldout: stratifiedPrompts(caps[flags.heldout], flags.prompts, flags.seed),
     train: stratifiedPrompts(caps.train, flags.prompts, flags.seed),
   };
   // Contrast rows: for each CLIP, each competitor kind, each weight; ranked beside the plain CLIP rows.
@@ -138,12 +161,28 @@ runMain("eval:rerank", async () => {
   const byScore = flags.byScore ? flags.clip.map((d) => `${d} by score alone (no keep-apart)`) : [];
   const mixes = (flags.labelMix ?? []).map((w) => ({ weight: w, name: `${flags.clip[0]} + label alone at ${w}` }));
   const labelBank = mixes.length ? await embedCaptions(clips[0].part, [...sets.heldout, ...sets.train].map(labelOf)) : null;
+  // What the server ranks with: the folder's exemplar bank, when it has one (then one more row: CLIP alone).
+  const imageSize = vq.config.imageSize;
+  const alone = served ? [`${flags.clip[0]} alone (the folder's exemplar bank left out)`] : [];
+  const voteRows = flags.voteSide.flatMap((side) =>
+    flags.voteM.flatMap((m) =>
+      (flags.vote ?? []).map((weight) => ({ side, m, weight, name: `${flags.clip[0]} + vote m ${m} side ${side} at ${weight}` })),
+    ),
+  );
+  const voteParts = new Map<string, ExemplarPart>(); // `${side}|${m}` → its bank and mix (the weight is the row's)
+  for (const side of voteRows.length ? flags.voteSide : []) {
+    if (imageSize % side !== 0) throw new Error(`--vote-side ${side} does not divide the pictures' size ${imageSize}`);
+    const bank = exemplarBankFrom(flags.data, imageSize, side);
+    for (const m of flags.voteM) voteParts.set(`${side}|${m}`, exemplarPart(bank, m, 1));
+  }
   const rowNames = [
     ...flags.clip,
     ...contrasts.map((x) => x.name),
     ...byScore,
     ...(flags.evidence ? [combined] : []),
     ...mixes.map((m) => m.name),
+    ...alone,
+    ...voteRows.map((x) => x.name),
   ];
   const rows = {} as Record<SetName, { off: PerPrompt; oracle: PerPrompt; clips: PerPrompt[]; evidence: PerPrompt }>;
   const bar = new Progress("eval:rerank", 2 * flags.prompts);
@@ -203,7 +242,7 @@ runMain("eval:rerank", async () => {
             out.evidence.push(kept(rankApart(evidence, levels, flags.images).kept.map((x) => x.index)));
           }
           for (const [k, clip] of clips.entries()) {
-            const ranked = await rerank(clip.part, r.caption, c.stored, flags.images);
+            const ranked = await rerank(clip.part, r.caption, c.stored, flags.images, k === 0 ? served : undefined);
             out.clips[k].push(kept(ranked.kept.map((x) => x.index)));
             if (k === 0 && labelBank) {
               const byLabel = captionCosines(labelBank, label, ranked.embeddings);
@@ -212,6 +251,16 @@ runMain("eval:rerank", async () => {
                 out.clips[rowNames.length - mixes.length + j].push(kept(rankApart(mixed, levels, flags.images).kept.map((x) => x.index)));
               }
             }
+            if (k === 0 && served)
+              out.clips[rowNames.indexOf(alone[0])].push(kept(rankApart(ranked.scores, levels, flags.images).kept.map((y) => y.index)));
+            if (k === 0)
+              for (const [key, part] of voteParts) {
+                const votes = await exemplarVotes(part, clip.part, ranked.prompt, levels, imageSize);
+                for (const x of voteRows.filter((v) => `${v.side}|${v.m}` === key)) {
+                  const mixed = mixedScores(ranked.scores, votes, x.weight);
+                  out.clips[rowNames.indexOf(x.name)].push(kept(rankApart(mixed, levels, flags.images).kept.map((y) => y.index)));
+                }
+              }
             const against = new Map<string, string[]>(); // kind → this prompt's competitors, shared by the weights
             for (const [j, x] of contrasts.entries()) {
               if (x.clip !== k) continue;
@@ -253,6 +302,7 @@ runMain("eval:rerank", async () => {
     model: dir,
     setting,
     prompts: flags.prompts,
+    heldoutSplit: flags.heldout,
     candidates: flags.candidates,
     images: flags.images,
     seed: flags.seed,

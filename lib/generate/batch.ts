@@ -178,7 +178,10 @@ export async function generateBatch(bundle: ModelBundle, jobs: BatchJob[], optio
   return outcomes as BatchOutcome[];
 }
 
-/** One job's sampled codes → its PNGs, reranked by CLIP on its own candidates when the model has one. */
+/**
+ * One job's sampled codes → its PNGs, reranked by CLIP on its own candidates when the model has one (with the vote
+ * of its exemplar bank, when it has one too).
+ */
 async function finish(
   bundle: ModelBundle,
   params: GenerateParams,
@@ -206,7 +209,7 @@ async function finish(
   ); // [N, S, S, 3] in [0, 1]
   let ranked;
   try {
-    ranked = await rerank(clip, params.prompt, pixels, params.n);
+    ranked = await rerank(clip, params.prompt, pixels, params.n, bundle.exemplars);
   } finally {
     pixels.dispose();
   }

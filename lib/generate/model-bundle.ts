@@ -2,7 +2,8 @@
 // (tokenizer.json beside them), its image tokenizer (the sub-folder the manifest names) and, when the folder has
 // one, a CLIP that reranks candidates (the sub-folder `extra.clip` names, default "clip", with its own tokenizer
 // files) and, when the folder has one, a Real-NVP in `lab/flow/` that scores every image's typicality
-// (./typicality.ts). The folder is the only contract between training and serving.
+// (./typicality.ts), and, when it has a CLIP and an `exemplars/` bank, the training pictures whose vote the ranking
+// mixes with CLIP's score (./exemplar-folder.ts). The folder is the only contract between training and serving.
 import fs from "node:fs";
 import path from "node:path";
 import type { CheckpointManifest } from "../model/checkpoint";
@@ -10,6 +11,7 @@ import { Clip } from "../model/clip";
 import { Transformer } from "../model/transformer";
 import { VQModel } from "../model/vq-model";
 import { loadTextTokenizer, type TextTokenizer } from "../text/tokenizer";
+import { loadExemplars, type ExemplarPart } from "./exemplar-folder";
 import { loadTypicality, type TypicalityPart } from "./typicality";
 
 export interface ClipPart {
@@ -28,6 +30,8 @@ export interface ModelBundle {
   clip?: ClipPart;
   /** Absent when the folder carries no flow: then images get no bits/dim. */
   typicality?: TypicalityPart;
+  /** Absent when the folder carries no exemplar bank (or no CLIP): then CLIP's score alone ranks. */
+  exemplars?: ExemplarPart;
   dispose(): void;
 }
 
@@ -87,6 +91,7 @@ export async function loadModelBundle(dir: string): Promise<ModelBundle> {
       throw new Error(`${dir}: tokenizer.json has ${text.vocabSize} tokens, the transformer expects ${c.textVocab}`);
     const clipDir = clipDirOf(dir, manifest);
     if (clipDir) clip = await loadClip(clipDir, imageTokenizer);
+    const exemplars = clip ? await loadExemplars(dir, imageTokenizer.config.imageSize) : undefined;
     typicality = loadTypicality(dir, imageTokenizer.config.imageSize);
     const vq = imageTokenizer;
     const ranker = clip;
@@ -99,6 +104,7 @@ export async function loadModelBundle(dir: string): Promise<ModelBundle> {
       text,
       clip: ranker,
       typicality: flow,
+      exemplars,
       dispose() {
         transformer.dispose();
         vq.dispose();

@@ -5,6 +5,8 @@
 // encoders, every tensor freed before it returns.
 import * as tf from "@tensorflow/tfjs";
 import { NEAR_COPY_LEVELS, pairDistance, toLevels } from "./distinct";
+import { exemplarVotes, type ExemplarPart } from "./exemplar-folder";
+import { mixedScores } from "./exemplars";
 import type { ClipPart } from "./model-bundle";
 
 export interface ScoredCandidate {
@@ -74,6 +76,8 @@ export interface CandidateScores {
   scores: Float32Array;
   /** Each candidate's unit image embedding (embedDim floats), in sampled order: stored for search by meaning. */
   embeddings: Float32Array[];
+  /** The prompt's unit text embedding (embedDim floats). */
+  prompt: Float32Array;
 }
 
 /**
@@ -84,29 +88,72 @@ export async function scoreCandidates(clip: ClipPart, prompt: string, pixels: tf
   const c = clip.model.config;
   const ids = tf.tensor2d([clip.text.encode(prompt, c.textLen).ids], [1, c.textLen], "int32");
   let images: tf.Tensor2D | undefined;
+  let text: tf.Tensor2D | undefined;
   let scores: tf.Tensor1D | undefined;
   try {
     images = clip.model.encodeImages(pixels); // [N, D]
-    const image = images;
+    text = clip.model.encodeTexts(ids); // [1, D]
+    const [image, query] = [images, text];
     // Both sides are unit vectors, so the dot product is the cosine: [N, D] · [D, 1] → [N, 1] → [N].
-    scores = tf.tidy(() => tf.reshape(tf.matMul(image, clip.model.encodeTexts(ids), false, true), [-1]) as tf.Tensor1D);
-    const [s, e] = await Promise.all([scores.data(), images.data()]);
+    scores = tf.tidy(() => tf.reshape(tf.matMul(image, query, false, true), [-1]) as tf.Tensor1D);
+    const [s, e, q] = await Promise.all([scores.data(), images.data(), text.data()]);
     const d = images.shape[1];
     return {
       scores: Float32Array.from(s),
       embeddings: Array.from({ length: images.shape[0] }, (_, i) => Float32Array.from(e.subarray(i * d, (i + 1) * d))),
+      prompt: Float32Array.from(q),
     };
   } finally {
-    tf.dispose([ids, images, scores].filter((t) => t !== undefined));
+    tf.dispose([ids, images, text, scores].filter((t) => t !== undefined));
   }
+}
+
+/** Unit CLIP text embeddings of `texts`, row-major [texts, dim], `batch` at a time (CLIP's own tokenizer and length). */
+export async function embedTexts(
+  clip: ClipPart,
+  texts: readonly string[],
+  batch = 512,
+): Promise<{ dim: number; embeddings: Float32Array }> {
+  const c = clip.model.config;
+  const parts: Float32Array[] = [];
+  let dim = c.embedDim;
+  for (let at = 0; at < texts.length; at += batch) {
+    const chunk = texts.slice(at, at + batch);
+    const ids = tf.tensor2d(
+      chunk.map((t) => clip.text.encode(t, c.textLen).ids),
+      [chunk.length, c.textLen],
+      "int32",
+    );
+    const emb = clip.model.encodeTexts(ids); // [b, D]
+    try {
+      dim = emb.shape[1];
+      parts.push(Float32Array.from(await emb.data()));
+    } finally {
+      tf.dispose([ids, emb]);
+    }
+  }
+  const embeddings = new Float32Array(texts.length * dim);
+  parts.reduce((offset, p) => (embeddings.set(p, offset), offset + p.length), 0);
+  return { dim, embeddings };
 }
 
 /**
  * Scores the candidates [N, S, S, 3] in [0, 1] and keeps the best `n` apart (rankApart), comparing the pictures as
- * the grey levels their PNGs store. The server's worker and the eval (training/gpt/rerank-eval.ts) both call this,
- * so the eval's numbers describe what users get.
+ * the grey levels their PNGs store. With a model's exemplar bank (./exemplar-folder.ts), the ranking is by CLIP's
+ * score mixed with the bank's vote (./exemplars.ts: z(CLIP) + weight·z(vote)); `scores` stay CLIP's cosines either
+ * way (what is stored and searched). The server's worker and the eval (training/gpt/rerank-eval.ts) both call
+ * this, so the eval's numbers describe what users get.
  */
-export async function rerank(clip: ClipPart, prompt: string, pixels: tf.Tensor4D, n: number): Promise<Ranking & CandidateScores> {
+export async function rerank(
+  clip: ClipPart,
+  prompt: string,
+  pixels: tf.Tensor4D,
+  n: number,
+  exemplars?: ExemplarPart,
+): Promise<Ranking & CandidateScores> {
   const scored = await scoreCandidates(clip, prompt, pixels);
-  return { ...scored, ...rankApart(scored.scores, toLevels(pixels), n) };
+  const levels = toLevels(pixels);
+  if (!exemplars) return { ...scored, ...rankApart(scored.scores, levels, n) };
+  const votes = await exemplarVotes(exemplars, clip, scored.prompt, levels, pixels.shape[1]);
+  return { ...scored, ...rankApart(mixedScores(scored.scores, votes, exemplars.weight), levels, n) };
 }

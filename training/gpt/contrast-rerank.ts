@@ -18,6 +18,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { CaptionRecord } from "../../lib/data/manifest";
 import type { ClipPart } from "../../lib/generate/model-bundle";
+import { embedTexts } from "../../lib/generate/rerank";
 import { nearLabels } from "../clip/label-negatives";
 import { labelOf, styleOf } from "./eval-sets";
 
@@ -33,30 +34,7 @@ export interface CaptionBank {
 /** Embeds distinct captions with CLIP's text tower, `batch` at a time. */
 export async function embedCaptions(clip: ClipPart, captions: readonly string[], batch = 512): Promise<CaptionBank> {
   const unique = [...new Set(captions)];
-  const c = clip.model.config;
-  const parts: Float32Array[] = [];
-  let dim = 0;
-  for (let at = 0; at < unique.length; at += batch) {
-    const chunk = unique.slice(at, at + batch);
-    const ids = tf.tensor2d(
-      chunk.map((t) => clip.text.encode(t, c.textLen).ids),
-      [chunk.length, c.textLen],
-      "int32",
-    );
-    const emb = clip.model.encodeTexts(ids); // [b, D]
-    try {
-      dim = emb.shape[1];
-      parts.push(Float32Array.from(await emb.data()));
-    } finally {
-      tf.dispose([ids, emb]);
-    }
-  }
-  const embeddings = new Float32Array(unique.length * dim);
-  let offset = 0;
-  for (const p of parts) {
-    embeddings.set(p, offset);
-    offset += p.length;
-  }
+  const { dim, embeddings } = await embedTexts(clip, unique, batch);
   return { captions: unique, dim, embeddings, row: new Map(unique.map((t, i) => [t, i])) };
 }
 

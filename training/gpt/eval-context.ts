@@ -1,5 +1,5 @@
 // What the transformer's evals (eval:gpt, eval:completion) load first: the model folder (transformer, its image
-// tokenizer and text tokenizer), the dataset's three splits at the tokenizer's image size with their captions, and
+// tokenizer, text tokenizer and exemplar bank if any), the dataset's three splits at the tokenizer's image size with their captions, and
 // the retrieval pool every generated picture is scored against (eval-sets.ts: nearest real images, the whole
 // corpus, 32×32 RGB pixel space). Supplementary (train-only) pictures are left out of all of it: prompts and pool
 // stay the core corpus, so models trained with and without them are judged on the same yardstick.
@@ -7,6 +7,7 @@ import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { captionsFor, loadSplit, readCaptions, readManifest, SPLITS, type CaptionRecord, type Split } from "../../lib/data/manifest";
 import { imageAt, imageBytes, type Shard } from "../../lib/data/shard";
+import { loadExemplars, type ExemplarPart } from "../../lib/generate/exemplar-folder";
 import type { CheckpointManifest } from "../../lib/model/checkpoint";
 import { Transformer } from "../../lib/model/transformer";
 import { VQModel } from "../../lib/model/vq-model";
@@ -21,6 +22,8 @@ export interface EvalContext {
   tok: TextTokenizer;
   shards: Record<Split, Shard>;
   caps: Record<Split, CaptionRecord[]>;
+  /** The folder's exemplar bank when it has one: what the server's ranking mixes with CLIP's (served pictures). */
+  exemplars?: ExemplarPart;
 }
 
 /** Loads a transformer folder and the dataset it is judged on. */
@@ -34,7 +37,8 @@ export async function loadEvalContext(dir: string, dataDir: string): Promise<Eva
   const core = SPLITS.map((s) => coreOnly(loadSplit(dataDir, s, size, data), captionsFor(records, s)));
   const shards = Object.fromEntries(SPLITS.map((s, i) => [s, core[i].shard])) as Record<Split, Shard>;
   const caps = Object.fromEntries(SPLITS.map((s, i) => [s, core[i].caps])) as Record<Split, CaptionRecord[]>;
-  return { dir, gpt, manifest, vq, tok, shards, caps };
+  const exemplars = await loadExemplars(dir, size);
+  return { dir, gpt, manifest, vq, tok, shards, caps, exemplars };
 }
 
 /** A split without its supplementary pictures (build-emoji.ts marks them `meta.supplementary`), re-indexed. */

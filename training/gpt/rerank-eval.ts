@@ -13,6 +13,7 @@ import type { BatchSampler } from "../../lib/generate/engine";
 import type { SampleOptions } from "../../lib/model/sample";
 import type { Transformer } from "../../lib/model/transformer";
 import type { VQModel } from "../../lib/model/vq-model";
+import type { ExemplarPart } from "../../lib/generate/exemplar-folder";
 import type { ClipPart } from "../../lib/generate/model-bundle";
 import { rerank } from "../../lib/generate/rerank";
 import type { TextTokenizer } from "../../lib/text/tokenizer";
@@ -75,15 +76,15 @@ export async function sampleCandidates(o: {
 }
 
 /**
- * One request as the server serves it: `candidates` pictures sampled at `setting` with `seed`, scored by CLIP and
- * `images` of them kept by the server's own rerank() on the pixels as its PNGs store them (lib/generate/batch.ts).
+ * One request as the server serves it: `candidates` pictures sampled at `setting` with `seed`, scored by CLIP (and
+ * the exemplar bank's vote, when given) and `images` of them kept by the server's own rerank() on the pixels as its PNGs store them (lib/generate/batch.ts).
  */
 export async function servedRequest(
-  o: Parameters<typeof sampleCandidates>[0] & { clip: ClipPart; images: number },
+  o: Parameters<typeof sampleCandidates>[0] & { clip: ClipPart; images: number; exemplars?: ExemplarPart },
 ): Promise<ServedRequest> {
   const { pixels, stored } = await sampleCandidates(o);
   try {
-    const ranked = await rerank(o.clip, o.caption, stored, o.images);
+    const ranked = await rerank(o.clip, o.caption, stored, o.images, o.exemplars);
     return { pixels, kept: ranked.kept.map((k) => k.index), scores: ranked.scores };
   } catch (err) {
     pixels.dispose();
@@ -120,6 +121,8 @@ export async function rerankComparison(o: {
   vq: VQModel;
   tok: TextTokenizer;
   clip: ClipPart;
+  /** The model folder's exemplar bank, when it has one (the server's ranking mixes its vote with CLIP's score). */
+  exemplars?: ExemplarPart;
   prompts: CaptionRecord[];
   setting: Omit<SampleOptions, "n" | "seed">;
   candidates: number;
