@@ -48,20 +48,42 @@ describe("shrink", () => {
 });
 
 describe("nearestPictures", () => {
-  it("equals a brute-force search on random pictures, nearest first", () => {
+  it("equals a brute-force search, ties to the earlier picture, at sides with and without coarse pruning", () => {
     const rand = mulberry32(7);
-    const pics = Array.from({ length: 40 }, () => Array.from({ length: 12 }, () => Math.floor(rand() * 256)));
-    const b = bank(pics, 2);
-    const queries = Array.from({ length: 5 }, () => Array.from({ length: 12 }, () => Math.floor(rand() * 256)));
-    const got = nearestPictures(b, queries, 4);
-    queries.forEach((q, i) => {
-      const d = pics.map((p, id) => ({ id, d: p.reduce((s, v, j) => s + (v - q[j]) ** 2, 0) }));
-      const want = d
-        .sort((x, y) => x.d - y.d || x.id - y.id)
-        .slice(0, 4)
-        .map((x) => x.id);
-      expect(got[i]).toEqual(want);
-    });
+    for (const side of [2, 8, 16]) {
+      const n = side * side * 3;
+      // Smooth pictures (flat 4×4 blocks, a level or two of noise): the block means then carry nearly the whole
+      // distance, so the coarse bounds are tight, and a bound that overstated it would skip the true nearest.
+      const random = () => {
+        const f = Math.min(4, side);
+        const blocks = side / f; // blocks per row
+        const coarse = Array.from({ length: blocks * blocks * 3 }, () => Math.floor(rand() * 200) + 20);
+        return Array.from({ length: n }, (_, j) => {
+          const [y, x, c] = [Math.floor(j / (side * 3)), Math.floor(j / 3) % side, j % 3];
+          return coarse[(Math.floor(y / f) * blocks + Math.floor(x / f)) * 3 + c] + Math.floor(rand() * 3);
+        });
+      };
+      const pics = Array.from({ length: 60 }, random);
+      // Copies make exact ties; near-copies (a few levels off) make close calls the bounds must not skip.
+      pics.push(
+        pics[3],
+        pics[40],
+        pics[3].map((v) => Math.min(255, v + 1)),
+      );
+      const b = bank(pics, side);
+      const queries = [...Array.from({ length: 4 }, random), pics[3], pics[40].map((v) => Math.max(0, v - 2)), pics[59]];
+      for (const m of [1, 3]) {
+        const got = nearestPictures(b, queries, m);
+        queries.forEach((q, i) => {
+          const d = pics.map((p, id) => ({ id, d: p.reduce((s, v, j) => s + (v - q[j]) ** 2, 0) }));
+          const want = d
+            .sort((x, y) => x.d - y.d || x.id - y.id)
+            .slice(0, m)
+            .map((x) => x.id);
+          expect(got[i], `side ${side}, m ${m}, query ${i}`).toEqual(want);
+        });
+      }
+    }
   });
 
   it("breaks ties by the earlier picture", () => {

@@ -53,30 +53,80 @@ export function shrink(levels: ArrayLike<number>, from: number, to: number): Uin
   return out;
 }
 
+/** The sides of the coarse pictures nearestPictures prunes with, coarsest first: side/8 and side/4 where they divide. */
+const coarseSides = (side: number) => [8, 4].filter((f) => side % f === 0).map((f) => side / f);
+
+/** Block means of pictures [n, side, side, 3] at `to`×`to` (not rounded: they bound distances, see nearestPictures). */
+function blockMeans(pictures: ArrayLike<number>, n: number, side: number, to: number): Float64Array {
+  const f = side / to;
+  const out = new Float64Array(n * to * to * 3);
+  for (let i = 0; i < n; i++)
+    for (let y = 0; y < side; y++)
+      for (let x = 0; x < side; x++)
+        for (let c = 0; c < 3; c++)
+          out[((i * to + Math.floor(y / f)) * to + Math.floor(x / f)) * 3 + c] += pictures[((i * side + y) * side + x) * 3 + c] / (f * f);
+  return out;
+}
+
+/** Each bank's coarse pictures (one array per coarseSides entry), computed once. */
+const coarseOf = new WeakMap<ExemplarBank, Float64Array[]>();
+
+/** Squared distance of rows `a` (offset ai) and `b` (offset bi) of `n` values. */
+function rowDistance(a: ArrayLike<number>, ai: number, b: ArrayLike<number>, bi: number, n: number, stopAt = Infinity): number {
+  let d = 0;
+  for (let j = 0; j < n && d < stopAt; j++) {
+    const x = a[ai + j] - b[bi + j];
+    d += x * x;
+  }
+  return d;
+}
+
 /**
  * The `m` bank pictures nearest each candidate (squared difference of levels; candidates at the bank's side),
- * nearest first. Ties: the earlier picture first.
+ * nearest first. Ties: the earlier picture first. Exact, and fast: over a block of k pixels, Σ(x − y)² ≥ k·(x̄ − ȳ)²
+ * (Cauchy–Schwarz), so the distance of two pictures' block means, times k, bounds their distance from below; a
+ * picture whose bound at side/8 (12 values), then at side/4 (48), is beyond the m-th nearest so far is skipped
+ * before its 768 values are read. The scan starts from the m pictures nearest at side/8, so the bound bites at once.
  */
 export function nearestPictures(bank: ExemplarBank, candidates: readonly ArrayLike<number>[], m: number): number[][] {
   if (!Number.isInteger(m) || m < 1) throw new Error(`nearestPictures: m must be a positive integer, got ${m}`);
   const size = bank.side * bank.side * 3;
+  const sides = coarseSides(bank.side);
+  let coarse = coarseOf.get(bank);
+  if (!coarse) coarseOf.set(bank, (coarse = sides.map((to) => blockMeans(bank.pictures, bank.count, bank.side, to))));
+  const levels = sides.map((to, l) => ({ n: to * to * 3, k: (bank.side / to) ** 2, bank: coarse[l] }));
   return candidates.map((c) => {
     if (c.length !== size) throw new Error(`nearestPictures: a candidate of ${c.length} levels, the bank's pictures have ${size}`);
-    const best: { id: number; d: number }[] = []; // the m nearest so far, nearest first
-    for (let id = 0; id < bank.count; id++) {
-      const bound = best.length < m ? Infinity : best[best.length - 1].d;
-      const row = id * size;
-      let d = 0;
-      // Stop adding as soon as this picture cannot be among the m nearest: most of the bank is far.
-      for (let j = 0; j < size && d < bound; j++) {
-        const x = c[j] - bank.pictures[row + j];
-        d += x * x;
-      }
-      if (d >= bound) continue;
+    const mine = sides.map((to) => blockMeans(c, 1, bank.side, to));
+    const best: { id: number; d: number }[] = []; // the m nearest so far, nearest first (ties: the earlier id)
+    const offer = (id: number, d: number) => {
+      if (best.some((b) => b.id === id)) return;
       let at = best.length;
-      while (at > 0 && best[at - 1].d > d) at--;
+      while (at > 0 && (best[at - 1].d > d || (best[at - 1].d === d && best[at - 1].id > id))) at--;
       best.splice(at, 0, { id, d });
       if (best.length > m) best.pop();
+    };
+    // Seed with the m nearest at the coarsest side (any m pictures would do; near ones make the bound bite sooner).
+    if (levels.length) {
+      const first = levels[0];
+      const seeds: { id: number; d: number }[] = [];
+      for (let id = 0; id < bank.count; id++) {
+        const d = rowDistance(mine[0], 0, first.bank, id * first.n, first.n);
+        if (seeds.length < m || d < seeds[seeds.length - 1].d) {
+          seeds.push({ id, d });
+          seeds.sort((a, b) => a.d - b.d);
+          if (seeds.length > m) seeds.pop();
+        }
+      }
+      for (const s of seeds) offer(s.id, rowDistance(c, 0, bank.pictures, s.id * size, size));
+    }
+    for (let id = 0; id < bank.count; id++) {
+      const worst = best.length < m ? Infinity : best[best.length - 1].d;
+      // Distances of whole levels are whole numbers; the margin keeps float rounding of a bound from skipping a tie.
+      if (worst !== Infinity && levels.some((l, i) => l.k * rowDistance(mine[i], 0, l.bank, id * l.n, l.n) > worst + 1e-6)) continue;
+      // Summing stops once past the m-th nearest (whole numbers: > worst), so a returned d ≤ worst is the full one.
+      const d = rowDistance(c, 0, bank.pictures, id * size, size, worst + 0.5);
+      if (d < worst || (d === worst && id < best[best.length - 1].id)) offer(id, d);
     }
     return best.map((b) => b.id);
   });
