@@ -2,21 +2,11 @@ import path from "node:path";
 import { defineConfig } from "vitest/config";
 
 /**
- * Files that run alone, after the rest: the ones that share the one scratch PostgreSQL database
- * (TESSERA_TEST_PG_URL; a claim test there would take another file's queued jobs) and the ones whose assertions are
- * about time (a fault must heal, a slow client be cut off, within seconds).
+ * Files that run alone, after the rest: the ones whose assertions are about time (a fault must heal, a slow client
+ * be cut off, within seconds). The PostgreSQL files (TESSERA_TEST_PG_URL) run beside the others: each makes a
+ * database of its own on that server (test/fixtures/scratch-db.ts ownPgDatabase).
  */
-const SERIAL = [
-  "lib/db/db.test.ts",
-  "lib/db/gallery-sort.test.ts",
-  "lib/db/image-store.test.ts",
-  "lib/db/job-claims.test.ts",
-  "lib/db/priming-db.test.ts",
-  "lib/db/search.test.ts",
-  "scripts/worker.test.ts",
-  "lib/generate/faults.test.ts",
-  "lib/http/connections.test.ts",
-];
+const SERIAL = ["lib/generate/faults.test.ts", "lib/http/connections.test.ts"];
 
 /**
  * `npm run bench -- --smoke` end to end: most of its time is `next build` (a process of its own), so it starts first,

@@ -13,6 +13,8 @@ pg_ctlcluster "$version" main start >&2 2>/dev/null || pg_ctlcluster "$version" 
 for _ in $(seq 1 30); do su postgres -c "pg_isready -q" && break; sleep 1; done
 su postgres -c "psql -qtAc \"SELECT 1 FROM pg_roles WHERE rolname='tessera'\"" | grep -q 1 ||
   su postgres -c "psql -qc \"CREATE ROLE tessera LOGIN PASSWORD 'tessera'\"" >&2
+# Each test file creates a database of its own beside this one (test/fixtures/scratch-db.ts ownPgDatabase).
+su postgres -c "psql -qc \"ALTER ROLE tessera CREATEDB\"" >&2
 su postgres -c "dropdb --if-exists tessera_ci" >&2
 su postgres -c "createdb -O tessera tessera_ci" >&2
 echo "postgresql://tessera:tessera@127.0.0.1:5432/tessera_ci"

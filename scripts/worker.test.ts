@@ -7,6 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ownPgDatabase } from "../test/fixtures/scratch-db";
 import { createDb, type Db } from "../lib/db/client";
 import { REQUEUED_NOTE } from "../lib/db/generations";
 import { getImagePng } from "../lib/db/images";
@@ -19,7 +20,10 @@ import { samplingDefaultsFor } from "../lib/generate/sampling-defaults";
 import { enqueue } from "../lib/generate/queue";
 
 const root = path.resolve(import.meta.dirname, "..");
-const url = process.env.TESSERA_TEST_PG_URL as string;
+const serverUrl = process.env.TESSERA_TEST_PG_URL;
+/** This file's own database on that server (test/fixtures/scratch-db.ts ownPgDatabase), made in beforeAll. */
+let url = "";
+let own: Awaited<ReturnType<typeof ownPgDatabase>> | undefined;
 const JOBS = 40;
 const images = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-worker-images-"));
 
@@ -79,15 +83,15 @@ const logs = () => started.map((p, i) => `--- worker ${i} (pid ${p.pid}):\n${p.l
 /** Job ids a worker's log says it stored ("generation <id> done by <worker id>: …"). */
 const doneIn = (p: Proc) => p.lines.flatMap((l) => l.match(/generation (\w+) done by /)?.[1] ?? []);
 
-describe.runIf(url)("two worker processes on one PostgreSQL queue (TESSERA_TEST_PG_URL)", () => {
+describe.runIf(serverUrl)("two worker processes on one PostgreSQL queue (TESSERA_TEST_PG_URL)", () => {
   let db: Db;
   const workers: Proc[] = [];
   beforeAll(async () => {
+    own = await ownPgDatabase(serverUrl as string, "workers");
+    url = own.url;
     await migrate(url, root);
     db = createDb(url);
-    // Other suites share this scratch database: nothing of theirs may be waiting in the queue, and the shipped
-    // model must be the active version.
-    await db.generation.deleteMany({ where: { status: { in: ["queued", "running"] } } });
+    // The shipped model must be the active version.
     const manifest = readCheckpointManifest(path.join(root, "models/default"));
     const version = await upsertModelVersion(db, {
       name: "multi-worker-test",
@@ -101,6 +105,7 @@ describe.runIf(url)("two worker processes on one PostgreSQL queue (TESSERA_TEST_
   afterAll(async () => {
     for (const w of workers) w.child.kill("SIGKILL");
     await db?.$disconnect();
+    await own?.drop();
     fs.rmSync(images, { recursive: true, force: true });
   });
 

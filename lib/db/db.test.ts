@@ -4,6 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ownPgDatabase } from "../../test/fixtures/scratch-db";
 import { createDb, pingDb, type Db } from "./client";
 import { claimMoreJobs, claimNextJob } from "./generations";
 import { listMigrations, migrate } from "./migrate";
@@ -118,19 +119,21 @@ describe("SQLite (embedded default)", () => {
 });
 
 describe.runIf(process.env.TESSERA_TEST_PG_URL)("PostgreSQL (TESSERA_TEST_PG_URL)", () => {
-  const url = process.env.TESSERA_TEST_PG_URL as string;
+  let own: Awaited<ReturnType<typeof ownPgDatabase>> | undefined;
   let db: Db;
   beforeAll(async () => {
-    await migrate(url, root);
-    db = createDb(url);
+    own = await ownPgDatabase(process.env.TESSERA_TEST_PG_URL as string, "db");
+    await migrate(own.url, root);
+    db = createDb(own.url);
   });
   afterAll(async () => {
     await db?.$disconnect();
+    await own?.drop();
   });
   exerciseModels(() => db);
   exerciseBatchClaims(() => db);
   it("applies nothing the second time", async () => {
-    expect((await migrate(url, root)).applied).toEqual([]);
+    expect((await migrate(own!.url, root)).applied).toEqual([]);
   });
 });
 

@@ -1,7 +1,7 @@
 // The fair queue (issue 30 part 4): jobs start round-robin across clients, a client with at most one running ahead of
 // those with several, on SQLite and (with TESSERA_TEST_PG_URL) PostgreSQL, and concurrent claimers never share
-// a job. The shared PostgreSQL may hold other tests' rows: every job here runs on a model version of its own (the
-// batch claims filter by it), and the single claim's jobs are older than anything another test leaves queued.
+// a job. Each suite has a database of its own (test/fixtures/scratch-db.ts); within one, every job runs on a model
+// version of its own (the batch claims filter by it), and the single claim's jobs are older than any other queued.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useScratchDb } from "../../test/fixtures/scratch-db";
 import type { Db } from "./client";
