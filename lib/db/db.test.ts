@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ownPgDatabase } from "../../test/fixtures/scratch-db";
+import { useScratchDb } from "../../test/fixtures/scratch-db";
 import { createDb, pingDb, type Db } from "./client";
 import { claimMoreJobs, claimNextJob } from "./generations";
 import { listMigrations, migrate } from "./migrate";
@@ -119,21 +119,11 @@ describe("SQLite (embedded default)", () => {
 });
 
 describe.runIf(process.env.TESSERA_TEST_PG_URL)("PostgreSQL (TESSERA_TEST_PG_URL)", () => {
-  let own: Awaited<ReturnType<typeof ownPgDatabase>> | undefined;
-  let db: Db;
-  beforeAll(async () => {
-    own = await ownPgDatabase(process.env.TESSERA_TEST_PG_URL as string, "db");
-    await migrate(own.url, root);
-    db = createDb(own.url);
-  });
-  afterAll(async () => {
-    await db?.$disconnect();
-    await own?.drop();
-  });
-  exerciseModels(() => db);
-  exerciseBatchClaims(() => db);
+  const scratch = useScratchDb("db", process.env.TESSERA_TEST_PG_URL);
+  exerciseModels(() => scratch().db);
+  exerciseBatchClaims(() => scratch().db);
   it("applies nothing the second time", async () => {
-    expect((await migrate(own!.url, root)).applied).toEqual([]);
+    expect((await migrate(scratch().url, root)).applied).toEqual([]);
   });
 });
 

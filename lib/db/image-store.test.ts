@@ -5,7 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ownPgDatabase } from "../../test/fixtures/scratch-db";
+import { useScratchDb } from "../../test/fixtures/scratch-db";
 import { serverEnv } from "../env";
 import { createDb, type Db } from "./client";
 import { completeJob, deleteGeneration } from "./generations";
@@ -171,18 +171,8 @@ describe("SQLite (embedded default)", () => {
 });
 
 describe.runIf(process.env.TESSERA_TEST_PG_URL)("PostgreSQL (TESSERA_TEST_PG_URL)", () => {
-  let own: Awaited<ReturnType<typeof ownPgDatabase>> | undefined;
-  let db: Db;
-  beforeAll(async () => {
-    own = await ownPgDatabase(process.env.TESSERA_TEST_PG_URL as string, "image_store");
-    await migrate(own.url, root);
-    db = createDb(own.url);
-  });
-  afterAll(async () => {
-    await db?.$disconnect();
-    await own?.drop();
-  });
-  exercise(() => db);
+  const scratch = useScratchDb("image_store", process.env.TESSERA_TEST_PG_URL);
+  exercise(() => scratch().db);
 });
 
 describe("IMAGE_STORE", () => {
