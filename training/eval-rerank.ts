@@ -31,7 +31,7 @@ import { initBackend } from "../lib/tensor/backend";
 import { loadTextTokenizer } from "../lib/text/tokenizer";
 import { flag, parseFlags, runMain } from "./cli";
 import { loadEvalContext, retrievalPool } from "./gpt/eval-context";
-import { labelOf, score, stratifiedPrompts, zeroScores, type Scores } from "./gpt/eval-sets";
+import { labelOf, score, stratifiedPrompts, styleOf, zeroScores, type Scores } from "./gpt/eval-sets";
 import { MEASURES, meanScores, pairedDifference } from "./gpt/paired";
 import { candidateNeighbours, keptCeiling, sampleCandidates } from "./gpt/rerank-eval";
 import { exemplarBankFrom } from "./gpt/exemplar-bank";
@@ -110,6 +110,8 @@ const KNN = 16;
 
 /** Per-prompt scores of one row (each prompt's share of kept pictures that hit), in prompt order. */
 type PerPrompt = Scores[];
+/** Per-prompt scores of a ranked row, with the share of its kept pictures whose nearest real image is in the prompt's style. */
+type Kept = Scores & { style1: number };
 
 runMain("eval:rerank", async () => {
   const [dir, ...rest] = process.argv.slice(2);
@@ -184,14 +186,14 @@ runMain("eval:rerank", async () => {
     ...alone,
     ...voteRows.map((x) => x.name),
   ];
-  const rows = {} as Record<SetName, { off: PerPrompt; oracle: PerPrompt; clips: PerPrompt[]; evidence: PerPrompt }>;
+  const rows = {} as Record<SetName, { off: PerPrompt; oracle: PerPrompt; clips: Kept[][]; evidence: PerPrompt }>;
   const bar = new Progress("eval:rerank", 2 * flags.prompts);
   try {
     for (const name of ["heldout", "train"] as const) {
       const out = {
         off: [] as PerPrompt,
         oracle: [] as PerPrompt,
-        clips: rowNames.map(() => [] as PerPrompt),
+        clips: rowNames.map(() => [] as Kept[]),
         evidence: [] as PerPrompt,
       };
       for (const [p, r] of sets[name].entries()) {
@@ -209,11 +211,11 @@ runMain("eval:rerank", async () => {
         try {
           const neighbours = candidateNeighbours(c.pixels, (q) => pool.neighbours(q));
           const label = labelOf(r);
-          const kept = (ids: readonly number[]) => {
+          const kept = (ids: readonly number[]): Kept => {
             const s = zeroScores();
             for (const i of ids) score(s, neighbours[i], pool.labels, label);
             for (const k of MEASURES) s[k] /= ids.length;
-            return s;
+            return { ...s, style1: ids.filter((i) => pool.styles[neighbours[i][0]] === styleOf(r)).length / ids.length };
           };
           out.off.push(kept(Array.from({ length: flags.images }, (_, i) => i)));
           const best = keptCeiling(neighbours, pool.labels, label, flags.images);
@@ -325,6 +327,8 @@ runMain("eval:rerank", async () => {
             clips: rowNames.map((clip, k) => ({
               clip,
               on: meanScores(r.clips[k]),
+              // Style@1 (eval:compose's): a ranking may buy the label at the cost of the style it was asked in.
+              style1: r.clips[k].reduce((a, x) => a + x.style1, 0) / r.clips[k].length,
               ...(k > 0 ? { versusFirst: Object.fromEntries(MEASURES.map((m) => [m, pairedDifference(r.clips[0], r.clips[k], m)])) } : {}),
             })),
           },
@@ -351,7 +355,7 @@ runMain("eval:rerank", async () => {
       const vs = versus
         ? `; vs first: ${MEASURES.map((m) => `${(100 * versus[m].diff).toFixed(1)}±${(100 * versus[m].se).toFixed(1)}`).join(" ")}`
         : "";
-      console.log(`  ${c.clip}: ${line(c.on)}${vs}`);
+      console.log(`  ${c.clip}: ${line(c.on)}; style@1 ${pct(c.style1)}${vs}`);
     }
   }
   if (flags.json) {

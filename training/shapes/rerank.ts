@@ -1,10 +1,12 @@
 // What reranking buys on the shapes set: for every caption `candidates` pictures are sampled at one setting; "off"
-// grades the first `images` of them as sampled, "on" the `images` the model's CLIP scores highest (the server's
-// own scoring, lib/generate/rerank.ts). Same candidates, equal n: the two rows differ only in which are kept.
+// grades the first `images` of them as sampled, "on" the `images` the server keeps (lib/generate/rerank.ts rerank:
+// CLIP's score, mixed with the folder's exemplar vote when it has a bank, kept apart), scored on the pixels as its
+// PNGs store them. Same candidates, equal n: the two rows differ only in which are kept.
+import * as tf from "@tensorflow/tfjs";
 import type { CaptionRecord } from "../../lib/data/manifest";
 import { scoreImage, type Score } from "../../lib/data/shapes/score";
 import type { ModelBundle } from "../../lib/generate/model-bundle";
-import { rankByScore, scoreCandidates } from "../../lib/generate/rerank";
+import { rerank } from "../../lib/generate/rerank";
 import type { BatchSampler } from "../../lib/generate/engine";
 import type { SampleOptions } from "../../lib/model/sample";
 import { tensorToImages } from "../image-grid";
@@ -35,13 +37,14 @@ export async function shapesRerank(o: {
       seed: o.seed * 100_003 + p,
     });
     const pixels = vq.decodeCodes(codes); // [C, S, S, 3]
+    const stored = tf.tidy(() => tf.div(tf.clipByValue(tf.round(tf.mul(pixels, 255)), 0, 255), 255) as tf.Tensor4D);
     try {
-      const [{ scores }, images] = await Promise.all([scoreCandidates(clip, r.caption, pixels), tensorToImages(pixels)]);
-      const kept = rankByScore(scores, o.images).kept.map((k) => k.index);
+      const [ranked, images] = await Promise.all([rerank(clip, r.caption, stored, o.images, o.bundle.exemplars), tensorToImages(pixels)]);
+      const kept = ranked.kept.map((k) => k.index);
       for (let i = 0; i < o.images; i++) off.push(scoreImage(images[i], r.caption));
       for (const i of kept) on.push(scoreImage(images[i], r.caption));
     } finally {
-      pixels.dispose();
+      tf.dispose([pixels, stored]);
     }
     o.onPrompt?.();
   }
