@@ -27,7 +27,8 @@ export interface TrainerConfig {
   /**
    * ort: intra-op threads per replica where the task's graph can be split by rows (NativeStep.splittable), the
    * `workers` cores then running workers / ortThreads replicas; "auto": a one-thread replica per core while each
-   * shard keeps ≥ 16 rows (native-engine.ts nativeLayout). Unsplittable graphs run as one session of `workers` threads.
+   * shard keeps ≥ 16 rows, and one session of every core for models of ≥ 8 M parameters (native-engine.ts
+   * nativeLayout). Unsplittable graphs run as one session of `workers` threads.
    */
   ortThreads: number | "auto";
   checkpointEvery: number;

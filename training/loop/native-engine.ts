@@ -28,13 +28,24 @@ export interface NativeLayout {
 export const MIN_SHARD_ROWS = 16;
 
 /**
- * `workers` cores as replicas × threads for batches of `rows`: one session of `workers` threads when the task
- * cannot be split by rows; else `threads` per replica, or with "auto" as many one-thread replicas as there are
- * cores while each shard keeps ≥ MIN_SHARD_ROWS rows, the cores left over shared out as threads (2 cores, batch 32:
- * 2 × 1, measured; 16 cores, batch 32: 2 × 8, not measured).
+ * From this many parameters "auto" keeps one session with every core as an intra-op thread: the GEMMs are then big
+ * enough for MLAS's threads to pay, and one copy of the step beats two. Measured on a 2-core machine, quiet, real
+ * loop on synthetic data, two interleaved rounds (runs/s47/tmp/large-ab.ts, stop 47), one-thread replicas against
+ * one two-thread session: 3 × 192 (2.3 M) 20.8–21.0 k against 17.8–17.9 k tok/s; 4 × 256 (≈ 4.4 M) 10.1–10.3 k against
+ * 10.4 k; 8 × 512 (≈ 28 M) 1,334–1,391 against 1,538–1,552; the VQ-VAE (`npm run bench`) 682 against 512 images/s.
  */
-export function nativeLayout(workers: number, threads: number | "auto", splittable: boolean, rows: number): NativeLayout {
+export const ONE_SESSION_PARAMS = 8_000_000;
+
+/**
+ * `workers` cores as replicas × threads for batches of `rows` of a model of `params` parameters: one session of
+ * `workers` threads when the task cannot be split by rows; else `threads` per replica, or with "auto" — below
+ * ONE_SESSION_PARAMS — as many one-thread replicas as there are cores while each shard keeps ≥ MIN_SHARD_ROWS rows,
+ * the cores left over shared out as threads (2 cores, batch 32: 2 × 1, measured; 16 cores, batch 32: 2 × 8, not
+ * measured), and from ONE_SESSION_PARAMS up one session of every core.
+ */
+export function nativeLayout(workers: number, threads: number | "auto", splittable: boolean, rows: number, params = 0): NativeLayout {
   if (!splittable) return { replicas: 1, threads: workers };
+  if (threads === "auto" && params >= ONE_SESSION_PARAMS) return { replicas: 1, threads: workers };
   if (threads === "auto") {
     const replicas = Math.max(1, Math.min(workers, Math.floor(rows / MIN_SHARD_ROWS)));
     return { replicas, threads: Math.max(1, Math.floor(workers / replicas)) };

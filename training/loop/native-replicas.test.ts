@@ -128,5 +128,9 @@ describe("native replicas", () => {
     expect(nativeLayout(16, 4, true, 32)).toEqual({ replicas: 4, threads: 4 });
     expect(nativeLayout(2, 8, true, 32)).toEqual({ replicas: 1, threads: 2 });
     expect(nativeLayout(16, "auto", false, 32)).toEqual({ replicas: 1, threads: 16 });
+    // A large model (8 × 512: ≈ 28 M parameters) keeps one session of every core under "auto"; a number given still rules.
+    expect(nativeLayout(2, "auto", true, 32, 3_900_000)).toEqual({ replicas: 2, threads: 1 });
+    expect(nativeLayout(2, "auto", true, 32, 27_000_000)).toEqual({ replicas: 1, threads: 2 });
+    expect(nativeLayout(2, 1, true, 32, 27_000_000)).toEqual({ replicas: 2, threads: 1 });
   });
 });

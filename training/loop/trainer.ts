@@ -64,7 +64,7 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
   const engineName = resolveEngine(c.engine, task);
   const workers = resolveWorkers(c.workers, run.backend, engineName);
   // Replicas rebuild the task from its definition; a run without one keeps every core in one session.
-  const native = nativeLayout(workers, c.ortThreads, !!task.native?.splittable && !!run.definition, c.batchSize);
+  const native = nativeLayout(workers, c.ortThreads, !!task.native?.splittable && !!run.definition, c.batchSize, layout.total);
   let engine: Engine | null = null;
   const interrupt = interruptible(log);
   try {
