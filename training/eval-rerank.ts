@@ -248,9 +248,9 @@ runMain("eval:rerank", async () => {
             out.clips[k].push(kept(ranked.kept.map((x) => x.index)));
             if (k === 0 && labelBank) {
               const byLabel = captionCosines(labelBank, label, ranked.embeddings);
-              for (const [j, m] of mixes.entries()) {
+              for (const m of mixes) {
                 const mixed = Float32Array.from(ranked.scores, (v, i) => (1 - m.weight) * v + m.weight * byLabel[i]);
-                out.clips[rowNames.length - mixes.length + j].push(kept(rankApart(mixed, levels, flags.images).kept.map((x) => x.index)));
+                out.clips[rowNames.indexOf(m.name)].push(kept(rankApart(mixed, levels, flags.images).kept.map((x) => x.index)));
               }
             }
             if (k === 0 && served)
