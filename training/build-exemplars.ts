@@ -11,7 +11,7 @@ import { EXEMPLARS_FORMAT, EXEMPLARS_SUBDIR, writeExemplars } from "../lib/gener
 import { clipDirOf } from "../lib/generate/model-bundle";
 import { readCheckpointManifest } from "../lib/model/checkpoint";
 import { parseArgs, runMain } from "./cli";
-import { exemplarBankFrom } from "./gpt/exemplar-bank";
+import { coreTrainSplit, exemplarBankFrom } from "./gpt/exemplar-bank";
 
 const USAGE = "usage: npm run exemplars -- <model folder> [--data DIR] [--side S] [--neighbours M] [--weight W] [--chosen TEXT]";
 
@@ -41,7 +41,8 @@ runMain("exemplars", async () => {
   const imageSize = readCheckpointManifest(path.join(dir, String(manifest.extra.imageTokenizer ?? "image-tokenizer"))).config.imageSize;
   if (typeof imageSize !== "number" || imageSize % flags.side !== 0)
     throw new Error(`--side ${flags.side} does not divide the image tokenizer's picture size ${String(imageSize)}`);
-  const bank = exemplarBankFrom(flags.data, imageSize, flags.side);
+  const { shard, caps } = coreTrainSplit(flags.data, imageSize);
+  const bank = exemplarBankFrom(shard, caps, flags.side);
   const out = path.join(dir, EXEMPLARS_SUBDIR);
   await writeExemplars(
     out,

@@ -21,7 +21,7 @@ import { z } from "zod";
 import type { CaptionRecord } from "../lib/data/manifest";
 import { batchSamplerFor } from "../lib/generate/engine";
 import { toLevels } from "../lib/generate/distinct";
-import { exemplarPart, exemplarVotes, type ExemplarPart } from "../lib/generate/exemplar-folder";
+import { exemplarPart, exemplarVotes } from "../lib/generate/exemplar-folder";
 import { mixedScores, standardised } from "../lib/generate/exemplars";
 import { rankApart, rankByScore, rerank } from "../lib/generate/rerank";
 import { rowLosses } from "../lib/model/onnx/loss-session";
@@ -166,17 +166,15 @@ runMain("eval:rerank", async () => {
   // What the server ranks with: the folder's exemplar bank, when it has one (then one more row: CLIP alone).
   const imageSize = vq.config.imageSize;
   const alone = served ? [`${flags.clip[0]} alone (the folder's exemplar bank left out)`] : [];
-  const voteRows = flags.voteSide.flatMap((side) =>
-    flags.voteM.flatMap((m) =>
-      (flags.vote ?? []).map((weight) => ({ side, m, weight, name: `${flags.clip[0]} + vote m ${m} side ${side} at ${weight}` })),
-    ),
-  );
-  const voteParts = new Map<string, ExemplarPart>(); // `${side}|${m}` → its bank and mix (the weight is the row's)
-  for (const side of voteRows.length ? flags.voteSide : []) {
+  // One bank per side, one part (its mix of m neighbours) per side and m, one row per weight of each part.
+  const votes = (flags.vote?.length ? flags.voteSide : []).flatMap((side) => {
     if (imageSize % side !== 0) throw new Error(`--vote-side ${side} does not divide the pictures' size ${imageSize}`);
-    const bank = exemplarBankFrom(flags.data, imageSize, side);
-    for (const m of flags.voteM) voteParts.set(`${side}|${m}`, exemplarPart(bank, m, 1));
-  }
+    const bank = exemplarBankFrom(shards.train, caps.train, side);
+    return flags.voteM.map((m) => ({
+      part: exemplarPart(bank, m, 1),
+      rows: flags.vote!.map((weight) => ({ weight, name: `${flags.clip[0]} + vote m ${m} side ${side} at ${weight}` })),
+    }));
+  });
   const rowNames = [
     ...flags.clip,
     ...contrasts.map((x) => x.name),
@@ -184,7 +182,7 @@ runMain("eval:rerank", async () => {
     ...(flags.evidence ? [combined] : []),
     ...mixes.map((m) => m.name),
     ...alone,
-    ...voteRows.map((x) => x.name),
+    ...votes.flatMap((v) => v.rows.map((x) => x.name)),
   ];
   const rows = {} as Record<SetName, { off: PerPrompt; oracle: PerPrompt; clips: Kept[][]; evidence: PerPrompt }>;
   const bar = new Progress("eval:rerank", 2 * flags.prompts);
@@ -256,10 +254,10 @@ runMain("eval:rerank", async () => {
             if (k === 0 && served)
               out.clips[rowNames.indexOf(alone[0])].push(kept(rankApart(ranked.scores, levels, flags.images).kept.map((y) => y.index)));
             if (k === 0)
-              for (const [key, part] of voteParts) {
-                const votes = await exemplarVotes(part, clip.part, ranked.prompt, levels, imageSize);
-                for (const x of voteRows.filter((v) => `${v.side}|${v.m}` === key)) {
-                  const mixed = mixedScores(ranked.scores, votes, x.weight);
+              for (const v of votes) {
+                const byVote = await exemplarVotes(v.part, clip.part, ranked.prompt, levels, imageSize);
+                for (const x of v.rows) {
+                  const mixed = mixedScores(ranked.scores, byVote, x.weight);
                   out.clips[rowNames.indexOf(x.name)].push(kept(rankApart(mixed, levels, flags.images).kept.map((y) => y.index)));
                 }
               }

@@ -3,6 +3,7 @@
 // CLIP's score, mixed with the folder's exemplar vote when it has a bank, kept apart), scored on the pixels as its
 // PNGs store them. Same candidates, equal n: the two rows differ only in which are kept.
 import * as tf from "@tensorflow/tfjs";
+import { sampleCandidates } from "../gpt/rerank-eval";
 import type { CaptionRecord } from "../../lib/data/manifest";
 import { scoreImage, type Score } from "../../lib/data/shapes/score";
 import type { ModelBundle } from "../../lib/generate/model-bundle";
@@ -26,18 +27,19 @@ export async function shapesRerank(o: {
 }): Promise<{ off: GradeReport; on: GradeReport }> {
   const { transformer: gpt, imageTokenizer: vq, text: tok, clip } = o.bundle;
   if (!clip) throw new Error("shapesRerank: the model folder carries no CLIP");
-  const textLen = gpt.config.textLen;
-  const nul = tok.encodeNull(textLen);
   const off: Score[] = [];
   const on: Score[] = [];
   for (const [p, r] of o.prompts.entries()) {
-    const codes = await o.sample(gpt, [tok.encode(r.caption, textLen).ids], nul, {
-      ...o.setting,
-      n: o.candidates,
+    const { pixels, stored } = await sampleCandidates({
+      gpt,
+      vq,
+      tok,
+      caption: r.caption,
+      setting: o.setting,
+      candidates: o.candidates,
       seed: o.seed * 100_003 + p,
+      sample: o.sample,
     });
-    const pixels = vq.decodeCodes(codes); // [C, S, S, 3]
-    const stored = tf.tidy(() => tf.div(tf.clipByValue(tf.round(tf.mul(pixels, 255)), 0, 255), 255) as tf.Tensor4D);
     try {
       const [ranked, images] = await Promise.all([rerank(clip, r.caption, stored, o.images, o.bundle.exemplars), tensorToImages(pixels)]);
       const kept = ranked.kept.map((k) => k.index);
