@@ -63,7 +63,25 @@ const copiesOf = (ids: number[]) =>
   );
 
 describe("exemplar folder", () => {
-  it("reads back exactly what was written, across PNG rows", async () => {
+  it("reads back exactly what was written, across PNG rows, with far more than 256 colours", async () => {
+    // Every pixel its own colour: a palette PNG (256 colours) could not hold them.
+    const colour = (p: number) => [p & 255, p >> 8, (p * 7) & 255]; // 280 pixels, 280 colours
+    const many: ExemplarBank = {
+      ...BANK,
+      pictures: Uint8Array.from({ length: BANK.pictures.length }, (_, j) => colour(Math.floor(j / 3))[j % 3]),
+    };
+    const sub = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-exemplars-many-"));
+    try {
+      await writeExemplars(sub, manifest(), many);
+      const back = (await readExemplars(sub)).bank;
+      expect(
+        new Set(Array.from({ length: COUNT * SIDE * SIDE }, (_, p) => back.pictures.subarray(p * 3, p * 3 + 3).join())).size,
+      ).toBeGreaterThan(256);
+      expect(Buffer.from(back.pictures).equals(Buffer.from(many.pictures))).toBe(true);
+    } finally {
+      fs.rmSync(sub, { recursive: true, force: true });
+    }
+
     const { manifest: m, bank } = await readExemplars(path.join(dir, "exemplars"));
     expect(m).toEqual(manifest());
     expect(bank.captions).toEqual(CAPTIONS);

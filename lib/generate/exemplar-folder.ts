@@ -18,6 +18,12 @@ export const EXEMPLARS_FORMAT = "tessera-exemplars";
 /** Pictures per row of pictures.png. */
 const PER_ROW = 64;
 
+/**
+ * Where row `y` of picture `i` lies in pictures.png (side `s`, PER_ROW pictures a row), in bytes: the one layout
+ * writeExemplars and readExemplars share.
+ */
+const atlasOffset = (i: number, y: number, s: number) => ((Math.floor(i / PER_ROW) * s + y) * PER_ROW * s + (i % PER_ROW) * s) * 3;
+
 export const ExemplarManifest = z.object({
   format: z.literal(EXEMPLARS_FORMAT),
   version: z.literal(1),
@@ -65,14 +71,12 @@ export async function writeExemplars(dir: string, manifest: ExemplarManifest, ba
   const s = m.side;
   const rows = Math.ceil(m.count / PER_ROW);
   const atlas = Buffer.alloc(rows * s * PER_ROW * s * 3); // [rows·s, 64·s, 3]
-  for (let i = 0; i < m.count; i++) {
-    const [r, c] = [Math.floor(i / PER_ROW), i % PER_ROW];
-    for (let y = 0; y < s; y++)
-      atlas.set(bank.pictures.subarray((i * s + y) * s * 3, (i * s + y + 1) * s * 3), ((r * s + y) * PER_ROW * s + c * s) * 3);
-  }
+  for (let i = 0; i < m.count; i++)
+    for (let y = 0; y < s; y++) atlas.set(bank.pictures.subarray((i * s + y) * s * 3, (i * s + y + 1) * s * 3), atlasOffset(i, y, s));
   fs.mkdirSync(/*turbopackIgnore: true*/ dir, { recursive: true });
   const png = await sharp(atlas, { raw: { width: PER_ROW * s, height: rows * s, channels: 3 } })
-    .png({ compressionLevel: 9, effort: 10 })
+    // Lossless: sharp turns a palette on (256 colours) when `effort` or `colours` is given, so neither is.
+    .png({ compressionLevel: 9, palette: false })
     .toBuffer();
   fs.writeFileSync(path.join(/*turbopackIgnore: true*/ dir, "pictures.png"), png);
   fs.writeFileSync(path.join(/*turbopackIgnore: true*/ dir, "captions.json"), JSON.stringify(bank.captions) + "\n");
@@ -114,13 +118,8 @@ export async function readExemplars(dir: string): Promise<{ manifest: ExemplarMa
       `${dir}/pictures.png is ${info.width}×${info.height}×${info.channels}; ${manifest.count} pictures of ${s}×${s}×3 need ${PER_ROW * s}×${rows * s}`,
     );
   const pictures = new Uint8Array(manifest.count * s * s * 3);
-  for (let i = 0; i < manifest.count; i++) {
-    const [r, c] = [Math.floor(i / PER_ROW), i % PER_ROW];
-    for (let y = 0; y < s; y++) {
-      const from = ((r * s + y) * PER_ROW * s + c * s) * 3;
-      pictures.set(data.subarray(from, from + s * 3), (i * s + y) * s * 3);
-    }
-  }
+  for (let i = 0; i < manifest.count; i++)
+    for (let y = 0; y < s; y++) pictures.set(data.subarray(atlasOffset(i, y, s), atlasOffset(i, y, s) + s * 3), (i * s + y) * s * 3);
   return { manifest, bank: checkBank({ count: manifest.count, captions: captions.data, pictures, side: s }) };
 }
 
