@@ -152,9 +152,8 @@ export async function train(task: TrainTask, config: TrainerConfig, run: TrainRu
       const norm = globalNorm(r.grads);
       if (!Number.isFinite(r.loss) || !Number.isFinite(norm))
         throw new Error(`loss became ${r.loss} (gradient norm ${norm}) at step ${step}; lower --lr`);
-      const scale = c.clip > 0 && norm > c.clip ? c.clip / norm : 1;
-      if (scale !== 1) for (let i = 0; i < r.grads.length; i++) r.grads[i] *= scale;
-      optimizer.apply(e.theta, r.grads, lr);
+      // Clipping's factor is applied inside the update (the gradient itself is left as the engine wrote it).
+      optimizer.apply(e.theta, r.grads, lr, c.clip > 0 && norm > c.clip ? c.clip / norm : 1);
       e.commit();
       phases.optimizer += performance.now() - t;
       t = performance.now();

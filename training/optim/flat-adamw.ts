@@ -62,8 +62,12 @@ export class FlatAdamW implements OptimizerState {
     this.v = new Float32Array(layout.total);
   }
 
-  /** One update of `theta` in place with learning rate `lr` and the (already clipped) gradient `grads`. */
-  apply(theta: Float32Array, grads: Float32Array, lr: number): void {
+  /**
+   * One update of `theta` in place with learning rate `lr` and the gradient `gradScale`·`grads` (`gradScale` is
+   * global-norm clipping's factor, applied inside the update's one pass instead of a pass of its own over a
+   * gradient as large as the model: 30 ms a step of the 28 M-parameter 8 × 512).
+   */
+  apply(theta: Float32Array, grads: Float32Array, lr: number, gradScale = 1): void {
     if (theta.length !== this.layout.total || grads.length !== this.layout.total)
       throw new Error(`AdamW: ${theta.length} parameters and ${grads.length} gradients for a layout of ${this.layout.total}`);
     this.step++;
@@ -73,7 +77,7 @@ export class FlatAdamW implements OptimizerState {
     for (let p = 0, offset = 0; p < this.layout.names.length; offset += this.layout.sizes[p++]) {
       if (this.options.frozen?.(this.layout.names[p])) continue;
       const wd = weightDecay > 0 && (this.options.decays?.(this.layout.names[p]) ?? true) ? weightDecay : 0;
-      update(theta, grads, this.m, this.v, offset, offset + this.layout.sizes[p], { b1, b2, epsilon, lr, wd, c1, c2 });
+      update(theta, grads, this.m, this.v, offset, offset + this.layout.sizes[p], { b1, b2, epsilon, lr, wd, c1, c2, gradScale });
     }
   }
 
@@ -118,7 +122,7 @@ export class FlatAdamW implements OptimizerState {
   }
 }
 
-/** θ ← θ − lr·(m̂/(√v̂ + ε) + wd·θ) over [from, to), with the moments updated first (one tight loop per parameter). */
+/** θ ← θ − lr·(m̂/(√v̂ + ε) + wd·θ) over [from, to) for g = gradScale·grads, the moments updated first (one tight loop per parameter). */
 function update(
   theta: Float32Array,
   grads: Float32Array,
@@ -126,12 +130,12 @@ function update(
   v: Float32Array,
   from: number,
   to: number,
-  k: { b1: number; b2: number; epsilon: number; lr: number; wd: number; c1: number; c2: number },
+  k: { b1: number; b2: number; epsilon: number; lr: number; wd: number; c1: number; c2: number; gradScale: number },
 ): void {
-  const { b1, b2, epsilon, lr, wd } = k;
+  const { b1, b2, epsilon, lr, wd, gradScale } = k;
   const [a1, a2, step, invC2, decay] = [1 - b1, 1 - b2, lr / k.c1, 1 / k.c2, lr * wd];
   for (let i = from; i < to; i++) {
-    const g = grads[i];
+    const g = gradScale * grads[i];
     const mi = (m[i] = b1 * m[i] + a1 * g);
     const vi = (v[i] = b2 * v[i] + a2 * g * g);
     theta[i] -= (step * mi) / (Math.sqrt(vi * invC2) + epsilon) + decay * theta[i];

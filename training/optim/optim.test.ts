@@ -49,6 +49,29 @@ describe("AdamW on flat parameters", () => {
     copy.dispose();
   });
 
+  it("applies clipping's gradScale inside the update exactly as a gradient scaled beforehand", () => {
+    // Adam is invariant to one constant scale over every step, so the scale differs between steps here (clipping's
+    // factor changes with the norm): the moments must see the scaled gradients.
+    const grads = [Float32Array.of(2, -4, 0.5), Float32Array.of(1, 8, -0.25), Float32Array.of(-2, 4, 1)];
+    const scales = [1, 0.25, 0.5];
+    const fused = Float32Array.of(1, 2, 3);
+    const before = Float32Array.of(1, 2, 3);
+    const a = new FlatAdamW(layout({ w: 3 }), { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1 });
+    const b = new FlatAdamW(layout({ w: 3 }), { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1 });
+    grads.forEach((g, i) => {
+      a.apply(fused, g, 0.1, scales[i]);
+      b.apply(
+        before,
+        g.map((x) => x * scales[i]),
+        0.1,
+      );
+    });
+    for (let i = 0; i < 3; i++) expect(fused[i]).toBeCloseTo(before[i], 6);
+    expect(Array.from(a.v)).toEqual(Array.from(b.v));
+    a.dispose();
+    b.dispose();
+  });
+
   it("refuses arrays that do not match its layout, and measures the global norm", () => {
     const opt = new FlatAdamW(layout({ w: 2 }));
     expect(() => opt.apply(new Float32Array(3), new Float32Array(3), 0.1)).toThrow(/3 parameters and 3 gradients for a layout of 2/);
