@@ -172,6 +172,23 @@ describe("the training loop", () => {
     dv.task.dispose();
   });
 
+  it("clips by the global norm: a clip far below the gradients' norm changes the run (Adam alone would not)", async () => {
+    // Adam is invariant to one constant gradient scale, not to a factor that changes with each step's norm: a run
+    // whose clip factor were dropped would end exactly where the unclipped one does.
+    const o = options({ sheet: false });
+    const final = async (clip: number, name: string) => {
+      const { task } = await run(o, trainer({ steps: 3, clip, checkpointEvery: 100, valEvery: 100 }), path.join(dir, name));
+      const values = [...task.params.trainable().values()].flatMap((v) => Array.from(v.dataSync()));
+      task.dispose();
+      return values;
+    };
+    const free = await final(0, "clip-off");
+    const again = await final(0, "clip-off-2");
+    const clipped = await final(1e-4, "clip-on");
+    expect(again).toEqual(free);
+    expect(clipped.some((x, i) => Math.abs(x - free[i]) > 1e-6)).toBe(true);
+  });
+
   it("treats a Ctrl-C that arrives twice at once (terminal + npm/tsx relay) as one: stop after saving, do not quit", () => {
     const lines: string[] = [];
     const i = interruptible((l) => lines.push(l));
