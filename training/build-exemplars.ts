@@ -6,19 +6,10 @@
 // as served. A folder without a CLIP gains nothing (the vote is mixed with CLIP's score), so it is refused.
 import path from "node:path";
 import { z } from "zod";
-import { datasetHash } from "../lib/data/manifest";
-import { EXEMPLARS_FORMAT, EXEMPLARS_SUBDIR, writeExemplars } from "../lib/generate/exemplar-folder";
-import { clipDirOf } from "../lib/generate/model-bundle";
-import { readCheckpointManifest } from "../lib/model/checkpoint";
 import { parseArgs, runMain } from "./cli";
-import { coreTrainSplit, exemplarBankFrom } from "./gpt/exemplar-bank";
+import { DEFAULT_NEIGHBOURS, DEFAULT_SIDE, DEFAULT_WEIGHT, writeExemplarBank } from "./gpt/exemplar-bank";
 
 const USAGE = "usage: npm run exemplars -- <model folder> [--data DIR] [--side S] [--neighbours M] [--weight W] [--chosen TEXT]";
-
-/** The mix chosen on val prompts (eval:rerank --heldout val --seed 2 --vote …): see the header. */
-export const DEFAULT_SIDE = 16;
-export const DEFAULT_NEIGHBOURS = 1;
-export const DEFAULT_WEIGHT = 2;
 
 const Flags = z
   .object({
@@ -34,33 +25,8 @@ runMain("exemplars", async () => {
   const { positional, flags } = parseArgs(process.argv.slice(2), Flags, USAGE);
   if (positional.length !== 1) throw new Error(USAGE);
   const [dir] = positional;
-  const manifest = readCheckpointManifest(dir);
-  if (manifest.kind !== "transformer") throw new Error(`${dir} holds a ${manifest.kind}, not a transformer model folder`);
-  if (!clipDirOf(dir, manifest))
-    throw new Error(`${dir} has no CLIP: the exemplars' vote is mixed with CLIP's score, so a bank would do nothing`);
-  const imageSize = readCheckpointManifest(path.join(dir, String(manifest.extra.imageTokenizer ?? "image-tokenizer"))).config.imageSize;
-  if (typeof imageSize !== "number" || imageSize % flags.side !== 0)
-    throw new Error(`--side ${flags.side} does not divide the image tokenizer's picture size ${String(imageSize)}`);
-  const { shard, caps } = coreTrainSplit(flags.data, imageSize);
-  const bank = exemplarBankFrom(shard, caps, flags.side);
-  const out = path.join(dir, EXEMPLARS_SUBDIR);
-  await writeExemplars(
-    out,
-    {
-      format: EXEMPLARS_FORMAT,
-      version: 1,
-      count: bank.count,
-      side: flags.side,
-      neighbours: flags.neighbours,
-      weight: flags.weight,
-      dataHash: datasetHash(flags.data),
-      split: "train",
-      createdAt: new Date().toISOString(),
-      ...(flags.chosen ? { chosen: flags.chosen } : {}),
-    },
-    bank,
-  );
+  const { dir: out, count } = await writeExemplarBank(dir, flags.data, flags);
   console.log(
-    `wrote ${out}: ${bank.count} training pictures at ${flags.side}×${flags.side}; the vote of the ${flags.neighbours} nearest at weight ${flags.weight}`,
+    `wrote ${out}: ${count} training pictures at ${flags.side}×${flags.side}; the vote of the ${flags.neighbours} nearest at weight ${flags.weight}`,
   );
 });

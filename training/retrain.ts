@@ -1,7 +1,10 @@
 // `npm run retrain -- [--data <folder>] [--preset tiny|default|large] [--name NAME] [--reuse-tokenizer]
-//   [--minutes-vq M] [--minutes-gpt M] [--activate] [--denoise [--denoiser DIR]]`
+//   [--minutes-vq M] [--minutes-gpt M] [--minutes-clip M] [--activate] [--denoise [--denoiser DIR]]`
 // One command from data to a new model version; re-running it skips the stages whose inputs did not change and
 // resumes an interrupted training stage. Logs to runs/retrain/<name>/retrain.log as well as the terminal.
+// Besides the image tokenizer and the transformer it trains a CLIP on the same data (--minutes-clip; default preset
+// 20 minutes) and writes an exemplar bank of the training pictures (seconds), so the new model reranks its
+// candidates as the shipped one does.
 // --denoise cleans the admin's uploads with the lab's denoising autoencoder before training (a before/after sheet
 // goes to runs/retrain/<name>/denoise.png); --denoiser picks the DAE folder (default: the active model's lab/dae).
 import fs from "node:fs";
@@ -13,9 +16,18 @@ import { initBackend } from "../lib/tensor/backend";
 import { registerFastGradients } from "../lib/tensor/gradients";
 import { flag, parseFlags, runMain } from "./cli";
 import { retrain } from "./retrain/pipeline";
+import { PRESETS } from "./retrain/presets";
 
-const USAGE =
-  "usage: npm run retrain -- [--data FOLDER] [--preset tiny|default|large] [--name NAME] [--reuse-tokenizer] [--minutes-vq M] [--minutes-gpt M] [--activate] [--denoise [--denoiser DIR]]";
+/** A stage's budget as the usage says it: minutes, or the step cap when the preset has no time budget (tiny). */
+const budget = (s: { minutes: number; steps: number }) => (s.minutes > 0 ? `${s.minutes} min` : `${s.steps} steps`);
+const USAGE = [
+  "usage: npm run retrain -- [--data FOLDER] [--preset tiny|default|large] [--name NAME] [--reuse-tokenizer] [--minutes-vq M] [--minutes-gpt M] [--minutes-clip M] [--activate] [--denoise [--denoiser DIR]]",
+  "stages: data, image tokenizer, text tokenizer, codes, transformer, clip (the CLIP that reranks candidates), export,",
+  "exemplars (the training pictures whose vote the ranking mixes in; seconds), evaluate, register.",
+  `budgets, image tokenizer + transformer + CLIP: ${Object.entries(PRESETS)
+    .map(([name, p]) => `${name} ${[p.vq, p.gpt, p.clip].map(budget).join(" + ")}`)
+    .join("; ")}.`,
+].join("\n");
 const Flags = z.object({
   data: z.string().optional(),
   preset: z.enum(["tiny", "default", "large"]).default("default"),
@@ -26,6 +38,7 @@ const Flags = z.object({
   reuseTokenizer: flag(),
   minutesVq: z.coerce.number().positive().optional(),
   minutesGpt: z.coerce.number().positive().optional(),
+  minutesClip: z.coerce.number().positive().optional(),
   activate: flag(),
   denoise: flag(),
   denoiser: z.string().min(1, "a DAE checkpoint folder (e.g. models/default/lab/dae)").optional(),

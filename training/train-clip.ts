@@ -4,8 +4,9 @@
 // variants and small random shifts, balanced over (label family, style), on the shared training loop (both cores:
 // ONNX Runtime threads by default, tfjs replicas with --engine tfjs; resumable). Captions are read with the text tokenizer of the transformer CLIP will serve beside
 // (--text-tokenizer, a model folder holding tokenizer.json): reranking feeds CLIP the same ids the transformer
-// reads. --export writes a CLIP model folder: manifest.json (config, trainer and task hyper-parameters, data hash,
-// the tokenizer's sha256), weights.bin (float16), the tokenizer files and the training log. On the shapes data
+// reads. --export writes a CLIP model folder (./clip/export.ts, as the retrain pipeline's CLIP stage does):
+// manifest.json (config, trainer and task hyper-parameters, data hash, the tokenizer's sha256), weights.bin
+// (float16), the tokenizer files and the training log. The pairs come from ./clip/data.ts. On the shapes data
 // (--data data/datasets/shapes, --text-tokenizer models/shapes/clip), --hard-negatives K adds K captions per scene
 // one colour or shape away from its own, read as extra wrong texts (training/shapes/hard-negatives.ts); on the emoji
 // data, K captions of near labels in the record's style — other skin tones, labels one word away
@@ -13,42 +14,32 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { captionsFor, datasetHash, loadSplit, readCaptions, readManifest } from "../lib/data/manifest";
+import { datasetHash } from "../lib/data/manifest";
 import { mulberry32 } from "../lib/data/rng";
 import type { Scene } from "../lib/data/shapes/caption";
 import { sha256 } from "../lib/data/shard";
-import { readCheckpointManifest, saveCheckpoint } from "../lib/model/checkpoint";
+import { readCheckpointManifest } from "../lib/model/checkpoint";
 import { CLIP_KIND } from "../lib/model/clip";
 import { VQModel } from "../lib/model/vq-model";
 import { DEFAULT_CLIP_CONFIG, type ClipConfig } from "../lib/model/clip-config";
 import { initBackend } from "../lib/tensor/backend";
 import { registerFastGradients } from "../lib/tensor/gradients";
-import { loadTextTokenizer, TEXT_VOCAB_FILE, tokeniseCaptions } from "../lib/text/tokenizer";
+import { loadTextTokenizer, tokeniseCaptions } from "../lib/text/tokenizer";
 import { parseFlags, runMain } from "./cli";
-import { CLIP_VARIANT_PROBS, clipCaptionVariants } from "./clip/augment";
+import { clipSplits } from "./clip/data";
 import { cachedBytes, decodedImages } from "./clip/decoded-images";
+import { CLIP_TOKENIZER_FILES, exportClip } from "./clip/export";
 import { labelNegativeCaptions } from "./clip/label-negatives";
-import { CLIP_TRAINER_DEFAULTS, clipTaskDefinition, createTask, type ClipData, type ClipTaskOptions } from "./clip/task";
-import { balancedWeights } from "./gpt/augment";
+import { CLIP_PRESETS as PRESETS, DEFAULT_CLIP_SHIFT } from "./clip/presets";
+import { CLIP_TRAINER_DEFAULTS, clipTaskDefinition, createTask, type ClipTaskOptions } from "./clip/task";
 import { codesKey } from "./gpt/codes";
 import { hardNegativeCaptions } from "./shapes/hard-negatives";
 import { TRAINER_FLAGS_USAGE, trainerConfigFrom, trainerFlags } from "./loop/config";
 import { shared } from "./loop/task";
 import { train } from "./loop/trainer";
 
-/** Named presets live here, not in the model code. */
-const PRESETS = {
-  default: {},
-  /** Seconds-scale model for smoke runs. */
-  tiny: { imageWidths: [8, 16, 32], nLayer: 1, nHead: 2, nEmbd: 32, embedDim: 32 },
-  small: { imageWidths: [16, 32, 64], nLayer: 2, nHead: 2, nEmbd: 64, embedDim: 64 },
-  large: { imageWidths: [48, 96, 192], nLayer: 3, nHead: 4, nEmbd: 192, embedDim: 128 },
-} satisfies Record<string, Partial<ClipConfig>>;
-
 /** A boolean flag that is on unless `--name false`. */
 const onByDefault = () => z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]).default(true);
-
-const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", TEXT_VOCAB_FILE];
 
 const USAGE = `usage: npm run train:clip -- [--text-tokenizer DIR] [--data DIR] [--preset ${Object.keys(PRESETS).join("|")}] [--text-len N] [--embed-dim D] [--shift PX] [--augment true|false] [--balance true|false] [--hard-negatives K] [--decoded-share P [--image-tokenizer DIR]] [--out DIR] [--export DIR] ${TRAINER_FLAGS_USAGE}`;
 const Flags = z.object({
@@ -58,7 +49,7 @@ const Flags = z.object({
   textLen: z.coerce.number().int().min(2).max(256).default(DEFAULT_CLIP_CONFIG.textLen),
   embedDim: z.coerce.number().int().min(2).max(1024).optional(),
   /** Random translation of each training image by up to this many pixels per axis. */
-  shift: z.coerce.number().int().min(0).max(8).default(2),
+  shift: z.coerce.number().int().min(0).max(8).default(DEFAULT_CLIP_SHIFT),
   /** Caption variants (label only; keywords with and without style) beside "<label>, <style>". */
   augment: onByDefault(),
   /** Sample each (label family, style) equally often instead of each image. */
@@ -84,7 +75,7 @@ const fileHash = (dir: string) => sha256(fs.readFileSync(path.join(dir, "tokeniz
  * one, so a resumed or warm-started run reads captions with the ids its weights were trained on.
  */
 function pinTokenizer(source: string, out: string, warmStart: string | null): { dir: string; sha256: string } {
-  for (const f of TOKENIZER_FILES)
+  for (const f of CLIP_TOKENIZER_FILES)
     if (!fs.existsSync(path.join(source, f)))
       throw new Error(`--text-tokenizer ${source} has no ${f} (give a model folder, e.g. models/default)`);
   const want = fileHash(source);
@@ -94,7 +85,7 @@ function pinTokenizer(source: string, out: string, warmStart: string | null): { 
       throw new Error(`${out} was started with another text tokenizer than ${source} (its copy is ${dir}); use another --out`);
   } else {
     fs.mkdirSync(dir, { recursive: true });
-    for (const f of TOKENIZER_FILES) fs.copyFileSync(path.join(source, f), path.join(dir, f));
+    for (const f of CLIP_TOKENIZER_FILES) fs.copyFileSync(path.join(source, f), path.join(dir, f));
   }
   if (warmStart) {
     const m = readCheckpointManifest(warmStart);
@@ -129,28 +120,7 @@ runMain("train:clip", async () => {
     textTokenizerSource: flags.textTokenizer,
     preset: flags.preset,
   };
-  const manifest = readManifest(flags.data);
-  const records = readCaptions(flags.data);
-  const data = {} as Record<"train" | "val", ClipData>;
-  for (const split of ["train", "val"] as const) {
-    const shard = loadSplit(flags.data, split, config.imageSize, manifest);
-    const caps = captionsFor(records, split);
-    if (caps.length !== shard.count) throw new Error(`${split}: ${caps.length} captions for ${shard.count} images`);
-    const { ids, truncated } = tokeniseCaptions(
-      tok,
-      caps.map((r) => r.caption),
-      config.textLen,
-    );
-    if (truncated) console.warn(`${split}: ${truncated} captions longer than ${config.textLen} tokens were truncated`);
-    data[split] = { count: shard.count, images: shared(shard.data), text: shared(ids) };
-  }
-  const trainRecords = captionsFor(records, "train");
-  if (flags.augment) {
-    const variants = tokeniseCaptions(tok, trainRecords.flatMap(clipCaptionVariants), config.textLen);
-    if (variants.truncated) console.warn(`train: ${variants.truncated} caption variants were truncated to ${config.textLen} tokens`);
-    Object.assign(data.train, { variants: shared(variants.ids), variantProbs: CLIP_VARIANT_PROBS });
-  }
-  if (flags.balance) data.train.weights = balancedWeights(trainRecords);
+  const { data, trainRecords } = clipSplits(flags.data, tok, config, { augment: flags.augment, balance: flags.balance }, console.warn);
   if (flags.hardNegatives > 0) {
     const rand = mulberry32(flags.seed ^ 0x6e67);
     // Shapes records carry their scene (negatives one colour or shape away); emoji records their label (negatives
@@ -218,17 +188,17 @@ runMain("train:clip", async () => {
     const r = await train(task, trainer, { outDir: flags.out, dataHash, definition: clipTaskDefinition(options), backend: backend.name });
     console.log(JSON.stringify({ steps: r.step, workers: r.workers, imagesPerSecond: Math.round(r.itemsPerSecond), ...r.metrics }));
     if (flags.export) {
-      await saveCheckpoint(flags.export, task.params.all(), {
-        kind: CLIP_KIND,
+      await exportClip(flags.export, {
+        params: task.params.all(),
         config,
-        metrics: { steps: r.step, ...r.metrics, imagesPerSecond: r.itemsPerSecond },
+        result: r,
         dataHash,
-        step: r.step,
-        dtype: "float16",
-        extra: { textTokenizer: ".", textTokenizerSha256: pinned.sha256, trainer, hyper: task.hyper },
+        trainer,
+        hyper: task.hyper,
+        tokenizerDir: pinned.dir,
+        tokenizerSha256: pinned.sha256,
+        runDir: flags.out,
       });
-      for (const f of TOKENIZER_FILES) fs.copyFileSync(path.join(pinned.dir, f), path.join(flags.export, f));
-      fs.copyFileSync(path.join(flags.out, "log.jsonl"), path.join(flags.export, "log.jsonl"));
       console.log(`exported CLIP → ${flags.export}`);
     }
   } finally {

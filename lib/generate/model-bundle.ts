@@ -35,10 +35,13 @@ export interface ModelBundle {
   dispose(): void;
 }
 
+/** Where a model folder keeps its CLIP unless its manifest names another sub-folder (`extra.clip`). */
+export const CLIP_SUBDIR = "clip";
+
 /** The CLIP sub-folder of a model folder, or null when it has none (a manifest naming one that is missing is an error). */
 export function clipDirOf(dir: string, manifest: CheckpointManifest): string | null {
   const named = manifest.extra.clip;
-  const sub = path.join(dir, String(named ?? "clip"));
+  const sub = path.join(dir, String(named ?? CLIP_SUBDIR));
   if (fs.existsSync(path.join(/*turbopackIgnore: true*/ sub, "manifest.json"))) return sub;
   if (named !== undefined) throw new Error(`${dir}: the manifest names a CLIP in ${String(named)}/, which holds no manifest.json`);
   return null;

@@ -1,6 +1,7 @@
 // A tiny end-to-end retrain on an admin-style image folder: it registers and activates a version the generator
-// then uses, reports what it skipped, and a second run skips every finished stage; the lab is carried into the new
-// model folder, and a re-run with --denoise trains afresh on the DAE's output.
+// then uses, reranking its candidates with the CLIP and the exemplar bank the pipeline wrote, reports what it
+// skipped, and a second run skips every finished stage; the lab is carried into the new model folder, and a re-run
+// with --denoise trains afresh on the DAE's output.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -9,17 +10,20 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mulberry32 } from "../../lib/data/rng";
 import { formatCaption } from "../../lib/data/shapes/caption";
 import { renderScene, sampleScene } from "../../lib/data/shapes/render";
-import { loadSplit, readManifest, SPLITS } from "../../lib/data/manifest";
+import { datasetHash, loadSplit, readManifest, SPLITS } from "../../lib/data/manifest";
 import { createDb, type Db } from "../../lib/db/client";
 import { migrate } from "../../lib/db/migrate";
+import { loadExemplars } from "../../lib/generate/exemplar-folder";
 import { generateImages } from "../../lib/generate/generate";
 import { ModelRegistry } from "../../lib/generate/registry";
+import { readCheckpointManifest } from "../../lib/model/checkpoint";
 import { selectBackend } from "../../lib/tensor/backend";
 import { registerFastGradients } from "../../lib/tensor/gradients";
 import * as tf from "@tensorflow/tfjs";
 import { DAE } from "../../lib/model/dae";
 import { denoisePixels } from "./denoise";
 import { retrain } from "./pipeline";
+import { RETRAIN_STAGES } from "./stages";
 import { saveTestDae } from "./test-helpers";
 
 let dir: string;
@@ -98,36 +102,51 @@ describe("retrain", () => {
     );
     expect(lines.some((l) => /^lab: carried dae from .*shipped$/.test(l))).toBe(true);
     expect(fs.existsSync(path.join(r.modelDir, "denoise.json"))).toBe(false);
+    // The checkpoints record the dataset's hash as every other trainer's do (lib/data/manifest.ts datasetHash).
+    const dataset = path.join(dir, "runs", "mine", "dataset");
+    for (const sub of [".", "image-tokenizer", "clip"])
+      expect(readCheckpointManifest(path.join(r.modelDir, sub)).dataHash, sub).toBe(datasetHash(dataset));
+    // The exemplar bank holds the whole train split of the admin's folder (it has no supplementary styles), not val.
+    const bank = await loadExemplars(r.modelDir, 32);
+    expect(bank?.bank.count).toBe(loadSplit(dataset, "train", 32).count);
 
     const registry = new ModelRegistry(db);
     const lease = await registry.acquire();
     expect(lease.versionId).toBe(r.versionId);
+    // The server found the folder's CLIP and bank: candidates beyond n are sampled, scored and ranked with the vote.
+    expect(lease.bundle.clip).toBeDefined();
+    expect(lease.bundle.exemplars?.bank.count).toBe(bank?.bank.count);
     const out = await generateImages(lease.bundle, {
       prompt: "a small red circle in the center",
       n: 1,
+      candidates: 4,
       guidance: 3,
       temperature: 1,
       seed: 1,
     });
     expect(out.images).toHaveLength(1);
+    expect(out.candidates).toBe(4);
+    expect(out.rejected).toHaveLength(3);
+    expect(lease.bundle.exemplars?.embedded.size).toBeGreaterThan(0);
     lease.release();
     registry.dispose();
   });
 
   it("skips every finished stage when run again with the same inputs", { timeout: 60_000 }, async () => {
     const r = await retrain(options());
-    expect(r.skipped).toEqual(["data", "image-tokenizer", "text-tokenizer", "codes", "transformer", "export", "evaluate", "register"]);
+    expect(r.skipped).toEqual([...RETRAIN_STAGES]);
   });
 
   it("after an interrupt in the transformer stage, redoes only that stage onwards, from its checkpoint", { timeout: 120_000 }, async () => {
     const stateFile = path.join(dir, "runs", "mine", "state.json");
     const state = JSON.parse(fs.readFileSync(stateFile, "utf8"));
-    for (const s of ["transformer", "export", "evaluate", "register"]) delete state.stages[s];
+    for (const s of ["transformer", "clip", "export", "exemplars", "evaluate", "register"]) delete state.stages[s];
     fs.writeFileSync(stateFile, JSON.stringify(state));
     const lines: string[] = [];
     const r = await retrain({ ...options(), log: (l: string) => lines.push(l) });
     expect(r.skipped).toEqual(["data", "image-tokenizer", "text-tokenizer", "codes"]);
     expect(lines.some((l) => /resumed from .*gpt.*at step \d+/.test(l))).toBe(true);
+    expect(lines.some((l) => /resumed from .*clip.*at step \d+/.test(l))).toBe(true);
   });
 
   it("with --denoise, re-runs every stage on the DAE's output and records what it did", { timeout: 240_000 }, async () => {
@@ -152,6 +171,7 @@ describe("retrain", () => {
     // The trainers did not resume the checkpoints of the un-denoised data.
     expect(lines).toContain("vq: its inputs changed since the last checkpoint; starting it afresh");
     expect(lines).toContain("gpt: its inputs changed since the last checkpoint; starting it afresh");
+    expect(lines).toContain("clip: its inputs changed since the last checkpoint; starting it afresh");
 
     let images = 0;
     for (const split of SPLITS) {
