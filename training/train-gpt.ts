@@ -22,7 +22,7 @@ import { TRAINER_FLAGS_USAGE, trainerConfigFrom, trainerFlags } from "./loop/con
 import { shared } from "./loop/task";
 import { train } from "./loop/trainer";
 import { addSeenWords, trainTextTokenizer } from "./train-text-tokenizer";
-import { balancedWeights, captionVariants, VARIANT_PROBS } from "./gpt/augment";
+import { balancedWeights, captionVariants, labelFamilies, VARIANT_PROBS } from "./gpt/augment";
 
 /** Named presets live here, not in the model code. */
 const PRESETS = {
@@ -80,7 +80,8 @@ runMain("train:gpt", async () => {
   const captions = (split: Split) => captionsFor(records, split).map((r) => r.caption);
 
   const trainRecords = captionsFor(records, "train");
-  const variants = flags.augment ? trainRecords.map(captionVariants) : null;
+  const names = labelFamilies(trainRecords);
+  const variants = flags.augment ? trainRecords.map((r) => captionVariants(r, names)) : null;
   const textDir = path.join(flags.out, "text-tokenizer");
   if (!fs.existsSync(path.join(textDir, "tokenizer.json")) && flags.warmStart) {
     // A warm start must read text with the tokenizer its weights were trained on (same ids), not a new one.

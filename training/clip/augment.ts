@@ -13,9 +13,12 @@ import { captionVariants } from "../gpt/augment";
  */
 export const CLIP_VARIANT_PROBS: readonly number[] = Object.freeze([0.5, 0.2, 0.15, 0.15]);
 
-/** The CLIP caption variants of one record (CLIP_VARIANT_PROBS.length of them; a missing one repeats the label). */
-export function clipCaptionVariants(r: CaptionRecord): string[] {
-  const [caption, label, tagsWithStyle] = captionVariants(r);
+/**
+ * The CLIP caption variants of one record (CLIP_VARIANT_PROBS.length of them; a missing one repeats the label),
+ * keywords that name another emoji (`names`: training/gpt/augment.ts labelFamilies) left out as the transformer's are.
+ */
+export function clipCaptionVariants(r: CaptionRecord, names: ReadonlySet<string> = new Set()): string[] {
+  const [caption, label, tagsWithStyle] = captionVariants(r, names);
   const style = typeof r.meta.style === "string" ? r.meta.style : null;
   // The keywords variant falls back to the caption itself when the emoji has no keywords.
   const suffix = style ? `, ${style}` : null;

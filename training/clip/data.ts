@@ -6,7 +6,7 @@
 // an admin's own folder has plain captions, whose four "variants" would be four copies of the caption.
 import { captionsFor, loadSplit, readCaptions, readManifest, type CaptionRecord } from "../../lib/data/manifest";
 import { tokeniseCaptions, type TextTokenizer } from "../../lib/text/tokenizer";
-import { balancedWeights } from "../gpt/augment";
+import { balancedWeights, labelFamilies } from "../gpt/augment";
 import { shared } from "../loop/task";
 import { CLIP_VARIANT_PROBS, clipCaptionVariants } from "./augment";
 import type { ClipData } from "./task";
@@ -61,7 +61,12 @@ export function clipSplits(
   }
   const trainRecords = captionsFor(records, "train");
   if (extras.augment) {
-    const variants = tokeniseCaptions(tok, trainRecords.flatMap(clipCaptionVariants), shape.textLen);
+    const names = labelFamilies(trainRecords);
+    const variants = tokeniseCaptions(
+      tok,
+      trainRecords.flatMap((r) => clipCaptionVariants(r, names)),
+      shape.textLen,
+    );
     if (variants.truncated) warn(`train: ${variants.truncated} caption variants were truncated to ${shape.textLen} tokens`);
     Object.assign(data.train, { variants: shared(variants.ids), variantProbs: CLIP_VARIANT_PROBS });
   }

@@ -2,7 +2,8 @@
 import { describe, expect, it } from "vitest";
 import { WeightedIndexStream } from "../../lib/data/batches";
 import type { CaptionRecord } from "../../lib/data/manifest";
-import { balancedWeights, captionVariants, labelFamily, VARIANT_PROBS } from "./augment";
+import { clipCaptionVariants } from "../clip/augment";
+import { balancedWeights, captionVariants, labelFamilies, labelFamily, VARIANT_PROBS } from "./augment";
 
 const rec = (index: number, label: string, style: string, tags: string[] = []): CaptionRecord => ({
   split: "train",
@@ -26,6 +27,30 @@ describe("caption variants", () => {
 
   it("falls back to the caption when there are no keywords", () => {
     expect(captionVariants(rec(1, "regional indicator A", "noto"))[2]).toBe("regional indicator A, noto");
+  });
+
+  it("leaves out a keyword that is another emoji's name, never the record's own, and the CLIP variants follow", () => {
+    const records = [
+      rec(0, "astronaut: dark skin tone", "noto", ["rocket", "space"]),
+      rec(1, "rocket", "noto", ["Rocket", "space"]),
+      rec(2, "man astronaut", "noto", ["rocket", "astronaut"]),
+      rec(3, "bicycle", "noto", ["bike"]),
+    ];
+    const names = labelFamilies(records);
+    expect([...names].sort()).toEqual(["astronaut", "bicycle", "man astronaut", "rocket"]);
+    expect(captionVariants(records[0], names)[2]).toBe("space, noto");
+    // A label's own name stays among its keywords, whatever its case.
+    expect(captionVariants(records[1], names)[2].split(", ")[0].split(" ").sort()).toEqual(["Rocket", "space"]);
+    // Both keywords name other emoji ("astronaut" is a family too): the variant falls back to the caption.
+    expect(captionVariants(records[2], names)[2]).toBe("man astronaut, noto");
+    expect(clipCaptionVariants(records[0], names)).toEqual([
+      "astronaut: dark skin tone, noto",
+      "astronaut: dark skin tone",
+      "space, noto",
+      "space",
+    ]);
+    // Without the corpus' names every keyword is kept, as before.
+    expect(captionVariants(records[0])[2].split(", ")[0].split(" ").sort()).toEqual(["rocket", "space"]);
   });
 });
 
