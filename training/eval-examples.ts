@@ -1,4 +1,4 @@
-// `npm run eval:examples -- <model folder> [--prompts 64] [--requests 2] [--images 4] [--candidates 16]
+// `npm run eval:examples -- <model folder> [--prompts 64] [--requests 2] [--images 4] [--candidates 32]
 //   [--min-exact 0.75] [--count 6] [--per-style 2] [--seed 1] [--engine onnx|tfjs] [--json FILE] [--sheet FILE]
 //   [--write-examples]`
 // Chooses the Create page's example prompts by measurement (training/gpt/choose-examples.ts): `prompts` plain-label
@@ -15,6 +15,7 @@ import { z } from "zod";
 import { batchTensor } from "../lib/data/batches";
 import type { CaptionRecord } from "../lib/data/manifest";
 import { batchSamplerFor } from "../lib/generate/engine";
+import { CANDIDATES_FALLBACK, CANDIDATES_LIMIT } from "../lib/generate/params";
 import { samplingDefaultsFor } from "../lib/generate/sampling-defaults";
 import { Clip } from "../lib/model/clip";
 import { initBackend } from "../lib/tensor/backend";
@@ -36,7 +37,7 @@ const Flags = z.object({
   prompts: z.coerce.number().int().min(1).max(1000).default(64),
   requests: z.coerce.number().int().min(1).max(16).default(2),
   images: z.coerce.number().int().min(1).max(16).default(4),
-  candidates: z.coerce.number().int().min(1).max(64).default(16),
+  candidates: z.coerce.number().int().min(1).max(CANDIDATES_LIMIT).default(CANDIDATES_FALLBACK.default),
   minExact: z.coerce.number().min(0).max(1).default(0.75),
   count: z.coerce.number().int().min(1).max(8).default(6),
   perStyle: z.coerce.number().int().min(1).max(8).default(2),

@@ -1,5 +1,5 @@
 // `npm run eval:gpt -- <model folder> [--prompts 48] [--images 4] [--guidance 1,1.25,1.5,2,3] [--temperature 0.3,0.7,1]
-//   [--top-k 0] [--json FILE] [--sheet FILE] [--clip DIR] [--candidates 16] [--max-near-copies 0.1] [--choose-on first|served] [--write-defaults]`
+//   [--top-k 0] [--json FILE] [--sheet FILE] [--clip DIR] [--candidates 32] [--max-near-copies 0.1] [--choose-on first|served] [--write-defaults]`
 // An eval that can see quality (training/gpt/eval-sets.ts): on two seeded, stratified prompt sets — held-out test
 // captions and in-distribution train captions — it generates `images` pictures per prompt for every sampling
 // setting of the sweep and scores each by its nearest real images (exact label and label family, @1 and @5),
@@ -22,6 +22,7 @@ import { z } from "zod";
 import { batchTensor } from "../lib/data/batches";
 import type { CaptionRecord, Split } from "../lib/data/manifest";
 import { batchSamplerFor } from "../lib/generate/engine";
+import { CANDIDATES_FALLBACK, CANDIDATES_LIMIT } from "../lib/generate/params";
 import { imageTokens } from "../lib/model/transformer-config";
 import { initBackend } from "../lib/tensor/backend";
 import { loadTextTokenizer, tokeniseCaptions } from "../lib/text/tokenizer";
@@ -57,7 +58,7 @@ const Flags = z.object({
   json: z.string().optional(),
   sheet: z.string().optional(),
   clip: z.string().optional(),
-  candidates: z.coerce.number().int().min(2).max(64).default(16),
+  candidates: z.coerce.number().int().min(2).max(CANDIDATES_LIMIT).default(CANDIDATES_FALLBACK.default),
   /** The largest share of prompts whose pictures are near-copies that a default may have (training/gpt/variety.ts). */
   maxNearCopies: z.coerce.number().min(0).max(1).default(0.1),
   /**

@@ -1,4 +1,4 @@
-// `npm run eval:rerank -- <model folder> --clip DIR[,DIR…] [--prompts 200] [--candidates 16] [--images 4]
+// `npm run eval:rerank -- <model folder> --clip DIR[,DIR…] [--prompts 200] [--candidates 32] [--images 4]
 //   [--guidance G] [--temperature T] [--seed 1] [--data DIR] [--json FILE] [--contrast W,…] [--evidence] [--by-score]`
 // CLIPs compared as rerankers on the same candidates (issue 29 part 3): for every held-out and train prompt
 // (stratified as in eval:gpt, the same seeds, so at 48 prompts the numbers equal eval:gpt's rerank block) the
@@ -20,6 +20,7 @@ import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import type { CaptionRecord } from "../lib/data/manifest";
 import { batchSamplerFor } from "../lib/generate/engine";
+import { CANDIDATES_FALLBACK, CANDIDATES_LIMIT } from "../lib/generate/params";
 import { toLevels } from "../lib/generate/distinct";
 import { exemplarPart, exemplarVotes } from "../lib/generate/exemplar-folder";
 import { mixedScores, standardised } from "../lib/generate/exemplars";
@@ -43,7 +44,7 @@ const USAGE =
 const Flags = z.object({
   clip: z.string().transform((s) => s.split(",").filter(Boolean)),
   prompts: z.coerce.number().int().min(2).max(1000).default(200),
-  candidates: z.coerce.number().int().min(2).max(64).default(16),
+  candidates: z.coerce.number().int().min(2).max(CANDIDATES_LIMIT).default(CANDIDATES_FALLBACK.default),
   images: z.coerce.number().int().min(1).max(16).default(4),
   guidance: z.coerce.number().min(0).optional(),
   temperature: z.coerce.number().positive().optional(),

@@ -1,5 +1,5 @@
 // `npm run eval:shapes -- <model folder> [--data data/datasets/shapes] [--prompts 1000] [--train-prompts 500]
-//   [--images 1] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch 16] [--seed 1] [--candidates 16] [--rerank-prompts 200] [--json FILE]
+//   [--images 1] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch 16] [--seed 1] [--candidates 32] [--rerank-prompts 200] [--json FILE]
 //   [--sheet FILE] [--write-defaults]`
 // The composition eval (issue 17). Every test caption of the shapes set holds at least one colour–shape pair no
 // train scene has ("red triangle"); the model draws `images` pictures per caption and lib/data/shapes/score.ts
@@ -16,7 +16,7 @@ import { z } from "zod";
 import { batchTensor } from "../lib/data/batches";
 import { captionsFor, loadSplit, readCaptions, readManifest, type CaptionRecord, type Split } from "../lib/data/manifest";
 import { scoreImage, type Score } from "../lib/data/shapes/score";
-import { SAMPLING_FALLBACK, SamplingDefaults } from "../lib/generate/params";
+import { CANDIDATES_FALLBACK, CANDIDATES_LIMIT, SAMPLING_FALLBACK, SamplingDefaults } from "../lib/generate/params";
 import { loadModelBundle } from "../lib/generate/model-bundle";
 import { batchSamplerFor } from "../lib/generate/engine";
 import { initBackend } from "../lib/tensor/backend";
@@ -42,7 +42,7 @@ const Flags = z.object({
   /** What runs the transformer: the server's default (ONNX Runtime), or tfjs (lib/generate/engine.ts). */
   engine: z.enum(["onnx", "tfjs"]).default("onnx"),
   seed: z.coerce.number().int().min(0).default(1),
-  candidates: z.coerce.number().int().min(2).max(64).default(16),
+  candidates: z.coerce.number().int().min(2).max(CANDIDATES_LIMIT).default(CANDIDATES_FALLBACK.default),
   /** Captions per set for the rerank rows (each samples `candidates` pictures: 16× the cost of a plain row). */
   rerankPrompts: z.coerce.number().int().min(1).max(100_000).default(200),
   json: z.string().optional(),

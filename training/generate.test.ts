@@ -7,6 +7,7 @@ import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CANDIDATES_FALLBACK } from "../lib/generate/params";
 import { initBackend } from "../lib/tensor/backend";
 import { writeTinyClip } from "../test/fixtures/tiny-clip";
 import { writeTinyModelFolder } from "../test/fixtures/tiny-model";
@@ -117,12 +118,12 @@ describe("npm run generate", () => {
     expect(b.summary.settings).toEqual({ n: 1, guidance: 1, temperature: 0.9, topK: 4, candidates: null });
   });
 
-  it("with a CLIP, samples 16 candidates by default and keeps the n best, scored", async () => {
+  it("with a CLIP, samples CANDIDATES_FALLBACK.default candidates by default and keeps the n best, scored", async () => {
     const { summary } = await run("red heart", "--n", "2", "--seed", "3", "--model", withClip, "--out", freshOut());
-    expect(summary.settings.candidates).toBe(16);
+    expect(summary.settings.candidates).toBe(CANDIDATES_FALLBACK.default);
     expect(summary.files.images).toHaveLength(2);
     expect(summary.scores?.kept).toHaveLength(2);
-    expect(summary.scores?.rejected).toHaveLength(14);
+    expect(summary.scores?.rejected).toHaveLength(CANDIDATES_FALLBACK.default - 2);
     const all = [...summary.scores!.kept, ...summary.scores!.rejected];
     expect(all).toEqual([...all].sort((x, y) => y - x));
     const few = await run("red heart", "--n", "2", "--seed", "3", "--candidates", "4", "--model", withClip, "--out", freshOut());

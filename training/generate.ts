@@ -33,7 +33,7 @@ const USAGE =
   "[--init IMAGE --keep-rows K] [--model DIR|NAME] [--out generations]\n" +
   "  --init: a PNG, JPEG or WebP (at most 1 MB) whose top K rows of codes every image keeps (--keep-rows 1–7 on 8×8 models)\n" +
   "  --model: a model folder, or a bare name for models/<name> (default models/default); unset sampling settings come " +
-  "from its manifest; --candidates (default 16) applies only when the folder carries a CLIP";
+  `from its manifest; --candidates (default ${CANDIDATES_FALLBACK.default}) applies only when the folder carries a CLIP`;
 
 // Numbers arrive as text; they are turned into numbers here and judged by the API's own schema below, so the CLI
 // accepts exactly what POST /api/generations accepts, with the same messages. A bare `--n` stays `true` (and is
