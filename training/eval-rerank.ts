@@ -10,7 +10,8 @@
 // ranked on the same candidates, beside the server's rule: --contrast (training/gpt/contrast-rerank.ts), --evidence
 // (the transformer's own evidence for the prompt), --by-score (CLIP without the keep-apart rule), --label-mix (the
 // caption's score mixed with the label alone's), --vote (the exemplar vote of lib/generate/exemplars.ts at other
-// mixes than the folder's, its bank built from the dataset's training pictures). When the model folder carries an
+// mixes than the folder's, its bank built from the dataset's training pictures). --named-by-others keeps only the
+// prompts whose label is another family's keyword (what training/gpt/augment.ts's keyword filter is for). When the model folder carries an
 // exemplar bank, the first CLIP ranks as the server does, with the bank's vote, and one more row gives that CLIP
 // alone. The JSON keeps every prompt's scores (the first CLIP's as "served"), for `npm run eval:paired` between two
 // models' runs.
@@ -32,6 +33,7 @@ import { initBackend } from "../lib/tensor/backend";
 import { loadTextTokenizer } from "../lib/text/tokenizer";
 import { flag, parseFlags, runMain } from "./cli";
 import { loadEvalContext, retrievalPool } from "./gpt/eval-context";
+import { familiesNamedByOthers, labelFamily } from "./gpt/augment";
 import { labelOf, score, stratifiedPrompts, styleOf, zeroScores, type Scores } from "./gpt/eval-sets";
 import { MEASURES, meanScores, pairedDifference } from "./gpt/paired";
 import { candidateNeighbours, keptCeiling, sampleCandidates } from "./gpt/rerank-eval";
@@ -40,7 +42,7 @@ import { captionCosines, competitorsFrom, contrastScores, embedCaptions, nearest
 import { Progress } from "./progress";
 
 const USAGE =
-  "usage: npm run eval:rerank -- <model folder> --clip DIR[,DIR…] [--prompts N] [--candidates N] [--images N] [--guidance G] [--temperature T] [--seed N] [--data DIR] [--heldout test|val] [--json FILE] [--contrast W,…] [--label-mix W,…] [--vote W,… [--vote-m M,…] [--vote-side S,…]] [--evidence] [--by-score]";
+  "usage: npm run eval:rerank -- <model folder> --clip DIR[,DIR…] [--prompts N] [--candidates N] [--images N] [--guidance G] [--temperature T] [--seed N] [--data DIR] [--heldout test|val] [--named-by-others] [--json FILE] [--contrast W,…] [--label-mix W,…] [--vote W,… [--vote-m M,…] [--vote-side S,…]] [--evidence] [--by-score]";
 const Flags = z.object({
   clip: z.string().transform((s) => s.split(",").filter(Boolean)),
   prompts: z.coerce.number().int().min(2).max(1000).default(200),
@@ -56,6 +58,11 @@ const Flags = z.object({
    * pairs too, for choosing a reranker's settings without looking at test).
    */
   heldout: z.enum(["test", "val"]).default("test"),
+  /**
+   * Only prompts whose label family is a keyword of another family's training pictures ("rocket": the astronauts'
+   * keyword), the prompts training/gpt/augment.ts's keyword filter is for; stratified as usual among them.
+   */
+  namedByOthers: flag(),
   /**
    * Also rank by the transformer's own evidence for the prompt (an experiment, not what the server does): per
    * candidate, its image-token NLL without the prompt minus with it, log p(codes | prompt) − log p(codes | null).
@@ -137,10 +144,15 @@ runMain("eval:rerank", async () => {
   for (const c of flags.clip) clips.push({ dir: c, part: { model: Clip.load(c).model, text: await loadTextTokenizer(c) } });
   const pool = retrievalPool({ shards, caps });
   const sample = await batchSamplerFor("onnx");
+  const named = flags.namedByOthers ? familiesNamedByOthers(caps.train) : null;
+  const eligible = (records: CaptionRecord[]) =>
+    named ? records.filter((r) => named.has(labelFamily(labelOf(r)).toLowerCase())) : records;
   const sets: Record<SetName, CaptionRecord[]> = {
-    heldout: stratifiedPrompts(caps[flags.heldout], flags.prompts, flags.seed),
-    train: stratifiedPrompts(caps.train, flags.prompts, flags.seed),
+    heldout: stratifiedPrompts(eligible(caps[flags.heldout]), flags.prompts, flags.seed),
+    train: stratifiedPrompts(eligible(caps.train), flags.prompts, flags.seed),
   };
+  if (sets.heldout.length < flags.prompts || sets.train.length < flags.prompts)
+    console.warn(`only ${sets.heldout.length} held-out and ${sets.train.length} train prompts qualify (asked for ${flags.prompts} a set)`);
   // Contrast rows: for each CLIP, each competitor kind, each weight; ranked beside the plain CLIP rows.
   const competitors = competitorsFrom(caps.train, [...sets.heldout, ...sets.train]);
   const banks: CaptionBank[] = [];
@@ -186,7 +198,7 @@ runMain("eval:rerank", async () => {
     ...votes.flatMap((v) => v.rows.map((x) => x.name)),
   ];
   const rows = {} as Record<SetName, { off: PerPrompt; oracle: PerPrompt; clips: Kept[][]; evidence: PerPrompt }>;
-  const bar = new Progress("eval:rerank", 2 * flags.prompts);
+  const bar = new Progress("eval:rerank", sets.heldout.length + sets.train.length);
   try {
     for (const name of ["heldout", "train"] as const) {
       const out = {
@@ -302,7 +314,8 @@ runMain("eval:rerank", async () => {
   const result = {
     model: dir,
     setting,
-    prompts: flags.prompts,
+    prompts: Math.max(sets.heldout.length, sets.train.length),
+    ...(named && { namedByOthers: { heldout: sets.heldout.length, train: sets.train.length } }),
     heldoutSplit: flags.heldout,
     candidates: flags.candidates,
     images: flags.images,
@@ -336,7 +349,7 @@ runMain("eval:rerank", async () => {
     ),
   };
   console.log(
-    `setting guidance ${setting.guidance}, temperature ${setting.temperature}; ${flags.images} of ${flags.candidates} candidates, ${flags.prompts} prompts a set`,
+    `setting guidance ${setting.guidance}, temperature ${setting.temperature}; ${flags.images} of ${flags.candidates} candidates, ${sets.heldout.length} held-out and ${sets.train.length} train prompts${named ? " (named by other families' keywords)" : ""}`,
   );
   console.log(`exact@1 exact@5 family@1 family@5 (%)`);
   for (const name of ["heldout", "train"] as const) {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { WeightedIndexStream } from "../../lib/data/batches";
 import type { CaptionRecord } from "../../lib/data/manifest";
 import { clipCaptionVariants } from "../clip/augment";
-import { balancedWeights, captionVariants, labelFamilies, labelFamily, VARIANT_PROBS } from "./augment";
+import { balancedWeights, captionVariants, familiesNamedByOthers, labelFamilies, labelFamily, VARIANT_PROBS } from "./augment";
 
 const rec = (index: number, label: string, style: string, tags: string[] = []): CaptionRecord => ({
   split: "train",
@@ -34,10 +34,15 @@ describe("caption variants", () => {
       rec(0, "astronaut: dark skin tone", "noto", ["rocket", "space"]),
       rec(1, "rocket", "noto", ["Rocket", "space"]),
       rec(2, "man astronaut", "noto", ["rocket", "astronaut"]),
-      rec(3, "bicycle", "noto", ["bike"]),
+      rec(3, "bicycle", "noto", ["bike", "bicycle"]),
     ];
     const names = labelFamilies(records);
     expect([...names].sort()).toEqual(["astronaut", "bicycle", "man astronaut", "rocket"]);
+    // The families another family's keywords name: the rocket (the astronauts' keyword) and the astronaut (the man
+    // astronaut's), never the bicycle by its own "bicycle" tag, nor "bike", which is nobody's name.
+    expect([...familiesNamedByOthers(records)].sort()).toEqual(["astronaut", "rocket"]);
+    // Without the astronaut family its name is nobody's: only the rocket is named, by the man astronaut's keyword.
+    expect([...familiesNamedByOthers(records.slice(1))]).toEqual(["rocket"]);
     expect(captionVariants(records[0], names)[2]).toBe("space, noto");
     // A label's own name stays among its keywords, whatever its case.
     expect(captionVariants(records[1], names)[2].split(", ")[0].split(" ").sort()).toEqual(["Rocket", "space"]);

@@ -18,6 +18,24 @@ export function labelFamilies(records: readonly CaptionRecord[]): Set<string> {
 }
 
 /**
+ * Label families (lower-cased) that are a keyword of another family's records: the prompts whose name the keywords
+ * variant gave to other pictures before `captionVariants` left such keywords out (eval:rerank --named-by-others).
+ */
+export function familiesNamedByOthers(records: readonly CaptionRecord[]): Set<string> {
+  const names = labelFamilies(records);
+  const named = new Set<string>();
+  for (const r of records) {
+    if (typeof r.meta.label !== "string" || !Array.isArray(r.meta.tags)) continue;
+    const own = labelFamily(r.meta.label).toLowerCase();
+    for (const t of r.meta.tags) {
+      const k = typeof t === "string" ? t.trim().toLowerCase() : "";
+      if (k !== own && names.has(k)) named.add(k);
+    }
+  }
+  return named;
+}
+
+/**
  * The caption variants of one record, always VARIANT_PROBS.length of them (the caption stands in where one is
  * missing). A keyword that is another emoji's name (`names`, from labelFamilies) is left out of the keywords
  * variant: CLDR tags every astronaut "rocket" and every biker "bicycle", and with three genders, six skin tones and
