@@ -1,4 +1,4 @@
-// `npm run eval:examples -- <model folder> [--prompts 64] [--requests 2] [--images 4] [--candidates 32]
+// `npm run eval:examples -- <model folder> [--prompts 64] [--requests 2] [--images 4] [--candidates 48]
 //   [--min-exact 0.75] [--count 6] [--per-style 2] [--seed 1] [--engine onnx|tfjs] [--json FILE] [--sheet FILE]
 //   [--write-examples]`
 // Chooses the Create page's example prompts by measurement (training/gpt/choose-examples.ts): `prompts` plain-label

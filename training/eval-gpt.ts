@@ -1,5 +1,5 @@
 // `npm run eval:gpt -- <model folder> [--prompts 48] [--images 4] [--guidance 1,1.25,1.5,2,3] [--temperature 0.3,0.7,1]
-//   [--top-k 0] [--json FILE] [--sheet FILE] [--clip DIR] [--candidates 32] [--max-near-copies 0.1] [--choose-on first|served] [--write-defaults]`
+//   [--top-k 0] [--json FILE] [--sheet FILE] [--clip DIR] [--candidates 48] [--max-near-copies 0.1] [--choose-on first|served] [--write-defaults]`
 // An eval that can see quality (training/gpt/eval-sets.ts): on two seeded, stratified prompt sets — held-out test
 // captions and in-distribution train captions — it generates `images` pictures per prompt for every sampling
 // setting of the sweep and scores each by its nearest real images (exact label and label family, @1 and @5),

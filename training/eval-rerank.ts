@@ -1,4 +1,4 @@
-// `npm run eval:rerank -- <model folder> --clip DIR[,DIR…] [--prompts 200] [--candidates 32] [--images 4]
+// `npm run eval:rerank -- <model folder> --clip DIR[,DIR…] [--prompts 200] [--candidates 48] [--images 4]
 //   [--guidance G] [--temperature T] [--seed 1] [--data DIR] [--json FILE] [--contrast W,…] [--evidence] [--by-score]`
 // CLIPs compared as rerankers on the same candidates (issue 29 part 3): for every held-out and train prompt
 // (stratified as in eval:gpt, the same seeds, so at 48 prompts the numbers equal eval:gpt's rerank block) the

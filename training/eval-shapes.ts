@@ -1,5 +1,5 @@
 // `npm run eval:shapes -- <model folder> [--data data/datasets/shapes] [--prompts 1000] [--train-prompts 500]
-//   [--images 1] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch 16] [--seed 1] [--candidates 32] [--rerank-prompts 200] [--json FILE]
+//   [--images 1] [--guidance LIST] [--temperature LIST] [--top-k LIST] [--batch 16] [--seed 1] [--candidates 48] [--rerank-prompts 200] [--json FILE]
 //   [--sheet FILE] [--write-defaults]`
 // The composition eval (issue 17). Every test caption of the shapes set holds at least one colour–shape pair no
 // train scene has ("red triangle"); the model draws `images` pictures per caption and lib/data/shapes/score.ts

@@ -101,12 +101,13 @@ export interface CandidateSettings {
   max: number;
 }
 /**
- * 32 by default: on models/default's own candidates (eval:rerank, 200 test prompts a set, CLIP + the exemplars'
- * vote) held-out family@1 is 46.5 / 49.0 / 50.0 % at 16 / 32 / 64 candidates and train exact@1 46.6 / 48.0 / 50.4 %,
- * while a 4-image request takes 0.35–0.39 / 0.63–0.76 / 1.27–1.43 s on two cores (npm run bench:candidates, three
- * quiet runs; docs/transformer/README.md, "How many candidates"): 32 keeps most of the gain under a second. An admin trades the other way with CANDIDATES_DEFAULT.
+ * 48 by default: on models/default's own candidates (eval:rerank, 200 test prompts a set, CLIP + the exemplars'
+ * vote) held-out family@1 is 46.5 / 49.0 / 50.7 / 50.0 % at 16 / 32 / 48 / 64 candidates and train exact@1
+ * 46.6 / 48.0 / 50.5 / 50.4 %, while a 4-image request takes 0.35–0.39 / 0.63–0.76 / 0.96–1.12 / 1.27–1.43 s on two
+ * cores (npm run bench:candidates, three quiet runs; docs/transformer/README.md, "How many candidates"): the gain
+ * levels off at 48, about a second. An admin trades speed back with CANDIDATES_DEFAULT.
  */
-export const CANDIDATES_FALLBACK: Readonly<CandidateSettings> = Object.freeze({ default: 32, max: CANDIDATES_LIMIT });
+export const CANDIDATES_FALLBACK: Readonly<CandidateSettings> = Object.freeze({ default: 48, max: CANDIDATES_LIMIT });
 
 /** What the server offers the Create form: its candidate settings, and whether a model can rerank. */
 export interface RerankOffer extends CandidateSettings {
