@@ -26,13 +26,19 @@ export function familiesNamedByOthers(records: readonly CaptionRecord[]): Set<st
   const named = new Set<string>();
   for (const r of records) {
     if (typeof r.meta.label !== "string" || !Array.isArray(r.meta.tags)) continue;
-    const own = labelFamily(r.meta.label).toLowerCase();
-    for (const t of r.meta.tags) {
-      const k = typeof t === "string" ? t.trim().toLowerCase() : "";
-      if (k !== own && names.has(k)) named.add(k);
-    }
+    const namesOther = namesOtherFamily(names, r.meta.label);
+    for (const t of r.meta.tags) if (typeof t === "string" && namesOther(t)) named.add(t.trim().toLowerCase());
   }
   return named;
+}
+
+/** Whether a keyword of a record labelled `label` is another family's name in `names` (lower-cased, as labelFamilies). */
+function namesOtherFamily(names: ReadonlySet<string>, label: string | null): (keyword: string) => boolean {
+  const own = label === null ? null : labelFamily(label).toLowerCase();
+  return (keyword) => {
+    const k = keyword.trim().toLowerCase();
+    return k !== own && names.has(k);
+  };
 }
 
 /**
@@ -47,8 +53,7 @@ export function captionVariants(r: CaptionRecord, names: ReadonlySet<string> = n
   if (r.meta.scene && typeof r.meta.scene === "object") return shapesCaptionVariants(r.meta.scene as Scene);
   const label = typeof r.meta.label === "string" ? r.meta.label : null;
   const style = typeof r.meta.style === "string" ? r.meta.style : null;
-  const own = label === null ? null : labelFamily(label).toLowerCase();
-  const namesOther = (t: string) => names.has(t.trim().toLowerCase()) && t.trim().toLowerCase() !== own;
+  const namesOther = namesOtherFamily(names, label);
   const tags = Array.isArray(r.meta.tags)
     ? r.meta.tags.filter((t): t is string => typeof t === "string" && t.trim() !== "" && !namesOther(t))
     : [];
