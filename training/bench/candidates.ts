@@ -7,7 +7,8 @@
 import { z } from "zod";
 import { generateImages } from "../../lib/generate/generate";
 import { loadModelBundle } from "../../lib/generate/model-bundle";
-import { CANDIDATES_LIMIT, SAMPLING_FALLBACK, SamplingDefaults } from "../../lib/generate/params";
+import { CANDIDATES_LIMIT } from "../../lib/generate/params";
+import { samplingDefaultsFor } from "../../lib/generate/sampling-defaults";
 import { initBackend } from "../../lib/tensor/backend";
 import { numberList, parseFlags, runMain } from "../cli";
 
@@ -34,8 +35,7 @@ runMain("bench:candidates", async () => {
   const bundle = await loadModelBundle(flags.model);
   try {
     if (!bundle.clip) throw new Error(`${flags.model} carries no CLIP: its requests sample n images and rank none`);
-    const measured = SamplingDefaults.safeParse(bundle.manifest.extra.sampling);
-    const { guidance, temperature, topK } = measured.success ? measured.data : SAMPLING_FALLBACK;
+    const { guidance, temperature, topK } = samplingDefaultsFor(flags.model);
     const request = (candidates: number, seed: number, prompt: string) =>
       generateImages(bundle, { prompt, n: 4, guidance, temperature, topK: topK || undefined, seed, candidates });
     const counts = [...flags.candidates].sort((a, b) => a - b);
