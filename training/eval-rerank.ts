@@ -43,6 +43,14 @@ import { Progress } from "./progress";
 
 const USAGE =
   "usage: npm run eval:rerank -- <model folder> --clip DIR[,DIR…] [--prompts N] [--candidates N] [--images N] [--guidance G] [--temperature T] [--seed N] [--data DIR] [--heldout test|val] [--named-by-others] [--json FILE] [--contrast W,…] [--label-mix W,…] [--vote W,… [--vote-m M,…] [--vote-side S,…]] [--evidence] [--by-score]";
+
+/** A comma-separated list of numbers, each checked by `item` ("0.5,1" → [0.5, 1]). */
+const numbers = (item: z.ZodNumber) =>
+  z
+    .string()
+    .transform((s) => s.split(",").filter(Boolean).map(Number))
+    .pipe(z.array(item));
+
 const Flags = z.object({
   clip: z.string().transform((s) => s.split(",").filter(Boolean)),
   prompts: z.coerce.number().int().min(2).max(1000).default(200),
@@ -71,44 +79,24 @@ const Flags = z.object({
   /** Also keep each CLIP's best n by score alone (no keep-apart rule), to show what the server's variety costs. */
   byScore: flag(),
   /**
-   * Also rank by each CLIP's contrastive score at these weights (training/gpt/contrast-rerank.ts, an experiment):
-   * the prompt's log-probability among near labels' captions ("near"), among every trained pair's ("all") and among
-   * the 16 trained captions nearest it by CLIP's text embedding ("knn").
-   */
-  /**
    * Also rank by the first CLIP's score mixed with its score against the prompt's label alone (the caption without
    * its style), at these weights: (1 − W)·cos(image, caption) + W·cos(image, label). An experiment.
    */
-  labelMix: z
-    .string()
-    .transform((s) => s.split(",").filter(Boolean).map(Number))
-    .pipe(z.array(z.number().min(0).max(1)))
-    .optional(),
+  labelMix: numbers(z.number().min(0).max(1)).optional(),
   /**
    * Also rank by the first CLIP's score mixed with the vote of the training pictures nearest each candidate
    * (lib/generate/exemplars.ts: the mean cosine of the prompt with their captions), z(CLIP) + W·z(vote), at these
    * weights, each --vote-m (pictures that vote) and each --vote-side (the side pictures are compared at).
    */
-  vote: z
-    .string()
-    .transform((s) => s.split(",").filter(Boolean).map(Number))
-    .pipe(z.array(z.number().min(0).max(1000)))
-    .optional(),
-  voteM: z
-    .string()
-    .transform((s) => s.split(",").filter(Boolean).map(Number))
-    .pipe(z.array(z.number().int().min(1).max(64)))
-    .default([1]),
-  voteSide: z
-    .string()
-    .transform((s) => s.split(",").filter(Boolean).map(Number))
-    .pipe(z.array(z.number().int().min(1).max(256)))
-    .default([32]),
-  contrast: z
-    .string()
-    .transform((s) => s.split(",").filter(Boolean).map(Number))
-    .pipe(z.array(z.number().min(0).max(4)))
-    .optional(),
+  vote: numbers(z.number().min(0).max(1000)).optional(),
+  voteM: numbers(z.number().int().min(1).max(64)).default([1]),
+  voteSide: numbers(z.number().int().min(1).max(256)).default([32]),
+  /**
+   * Also rank by each CLIP's contrastive score at these weights (training/gpt/contrast-rerank.ts, an experiment):
+   * the prompt's log-probability among near labels' captions ("near"), among every trained pair's ("all") and among
+   * the 16 trained captions nearest it by CLIP's text embedding ("knn").
+   */
+  contrast: numbers(z.number().min(0).max(4)).optional(),
 });
 
 type SetName = "heldout" | "train";
