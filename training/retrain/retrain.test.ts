@@ -23,7 +23,6 @@ import * as tf from "@tensorflow/tfjs";
 import { DAE } from "../../lib/model/dae";
 import { denoisePixels } from "./denoise";
 import { retrain } from "./pipeline";
-import { RETRAIN_STAGES } from "./stages";
 import { saveTestDae } from "./test-helpers";
 
 let dir: string;
@@ -134,7 +133,18 @@ describe("retrain", () => {
 
   it("skips every finished stage when run again with the same inputs", { timeout: 60_000 }, async () => {
     const r = await retrain(options());
-    expect(r.skipped).toEqual([...RETRAIN_STAGES]);
+    expect(r.skipped).toEqual([
+      "data",
+      "image-tokenizer",
+      "text-tokenizer",
+      "codes",
+      "transformer",
+      "clip",
+      "export",
+      "exemplars",
+      "evaluate",
+      "register",
+    ]);
   });
 
   it("after an interrupt in the transformer stage, redoes only that stage onwards, from its checkpoint", { timeout: 120_000 }, async () => {
